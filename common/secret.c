@@ -1,0 +1,102 @@
+#include <string.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <openssl/sha.h>
+
+#include "secret.h"
+#include "xmalloc.h"
+
+struct secret *
+secret_new(const void *data, size_t len)
+{
+	struct secret *s = xmalloc(sizeof(*s));
+
+	s->len = len;
+	s->data = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(s->data, data, len);
+	s->data[len] = '\0';
+	return s;
+}
+
+struct secret *
+secret_from_str(const char *str)
+{
+	return secret_new(str, strlen(str));
+}
+
+struct secret *
+secret_dup(const struct secret *s)
+{
+	return s == NULL ? NULL : secret_new(s->data, s->len);
+}
+
+struct secret *
+secret_free(struct secret *s)
+{
+	if (s == NULL)
+		return NULL;
+	explicit_bzero(s->data, s->len + 1);
+	free(s->data);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+	return NULL;
+}
+
+bool
+secret_equal(const struct secret *a, const struct secret *b)
+{
+	unsigned char diff = 0;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	if (a->len != b->len)
+		return false;
+	for (size_t i = 0; i < a->len; i++)
+		diff |= (unsigned char)(a->data[i] ^ b->data[i]);
+	return diff == 0;
+}
+
+void
+secret_fingerprint(const struct secret *s, char out[7])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)s->data, s->len, md);
+	for (int i = 0; i < 3; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[6] = '\0';
+	explicit_bzero(md, sizeof(md));
+}
+
+void
+secret_free_str(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+void
+secret_free_buf(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
+
+void
+secret_harden_process(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}

@@ -1,0 +1,36 @@
+/*
+ * Secrets and tokens: heap memory that is wiped before it is released and
+ * that no formatting function ever sees.  Compare with secret_equal (constant
+ * time); print only secret_fingerprint.
+ */
+#ifndef TB_SECRET_H
+#define TB_SECRET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct secret {
+	size_t len;
+	char *data; /* NUL-terminated, len bytes before the NUL */
+};
+
+/* Copies len bytes of data; the copy is NUL-terminated. */
+struct secret *secret_new(const void *data, size_t len);
+struct secret *secret_from_str(const char *s);
+struct secret *secret_dup(const struct secret *s);
+/* Wipes and frees; takes NULL; returns NULL. */
+struct secret *secret_free(struct secret *s);
+bool secret_equal(const struct secret *a, const struct secret *b);
+
+/* First 6 hex digits of SHA-256 of the secret: safe to log. */
+void secret_fingerprint(const struct secret *s, char out[7]);
+
+/* Wipes and frees a NUL-terminated heap string; takes NULL. */
+void secret_free_str(char *s);
+/* Wipes len bytes then frees: for buffers that held a secret. */
+void secret_free_buf(void *p, size_t len);
+
+/* Process-wide hardening: no core dumps, no ptrace by non-root peers. */
+void secret_harden_process(void);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * The HTTP/1.1 API on the Unix-domain socket (libevent's evhttp): tokens,
+ * credentials' status, health.  Every request is checked against the peer
+ * credentials (SO_PEERCRED, SO_PEERGROUPS) of its connection.
+ */
+#ifndef TB_API_H
+#define TB_API_H
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "credential.h"
+
+struct api;
+
+/*
+ * Serves on listen_fd when it is >= 0 (socket activation), else creates the
+ * socket named by conf->daemon.socket with its mode and group: a stale
+ * socket file is replaced, one another process answers on is an error.
+ * Returns NULL with *cause set (caller frees).
+ */
+struct api *api_new(struct event_base *base, const struct conf *conf,
+		    struct credential_ctx *creds, int listen_fd, char **cause);
+/* Stops accepting and answers every waiting client (503, stopping). */
+void api_shutdown(struct api *api);
+/* Closes the socket (removing the file it created) and frees. Takes NULL. */
+struct api *api_free(struct api *api);
+
+/* Connections open now. */
+unsigned api_clients(const struct api *api);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * The configuration: the main file and the *.conf files in conf.d parsed with libinih
+ * into a struct conf, validated as a whole.  A struct conf is immutable once
+ * loaded; reloading builds a new one and swaps.
+ */
+#ifndef TB_CONF_H
+#define TB_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "duration.h"
+#include "secret.h"
+
+#define CONF_DEFAULT_PATH "/etc/tokenbroker/tokenbroker.conf"
+#define CONF_NAME_MAX 64
+
+enum auth_method {
+	AUTH_CLIENT_SECRET_BASIC,
+	AUTH_CLIENT_SECRET_POST,
+	AUTH_BASIC,
+	AUTH_NONE,
+};
+
+enum response_format {
+	RESPONSE_FORMAT_AUTO,
+	RESPONSE_FORMAT_JSON,
+	RESPONSE_FORMAT_XML,
+};
+
+enum scope_separator {
+	SCOPE_SEP_SPACE,
+	SCOPE_SEP_COMMA,
+};
+
+struct conf_pair {
+	char *name;
+	char *value;
+};
+
+/* Ordered name/value list (param.*, query.*, header.*). */
+struct conf_pairs {
+	struct conf_pair *v;
+	size_t n;
+};
+
+/* A set of uids or gids; an empty set that is !any allows only root. */
+struct conf_ids {
+	bool any; /* the key was not given: everyone who can open the socket */
+	uint32_t *v;
+	size_t n;
+};
+
+struct cred_conf {
+	char *name;
+	char *file; /* where the section starts, for messages */
+	unsigned line;
+
+	const struct profile *profile;
+	char *token_url;
+	char *base_url;
+	enum auth_method auth_method;
+	char *grant_type;
+	char *client_id;
+	struct secret *client_secret;
+	char *username;
+	struct secret *password;
+	char *scope; /* space-separated, as in the file */
+	enum scope_separator scope_separator;
+	struct conf_pairs params;
+	struct conf_pairs query;
+	struct conf_pairs headers;
+
+	enum response_format response_format;
+	char *token_path;
+	char *expires_in_path;
+	char *token_type_path;
+	char *expires_at_path; /* NULL: none */
+	int64_t default_lifetime_ms;
+	struct span refresh_before;
+	int64_t min_valid_ms;
+	bool reauth_with_token;
+	char *reauth_token_param; /* "" : raw token as the body */
+	char *api_version;
+	int64_t requested_lifetime_ms; /* 0: none */
+
+	int64_t timeout_ms;
+	int64_t connect_timeout_ms;
+	int64_t backoff_min_ms;
+	int64_t backoff_max_ms;
+	char *ca_file;
+	char *client_cert;
+	char *client_key;
+	bool tls_verify;
+	char *proxy; /* NULL: none */
+
+	struct conf_ids allow_users;
+	struct conf_ids allow_groups;
+	bool lazy;
+
+	/* A digest of every setting that shapes the token request. */
+	char digest[65];
+};
+
+struct daemon_conf {
+	char *socket;
+	mode_t socket_mode;
+	bool socket_group_set;
+	gid_t socket_group;
+	char *state_dir;
+	int log_level;
+	unsigned max_clients;
+	unsigned upstream_concurrency;
+	struct conf_ids metrics_allow_users;
+	struct conf_ids metrics_allow_groups;
+};
+
+struct conf {
+	char *path; /* the main file as given */
+	struct daemon_conf daemon;
+	struct cred_conf **creds;
+	size_t ncreds;
+};
+
+/* Every problem found while loading, each "FILE:LINE: message". */
+struct conf_errors {
+	char **v;
+	size_t n;
+};
+
+/*
+ * Loads path and the conf.d/ directory beside it.  Returns 0 and *ret_conf,
+ * or -EINVAL with every problem appended to errs (the caller frees errs
+ * with conf_errors_clear).  Warnings (a key that does not apply to the
+ * profile) are appended to warnings, which may be NULL.
+ */
+int conf_load(const char *path, struct conf **ret_conf, struct conf_errors *errs,
+	      struct conf_errors *warnings);
+/* Parses one file's text, for tests: name is used in messages. */
+int conf_load_string(const char *name, const char *text, struct conf **ret_conf,
+		     struct conf_errors *errs, struct conf_errors *warnings);
+struct conf *conf_free(struct conf *conf);
+void conf_errors_clear(struct conf_errors *errs);
+
+const struct cred_conf *conf_find(const struct conf *conf, const char *name);
+bool conf_name_valid(const char *name);
+
+/* Whether uid (with primary gid and supplementary groups) may use ids. */
+bool conf_ids_allow(const struct conf_ids *users, const struct conf_ids *groups, uid_t uid,
+		    const gid_t *gids, size_t ngids);
+
+const char *conf_auth_method_name(enum auth_method m);
+
+#endif

@@ -1,0 +1,616 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "cleanup.h"
+#include "credential.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct credential_waiter {
+	TAILQ_ENTRY(credential_waiter) entry;
+	struct credential *cred;
+	int64_t min_valid_ms;
+	bool renew; /* wants the outcome of an attempt, not just a token */
+	struct event *timer;
+	credential_wait_cb cb;
+	void *arg;
+};
+
+TAILQ_HEAD(credential_waiters, credential_waiter);
+
+struct credential {
+	struct credential_ctx *ctx;
+	const struct cred_conf *conf;
+	struct token *token;
+	struct renew_entry due; /* next attempt */
+	struct http_transfer *transfer;
+	int64_t attempt_mono_ms;     /* when the attempt in flight started */
+	int64_t last_success_mono_ms; /* -1: never */
+	int64_t retry_after_until_mono_ms; /* upstream Retry-After in force until */
+	bool attempted;
+	unsigned consecutive_failures;
+	uint64_t renewals;
+	uint64_t failures;
+	int64_t last_renewal_wall_ms;
+	char *last_error;
+	long upstream_status;
+	char *upstream_error;
+	bool auth_failed;
+	struct credential_waiters waiters;
+};
+
+struct credential_ctx {
+	struct event_base *base;
+	struct http *http;
+	struct renew *renew;
+	struct credential **creds; /* sorted by name */
+	size_t n;
+	size_t waiters;
+};
+
+static void credential_attempt(struct credential *c);
+static void credential_due_cb(struct renew_entry *e);
+
+static struct credential *
+credential_of_entry(struct renew_entry *e)
+{
+	return (struct credential *)((char *)e - offsetof(struct credential, due));
+}
+
+static struct token *
+credential_token_free(struct token *t)
+{
+	if (t == NULL)
+		return NULL;
+	secret_free(t->access_token);
+	free(t->token_type);
+	free(t->scope);
+	free(t);
+	return NULL;
+}
+
+static int64_t
+credential_min_valid(const struct credential *c, const struct token *t)
+{
+	return renew_min_valid(c->conf->min_valid_ms, t->lifetime_ms);
+}
+
+/* ms the token has left on the stricter of the two clocks. */
+static int64_t
+credential_token_left(const struct token *t, int64_t now_mono, int64_t now_wall)
+{
+	int64_t mono_left = t->expires_mono_ms - now_mono;
+	int64_t wall_left = t->expires_wall_ms - now_wall;
+
+	return mono_left < wall_left ? mono_left : wall_left;
+}
+
+/* Drops a token that can no longer be handed out. */
+static void
+credential_expire(struct credential *c)
+{
+	if (c->token == NULL)
+		return;
+	if (credential_token_left(c->token, time_mono_ms(), time_wall_ms()) >
+	    credential_min_valid(c, c->token))
+		return;
+	log_notice("credential %s: token %s expired without a replacement", c->conf->name,
+		   c->token->fingerprint);
+	c->token = credential_token_free(c->token);
+}
+
+const struct token *
+credential_token(struct credential *c, int64_t min_valid_ms)
+{
+	int64_t need;
+
+	credential_expire(c);
+	if (c->token == NULL)
+		return NULL;
+	need = credential_min_valid(c, c->token);
+	if (min_valid_ms > need)
+		need = min_valid_ms;
+	if (credential_token_left(c->token, time_mono_ms(), time_wall_ms()) <= need)
+		return NULL;
+	return c->token;
+}
+
+static void
+credential_waiter_free(struct credential_waiter *w)
+{
+	TAILQ_REMOVE(&w->cred->waiters, w, entry);
+	w->cred->ctx->waiters--;
+	event_free(w->timer);
+	free(w);
+}
+
+void
+credential_waiter_cancel(struct credential_waiter *w)
+{
+	if (w != NULL)
+		credential_waiter_free(w);
+}
+
+/* Tells waiter w the result and frees it. */
+static void
+credential_waiter_done(struct credential_waiter *w, enum credential_result result)
+{
+	struct credential *c = w->cred;
+	credential_wait_cb cb = w->cb;
+	void *arg = w->arg;
+
+	credential_waiter_free(w);
+	cb(c, result, arg);
+}
+
+static void
+credential_waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	credential_waiter_done(arg, CREDENTIAL_TIMEOUT);
+}
+
+static struct credential_waiter *
+credential_waiter_add(struct credential *c, int64_t min_valid_ms, int64_t wait_ms,
+		      credential_wait_cb cb, void *arg)
+{
+	struct credential_waiter *w = xcalloc(1, sizeof(*w));
+	struct timeval tv = time_ms_to_tv(wait_ms);
+
+	w->cred = c;
+	w->min_valid_ms = min_valid_ms;
+	w->cb = cb;
+	w->arg = arg;
+	w->timer = evtimer_new(c->ctx->base, credential_waiter_timeout_cb, w);
+	if (w->timer == NULL)
+		fatal("cannot create timer");
+	evtimer_add(w->timer, &tv);
+	TAILQ_INSERT_TAIL(&c->waiters, w, entry);
+	c->ctx->waiters++;
+	return w;
+}
+
+/*
+ * Answers every waiter after an attempt ended (succeeded tells how) or the
+ * credential went away.
+ */
+static void
+credential_wake(struct credential *c, bool gone, bool succeeded)
+{
+	struct credential_waiters list = TAILQ_HEAD_INITIALIZER(list);
+	struct credential_waiter *w;
+
+	/*
+	 * A waiter's callback may add new waiters to this credential; answer
+	 * only those that were waiting for the attempt that just ended.
+	 */
+	TAILQ_CONCAT(&list, &c->waiters, entry);
+	while ((w = TAILQ_FIRST(&list)) != NULL) {
+		enum credential_result r;
+
+		if (gone)
+			r = CREDENTIAL_GONE;
+		else if (w->renew && !succeeded)
+			r = CREDENTIAL_FAILED;
+		else if (credential_token(c, w->min_valid_ms) != NULL)
+			r = CREDENTIAL_OK;
+		else if (c->token != NULL && c->token->lifetime_ms <= w->min_valid_ms)
+			r = CREDENTIAL_TOO_SHORT;
+		else
+			r = CREDENTIAL_FAILED;
+		TAILQ_REMOVE(&list, w, entry);
+		TAILQ_INSERT_HEAD(&c->waiters, w, entry);
+		credential_waiter_done(w, r);
+	}
+}
+
+static void
+credential_schedule(struct credential *c, int64_t due_mono_ms)
+{
+	renew_set(c->ctx->renew, &c->due, due_mono_ms);
+}
+
+static void
+credential_set_error(struct credential *c, long status, const char *error, const char *message,
+		     bool auth_failed)
+{
+	free(c->last_error);
+	free(c->upstream_error);
+	c->last_error = xstrdup(message);
+	c->upstream_error = error != NULL ? xstrdup(error) : NULL;
+	c->upstream_status = status;
+	c->auth_failed = auth_failed;
+}
+
+/* An attempt failed: record why, back off, tell the waiters. */
+static void
+credential_failed(struct credential *c, long status, const char *error, const char *message,
+		  bool auth_failed, const char *retry_after)
+{
+	int64_t now = time_mono_ms(), retry_after_ms = -1, usable_left = -1, delay;
+	char buf[32];
+
+	c->consecutive_failures++;
+	c->failures++;
+	credential_set_error(c, status, error, message, auth_failed);
+	if (retry_after != NULL &&
+	    renew_parse_retry_after(retry_after, time_wall_ms(), &retry_after_ms) == 0)
+		c->retry_after_until_mono_ms = now + retry_after_ms;
+	credential_expire(c);
+	if (c->token != NULL)
+		usable_left = c->token->expires_mono_ms - credential_min_valid(c, c->token) - now;
+	delay = renew_retry_delay(c->consecutive_failures, c->conf->backoff_min_ms,
+				  c->conf->backoff_max_ms, auth_failed, usable_left, retry_after_ms,
+				  arc4random());
+	credential_schedule(c, now + delay);
+	log_warn("credential %s: renewal failed: %s; next attempt in %s%s", c->conf->name,
+		 message, duration_format(delay, buf, sizeof(buf)),
+		 c->token != NULL ? " (current token still served)" : "");
+	credential_wake(c, false, false);
+}
+
+/* A token arrived: install it, schedule its renewal, tell the waiters. */
+static void
+credential_succeeded(struct credential *c, struct token_response *tr)
+{
+	struct token *t = xcalloc(1, sizeof(*t));
+	char life[32], next[32];
+	int64_t after;
+
+	t->access_token = TAKE_PTR(tr->access_token);
+	t->token_type = xstrdup(tr->token_type != NULL ? tr->token_type : "Bearer");
+	if (tr->scope != NULL)
+		t->scope = xstrdup(tr->scope);
+	else if (c->conf->scope != NULL && c->conf->scope[0] != '\0')
+		t->scope = xstrdup(c->conf->scope);
+	t->lifetime_ms = tr->lifetime_ms;
+	/* Count the lifetime from when the request was sent: the safe side. */
+	t->obtained_mono_ms = c->attempt_mono_ms;
+	t->expires_mono_ms = c->attempt_mono_ms + t->lifetime_ms;
+	t->expires_wall_ms = time_wall_ms() - (time_mono_ms() - c->attempt_mono_ms) + t->lifetime_ms;
+	secret_fingerprint(t->access_token, t->fingerprint);
+
+	credential_token_free(c->token);
+	c->token = t;
+	c->consecutive_failures = 0;
+	c->renewals++;
+	c->last_renewal_wall_ms = time_wall_ms();
+	c->last_success_mono_ms = time_mono_ms();
+	c->auth_failed = false;
+	free(c->last_error);
+	free(c->upstream_error);
+	c->last_error = c->upstream_error = NULL;
+	c->upstream_status = 0;
+
+	after = renew_refresh_after(t->lifetime_ms, &c->conf->refresh_before, c->conf->min_valid_ms,
+				    c->conf->timeout_ms, arc4random());
+	credential_schedule(c, t->obtained_mono_ms + after);
+	log_info("credential %s: new token %s, lifetime %s, renewal in %s", c->conf->name,
+		 t->fingerprint, duration_format(t->lifetime_ms, life, sizeof(life)),
+		 duration_format(t->obtained_mono_ms + after - time_mono_ms(), next, sizeof(next)));
+	credential_wake(c, false, true);
+}
+
+static void
+credential_http_done_cb(struct http_result *res, void *arg)
+{
+	struct credential *c = arg;
+	struct token_response *tr = NULL;
+	struct response_error err = { 0 };
+	char *msg;
+
+	c->transfer = NULL;
+	if (res->error != NULL) {
+		credential_failed(c, 0, NULL, res->error, false, NULL);
+		return;
+	}
+	if (res->body_too_large) {
+		msg = xasprintf("HTTP %ld: response body larger than %d bytes", res->status,
+				RESPONSE_BODY_MAX);
+		credential_failed(c, res->status, NULL, msg, false, res->retry_after);
+		free(msg);
+		return;
+	}
+	if (response_parse(c->conf, res->status, res->content_type, res->body->data,
+			   res->body->len, time_wall_ms(), &tr, &err) < 0) {
+		credential_failed(c, res->status, err.error,
+				  err.message != NULL ? err.message : "invalid response",
+				  err.auth_failed, res->retry_after);
+		response_error_clear(&err);
+		return;
+	}
+	credential_succeeded(c, tr);
+	response_free(tr);
+}
+
+/* Starts an attempt unless one is in flight. */
+static void
+credential_attempt(struct credential *c)
+{
+	struct token_request *req = NULL;
+	const struct secret *current = NULL;
+	char *cause = NULL;
+
+	if (c->transfer != NULL)
+		return;
+	renew_cancel(c->ctx->renew, &c->due);
+	credential_expire(c);
+	c->attempted = true;
+	c->attempt_mono_ms = time_mono_ms();
+	if (c->token != NULL)
+		current = c->token->access_token;
+	if (request_build(c->conf, current, &req, &cause) < 0) {
+		credential_failed(c, 0, NULL, cause, false, NULL);
+		free(cause);
+		return;
+	}
+	if (!c->conf->tls_verify)
+		log_warn("credential %s: tls_verify = no: the token endpoint is not authenticated",
+			 c->conf->name);
+	log_debug("credential %s: requesting a token from %s", c->conf->name, req->url);
+	c->transfer = http_start(c->ctx->http, c->conf, req, credential_http_done_cb, c, &cause);
+	if (c->transfer == NULL) {
+		credential_failed(c, 0, NULL, cause, false, NULL);
+		free(cause);
+	}
+}
+
+static void
+credential_due_cb(struct renew_entry *e)
+{
+	credential_attempt(credential_of_entry(e));
+}
+
+/* ms until an upstream Retry-After stops forbidding attempts; 0 if none. */
+static int64_t
+credential_retry_after_left(const struct credential *c, int64_t now)
+{
+	return c->retry_after_until_mono_ms > now ? c->retry_after_until_mono_ms - now : 0;
+}
+
+static int64_t
+credential_seconds_until(int64_t ms)
+{
+	return ms <= 0 ? 1 : (ms + 999) / 1000;
+}
+
+int
+credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, credential_wait_cb cb,
+	       void *arg, struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s)
+{
+	int64_t now = time_mono_ms();
+
+	if (credential_token(c, min_valid_ms) != NULL)
+		return 0;
+	if (c->token != NULL && min_valid_ms >= c->token->lifetime_ms)
+		return -ERANGE;
+	if (c->transfer == NULL) {
+		bool healthy = c->consecutive_failures == 0 && credential_retry_after_left(c, now) == 0;
+
+		/*
+		 * A healthy credential renews at once for a client that wants
+		 * more validity than is left, and a lazy one fetches on first
+		 * use; a failing one keeps to its backoff.
+		 */
+		if (healthy && (c->token != NULL || !c->attempted || !c->due.queued))
+			credential_attempt(c);
+	}
+	if (c->transfer == NULL) {
+		int64_t due = c->due.queued ? c->due.due_mono_ms - now : -1;
+
+		if (credential_token(c, min_valid_ms) != NULL)
+			return 0; /* e.g. a request that could not be built left the token */
+		if (due < 0 || due > wait_ms) {
+			*ret_retry_after_s = credential_seconds_until(due);
+			return -EAGAIN;
+		}
+	}
+	*ret_waiter = credential_waiter_add(c, min_valid_ms, wait_ms, cb, arg);
+	return 1;
+}
+
+int
+credential_renew(struct credential *c, int64_t wait_ms, credential_wait_cb cb, void *arg,
+		 struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s)
+{
+	int64_t now = time_mono_ms(), ra = credential_retry_after_left(c, now);
+
+	if (c->transfer == NULL) {
+		if (ra > 0) {
+			*ret_retry_after_s = credential_seconds_until(ra);
+			return -EAGAIN;
+		}
+		/* A token fetched a moment ago is the answer to a renew burst. */
+		if (c->token == NULL || c->last_success_mono_ms < 0 ||
+		    now - c->last_success_mono_ms >= c->conf->backoff_min_ms)
+			credential_attempt(c);
+	}
+	if (c->transfer == NULL) {
+		if (credential_token(c, 0) != NULL) {
+			*ret_waiter = NULL;
+			return 0;
+		}
+		*ret_retry_after_s = credential_seconds_until(c->due.queued ? c->due.due_mono_ms - now : -1);
+		return -EAGAIN;
+	}
+	*ret_waiter = credential_waiter_add(c, 0, wait_ms, cb, arg);
+	(*ret_waiter)->renew = true;
+	return 1;
+}
+
+enum credential_state
+credential_state(const struct credential *c)
+{
+	struct credential *mc = (struct credential *)c;
+
+	if (credential_token(mc, 0) == NULL)
+		return c->attempted && c->failures > 0 ? CREDENTIAL_EXPIRED : CREDENTIAL_PENDING;
+	if (c->transfer != NULL)
+		return CREDENTIAL_RENEWING;
+	if (c->consecutive_failures > 0)
+		return CREDENTIAL_FAILING;
+	return CREDENTIAL_VALID;
+}
+
+const char *
+credential_state_name(enum credential_state s)
+{
+	static const char *const names[] = {
+		[CREDENTIAL_PENDING] = "pending", [CREDENTIAL_VALID] = "valid",
+		[CREDENTIAL_RENEWING] = "renewing", [CREDENTIAL_FAILING] = "failing",
+		[CREDENTIAL_EXPIRED] = "expired",
+	};
+
+	return names[s];
+}
+
+void
+credential_info(struct credential *c, struct credential_info *ret)
+{
+	int64_t now = time_mono_ms(), wall = time_wall_ms();
+
+	memset(ret, 0, sizeof(*ret));
+	ret->state = credential_state(c);
+	if (c->token != NULL)
+		ret->expires_at = c->token->expires_wall_ms / 1000;
+	if (c->due.queued) {
+		ret->next_renewal = (wall + c->due.due_mono_ms - now) / 1000;
+		ret->retry_after_s = credential_seconds_until(c->due.due_mono_ms - now);
+	}
+	ret->last_renewal = c->last_renewal_wall_ms / 1000;
+	ret->renewals = c->renewals;
+	ret->failures = c->failures;
+	ret->last_error = c->last_error;
+	ret->upstream_status = c->upstream_status;
+	ret->upstream_error = c->upstream_error;
+}
+
+const struct cred_conf *
+credential_conf(const struct credential *c)
+{
+	return c->conf;
+}
+
+const char *
+credential_name(const struct credential *c)
+{
+	return c->conf->name;
+}
+
+static struct credential *
+credential_new(struct credential_ctx *ctx, const struct cred_conf *cc)
+{
+	struct credential *c = xcalloc(1, sizeof(*c));
+
+	c->ctx = ctx;
+	c->conf = cc;
+	c->due.fire = credential_due_cb;
+	c->last_success_mono_ms = -1;
+	TAILQ_INIT(&c->waiters);
+	return c;
+}
+
+static struct credential *
+credential_free(struct credential *c)
+{
+	if (c == NULL)
+		return NULL;
+	if (c->transfer != NULL)
+		http_cancel(c->transfer);
+	renew_cancel(c->ctx->renew, &c->due);
+	credential_wake(c, true, false);
+	credential_token_free(c->token);
+	free(c->last_error);
+	free(c->upstream_error);
+	free(c);
+	return NULL;
+}
+
+struct credential_ctx *
+credential_ctx_new(struct event_base *base, struct http *http, struct renew *renew)
+{
+	struct credential_ctx *ctx = xcalloc(1, sizeof(*ctx));
+
+	ctx->base = base;
+	ctx->http = http;
+	ctx->renew = renew;
+	return ctx;
+}
+
+struct credential_ctx *
+credential_ctx_free(struct credential_ctx *ctx)
+{
+	if (ctx == NULL)
+		return NULL;
+	for (size_t i = 0; i < ctx->n; i++)
+		credential_free(ctx->creds[i]);
+	free(ctx->creds);
+	free(ctx);
+	return NULL;
+}
+
+static int
+credential_cmp(const void *a, const void *b)
+{
+	const struct credential *const *x = a, *const *y = b;
+
+	return strcmp((*x)->conf->name, (*y)->conf->name);
+}
+
+void
+credential_ctx_load(struct credential_ctx *ctx, const struct conf *conf)
+{
+	int64_t now = time_mono_ms();
+
+	ctx->creds = xreallocarray(ctx->creds, ctx->n + conf->ncreds, sizeof(*ctx->creds));
+	for (size_t i = 0; i < conf->ncreds; i++) {
+		struct credential *c = credential_new(ctx, conf->creds[i]);
+
+		ctx->creds[ctx->n++] = c;
+		if (!c->conf->lazy)
+			credential_schedule(c, now);
+	}
+	qsort(ctx->creds, ctx->n, sizeof(*ctx->creds), credential_cmp);
+}
+
+struct credential *
+credential_lookup(struct credential_ctx *ctx, const char *name)
+{
+	size_t lo = 0, hi = ctx->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(name, ctx->creds[mid]->conf->name);
+
+		if (r == 0)
+			return ctx->creds[mid];
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+size_t
+credential_count(const struct credential_ctx *ctx)
+{
+	return ctx->n;
+}
+
+struct credential *
+credential_at(struct credential_ctx *ctx, size_t i)
+{
+	return i < ctx->n ? ctx->creds[i] : NULL;
+}
+
+size_t
+credential_ctx_waiters(const struct credential_ctx *ctx)
+{
+	return ctx->waiters;
+}

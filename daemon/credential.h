@@ -1,0 +1,116 @@
+/*
+ * One credential at run time: its settings (borrowed from the loaded
+ * configuration), its current token, its place in the renewal schedule, the
+ * attempt in flight and the clients waiting for it.  The data's way:
+ * schedule -> request -> http -> response -> here (token and state) -> api.
+ */
+#ifndef TB_CREDENTIAL_H
+#define TB_CREDENTIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "renew.h"
+#include "secret.h"
+
+enum credential_state {
+	CREDENTIAL_PENDING,  /* no token yet, no attempt has failed */
+	CREDENTIAL_VALID,
+	CREDENTIAL_RENEWING, /* valid, attempt in flight */
+	CREDENTIAL_FAILING,  /* valid, the last attempt failed */
+	CREDENTIAL_EXPIRED,  /* no valid token */
+};
+
+struct token {
+	struct secret *access_token;
+	char *token_type;
+	char *scope; /* granted, else configured; space-separated; may be NULL */
+	int64_t lifetime_ms;
+	int64_t obtained_mono_ms;
+	int64_t expires_mono_ms;
+	int64_t expires_wall_ms;
+	char fingerprint[7];
+};
+
+/* What a waiting client is told. */
+enum credential_result {
+	CREDENTIAL_OK,	      /* a token good for the waiter is there now */
+	CREDENTIAL_FAILED,    /* the attempt failed: see last_error */
+	CREDENTIAL_TIMEOUT,   /* no token within the wait */
+	CREDENTIAL_TOO_SHORT, /* tokens live shorter than the wanted min_valid */
+	CREDENTIAL_GONE,      /* removed, or the daemon stops */
+};
+
+struct credential;
+struct credential_ctx;
+struct credential_waiter;
+struct http;
+
+typedef void (*credential_wait_cb)(struct credential *c, enum credential_result result,
+				   void *arg);
+
+/* The set of credentials: the loop, the upstream client, the schedule. */
+struct credential_ctx *credential_ctx_new(struct event_base *base, struct http *http,
+					  struct renew *renew);
+/* Frees every credential; waiters are told CREDENTIAL_GONE. Takes NULL. */
+struct credential_ctx *credential_ctx_free(struct credential_ctx *ctx);
+/* Creates the credentials of conf (borrowed: it must outlive them) and starts them. */
+void credential_ctx_load(struct credential_ctx *ctx, const struct conf *conf);
+struct credential *credential_lookup(struct credential_ctx *ctx, const char *name);
+size_t credential_count(const struct credential_ctx *ctx);
+struct credential *credential_at(struct credential_ctx *ctx, size_t i);
+/* Waiting clients across all credentials. */
+size_t credential_ctx_waiters(const struct credential_ctx *ctx);
+
+const struct cred_conf *credential_conf(const struct credential *c);
+const char *credential_name(const struct credential *c);
+enum credential_state credential_state(const struct credential *c);
+const char *credential_state_name(enum credential_state s);
+
+/*
+ * The current token if it has more than max(min_valid, the credential's
+ * min_valid) left on both clocks; NULL otherwise.
+ */
+const struct token *credential_token(struct credential *c, int64_t min_valid_ms);
+
+/*
+ * Asks for a token with at least min_valid_ms left.  Returns 0 when
+ * credential_token() has one now; 1 when the caller waits (*ret_waiter set;
+ * cb is called once, unless the waiter is cancelled); -EAGAIN when none can
+ * be had within wait_ms (*ret_retry_after_s says when to ask again);
+ * -ERANGE when the tokens live shorter than min_valid_ms.
+ */
+int credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms,
+		   credential_wait_cb cb, void *arg, struct credential_waiter **ret_waiter,
+		   int64_t *ret_retry_after_s);
+
+/*
+ * Renews now, ignoring backoff but not an upstream Retry-After in force,
+ * and waits up to wait_ms.  Returns 1 (waiting) or -EAGAIN as above.
+ */
+int credential_renew(struct credential *c, int64_t wait_ms, credential_wait_cb cb, void *arg,
+		     struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s);
+
+/* Drops a waiter without calling it (its client went away). */
+void credential_waiter_cancel(struct credential_waiter *w);
+
+/* Status for the API, times in unix seconds (0: none). */
+struct credential_info {
+	enum credential_state state;
+	int64_t expires_at;
+	int64_t next_renewal;
+	int64_t last_renewal;
+	uint64_t renewals;
+	uint64_t failures;
+	const char *last_error;	     /* or NULL */
+	long upstream_status;	     /* of the last failure, 0 if none */
+	const char *upstream_error;  /* upstream's error code of the last failure, or NULL */
+	int64_t retry_after_s;	     /* seconds until the next attempt, 0 if none queued */
+};
+void credential_info(struct credential *c, struct credential_info *ret);
+
+#endif

@@ -1,0 +1,654 @@
+/*
+ * Upstream HTTP: libcurl's multi interface driven by the daemon's libevent
+ * loop, after curl's hiperfifo.c.  curl tells us which sockets to watch
+ * (http_curl_socket_cb) and when to wake it (http_curl_timer_cb); libevent
+ * calls back into curl (http_event_cb, http_timer_cb), and after every such
+ * call the finished transfers are collected (http_drain).  User callbacks
+ * therefore only ever run from a libevent callback.  A done callback may
+ * start and cancel transfers but must not free the struct http.
+ *
+ * At most max_concurrency transfers are in the multi handle; later ones wait
+ * in a FIFO with their easy handle already configured, so a bad option is
+ * reported by http_start and not later.
+ */
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "duration.h"
+#include "http.h"
+#include "response.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define HTTP_USER_AGENT "tokenbroker/0.1"
+#define HTTP_RETRY_AFTER_MAX 256 /* longer values are not a Retry-After */
+
+/* One socket curl wants watched; owned by curl via curl_multi_assign. */
+struct http_sock {
+	struct http *h;
+	curl_socket_t fd;
+	struct event *ev;
+	LIST_ENTRY(http_sock) entry;
+};
+
+struct http_transfer {
+	struct http *h;
+	TAILQ_ENTRY(http_transfer) entry; /* in h->running or h->waiting */
+	bool running;
+
+	CURL *easy;
+	struct curl_slist *headers; /* holds the Authorization header: wiped */
+	struct token_request *req;  /* owned; body is what curl posts */
+	int64_t timeout_ms;
+	int64_t connect_timeout_ms;
+	int64_t started_ms;
+	http_done_cb cb;
+	void *arg;
+
+	char errbuf[CURL_ERROR_SIZE];
+	char *body; /* len bytes plus a NUL, cap allocated; wiped */
+	size_t len;
+	size_t cap;
+	bool body_too_large;
+	char *retry_after;
+};
+
+TAILQ_HEAD(http_transfers, http_transfer);
+
+struct http {
+	struct event_base *base;
+	CURLM *multi;
+	struct event *timer; /* curl's own timeout */
+	struct event *kick;  /* starts waiting transfers outside http_cancel */
+	unsigned max_concurrency;
+	unsigned nrunning;
+	unsigned nwaiting;
+	struct http_transfers running;
+	struct http_transfers waiting;
+	LIST_HEAD(http_socks, http_sock) socks;
+};
+
+/* curl_global_init is not thread-safe and costly: once per process user. */
+static unsigned http_global_refs;
+
+static void http_drain(struct http *h);
+static void http_pump(struct http *h);
+
+static void
+http_slist_free(struct curl_slist *list)
+{
+	for (struct curl_slist *l = list; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
+/* Frees a transfer that is no longer in the multi handle nor in a queue. */
+static void
+http_transfer_free(struct http_transfer *t)
+{
+	if (t->easy != NULL)
+		curl_easy_cleanup(t->easy); /* before what it points to */
+	http_slist_free(t->headers);
+	request_free(t->req);
+	secret_free_buf(t->body, t->cap);
+	free(t->retry_after);
+	explicit_bzero(t, sizeof(*t));
+	free(t);
+}
+
+/* Takes t out of the multi handle or the queue; it stays allocated. */
+static void
+http_detach(struct http_transfer *t)
+{
+	struct http *h = t->h;
+
+	if (t->running) {
+		curl_multi_remove_handle(h->multi, t->easy);
+		TAILQ_REMOVE(&h->running, t, entry);
+		h->nrunning--;
+		t->running = false;
+	} else {
+		TAILQ_REMOVE(&h->waiting, t, entry);
+		h->nwaiting--;
+	}
+}
+
+/* The human text for a failed transfer; caller frees. */
+static char *
+http_error_text(struct http_transfer *t, CURLcode code)
+{
+	char d[32];
+	size_t n;
+
+	if (t->body_too_large)
+		return xasprintf("response body larger than %d bytes", RESPONSE_BODY_MAX);
+	if (code == CURLE_OPERATION_TIMEDOUT) {
+		curl_off_t connect_us = 0;
+		int64_t limit = t->timeout_ms;
+
+		(void)curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &connect_us);
+		if (connect_us == 0) {
+			if (t->connect_timeout_ms > 0 && t->connect_timeout_ms < limit)
+				limit = t->connect_timeout_ms;
+			return xasprintf("no connection within %s",
+					 duration_format(limit, d, sizeof(d)));
+		}
+		return xasprintf("no answer within %s", duration_format(limit, d, sizeof(d)));
+	}
+	n = strnlen(t->errbuf, sizeof(t->errbuf));
+	while (n > 0 && isspace((unsigned char)t->errbuf[n - 1]))
+		n--;
+	if (n > 0)
+		return xstrndup(t->errbuf, n);
+	return xstrdup(curl_easy_strerror(code));
+}
+
+/*
+ * Completes t: builds the result, takes t out of the multi handle or queue,
+ * calls the callback, then frees the transfer and the result.  failure, when
+ * not NULL, replaces curl's account of what went wrong.
+ */
+static void
+http_finish(struct http_transfer *t, CURLcode code, const char *failure)
+{
+	struct http_result res;
+	struct secret *body;
+	char *ct = NULL;
+
+	memset(&res, 0, sizeof(res));
+	if (t->running) {
+		(void)curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res.status);
+		(void)curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+		res.duration_ms = time_mono_ms() - t->started_ms;
+	}
+	if (ct != NULL)
+		res.content_type = xstrdup(ct);
+	res.retry_after = t->retry_after;
+	t->retry_after = NULL;
+
+	/* The buffer becomes the secret as it is: no second copy of the body. */
+	body = xmalloc(sizeof(*body));
+	if (t->body == NULL) {
+		body->data = xstrdup("");
+		body->len = 0;
+	} else {
+		body->data = t->body;
+		body->len = t->len;
+		if (t->cap > t->len + 1)
+			explicit_bzero(t->body + t->len + 1, t->cap - t->len - 1);
+		t->body = NULL;
+		t->len = t->cap = 0;
+	}
+	res.body = body;
+	if (code == CURLE_FILESIZE_EXCEEDED) /* Content-Length said so */
+		t->body_too_large = true;
+	res.body_too_large = t->body_too_large;
+	if (failure != NULL)
+		res.error = xstrdup(failure);
+	else if (code != CURLE_OK || t->body_too_large)
+		res.error = http_error_text(t, code);
+	res.url = t->req->url;
+
+	http_detach(t);
+	t->cb(&res, t->arg);
+
+	free(res.content_type);
+	free(res.retry_after);
+	secret_free(res.body);
+	free(res.error);
+	http_transfer_free(t);
+}
+
+/* Puts t into the multi handle; curl's timer callback then gets it going. */
+static int
+http_run(struct http_transfer *t)
+{
+	struct http *h = t->h;
+	CURLMcode mc;
+
+	mc = curl_multi_add_handle(h->multi, t->easy);
+	if (mc != CURLM_OK)
+		return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+	t->running = true;
+	t->started_ms = time_mono_ms();
+	TAILQ_INSERT_TAIL(&h->running, t, entry);
+	h->nrunning++;
+	return 0;
+}
+
+/*
+ * Starts waiting transfers while slots are free.  Runs only from libevent
+ * callbacks, since a transfer that cannot start is completed here.
+ */
+static void
+http_pump(struct http *h)
+{
+	struct http_transfer *t;
+
+	while (h->nrunning < h->max_concurrency && (t = TAILQ_FIRST(&h->waiting)) != NULL) {
+		TAILQ_REMOVE(&h->waiting, t, entry);
+		h->nwaiting--;
+		if (http_run(t) < 0) {
+			/* http_finish takes it out of a queue: put it back */
+			TAILQ_INSERT_HEAD(&h->waiting, t, entry);
+			h->nwaiting++;
+			http_finish(t, CURLE_FAILED_INIT, "cannot start the request");
+		}
+	}
+}
+
+/* Collects finished transfers after curl did some work. */
+static void
+http_drain(struct http *h)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+		struct http_transfer *t = NULL;
+		CURLcode code;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		code = msg->data.result; /* msg dies with remove_handle */
+		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+		if (t != NULL)
+			http_finish(t, code, NULL);
+	}
+	http_pump(h);
+}
+
+static void
+http_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_sock *hs = arg;
+	struct http *h = hs->h; /* hs may be gone after socket_action */
+	int action = 0, still;
+
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	(void)curl_multi_socket_action(h->multi, fd, action, &still);
+	http_drain(h);
+}
+
+static void
+http_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	int still;
+
+	(void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+	http_drain(h);
+}
+
+static void
+http_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	http_pump(arg);
+}
+
+static void
+http_sock_free(struct http_sock *hs)
+{
+	if (hs->ev != NULL)
+		event_free(hs->ev);
+	LIST_REMOVE(hs, entry);
+	free(hs);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch, re-watch or forget one socket. */
+static int
+http_curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http *h = userp;
+	struct http_sock *hs = socketp;
+	short kind = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (hs != NULL)
+			http_sock_free(hs);
+		return 0;
+	}
+	if (hs == NULL) {
+		hs = xcalloc(1, sizeof(*hs));
+		hs->h = h;
+		hs->fd = fd;
+		LIST_INSERT_HEAD(&h->socks, hs, entry);
+		if (curl_multi_assign(h->multi, fd, hs) != CURLM_OK) {
+			http_sock_free(hs);
+			return -1;
+		}
+	} else if (hs->ev != NULL) {
+		event_free(hs->ev);
+		hs->ev = NULL;
+	}
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	hs->ev = event_new(h->base, fd, kind, http_event_cb, hs);
+	if (hs->ev == NULL || event_add(hs->ev, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * CURLMOPT_TIMERFUNCTION: only arms or disarms our timer; calling curl
+ * from here could loop (curl issue 3537).
+ */
+static int
+http_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http *h = userp;
+	struct timeval tv;
+
+	if (timeout_ms < 0)
+		return evtimer_del(h->timer) < 0 ? -1 : 0;
+	tv = time_ms_to_tv(timeout_ms);
+	return evtimer_add(h->timer, &tv) < 0 ? -1 : 0;
+}
+
+/*
+ * CURLOPT_WRITEFUNCTION: appends to the body until RESPONSE_BODY_MAX; past
+ * it, keeps what fits and aborts the transfer.  A grown buffer is a fresh
+ * allocation so the old one can be wiped.
+ */
+static size_t
+http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_transfer *t = arg;
+	size_t n = size * nmemb, fit = n;
+
+	if (n > RESPONSE_BODY_MAX - t->len) {
+		t->body_too_large = true;
+		fit = RESPONSE_BODY_MAX - t->len;
+	}
+	if (t->len + fit + 1 > t->cap) {
+		size_t cap = t->cap > 0 ? t->cap : 1024;
+		char *nb;
+
+		while (cap < t->len + fit + 1)
+			cap *= 2;
+		if (cap > RESPONSE_BODY_MAX + 1)
+			cap = RESPONSE_BODY_MAX + 1;
+		nb = xmalloc(cap);
+		if (t->len > 0)
+			memcpy(nb, t->body, t->len);
+		secret_free_buf(t->body, t->cap);
+		t->body = nb;
+		t->cap = cap;
+	}
+	if (fit > 0)
+		memcpy(t->body + t->len, data, fit);
+	t->len += fit;
+	t->body[t->len] = '\0';
+	return t->body_too_large ? 0 : n;
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION: keeps Retry-After, trimmed, from the last
+ * response (a status line starts over, as after a proxy's CONNECT answer).
+ */
+static size_t
+http_header_cb(char *line, size_t size, size_t nitems, void *arg)
+{
+	static const char name[] = "retry-after:";
+	struct http_transfer *t = arg;
+	size_t n = size * nitems, start = sizeof(name) - 1;
+
+	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		free(t->retry_after);
+		t->retry_after = NULL;
+		return n;
+	}
+	if (n < start || strncasecmp(line, name, start) != 0)
+		return n;
+	while (start < n && isspace((unsigned char)line[start]))
+		start++;
+	while (n > start && isspace((unsigned char)line[n - 1]))
+		n--;
+	free(t->retry_after);
+	t->retry_after = NULL;
+	if (n > start && n - start <= HTTP_RETRY_AFTER_MAX &&
+	    memchr(line + start, '\0', n - start) == NULL)
+		t->retry_after = xstrndup(line + start, n - start);
+	return size * nitems;
+}
+
+static bool
+http_header_is(const char *header, const char *name)
+{
+	size_t len = strlen(name);
+
+	return strncasecmp(header, name, len) == 0 && (header[len] == ':' || header[len] == ' ');
+}
+
+/* Builds the header list; -EINVAL with *cause for a header curl would split. */
+static int
+http_build_headers(struct http_transfer *t, char **cause)
+{
+	const struct token_request *req = t->req;
+	bool has_ct = false;
+	struct curl_slist *l;
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		if (strpbrk(req->headers[i], "\r\n") != NULL) {
+			*cause = xstrdup("request header contains a line break");
+			return -EINVAL;
+		}
+		if (http_header_is(req->headers[i], "Content-Type"))
+			has_ct = true;
+		if ((l = curl_slist_append(t->headers, req->headers[i])) == NULL)
+			goto oom;
+		t->headers = l;
+	}
+	if (!has_ct) {
+		l = curl_slist_append(t->headers,
+				      "Content-Type: application/x-www-form-urlencoded");
+		if (l == NULL)
+			goto oom;
+		t->headers = l;
+	}
+	if (req->authorization != NULL) {
+		if (memchr(req->authorization->data, '\r', req->authorization->len) != NULL ||
+		    memchr(req->authorization->data, '\n', req->authorization->len) != NULL) {
+			*cause = xstrdup("authorization header contains a line break");
+			return -EINVAL;
+		}
+		if ((l = curl_slist_append(t->headers, req->authorization->data)) == NULL)
+			goto oom;
+		t->headers = l;
+	}
+	if ((l = curl_slist_append(t->headers, "Expect:")) == NULL)
+		goto oom;
+	t->headers = l;
+	return 0;
+oom:
+	*cause = xstrdup("out of memory");
+	return -ENOMEM;
+}
+
+#define HTTP_SETOPT(t, opt, val)                                             \
+	do {                                                                 \
+		CURLcode c_ = curl_easy_setopt((t)->easy, (opt), (val));     \
+		if (c_ != CURLE_OK) {                                        \
+			*cause = xasprintf("cannot set %s: %s", #opt,        \
+					   curl_easy_strerror(c_));          \
+			return c_ == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL; \
+		}                                                            \
+	} while (0)
+
+/* Configures t's easy handle from cc and the request. */
+static int
+http_setup(struct http_transfer *t, const struct cred_conf *cc, char **cause)
+{
+	const struct token_request *req = t->req;
+	int r;
+
+	if ((r = http_build_headers(t, cause)) < 0)
+		return r;
+	HTTP_SETOPT(t, CURLOPT_PRIVATE, t);
+	HTTP_SETOPT(t, CURLOPT_ERRORBUFFER, t->errbuf);
+	HTTP_SETOPT(t, CURLOPT_NOSIGNAL, 1L);
+	HTTP_SETOPT(t, CURLOPT_PROTOCOLS_STR, "http,https");
+	HTTP_SETOPT(t, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	HTTP_SETOPT(t, CURLOPT_FOLLOWLOCATION, 0L);
+	HTTP_SETOPT(t, CURLOPT_URL, req->url);
+	/* not COPYPOSTFIELDS: the request's wiped body stays the only copy */
+	HTTP_SETOPT(t, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body->len);
+	HTTP_SETOPT(t, CURLOPT_POSTFIELDS, req->body->data);
+	HTTP_SETOPT(t, CURLOPT_HTTPHEADER, t->headers);
+	HTTP_SETOPT(t, CURLOPT_USERAGENT, HTTP_USER_AGENT);
+	HTTP_SETOPT(t, CURLOPT_TIMEOUT_MS, (long)cc->timeout_ms);
+	HTTP_SETOPT(t, CURLOPT_CONNECTTIMEOUT_MS, (long)cc->connect_timeout_ms);
+	/* "" rather than unset: curl would otherwise obey http_proxy & co */
+	HTTP_SETOPT(t, CURLOPT_PROXY, cc->proxy != NULL ? cc->proxy : "");
+	if (cc->ca_file != NULL)
+		HTTP_SETOPT(t, CURLOPT_CAINFO, cc->ca_file);
+	if (!cc->tls_verify) {
+		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYPEER, 0L);
+		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (cc->client_cert != NULL)
+		HTTP_SETOPT(t, CURLOPT_SSLCERT, cc->client_cert);
+	if (cc->client_key != NULL)
+		HTTP_SETOPT(t, CURLOPT_SSLKEY, cc->client_key);
+	HTTP_SETOPT(t, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)RESPONSE_BODY_MAX);
+	HTTP_SETOPT(t, CURLOPT_WRITEFUNCTION, http_write_cb);
+	HTTP_SETOPT(t, CURLOPT_WRITEDATA, t);
+	HTTP_SETOPT(t, CURLOPT_HEADERFUNCTION, http_header_cb);
+	HTTP_SETOPT(t, CURLOPT_HEADERDATA, t);
+	return 0;
+}
+
+struct http *
+http_new(struct event_base *base, unsigned max_concurrency)
+{
+	struct http *h;
+
+	if (http_global_refs == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return NULL;
+	http_global_refs++;
+
+	h = xcalloc(1, sizeof(*h));
+	h->base = base;
+	h->max_concurrency = max_concurrency > 0 ? max_concurrency : 1;
+	TAILQ_INIT(&h->running);
+	TAILQ_INIT(&h->waiting);
+	LIST_INIT(&h->socks);
+	h->timer = evtimer_new(base, http_timer_cb, h);
+	h->kick = event_new(base, -1, 0, http_kick_cb, h);
+	h->multi = curl_multi_init();
+	if (h->timer == NULL || h->kick == NULL || h->multi == NULL) {
+		http_free(h);
+		return NULL;
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_curl_socket_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_curl_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	return h;
+}
+
+struct http *
+http_free(struct http *h)
+{
+	struct http_transfer *t;
+	struct http_sock *hs;
+
+	if (h == NULL)
+		return NULL;
+	while ((t = TAILQ_FIRST(&h->waiting)) != NULL) {
+		http_detach(t);
+		http_transfer_free(t);
+	}
+	while ((t = TAILQ_FIRST(&h->running)) != NULL) {
+		http_detach(t);
+		http_transfer_free(t);
+	}
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi); /* may still call our callbacks */
+	while ((hs = LIST_FIRST(&h->socks)) != NULL)
+		http_sock_free(hs);
+	if (h->timer != NULL)
+		event_free(h->timer);
+	if (h->kick != NULL)
+		event_free(h->kick);
+	free(h);
+	if (--http_global_refs == 0)
+		curl_global_cleanup();
+	return NULL;
+}
+
+/*
+ * The transfer is configured now, so every option error surfaces here; it
+ * runs at once when a slot is free and nobody waits, else it queues.  cc is
+ * not needed after this returns (curl copies the strings).  On failure req
+ * is freed as well: ownership passes in either case.
+ */
+struct http_transfer *
+http_start(struct http *h, const struct cred_conf *cc, struct token_request *req,
+	   http_done_cb cb, void *arg, char **cause)
+{
+	struct http_transfer *t;
+
+	t = xcalloc(1, sizeof(*t));
+	t->h = h;
+	t->req = req;
+	t->cb = cb;
+	t->arg = arg;
+	t->timeout_ms = cc->timeout_ms;
+	t->connect_timeout_ms = cc->connect_timeout_ms;
+	if ((t->easy = curl_easy_init()) == NULL) {
+		*cause = xstrdup("cannot create a curl handle");
+		http_transfer_free(t);
+		return NULL;
+	}
+	if (http_setup(t, cc, cause) < 0) {
+		http_transfer_free(t);
+		return NULL;
+	}
+	if (h->nrunning < h->max_concurrency && TAILQ_EMPTY(&h->waiting)) {
+		if (http_run(t) < 0) {
+			*cause = xstrdup("cannot start the request");
+			http_transfer_free(t);
+			return NULL;
+		}
+	} else {
+		TAILQ_INSERT_TAIL(&h->waiting, t, entry);
+		h->nwaiting++;
+	}
+	return t;
+}
+
+/* Frees t without calling its callback; a freed slot goes to the next one. */
+void
+http_cancel(struct http_transfer *t)
+{
+	struct http *h;
+	bool was_running;
+
+	if (t == NULL)
+		return;
+	h = t->h;
+	was_running = t->running;
+	http_detach(t);
+	http_transfer_free(t);
+	if (was_running && !TAILQ_EMPTY(&h->waiting))
+		event_active(h->kick, EV_TIMEOUT, 0);
+}
+
+unsigned
+http_active(const struct http *h)
+{
+	return h->nrunning + h->nwaiting;
+}

@@ -1,0 +1,276 @@
+/*
+ * tokenbrokerd: keeps OAuth2 (and similar) tokens fresh and serves them to
+ * local clients over a Unix-domain socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "api.h"
+#include "conf.h"
+#include "credential.h"
+#include "diag.h"
+#include "http.h"
+#include "log.h"
+#include "renew.h"
+#include "sd.h"
+#include "secret.h"
+#include "timeutil.h"
+#include "version.h"
+#include "xmalloc.h"
+
+#define MAIN_STOP_GRACE_MS 300
+#define MAIN_STATUS_INTERVAL_MS 5000
+
+struct main_ctx {
+	struct event_base *base;
+	struct conf *conf;
+	struct http *http;
+	struct renew *renew;
+	struct credential_ctx *creds;
+	struct api *api;
+	struct event *sigterm;
+	struct event *sigint;
+	struct event *sighup;
+	struct event *status;
+	bool stopping;
+};
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tokenbrokerd [-c FILE] [--check-config] [--test NAME] [--log-level LEVEL]\n"
+		"                    [--version] [--help]\n"
+		"\n"
+		"Keeps bearer tokens fresh and serves them on a Unix-domain socket.\n"
+		"\n"
+		"  -c, --config FILE   configuration file (default " CONF_DEFAULT_PATH ");\n"
+		"                      the conf.d/ directory beside it is read too\n"
+		"      --check-config  validate the configuration and exit 0 (valid) or 1\n"
+		"      --test NAME     fetch one token for credential NAME and print a diagnosis\n"
+		"                      (never the token); exit 0 if a token was obtained, 69 if not\n"
+		"      --log-level L   debug, info, notice, warning or err (overrides the file)\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n"
+		"\n"
+		"Signals: SIGTERM and SIGINT stop the daemon cleanly.\n"
+		"See tokenbrokerd(8) and tokenbroker.conf(5).\n");
+}
+
+/* Loads the configuration; prints every problem and returns NULL on error. */
+static struct conf *
+main_load_conf(const char *path)
+{
+	struct conf_errors errs = { 0 }, warns = { 0 };
+	struct conf *conf = NULL;
+
+	if (conf_load(path, &conf, &errs, &warns) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.v[i]);
+		if (errs.n == 0)
+			fprintf(stderr, "%s: invalid configuration\n", path);
+	}
+	for (size_t i = 0; i < warns.n; i++)
+		log_warn("%s", warns.v[i]);
+	conf_errors_clear(&errs);
+	conf_errors_clear(&warns);
+	return conf;
+}
+
+/* One line for systemd's STATUS=: "3 credentials, 3 valid, next renewal in 41s". */
+static void
+main_status_text(struct main_ctx *m, char *buf, size_t size)
+{
+	size_t n = credential_count(m->creds), valid = 0;
+	int64_t next = renew_next_due(m->renew);
+	char d[32];
+
+	for (size_t i = 0; i < n; i++) {
+		enum credential_state s = credential_state(credential_at(m->creds, i));
+
+		if (s == CREDENTIAL_VALID || s == CREDENTIAL_RENEWING || s == CREDENTIAL_FAILING)
+			valid++;
+	}
+	if (next >= 0)
+		snprintf(buf, size, "%zu credentials, %zu valid, next renewal in %s", n, valid,
+			 duration_format((next - time_mono_ms()) / 1000 * 1000, d, sizeof(d)));
+	else
+		snprintf(buf, size, "%zu credentials, %zu valid", n, valid);
+}
+
+static void
+main_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char status[160];
+
+	main_status_text(arg, status, sizeof(status));
+	sd_status(status);
+}
+
+static void
+main_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_ctx *m = arg;
+	struct timeval grace = time_ms_to_tv(MAIN_STOP_GRACE_MS);
+
+	if (m->stopping)
+		return;
+	m->stopping = true;
+	log_notice("received %s, stopping", strsignal((int)sig));
+	sd_stopping();
+	/* Answer the waiting clients, then give the answers a moment to leave. */
+	api_shutdown(m->api);
+	event_base_loopexit(m->base, &grace);
+}
+
+static void
+main_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	log_notice("received SIGHUP: this version does not reload its configuration; "
+		   "restart tokenbrokerd to apply changes");
+}
+
+static void
+main_free(struct main_ctx *m)
+{
+	api_free(m->api);
+	credential_ctx_free(m->creds);
+	renew_free(m->renew);
+	http_free(m->http);
+	if (m->sigterm != NULL)
+		event_free(m->sigterm);
+	if (m->sigint != NULL)
+		event_free(m->sigint);
+	if (m->sighup != NULL)
+		event_free(m->sighup);
+	if (m->status != NULL)
+		event_free(m->status);
+	if (m->base != NULL)
+		event_base_free(m->base);
+	conf_free(m->conf);
+	libevent_global_shutdown();
+}
+
+static int
+main_run(struct main_ctx *m)
+{
+	struct timeval tv = time_ms_to_tv(MAIN_STATUS_INTERVAL_MS);
+	char status[160], *cause = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	m->base = event_base_new();
+	if (m->base == NULL)
+		fatal("cannot create the event loop");
+	m->http = http_new(m->base, m->conf->daemon.upstream_concurrency);
+	m->renew = renew_new(m->base);
+	if (m->http == NULL || m->renew == NULL)
+		fatal("cannot set up the upstream client");
+	m->creds = credential_ctx_new(m->base, m->http, m->renew);
+	m->api = api_new(m->base, m->conf, m->creds, -1, &cause);
+	if (m->api == NULL) {
+		log_err("%s", cause);
+		free(cause);
+		main_free(m);
+		return 1;
+	}
+	m->sigterm = evsignal_new(m->base, SIGTERM, main_stop_cb, m);
+	m->sigint = evsignal_new(m->base, SIGINT, main_stop_cb, m);
+	m->sighup = evsignal_new(m->base, SIGHUP, main_hup_cb, m);
+	m->status = event_new(m->base, -1, EV_PERSIST, main_status_cb, m);
+	if (m->sigterm == NULL || m->sigint == NULL || m->sighup == NULL || m->status == NULL)
+		fatal("cannot set up signal handling");
+	event_add(m->sigterm, NULL);
+	event_add(m->sigint, NULL);
+	event_add(m->sighup, NULL);
+	event_add(m->status, &tv);
+
+	credential_ctx_load(m->creds, m->conf);
+	log_notice("tokenbrokerd %s listening on %s with %zu credentials", TOKENBROKER_VERSION,
+		   m->conf->daemon.socket, m->conf->ncreds);
+	main_status_text(m, status, sizeof(status));
+	sd_ready(status);
+
+	event_base_dispatch(m->base);
+
+	log_notice("stopped");
+	main_free(m);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "test", required_argument, NULL, 'T' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct main_ctx m = { 0 };
+	const char *path = CONF_DEFAULT_PATH, *test = NULL;
+	bool check = false;
+	int level = -1, ch;
+
+	log_init("tokenbrokerd", LOG_INFO);
+	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'T':
+			test = optarg;
+			break;
+		case 'L':
+			if ((level = log_level_from_string(optarg)) < 0) {
+				fprintf(stderr, "tokenbrokerd: unknown log level \"%s\" "
+						"(debug, info, notice, warning, err)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'V':
+			printf("tokenbrokerd %s\n", TOKENBROKER_VERSION);
+			return 0;
+		case 'h':
+			main_usage(stdout);
+			return 0;
+		default:
+			main_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tokenbrokerd: unexpected argument \"%s\"\n", argv[optind]);
+		main_usage(stderr);
+		return 2;
+	}
+	secret_harden_process();
+	if ((m.conf = main_load_conf(path)) == NULL)
+		return 1;
+	log_set_level(level >= 0 ? level : m.conf->daemon.log_level);
+	if (check) {
+		printf("%s: configuration is valid (%zu credentials)\n", path, m.conf->ncreds);
+		conf_free(m.conf);
+		return 0;
+	}
+	if (test != NULL) {
+		int r = diag_run(m.conf, test, stdout);
+
+		conf_free(m.conf);
+		libevent_global_shutdown();
+		return r;
+	}
+	return main_run(&m);
+}

@@ -1,0 +1,479 @@
+/*
+ * The token request: URL, headers, Authorization and form body for one
+ * credential, shaped by its auth_method.  Every buffer that holds a secret
+ * (or its encoded form) is wiped before it is released.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "profile.h"
+#include "request.h"
+#include "xmalloc.h"
+
+/* A growing byte buffer whose old blocks are wiped; always NUL-terminated. */
+struct request_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+static void
+request_buf_reserve(struct request_buf *b, size_t more)
+{
+	size_t cap = b->cap == 0 ? 64 : b->cap;
+	char *n;
+
+	if (b->len + more + 1 <= b->cap)
+		return;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	n = xmalloc(cap);
+	if (b->p != NULL) {
+		memcpy(n, b->p, b->len);
+		secret_free_buf(b->p, b->cap);
+	}
+	b->p = n;
+	b->cap = cap;
+}
+
+static void
+request_buf_add(struct request_buf *b, const char *s, size_t n)
+{
+	request_buf_reserve(b, n);
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+request_buf_addstr(struct request_buf *b, const char *s)
+{
+	request_buf_add(b, s, strlen(s));
+}
+
+static void
+request_buf_wipe(struct request_buf *b)
+{
+	secret_free_buf(b->p, b->cap);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+/* Hands the contents over as a secret and wipes the buffer. */
+static struct secret *
+request_buf_secret(struct request_buf *b)
+{
+	struct secret *s = secret_new(b->p != NULL ? b->p : "", b->len);
+
+	request_buf_wipe(b);
+	return s;
+}
+
+/*
+ * application/x-www-form-urlencoded, byte for byte what libevent's
+ * evhttp_uriencode(s, len, 1) produces: ALPHA DIGIT - . _ ~ kept, space as
+ * '+', everything else %XX in upper case.  It is written here rather than
+ * called because evhttp_uriencode formats each byte with a printf into an
+ * evbuffer that is freed unwiped, which is no place for a client secret.
+ */
+static void
+request_buf_encode(struct request_buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c;
+
+	request_buf_reserve(b, len * 3);
+	for (size_t i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			b->p[b->len++] = (char)c;
+		} else if (c == ' ') {
+			b->p[b->len++] = '+';
+		} else {
+			b->p[b->len++] = '%';
+			b->p[b->len++] = hex[c >> 4];
+			b->p[b->len++] = hex[c & 0xf];
+		}
+	}
+	b->p[b->len] = '\0';
+}
+
+char *
+request_form_encode(const char *s, size_t len)
+{
+	struct request_buf b = { 0 };
+
+	request_buf_encode(&b, s, len);
+	return b.p;
+}
+
+/* Appends "&name=value" (no '&' first) with both parts encoded. */
+static void
+request_buf_field(struct request_buf *b, const char *name, const char *value, size_t vlen)
+{
+	if (b->len > 0)
+		request_buf_add(b, "&", 1);
+	request_buf_encode(b, name, strlen(name));
+	request_buf_add(b, "=", 1);
+	request_buf_encode(b, value, vlen);
+}
+
+/*
+ * "Authorization: Basic " + base64(user ":" password), with both halves
+ * form-encoded first when encode is set (RFC 6749 2.3.1).
+ */
+static struct secret *
+request_basic(const char *user, const struct secret *password, bool encode)
+{
+	struct request_buf plain = { 0 }, hdr = { 0 };
+	unsigned char *b64;
+	size_t n;
+	int k;
+
+	if (encode)
+		request_buf_encode(&plain, user, strlen(user));
+	else
+		request_buf_addstr(&plain, user);
+	request_buf_add(&plain, ":", 1);
+	if (encode)
+		request_buf_encode(&plain, password->data, password->len);
+	else
+		request_buf_add(&plain, password->data, password->len);
+
+	n = 4 * ((plain.len + 2) / 3) + 1;
+	b64 = xmalloc(n);
+	k = EVP_EncodeBlock(b64, (const unsigned char *)plain.p, (int)plain.len);
+	request_buf_wipe(&plain);
+	request_buf_addstr(&hdr, "Authorization: Basic ");
+	request_buf_add(&hdr, (const char *)b64, k < 0 ? 0 : (size_t)k);
+	secret_free_buf(b64, n);
+	return request_buf_secret(&hdr);
+}
+
+/* The configured scopes joined by the wire separator, or NULL for none. */
+static char *
+request_scope(const struct cred_conf *cc)
+{
+	struct request_buf b = { 0 };
+	const char *p = cc->scope, *sep = cc->scope_separator == SCOPE_SEP_COMMA ? "," : " ";
+	size_t n;
+
+	if (p == NULL)
+		return NULL;
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		n = strcspn(p, " \t");
+		if (b.len > 0)
+			request_buf_addstr(&b, sep);
+		request_buf_add(&b, p, n);
+		p += n;
+	}
+	return b.p;
+}
+
+static bool
+request_has_header(const struct cred_conf *cc, const char *name)
+{
+	for (size_t i = 0; i < cc->headers.n; i++) {
+		if (strcasecmp(cc->headers.v[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* RFC 9110 token characters, for header names. */
+static bool
+request_header_name_valid(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+			return false;
+	}
+	return true;
+}
+
+static bool
+request_header_value_valid(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 && *s != '\t')
+			return false;
+		if (*s == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static void
+request_add_header(struct token_request *req, char *line)
+{
+	req->headers = xreallocarray(req->headers, req->nheaders + 1, sizeof(*req->headers));
+	req->headers[req->nheaders++] = line;
+}
+
+static int
+request_headers(const struct cred_conf *cc, struct token_request *req, char **cause)
+{
+	const char *accept;
+
+	for (size_t i = 0; i < cc->headers.n; i++) {
+		const struct conf_pair *h = &cc->headers.v[i];
+
+		if (!request_header_name_valid(h->name)) {
+			*cause = xasprintf("header.%s: not a valid header name", h->name);
+			return -EINVAL;
+		}
+		if (!request_header_value_valid(h->value)) {
+			*cause = xasprintf("header.%s: control character in the value", h->name);
+			return -EINVAL;
+		}
+		if (req->authorization != NULL && strcasecmp(h->name, "Authorization") == 0) {
+			*cause = xasprintf("header.%s: conflicts with auth_method %s", h->name,
+					   cc->auth_method == AUTH_BASIC ? "basic" :
+									   "client_secret_basic");
+			return -EINVAL;
+		}
+		request_add_header(req, xasprintf("%s: %s", h->name, h->value));
+	}
+	if (!request_has_header(cc, "Accept")) {
+		accept = cc->response_format == RESPONSE_FORMAT_XML ? "application/xml" :
+								      "application/json";
+		request_add_header(req, xasprintf("Accept: %s", accept));
+	}
+	if (!request_has_header(cc, "Content-Type"))
+		request_add_header(req, xstrdup("Content-Type: application/x-www-form-urlencoded"));
+	return 0;
+}
+
+static bool
+request_has_query(const struct cred_conf *cc, const char *name)
+{
+	for (size_t i = 0; i < cc->query.n; i++) {
+		if (strcmp(cc->query.v[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * token_url with query.* and the requested lifetime appended to its query
+ * (after an existing one, before any fragment).
+ */
+static char *
+request_url(const struct cred_conf *cc)
+{
+	struct request_buf q = { 0 }, url = { 0 };
+	const struct profile *pr = cc->profile;
+	const char *u = cc->token_url, *frag, *qmark;
+	size_t base;
+	char secs[32];
+
+	for (size_t i = 0; i < cc->query.n; i++)
+		request_buf_field(&q, cc->query.v[i].name, cc->query.v[i].value,
+				  strlen(cc->query.v[i].value));
+	if (pr != NULL && pr->requested_lifetime_query != NULL && cc->requested_lifetime_ms > 0 &&
+	    !request_has_query(cc, pr->requested_lifetime_query)) {
+		snprintf(secs, sizeof(secs), "%lld",
+			 (long long)((cc->requested_lifetime_ms + 999) / 1000));
+		request_buf_field(&q, pr->requested_lifetime_query, secs, strlen(secs));
+	}
+	if (q.len == 0)
+		return xstrdup(u);
+
+	frag = strchr(u, '#');
+	base = frag != NULL ? (size_t)(frag - u) : strlen(u);
+	request_buf_add(&url, u, base);
+	qmark = memchr(u, '?', base);
+	if (qmark == NULL)
+		request_buf_add(&url, "?", 1);
+	else if (base > 0 && u[base - 1] != '?' && u[base - 1] != '&')
+		request_buf_add(&url, "&", 1);
+	request_buf_add(&url, q.p, q.len);
+	if (frag != NULL)
+		request_buf_addstr(&url, frag);
+	request_buf_wipe(&q);
+	return url.p;
+}
+
+static const char *
+request_auth_desc(enum auth_method m, int reauth)
+{
+	static const char *const desc[][3] = {
+		[AUTH_CLIENT_SECRET_BASIC] = {
+			"client_secret_basic (HTTP Basic with client_id)",
+			"client_secret_basic (HTTP Basic with client_id) and the current token in the body",
+			"client_secret_basic (HTTP Basic with client_id) and the current token as the body",
+		},
+		[AUTH_CLIENT_SECRET_POST] = {
+			"client_secret_post (client_id and client_secret in the body)",
+			"client_secret_post (client_id and client_secret in the body) and the current token",
+			"the current token as the body (client_secret_post credentials not sent)",
+		},
+		[AUTH_BASIC] = {
+			"basic (HTTP Basic with username)",
+			"basic (HTTP Basic with username) and the current token in the body",
+			"basic (HTTP Basic with username) and the current token as the body",
+		},
+		[AUTH_NONE] = {
+			"none (no client authentication)",
+			"none (no client authentication) and the current token in the body",
+			"the current token as the body (no client authentication)",
+		},
+	};
+
+	if ((unsigned)m >= sizeof(desc) / sizeof(desc[0]))
+		return "unknown auth_method";
+	return desc[m][reauth];
+}
+
+/* Fails unless the credential carries what its auth_method needs. */
+static int
+request_check(const struct cred_conf *cc, bool password_grant, char **cause)
+{
+	bool has_client = cc->client_id != NULL && *cc->client_id != '\0';
+	bool has_user = cc->username != NULL && *cc->username != '\0';
+
+	if (cc->token_url == NULL || *cc->token_url == '\0') {
+		*cause = xstrdup("no token_url");
+		return -EINVAL;
+	}
+	switch (cc->auth_method) {
+	case AUTH_CLIENT_SECRET_BASIC:
+	case AUTH_CLIENT_SECRET_POST:
+		if (!has_client || cc->client_secret == NULL) {
+			*cause = xasprintf("auth_method %s needs client_id and client_secret",
+					   cc->auth_method == AUTH_CLIENT_SECRET_BASIC ?
+						   "client_secret_basic" :
+						   "client_secret_post");
+			return -EINVAL;
+		}
+		break;
+	case AUTH_BASIC:
+		if (!has_user || cc->password == NULL) {
+			*cause = xstrdup("auth_method basic needs username and password");
+			return -EINVAL;
+		}
+		/* RFC 7617: the user-id cannot carry the separator. */
+		if (strchr(cc->username, ':') != NULL) {
+			*cause = xstrdup("auth_method basic: username must not contain ':'");
+			return -EINVAL;
+		}
+		return 0;
+	case AUTH_NONE:
+		break;
+	default:
+		*cause = xstrdup("unknown auth_method");
+		return -EINVAL;
+	}
+	if (password_grant && (!has_user || cc->password == NULL)) {
+		*cause = xstrdup("grant_type password needs username and password");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The OAuth2 form: grant_type, the client's fields for client_secret_post
+ * (or client_id alone for none), username and password for the password
+ * grant, and the scope.  auth_method basic sends none of it.
+ */
+static void
+request_oauth2_body(const struct cred_conf *cc, struct request_buf *body)
+{
+	const char *grant = cc->grant_type != NULL ? cc->grant_type : "client_credentials";
+	char *scope;
+
+	if (cc->auth_method == AUTH_BASIC)
+		return;
+	request_buf_field(body, "grant_type", grant, strlen(grant));
+	if (cc->auth_method == AUTH_CLIENT_SECRET_POST ||
+	    (cc->auth_method == AUTH_NONE && cc->client_id != NULL && *cc->client_id != '\0'))
+		request_buf_field(body, "client_id", cc->client_id, strlen(cc->client_id));
+	if (cc->auth_method == AUTH_CLIENT_SECRET_POST)
+		request_buf_field(body, "client_secret", cc->client_secret->data,
+				  cc->client_secret->len);
+	if (strcmp(grant, "password") == 0) {
+		request_buf_field(body, "username", cc->username, strlen(cc->username));
+		request_buf_field(body, "password", cc->password->data, cc->password->len);
+	}
+	scope = request_scope(cc);
+	if (scope != NULL && *scope != '\0')
+		request_buf_field(body, "scope", scope, strlen(scope));
+	free(scope);
+}
+
+int
+request_build(const struct cred_conf *cc, const struct secret *current_token,
+	      struct token_request **ret, char **cause)
+{
+	struct token_request *req;
+	struct request_buf body = { 0 };
+	bool reauth = cc->reauth_with_token && current_token != NULL;
+	bool raw = reauth && (cc->reauth_token_param == NULL || *cc->reauth_token_param == '\0');
+	const char *grant = cc->grant_type != NULL ? cc->grant_type : "client_credentials";
+	int r;
+
+	r = request_check(cc, cc->auth_method != AUTH_BASIC && strcmp(grant, "password") == 0,
+			  cause);
+	if (r < 0)
+		return r;
+
+	req = xcalloc(1, sizeof(*req));
+	if (cc->auth_method == AUTH_CLIENT_SECRET_BASIC)
+		req->authorization = request_basic(cc->client_id, cc->client_secret, true);
+	else if (cc->auth_method == AUTH_BASIC)
+		req->authorization = request_basic(cc->username, cc->password, false);
+
+	r = request_headers(cc, req, cause);
+	if (r < 0) {
+		request_free(req);
+		return r;
+	}
+	req->url = request_url(cc);
+
+	if (raw) {
+		request_buf_add(&body, current_token->data, current_token->len);
+	} else {
+		request_oauth2_body(cc, &body);
+		for (size_t i = 0; i < cc->params.n; i++)
+			request_buf_field(&body, cc->params.v[i].name, cc->params.v[i].value,
+					  strlen(cc->params.v[i].value));
+		if (reauth)
+			request_buf_field(&body, cc->reauth_token_param, current_token->data,
+					  current_token->len);
+	}
+	req->body = request_buf_secret(&body);
+	req->auth_desc = request_auth_desc(cc->auth_method, raw ? 2 : reauth ? 1 : 0);
+	*ret = req;
+	return 0;
+}
+
+struct token_request *
+request_free(struct token_request *req)
+{
+	if (req == NULL)
+		return NULL;
+	free(req->url);
+	/* A header.NAME may well carry an API key: wipe them all. */
+	for (size_t i = 0; i < req->nheaders; i++)
+		secret_free_str(req->headers[i]);
+	free(req->headers);
+	secret_free(req->authorization);
+	secret_free(req->body);
+	free(req);
+	return NULL;
+}

@@ -1,0 +1,64 @@
+/*
+ * Turns a token endpoint's answer (status, Content-Type, body) into a token
+ * and its lifetime, or into an error with a cause a person can act on.
+ */
+#ifndef TB_RESPONSE_H
+#define TB_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "secret.h"
+
+#define RESPONSE_BODY_MAX (1024 * 1024)
+#define RESPONSE_TEXT_MAX 256 /* cap for untrusted text kept from a body */
+
+enum lifetime_source {
+	LIFETIME_EXPIRES_IN,
+	LIFETIME_EXPIRES_AT,
+	LIFETIME_JWT_EXP,
+	LIFETIME_DEFAULT,
+};
+
+struct token_response {
+	struct secret *access_token;
+	char *token_type;    /* "Bearer" when the server gave none */
+	char *scope;	     /* granted scope, space-separated; NULL if none given */
+	int64_t lifetime_ms; /* > 0 */
+	enum lifetime_source lifetime_source;
+	const char *format;  /* "json" or "xml" */
+	/* diagnostics: which field was found where (paths) */
+	char *found;	     /* e.g. "access_token at /access_token, expires_in at /expires_in" */
+};
+
+struct response_error {
+	long http_status;   /* 0 when no HTTP answer */
+	char *error;	    /* upstream error code (RFC 6749 "error", Xvid error_code), sanitized; or NULL */
+	char *description;  /* upstream text, sanitized and capped; or NULL */
+	char *message;	    /* the whole cause for last_error and logs: "HTTP 401: invalid_client: ..." */
+	bool auth_failed;   /* 401, invalid_client, unauthorized_client, invalid_grant */
+};
+
+/*
+ * Parses an answer.  now_wall_ms is the wall clock used to turn absolute
+ * expiries into lifetimes.  Returns 0 with *ret_tok, or -EINVAL with
+ * *ret_err filled (caller calls response_error_clear).
+ */
+int response_parse(const struct cred_conf *cc, long status, const char *content_type,
+		   const char *body, size_t len, int64_t now_wall_ms,
+		   struct token_response **ret_tok, struct response_error *ret_err);
+struct token_response *response_free(struct token_response *tok);
+void response_error_clear(struct response_error *err);
+
+/*
+ * Copies untrusted text for a log or a client: control characters and
+ * non-UTF-8 bytes become '?', at most max bytes are kept ("..." marks a cut).
+ */
+char *response_sanitize(const char *text, size_t len, size_t max);
+
+/* A JWT's exp claim (unix seconds) without verifying it; -1 if none. */
+int64_t response_jwt_exp(const struct secret *token);
+
+#endif

@@ -1,0 +1,63 @@
+#!/bin/bash
+# tokenbrokerd --check-config: exit 0 for a valid file, 1 with FILE:LINE
+# messages naming the key for every kind of mistake.
+. "$(dirname "$0")/lib.sh"
+
+plan 16
+IDP_URL=http://127.0.0.1:9
+
+check() { # check FILE: output in $out, status returned
+	out=$("$TBD" --check-config -c "$1" 2>&1)
+}
+
+write_conf "$T_DIR/ok.conf" <<EOF_CONF
+$(cred good "scope = a b")
+EOF_CONF
+check "$T_DIR/ok.conf"
+is $? 0 "a valid configuration: exit 0"
+like "$out" "valid" "and says so"
+
+write_conf "$T_DIR/bad.conf" <<EOF_CONF
+$(cred one "colour = blue")
+EOF_CONF
+check "$T_DIR/bad.conf"
+is $? 1 "an unknown key: exit 1"
+like "$out" "^$T_DIR/bad.conf:11: .*colour" "FILE:LINE names the unknown key"
+
+printf '[daemon]\nsocket = %s\n[credential "x"]\ntoken_url = http://example.com/token\nauth_method = none\n' "$SOCK" >"$T_DIR/http.conf"
+chmod 600 "$T_DIR/http.conf"
+check "$T_DIR/http.conf"
+is $? 1 "plain http to a remote host: exit 1"
+like "$out" "http.conf:4: token_url: .*https" "it says https is required, at the key's line"
+
+printf '[credential "x"]\nclient_id = a\nclient_secret = b\n' >"$T_DIR/nourl.conf"
+chmod 600 "$T_DIR/nourl.conf"
+check "$T_DIR/nourl.conf"
+is $? 1 "a credential without a token_url: exit 1"
+like "$out" "nourl.conf:1: .*token_url" "the error is at the section's line"
+
+printf 's3cret\n' >"$T_DIR/secret"
+chmod 644 "$T_DIR/secret"
+printf '[credential "x"]\ntoken_url = %s/token\nclient_id = a\nclient_secret_file = %s\n' "$IDP_URL" "$T_DIR/secret" >"$T_DIR/perm.conf"
+chmod 600 "$T_DIR/perm.conf"
+check "$T_DIR/perm.conf"
+is $? 1 "a group/world-readable secret file: exit 1"
+like "$out" "perm.conf:4: client_secret_file: .*readable by group or others" "the error names the file's key and line"
+printf '%s' "$out" | grep -q s3cret
+is $? 1 "the secret itself is never printed"
+
+printf '[credential "x"]\ntoken_url = %s/token\nclient_id = a\nclient_secret = inline\n' "$IDP_URL" >"$T_DIR/inline.conf"
+chmod 644 "$T_DIR/inline.conf"
+check "$T_DIR/inline.conf"
+is $? 1 "an inline secret in a world-readable file: exit 1"
+
+printf '[credential "x"]\ntoken_url = %s/token\ntimeout = soon\nbackoff_min = 1x\nclient_id = a\nclient_secret = b\n' "$IDP_URL" >"$T_DIR/multi.conf"
+chmod 600 "$T_DIR/multi.conf"
+check "$T_DIR/multi.conf"
+is $? 1 "bad durations: exit 1"
+like "$out" "multi.conf:3: timeout" "the first bad duration is reported"
+like "$out" "multi.conf:4: backoff_min" "and the second one too: all errors are reported"
+
+"$TBD" -c "$T_DIR/missing.conf" --check-config >/dev/null 2>&1
+is $? 1 "a missing file: exit 1"
+done_testing

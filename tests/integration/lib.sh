@@ -1,0 +1,155 @@
+# Shared helpers for the integration tests: a TAP producer, and start/stop
+# of the local token endpoint (fakeidp) and of the real tokenbrokerd.
+# Sourced by each *.t file, which runs from the repository root.
+
+set -u
+
+TB_BUILD=${TB_BUILD:-build}
+TBD=$TB_BUILD/tokenbrokerd
+TBCTL=$TB_BUILD/tokenctl
+FAKEIDP=$TB_BUILD/tests/fakeidp
+
+T_NUM=0
+T_FAILED=0
+T_DIR=$(mktemp -d /tmp/tokenbroker-test.XXXXXX)
+chmod 700 "$T_DIR"
+SOCK=$T_DIR/tb.sock
+IDP_PID=
+TBD_PID=
+IDP_PORT=
+IDP_SECRET=it-secret-$RANDOM$RANDOM
+
+t_cleanup() {
+	[ -n "$TBD_PID" ] && kill "$TBD_PID" 2>/dev/null && wait "$TBD_PID" 2>/dev/null
+	[ -n "$IDP_PID" ] && kill "$IDP_PID" 2>/dev/null && wait "$IDP_PID" 2>/dev/null
+	if [ "$T_FAILED" -ne 0 ] && [ -f "$T_DIR/daemon.log" ]; then
+		echo "# daemon log (last 30 lines):"
+		tail -n 30 "$T_DIR/daemon.log" | sed 's/^/#   /'
+	fi
+	rm -rf "$T_DIR"
+}
+trap t_cleanup EXIT
+
+plan() { echo "1..$1"; }
+
+ok() { # ok CONDITION-STATUS DESCRIPTION
+	T_NUM=$((T_NUM + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_NUM - $2"
+	else
+		echo "not ok $T_NUM - $2"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+}
+
+is() { # is GOT EXPECTED DESCRIPTION
+	if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3"; echo "#   got:      '$1'"; echo "#   expected: '$2'"; fi
+}
+
+like() { # like GOT REGEX DESCRIPTION
+	if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3"; echo "#   got:      '$1'"; echo "#   expected to match: '$2'"; fi
+}
+
+cmp_ok() { # cmp_ok A OP B DESCRIPTION   (numeric: -lt -le -eq -ge -gt -ne)
+	if [ "$1" "$2" "$3" ] 2>/dev/null; then ok 0 "$4"; else ok 1 "$4"; echo "#   '$1' $2 '$3' is false"; fi
+}
+
+# Starts fakeidp on an ephemeral loopback port.
+idp_start() {
+	rm -f "$T_DIR/idp.port"
+	"$FAKEIDP" --quiet --port 0 --port-file "$T_DIR/idp.port" --client-id it-client \
+		--client-secret "$IDP_SECRET" "$@" >"$T_DIR/idp.log" 2>&1 &
+	IDP_PID=$!
+	for _ in $(seq 100); do
+		[ -s "$T_DIR/idp.port" ] && break
+		sleep 0.05
+	done
+	IDP_PORT=$(cat "$T_DIR/idp.port" 2>/dev/null)
+	IDP_URL=http://127.0.0.1:$IDP_PORT
+	[ -n "$IDP_PORT" ] || { echo "Bail out! fakeidp did not start"; exit 1; }
+}
+
+idp() { # idp PATH-AND-QUERY: GET from the fake endpoint (control, stats)
+	curl -s -m 5 "$IDP_URL$1"
+}
+
+idp_stat() { # idp_stat FIELD: a number from /stats
+	idp /stats | sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p"
+}
+
+# write_conf FILE: the [daemon] part plus whatever is on stdin.
+write_conf() {
+	{
+		printf '[daemon]\nsocket = %s\nstate_dir = %s\nlog_level = debug\n%s\n\n' \
+			"$SOCK" "$T_DIR" "${DAEMON_EXTRA:-}"
+		cat
+	} >"$1"
+	chmod 600 "$1"
+}
+
+# cred NAME [extra key = value lines...]: a credential section for fakeidp.
+cred() {
+	local name=$1
+	shift
+	printf '[credential "%s"]\ntoken_url = %s/token\nclient_id = it-client\nclient_secret = %s\n' \
+		"$name" "$IDP_URL" "$IDP_SECRET"
+	for kv in "$@"; do printf '%s\n' "$kv"; done
+	printf '\n'
+}
+
+# Starts tokenbrokerd with the given config and waits for its socket.
+tbd_start() {
+	local conf=$1
+	shift
+	rm -f "$SOCK"
+	"$TBD" -c "$conf" "$@" >>"$T_DIR/daemon.log" 2>&1 &
+	TBD_PID=$!
+	for _ in $(seq 200); do
+		[ -S "$SOCK" ] && return 0
+		kill -0 "$TBD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "Bail out! tokenbrokerd did not start"
+	exit 1
+}
+
+# Stops tokenbrokerd with SIGTERM; returns its exit status.
+tbd_stop() {
+	local st
+	kill -TERM "$TBD_PID" 2>/dev/null
+	wait "$TBD_PID"
+	st=$?
+	TBD_PID=
+	return $st
+}
+
+api() { # api PATH [curl args...]: body on stdout
+	local path=$1
+	shift
+	curl -s -m 30 --unix-socket "$SOCK" "$@" "http://localhost$path"
+}
+
+api_code() { # api_code PATH [curl args...]: HTTP status only
+	local path=$1
+	shift
+	curl -s -m 30 -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" "$@" "http://localhost$path"
+}
+
+json_field() { # json_field NAME: a scalar field from JSON on stdin
+	sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1
+}
+
+# Waits until the command succeeds, up to N tenths of a second.
+wait_for() {
+	local n=$1
+	shift
+	for _ in $(seq "$n"); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+done_testing() {
+	[ "$T_FAILED" -eq 0 ]
+}
