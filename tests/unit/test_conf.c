@@ -445,7 +445,7 @@ test_sections(void **state)
 
 	assert_true(conf_name_valid("a"));
 	assert_true(conf_name_valid("Prod_api-2.v1"));
-	assert_true(conf_name_valid(NAME65 + 1));
+	assert_true(conf_name_valid(&NAME65[1]));
 	assert_false(conf_name_valid(""));
 	assert_false(conf_name_valid("a/b"));
 	assert_false(conf_name_valid("a b"));

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Limits a peer cannot talk the daemon out of: max_clients, request size,
+# clients that hang up while they wait; and nothing secret in the logs.
+. "$(dirname "$0")/lib.sh"
+
+plan 9
+idp_start --lifetime 3600
+DAEMON_EXTRA="max_clients = 3" write_conf "$T_DIR/tb.conf" <<EOF_CONF
+$(cred hang "lazy = yes" "timeout = 30s")
+$(cred fine)
+EOF_CONF
+tbd_start "$T_DIR/tb.conf"
+fine=$(api '/v1/tokens/fine?wait=10' -H 'Accept: text/plain')
+
+idp '/control?mode=silent' >/dev/null
+pids=()
+for i in 1 2 3; do
+	api '/v1/tokens/hang?wait=4' -o "$T_DIR/w.$i" &
+	pids+=($!)
+done
+sleep 0.5
+is "$(api_code /v1/health)" 503 "over max_clients: 503"
+like "$(api /v1/health)" 'too_many_clients' "the answer says why"
+wait "${pids[@]}"
+like "$(cat "$T_DIR/w.1")" 'within 4s' "a waiting client gets 503 when its wait runs out"
+is "$(api_code /v1/health)" 200 "with clients gone, new ones are served"
+
+# A client that gives up while it waits is dropped at once.
+curl -s -m 1 --unix-socket "$SOCK" 'http://localhost/v1/tokens/hang?wait=30' >/dev/null
+sleep 0.3
+grep -q "hung up while waiting" "$T_DIR/daemon.log"
+ok $? "a client that hangs up while waiting is noticed"
+is "$(api_code /v1/health)" 200 "and the daemon carries on"
+
+long=$(head -c 10000 /dev/zero | tr '\0' a)
+code=$(api_code /v1/health -H "X-Long: $long")
+[ "$code" = 400 ] || [ "$code" = 413 ] || [ "$code" = 431 ] || [ "$code" = 000 ]
+ok $? "request headers over the limit are refused ($code)"
+idp '/control?mode=normal' >/dev/null
+
+tbd_stop
+grep -qF -- "$IDP_SECRET" "$T_DIR/daemon.log"
+is $? 1 "the client secret is not in the debug log"
+grep -qF -- "$fine" "$T_DIR/daemon.log"
+is $? 1 "the token is not in the debug log"
+done_testing
