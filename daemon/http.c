@@ -343,7 +343,7 @@ http_curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *s
 
 /*
  * CURLMOPT_TIMERFUNCTION: only arms or disarms our timer; calling curl
- * from here could loop (curl issue 3537).
+ * from here can re-enter the multi handle and loop forever.
  */
 static int
 http_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
