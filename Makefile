@@ -10,7 +10,7 @@ CLIENT_PKGS  = yajl
 # Debian 12 packages that provide the above, plus what the tests use.
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libinih-dev libssl-dev \
-	libcmocka-dev curl perl procps util-linux valgrind
+	libcmocka-dev curl openssl perl procps util-linux valgrind
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror

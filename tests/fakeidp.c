@@ -91,6 +91,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1735,13 +1736,13 @@ port_file_write(const char *path, unsigned int port)
 
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		fatal("cannot create %s: %s", tmp, strerror(errno));
+		fatal("cannot write port file %s: %s", path, strerror(errno));
 	n = snprintf(line, sizeof(line), "%u\n", port);
 	if (fchmod(fd, 0644) < 0 || write(fd, line, (size_t)n) != n || close(fd) < 0) {
 		int e = errno;
 
 		unlink(tmp);
-		fatal("cannot write %s: %s", tmp, strerror(e));
+		fatal("cannot write port file %s: %s", path, strerror(e));
 	}
 	if (rename(tmp, path) < 0) {
 		int e = errno;
@@ -1755,23 +1756,35 @@ port_file_write(const char *path, unsigned int port)
 static struct secret *
 secret_file_read(const char *path)
 {
-	char buf[4096];
+	char buf[4096] = { 0 };	/* read leaves a NUL at the end */
 	ssize_t n;
 	size_t len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
 	struct secret *s;
 
 	if (fd < 0)
 		fatal("cannot open %s: %s", path, strerror(errno));
 	n = read(fd, buf, sizeof(buf) - 1);
+	e = errno;
 	close(fd);
 	if (n < 0)
-		fatal("cannot read %s: %s", path, strerror(errno));
-	buf[n] = '\0';
+		fatal("cannot read %s: %s", path, strerror(e));
 	len = strcspn(buf, "\r\n");
 	s = secret_new(buf, len);
 	explicit_bzero(buf, sizeof(buf));
 	return s;
+}
+
+/* Many clients at once must not run out of descriptors before they do. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static void
@@ -1922,6 +1935,7 @@ main(int argc, char **argv)
 	log_init("fakeidp", o.quiet ? LOG_ERR : LOG_INFO);
 	event_set_log_callback(libevent_log_cb);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	addr = listen_address(o.listen);
 	if (addr == NULL) {

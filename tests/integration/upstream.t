@@ -4,7 +4,7 @@
 # cause (error with 200, no token, malformed, oversize, HTML, bad secret).
 . "$(dirname "$0")/lib.sh"
 
-plan 15
+plan 16
 idp_start --lifetime 3600
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(cred up "lazy = yes" "default_lifetime = 7m" "backoff_min = 1s" "backoff_max = 2s")
@@ -53,4 +53,7 @@ done
 idp '/control?mode=normal' >/dev/null
 body=$(api '/v1/tokens/wrong?wait=5')
 like "$body" '"upstream_error": *"invalid_client"' "a wrong secret: the 503 carries invalid_client"
+before=$(idp_stat requests)
+sleep 3
+cmp_ok $(( $(idp_stat requests) - before )) -le 2 "a rejected client retries at the slow end, not in a loop"
 done_testing

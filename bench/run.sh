@@ -1,0 +1,335 @@
+#!/bin/bash
+# bench/run.sh: tokenbrokerd's socket API under load.
+#
+# Starts the local token endpoint (tests/fakeidp) and tokenbrokerd
+# (log_level = warning) in a temporary directory, runs each scenario
+# BENCH_RUNS times (default 5) with bench/loadgen and prints the medians.
+# Everything it starts is stopped on exit, also on ^C.
+#
+#   bench/run.sh                  (from anywhere; after `make all bench`)
+#
+# Environment:
+#   BUILD            build directory (default: build/ next to bench/)
+#   LOADGEN TBD FAKEIDP   the binaries (default: from BUILD)
+#   BENCH_RUNS       runs per scenario (default 5)
+#   BENCH_DURATION   seconds per timed run (default 2)
+#   BENCH_PIN        auto (default): with two CPUs or more, the daemon and
+#                    fakeidp run on the first, loadgen on the second (or on
+#                    the first, for the scenarios marked "same CPU"); 0: no
+#                    pinning
+#
+# Exit status: 0 when every request got a 2xx answer and the single-flight
+# scenario cost exactly one upstream request per run; 1 otherwise.
+
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+TBD=${TBD:-$BUILD/tokenbrokerd}
+FAKEIDP=${FAKEIDP:-$BUILD/tests/fakeidp}
+LOADGEN=${LOADGEN:-$BUILD/bench/loadgen}
+RUNS=${BENCH_RUNS:-5}
+DURATION=${BENCH_DURATION:-2}
+PIN=${BENCH_PIN:-auto}
+CLK_TCK=$(getconf CLK_TCK)
+
+for bin in "$TBD" "$FAKEIDP" "$LOADGEN"; do
+	if [ ! -x "$bin" ]; then
+		echo "run.sh: $bin is missing; build first: make -C $ROOT all bench" >&2
+		exit 1
+	fi
+done
+for tool in curl awk; do
+	command -v "$tool" >/dev/null || { echo "run.sh: $tool is needed" >&2; exit 1; }
+done
+
+DIR=$(mktemp -d /tmp/tokenbroker-bench.XXXXXX) || exit 1
+chmod 700 "$DIR"
+SOCK=$DIR/tb.sock
+IDP_PID=
+TBD_PID=
+FAILED=0
+
+cleanup() {
+	if [ -n "$TBD_PID" ]; then kill "$TBD_PID" 2>/dev/null; wait "$TBD_PID" 2>/dev/null; fi
+	if [ -n "$IDP_PID" ]; then kill "$IDP_PID" 2>/dev/null; wait "$IDP_PID" 2>/dev/null; fi
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The CPUs this script may use, one per line ("0-1,4" -> 0 1 4).
+allowed_cpus() {
+	local list part
+	list=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+	for part in ${list//,/ }; do
+		if [[ $part == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
+	done
+}
+
+SERVER_CPU=
+CLIENT_CPU=
+if [ "$PIN" != 0 ] && command -v taskset >/dev/null; then
+	mapfile -t CPUS < <(allowed_cpus)
+	if [ "${#CPUS[@]}" -ge 2 ]; then
+		SERVER_CPU=${CPUS[0]}
+		CLIENT_CPU=${CPUS[1]}
+	fi
+fi
+
+on_cpu() { # on_cpu CPU|"" CMD ARGS...: not for background jobs (see SERVER)
+	local cpu=$1
+	shift
+	if [ -n "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
+}
+
+# Prefix for the servers: taskset execs, so $! is the server's own pid.
+SERVER=()
+[ -n "$SERVER_CPU" ] && SERVER=(taskset -c "$SERVER_CPU")
+
+idp_url() { curl -s -m 5 "http://127.0.0.1:$IDP_PORT$1"; }
+
+idp_stat() { # a number from fakeidp's /stats
+	idp_url /stats | sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p"
+}
+
+idp_start() {
+	printf 'bench-secret-%s%s\n' "$RANDOM" "$RANDOM" >"$DIR/secret"
+	chmod 600 "$DIR/secret"
+	"${SERVER[@]}" "$FAKEIDP" --quiet --port 0 --port-file "$DIR/idp.port" \
+		--client-id bench-client --client-secret-file "$DIR/secret" \
+		>"$DIR/idp.log" 2>&1 &
+	IDP_PID=$!
+	for _ in $(seq 100); do
+		[ -s "$DIR/idp.port" ] && break
+		sleep 0.05
+	done
+	IDP_PORT=$(cat "$DIR/idp.port" 2>/dev/null)
+	[ -n "$IDP_PORT" ] || { echo "run.sh: fakeidp did not start" >&2; exit 1; }
+}
+
+cred() { # cred NAME [key = value...]
+	local name=$1 kv
+	shift
+	printf '[credential "%s"]\ntoken_url = http://127.0.0.1:%s/token\n' "$name" "$IDP_PORT"
+	printf 'client_id = bench-client\nclient_secret_file = %s/secret\n' "$DIR"
+	for kv in "$@"; do printf '%s\n' "$kv"; done
+	printf '\n'
+}
+
+daemon_section() {
+	printf '[daemon]\nsocket = %s\nstate_dir = %s\nlog_level = warning\n\n' "$SOCK" "$DIR"
+}
+
+api() { curl -s -m 10 --unix-socket "$SOCK" "http://localhost$1"; }
+
+# tbd_start CONF EAGER: starts the daemon and waits until its EAGER
+# credentials that are not lazy hold a token.
+tbd_start() {
+	local conf=$1 eager=$2 n=0
+	rm -f "$SOCK"
+	"${SERVER[@]}" "$TBD" -c "$conf" >>"$DIR/daemon.log" 2>&1 &
+	TBD_PID=$!
+	for _ in $(seq 200); do
+		[ -S "$SOCK" ] && break
+		kill -0 "$TBD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -S "$SOCK" ] || { echo "run.sh: tokenbrokerd did not start:" >&2; cat "$DIR/daemon.log" >&2; exit 1; }
+	for _ in $(seq 300); do
+		n=$(api /v1/credentials | grep -o '"state":"valid"' | wc -l)
+		[ "$n" -ge "$eager" ] && return 0
+		sleep 0.1
+	done
+	echo "run.sh: only $n of $eager credentials got a token" >&2
+	exit 1
+}
+
+tbd_stop() {
+	kill -TERM "$TBD_PID" 2>/dev/null
+	wait "$TBD_PID" 2>/dev/null
+	TBD_PID=
+}
+
+tbd_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$TBD_PID/stat" 2>/dev/null || echo 0; }
+
+field() { # field NAME LINE: a value from loadgen's result line
+	printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"
+}
+
+median() { # median of the numbers on stdin
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) print "nan"
+		else if (NR % 2) print v[(NR + 1) / 2]
+		else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+declare -A MED DESC
+ORDER=()
+
+# scenario KEY CPU DESCRIPTION -- LOADGEN-ARGS...: RUNS runs of loadgen on
+# CPU, with the daemon's CPU time per answer from /proc; medians into MED.
+scenario() {
+	local key=$1 cpu=$2 desc=$3 i out res c0 c1 answered dcpu bad
+	shift 4
+	ORDER+=("$key")
+	DESC[$key]=$desc
+	: >"$DIR/$key.runs"
+	echo "# $key: $desc"
+	echo "#   loadgen -s SOCK $*"
+	for i in $(seq "$RUNS"); do
+		c0=$(tbd_cpu_ticks)
+		out=$(on_cpu "$cpu" "$LOADGEN" -s "$SOCK" "$@")
+		c1=$(tbd_cpu_ticks)
+		res=$(printf '%s\n' "$out" | grep '^result: ')
+		if [ -z "$res" ]; then
+			echo "#   run $i: no result from loadgen"
+			FAILED=1
+			continue
+		fi
+		answered=$(field answered "$res")
+		dcpu=$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$answered" \
+			'BEGIN { printf "%.2f", (n > 0) ? t / hz * 1e6 / n : 0 }')
+		echo "$(field rps "$res") $(field p50_us "$res") $(field p90_us "$res")" \
+			"$(field p99_us "$res") $(field max_us "$res") $dcpu" >>"$DIR/$key.runs"
+		bad=$(( $(field errors "$res") + $(field non2xx "$res") ))
+		printf '#   run %d: %s req/s, p50 %s us, p99 %s us, daemon %s us CPU/req, %s answers%s\n' \
+			"$i" "$(field rps "$res")" "$(field p50_us "$res")" "$(field p99_us "$res")" \
+			"$dcpu" "$answered" \
+			"$([ "$bad" -gt 0 ] && echo ", $bad FAILED ($(field codes "$res"))")"
+		[ "$bad" -gt 0 ] && FAILED=1
+	done
+	for i in 1 2 3 4 5 6; do
+		MED[$key,$i]=$(awk -v c="$i" '{ print $c }' "$DIR/$key.runs" | median)
+	done
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
+
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "# tokenbroker benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "# machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}, Linux $(uname -r)"
+echo "# source: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)," \
+	"libevent $(pkg-config --modversion libevent 2>/dev/null || echo '?')"
+if [ -n "$SERVER_CPU" ]; then
+	echo "# pinning: tokenbrokerd and fakeidp on CPU $SERVER_CPU, loadgen on CPU $CLIENT_CPU" \
+		"(\"same CPU\": on CPU $SERVER_CPU)"
+else
+	echo "# pinning: none"
+fi
+echo "# $RUNS runs per scenario, ${DURATION}s each unless -n is given"
+echo
+
+SAME=$SERVER_CPU
+OTHER=$CLIENT_CPU
+D=(-d "$DURATION")
+
+# --- a daemon with a few credentials ---------------------------------------
+idp_start
+{
+	daemon_section
+	cred bench
+	cred bench2 "scope = read write"
+	for i in $(seq "$RUNS"); do cred "lazy$i" "lazy = yes"; done
+} >"$DIR/few.conf"
+chmod 600 "$DIR/few.conf"
+tbd_start "$DIR/few.conf" 2
+NFEW=$((2 + RUNS))
+on_cpu "$OTHER" "$LOADGEN" -s "$SOCK" -c 8 -k -n 20000 /v1/tokens/bench >/dev/null # warm-up
+
+scenario a "$SAME" "cached token, JSON, 1 connection, keep-alive (same CPU)" -- \
+	"${D[@]}" -k /v1/tokens/bench
+scenario ax "$OTHER" "cached token, JSON, 1 connection, keep-alive (other CPU)" -- \
+	"${D[@]}" -k /v1/tokens/bench
+scenario h1 "$SAME" "GET /v1/health, 1 connection, keep-alive (same CPU)" -- \
+	"${D[@]}" -k /v1/health
+scenario b "$OTHER" "cached token, JSON, 32 connections, keep-alive" -- \
+	"${D[@]}" -c 32 -k /v1/tokens/bench
+scenario h32 "$OTHER" "GET /v1/health, 32 connections, keep-alive" -- \
+	"${D[@]}" -c 32 -k /v1/health
+scenario c "$SAME" "cached token, text/plain, 1 connection, keep-alive (same CPU)" -- \
+	"${D[@]}" -k --accept text /v1/tokens/bench
+scenario d "$OTHER" "cached token, JSON, new connection per request, 32 concurrent" -- \
+	"${D[@]}" -c 32 /v1/tokens/bench
+scenario ef "$SAME" "GET /v1/credentials, $NFEW credentials, 1 connection, keep-alive (same CPU)" -- \
+	"${D[@]}" -k /v1/credentials
+
+# (f) single flight: 200 clients at once on a lazy credential whose
+# upstream takes 200 ms; fakeidp counts the token requests it saw.
+echo "# f: 200 concurrent clients, one request each, lazy credential, upstream delay 200 ms"
+: >"$DIR/f.runs"
+for i in $(seq "$RUNS"); do
+	idp_url '/control?reset=1&delay_ms=200' >/dev/null
+	out=$(on_cpu "$OTHER" "$LOADGEN" -s "$SOCK" -c 200 -n 200 -t 10 "/v1/tokens/lazy$i")
+	res=$(printf '%s\n' "$out" | grep '^result: ')
+	up=$(idp_stat requests)
+	inflight=$(idp_stat max_concurrent)
+	printf '#   run %d: upstream requests %s (max in flight %s); %s of 200 got 200;' \
+		"$i" "${up:-?}" "${inflight:-?}" "$(field ok "$res")"
+	printf ' latency ms: min %s p50 %s p90 %s p99 %s max %s\n' \
+		"$(awk -v v="$(field min_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')" \
+		"$(awk -v v="$(field p50_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')" \
+		"$(awk -v v="$(field p90_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')" \
+		"$(awk -v v="$(field p99_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')" \
+		"$(awk -v v="$(field max_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')"
+	echo "$up $(field min_us "$res") $(field p50_us "$res") $(field p90_us "$res")" \
+		"$(field p99_us "$res") $(field max_us "$res")" >>"$DIR/f.runs"
+	if [ "${up:-0}" != 1 ] || [ "$(field ok "$res")" != 200 ]; then FAILED=1; fi
+done
+idp_url '/control?reset=1' >/dev/null
+tbd_stop
+
+# --- a daemon with 100 credentials -----------------------------------------
+{
+	daemon_section
+	for i in $(seq -w 1 100); do cred "cred$i"; done
+} >"$DIR/many.conf"
+chmod 600 "$DIR/many.conf"
+tbd_start "$DIR/many.conf" 100
+scenario e100 "$SAME" "GET /v1/credentials, 100 credentials, 1 connection, keep-alive (same CPU)" -- \
+	"${D[@]}" -k /v1/credentials
+scenario t100 "$SAME" "cached token, JSON, 1 connection, keep-alive, 100 credentials (same CPU)" -- \
+	"${D[@]}" -k /v1/tokens/cred100
+tbd_stop
+
+# --- summary -----------------------------------------------------------------
+echo
+echo "== medians of $RUNS runs =="
+printf '%-5s %-76s %9s %8s %8s %8s %9s %8s\n' "" "scenario" "req/s" "p50 us" "p90 us" \
+	"p99 us" "max us" "CPU us"
+for k in "${ORDER[@]}"; do
+	printf '%-5s %-76s %9s %8s %8s %8s %9s %8s\n' "$k" "${DESC[$k]}" "${MED[$k,1]}" \
+		"${MED[$k,2]}" "${MED[$k,3]}" "${MED[$k,4]}" "${MED[$k,5]}" "${MED[$k,6]}"
+done
+echo "(CPU us: tokenbrokerd's CPU time per answer, user + system, from /proc)"
+echo
+fmed() { awk -v c="$1" '{ print $c }' "$DIR/f.runs" | median; }
+ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
+echo "f     200 clients on a lazy credential, upstream delay 200 ms:"
+echo "      upstream token requests per run: $(awk '{ printf "%s ", $1 }' "$DIR/f.runs")"
+echo "      latency ms (medians): min $(ms "$(fmed 2)") p50 $(ms "$(fmed 3)")" \
+	"p90 $(ms "$(fmed 4)") p99 $(ms "$(fmed 5)") max $(ms "$(fmed 6)")"
+echo
+echo "== ratios (of medians) =="
+echo "token vs health, 1 connection:   req/s $(ratio "${MED[a,1]}" "${MED[h1,1]}")," \
+	"daemon CPU/req $(ratio "${MED[a,6]}" "${MED[h1,6]}")"
+echo "token vs health, 32 connections: req/s $(ratio "${MED[b,1]}" "${MED[h32,1]}")," \
+	"daemon CPU/req $(ratio "${MED[b,6]}" "${MED[h32,6]}")"
+echo "text/plain vs JSON:              req/s $(ratio "${MED[c,1]}" "${MED[a,1]}")," \
+	"daemon CPU/req $(ratio "${MED[c,6]}" "${MED[a,6]}")"
+echo "new connection vs keep-alive:    req/s $(ratio "${MED[d,1]}" "${MED[b,1]}")," \
+	"daemon CPU/req $(ratio "${MED[d,6]}" "${MED[b,6]}")"
+echo "32 connections vs 1:             req/s $(ratio "${MED[b,1]}" "${MED[a,1]}")"
+echo "1 connection, other vs same CPU: req/s $(ratio "${MED[ax,1]}" "${MED[a,1]}")"
+echo "credentials list, 100 vs $NFEW:     req/s $(ratio "${MED[e100,1]}" "${MED[ef,1]}")," \
+	"daemon CPU/req $(ratio "${MED[e100,6]}" "${MED[ef,6]}")"
+echo "token, 100 vs $NFEW credentials:    req/s $(ratio "${MED[t100,1]}" "${MED[a,1]}")"
+echo
+if [ -s "$DIR/daemon.log" ]; then
+	echo "# tokenbrokerd said (log_level = warning; last 20 lines):"
+	tail -n 20 "$DIR/daemon.log" | sed 's/^/#   /'
+else
+	echo "# tokenbrokerd logged nothing at level warning or above"
+fi
+echo "# $SECONDS s in all; $([ "$FAILED" = 0 ] && echo "no failures" || echo "FAILURES above")"
+exit "$FAILED"
