@@ -16,7 +16,8 @@
  * --max-time, default 120 s, counting the ones not answered as timeouts);
  * -d stops issuing after that many seconds and abandons requests then in
  * flight (not counted in the figures).  Neither given: -n 1000.  Each
- * request must be answered within -t seconds (default 10).
+ * request must be answered within -t seconds (default 10).  SIGINT and
+ * SIGTERM end the run early, as if -d had run out, and it still reports.
  *
  * Latencies are kept in an array and sorted at the end: all of them with
  * -n; with -d a uniform reservoir sample of --max-samples (default 2000000)
@@ -123,6 +124,9 @@ struct lg {
 	size_t request_len;
 	struct lg_conn *conns;
 	struct event *stop; /* end of -d, or --max-time */
+	struct event *sigint;
+	struct event *sigterm;
+	bool interrupted;
 	struct timeval timeout_tv;
 	bool stopping;
 	unsigned busy; /* connections with a request in flight */
@@ -535,21 +539,27 @@ lg_conn_next(struct lg_conn *conn)
 		lg_die("out of memory");
 }
 
-/* -d ran out (requests in flight are abandoned) or --max-time did (timeouts). */
+/*
+ * -d ran out or a signal came (requests in flight are abandoned), or
+ * --max-time did (they are timeouts).
+ */
 static void
 lg_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lg *lg = arg;
 
 	(void)fd;
-	(void)what;
+	if (what & EV_SIGNAL)
+		lg->interrupted = true;
+	if (lg->stopping)
+		return;
 	lg->stopping = true;
 	lg->t_end_ns = lg_now_ns();
 	for (unsigned i = 0; i < lg->conf.connections; i++) {
 		struct lg_conn *conn = &lg->conns[i];
 
 		if (conn->state != LG_IDLE && conn->state != LG_PAUSED) {
-			if (lg->conf.requests > 0)
+			if (lg->conf.requests > 0 && !lg->interrupted)
 				lg->errors[LG_ERR_TIMEOUT]++;
 			else
 				lg->abandoned++;
@@ -647,6 +657,8 @@ lg_report(struct lg *lg)
 	if (lg->nsamples < lg->answered)
 		printf(" (percentiles from a sample of %zu)", lg->nsamples);
 	printf("\n");
+	if (lg->interrupted)
+		printf("interrupted: the figures cover the run up to the signal\n");
 	printf("result: requests=%" PRIu64 " answered=%" PRIu64 " ok=%" PRIu64
 	       " non2xx=%" PRIu64 " errors=%" PRIu64 " abandoned=%" PRIu64
 	       " elapsed_s=%.6f cpu_s=%.3f rps=%.1f min_us=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f"
@@ -858,8 +870,11 @@ main(int argc, char **argv)
 			lg_die("cannot create a timer");
 	}
 	lg.stop = evtimer_new(lg.base, lg_stop_cb, &lg);
-	if (lg.stop == NULL)
-		lg_die("cannot create a timer");
+	lg.sigint = evsignal_new(lg.base, SIGINT, lg_stop_cb, &lg);
+	lg.sigterm = evsignal_new(lg.base, SIGTERM, lg_stop_cb, &lg);
+	if (lg.stop == NULL || lg.sigint == NULL || lg.sigterm == NULL ||
+	    evsignal_add(lg.sigint, NULL) < 0 || evsignal_add(lg.sigterm, NULL) < 0)
+		lg_die("cannot set up timers and signals");
 	tv = lg_tv(lg.conf.requests > 0 ? lg.conf.max_time_s : lg.conf.duration_s);
 	evtimer_add(lg.stop, &tv);
 
@@ -878,6 +893,8 @@ main(int argc, char **argv)
 		event_free(lg.conns[i].retry);
 	}
 	event_free(lg.stop);
+	event_free(lg.sigint);
+	event_free(lg.sigterm);
 	event_base_free(lg.base);
 	free(lg.conns);
 	free(lg.samples);

@@ -217,7 +217,8 @@ if [ -n "$SERVER_CPU" ]; then
 else
 	echo "# pinning: none"
 fi
-echo "# $RUNS runs per scenario, ${DURATION}s each unless -n is given"
+echo "# $RUNS runs per scenario, ${DURATION}s each unless -n is given;" \
+	"load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
 SAME=$SERVER_CPU
@@ -331,5 +332,6 @@ if [ -s "$DIR/daemon.log" ]; then
 else
 	echo "# tokenbrokerd logged nothing at level warning or above"
 fi
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $SECONDS s in all; $([ "$FAILED" = 0 ] && echo "no failures" || echo "FAILURES above")"
 exit "$FAILED"

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -6,6 +7,7 @@
 
 #include "diag.h"
 #include "http.h"
+#include "profile.h"
 #include "request.h"
 #include "response.h"
 #include "timeutil.h"
@@ -25,6 +27,80 @@ static const char *const diag_sources[] = {
 	[LIFETIME_DEFAULT] = "default_lifetime (the response gave none)",
 };
 
+/* The token endpoint a profile builds from base_url, for hints. */
+static char *
+diag_profile_url(const struct cred_conf *cc)
+{
+	const char *base = cc->base_url != NULL ? cc->base_url : cc->profile->default_base_url;
+
+	if (cc->profile->token_path == NULL || base == NULL)
+		return NULL;
+	return xasprintf("%s%s", base, cc->profile->token_path);
+}
+
+/*
+ * A hint for a failure, where one is known: what the person should change.
+ * status is 0 when no HTTP answer came; error is the upstream's code.
+ */
+static void
+diag_hint(const struct cred_conf *cc, const struct http_result *res, const char *error, FILE *out)
+{
+	const char *ct = res->content_type != NULL ? res->content_type : "";
+	bool basic = cc->auth_method == AUTH_CLIENT_SECRET_BASIC || cc->auth_method == AUTH_BASIC;
+
+	if (res->status == 0 && res->error != NULL) {
+		if (strstr(res->error, "certificate") != NULL || strstr(res->error, "SSL") != NULL)
+			fprintf(out, "hint:         the TLS handshake failed: check ca_file (the "
+				     "server's CA), client_cert/client_key, or the host name\n");
+		else if (strstr(res->error, "onnect") != NULL)
+			fprintf(out, "hint:         nothing answers at that address: check the "
+				     "host and port of token_url\n");
+		else if (strstr(res->error, "no answer") != NULL)
+			fprintf(out, "hint:         the server accepted the connection but did not "
+				     "answer in time: check timeout, or the server\n");
+		return;
+	}
+	if (res->status == 404 && strcmp(cc->profile->name, "xibo") == 0) {
+		const char *base = cc->base_url != NULL ? cc->base_url : "{base_url}";
+
+		fprintf(out, "hint:         Xibo 1.8+ token endpoint is %s/api/authorize/access_token; "
+			     "the 1.7 API is not supported: base_url is the CMS root\n", base);
+	} else if (res->status == 404) {
+		char *url = diag_profile_url(cc);
+
+		fprintf(out, "hint:         there is no token endpoint at this URL: check %s\n",
+			url != NULL ? "base_url (the service root; the profile adds the path)"
+				    : "token_url");
+		free(url);
+	} else if (res->status == 426) {
+		fprintf(out, "hint:         the server requires HTTPS: use an https:// URL\n");
+	} else if (error != NULL && strcmp(error, "unsupported_grant_type") == 0) {
+		fprintf(out, "hint:         the server does not accept grant_type = %s: check "
+			     "grant_type (or the profile)\n", cc->grant_type);
+	} else if (error != NULL && strcmp(error, "invalid_scope") == 0) {
+		fprintf(out, "hint:         check scope (and scope_separator)\n");
+	} else if (res->status == 401 && basic) {
+		fprintf(out, "hint:         the server refused the credentials sent with HTTP Basic: "
+			     "check client_id and the secret, and auth_method (this server may "
+			     "want client_secret_post)\n");
+	} else if (res->status == 401 || (error != NULL && strcmp(error, "invalid_client") == 0)) {
+		fprintf(out, "hint:         the server refused the client: check client_id and the "
+			     "secret, and auth_method (this server may want client_secret_basic)\n");
+	} else if (res->status == 405) {
+		fprintf(out, "hint:         the URL does not take POST: it is probably not the token "
+			     "endpoint; check token_url\n");
+	} else if (res->status >= 300 && res->status < 400) {
+		fprintf(out, "hint:         redirects are not followed (they would carry the secret): "
+			     "put the final URL in token_url\n");
+	} else if (strstr(ct, "text/html") != NULL) {
+		fprintf(out, "hint:         the URL serves a web page, not a token endpoint: check "
+			     "token_url\n");
+	} else if (res->status >= 200 && res->status < 300) {
+		fprintf(out, "hint:         the answer has no token where expected: check "
+			     "response_format and token_path (now %s)\n", cc->token_path);
+	}
+}
+
 static void
 diag_done_cb(struct http_result *res, void *arg)
 {
@@ -35,8 +111,9 @@ diag_done_cb(struct http_result *res, void *arg)
 
 	event_base_loopbreak(d->base);
 	fprintf(d->out, "time:         %lldms\n", (long long)res->duration_ms);
-	if (res->error != NULL) {
+	if (res->error != NULL && res->status == 0) {
 		fprintf(d->out, "result:       no answer: %s\n", res->error);
+		diag_hint(d->cc, res, NULL, d->out);
 		return;
 	}
 	fprintf(d->out, "HTTP status:  %ld\n", res->status);
@@ -54,7 +131,8 @@ diag_done_cb(struct http_result *res, void *arg)
 			   time_wall_ms(), &tr, &err) < 0) {
 		fprintf(d->out, "result:       failed: %s\n", err.message ? err.message : "invalid");
 		if (err.error != NULL)
-			fprintf(d->out, "upstream error: %s\n", err.error);
+			fprintf(d->out, "error code:   %s\n", err.error);
+		diag_hint(d->cc, res, err.error, d->out);
 		response_error_clear(&err);
 		return;
 	}

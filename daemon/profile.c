@@ -17,6 +17,23 @@
 static const struct profile profile_table[] = {
 	/* RFC 6749 section 4.4: the user gives token_url. */
 	{ "oauth2", NULL, NULL, NULL, PROFILE_DEFAULTS() },
+	/* Xibo CMS 1.8 and later; errors in RFC 6749 or Xibo 2.x form. */
+	{ "xibo", "/api/authorize/access_token", NULL, NULL,
+	  PROFILE_DEFAULTS({ "auth_method", "client_secret_post" }, ) },
+	/*
+	 * Oracle SBC REST API: HTTP Basic, XML, ten-minute tokens without an
+	 * expiry, renewed by sending the current token (the configuration
+	 * lock belongs to the token's lineage).
+	 */
+	{ "oracle-sbc", "/rest/{api_version}/auth/token", NULL, NULL,
+	  PROFILE_DEFAULTS({ "auth_method", "basic" }, { "response_format", "xml" },
+			   { "token_path", "/response/data/accessToken" },
+			   { "default_lifetime", "10m" }, { "reauth_with_token", "yes" }, ) },
+	/* Xvid MediaHub: a singular grant_type, comma-separated scopes. */
+	{ "xvid-mediahub", "/oauth2/token/", "https://api.xvid.com/v1", "expires_in",
+	  PROFILE_DEFAULTS({ "auth_method", "client_secret_post" },
+			   { "grant_type", "client_credential" }, { "scope_separator", "comma" },
+			   { "query.format", "json" }, ) },
 };
 
 const struct profile *

@@ -1,14 +1,19 @@
 /*
  * fakeidp: a local OAuth2 token endpoint (RFC 6749 section 4.4, client
- * credentials) for tokenbroker's integration tests and demo.  It exists to
- * misbehave on request; it is not an identity provider.
+ * credentials) for tokenbroker's integration tests and demo, which can also
+ * speak the dialects of the three systems tokenbroker has profiles for.  It
+ * exists to misbehave on request; it is not an identity provider.
  *
- * usage: fakeidp [--listen ADDR] [--port N] [--port-file FILE]
+ * usage: fakeidp [--dialect oauth2|xibo|oracle-sbc|xvid]
+ *                [--listen ADDR] [--port N] [--port-file FILE]
  *                [--client-id ID] [--client-secret SECRET]
  *                [--client-secret-file FILE] [--lifetime SECONDS]
  *                [--grant-type TYPE] [--token-path PATH]...
- *                [--tls-cert PEM --tls-key PEM] [--quiet] [--help]
+ *                [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]]
+ *                [--quiet] [--help]
  *
+ *   --dialect     how the token endpoint behaves (default oauth2); see
+ *                 "Dialects" below
  *   --listen      loopback address only: 127.0.0.0/8, ::1 or localhost
  *                 (default 127.0.0.1)
  *   --port        0 (default) picks an ephemeral port
@@ -16,18 +21,27 @@
  *                 file and rename) once listening; then "listening on
  *                 127.0.0.1:PORT" goes to stdout (not with --quiet)
  *   --client-id, --client-secret   default "demo-client" / "demo-secret";
- *                 --client-secret-file reads the first line of a file
- *   --lifetime    expires_in of issued tokens (default 3600)
- *   --grant-type  the grant_type to expect (default client_credentials;
- *                 "*" accepts any, or none)
- *   --token-path  where the token endpoint lives (default /token); may be
- *                 given several times; replaces /token
+ *                 --client-secret-file reads the first line of a file; the
+ *                 oracle-sbc dialect takes them as username and password
+ *   --lifetime    expires_in of issued tokens (default 3600; 600 in the
+ *                 oracle-sbc dialect)
+ *   --grant-type  the grant_type to expect (default client_credentials, in
+ *                 the xvid dialect client_credential; "*" accepts any, or
+ *                 none)
+ *   --token-path  where the token endpoint lives (default /token; in the
+ *                 xibo and xvid dialects their own path); may be given
+ *                 several times; replaces the default; not with oracle-sbc
  *   --tls-cert, --tls-key   PEM files: serve HTTPS instead of HTTP
+ *   --plain-port-file   with TLS only: also listen for plain HTTP on a
+ *                 second ephemeral loopback port, written to FILE like
+ *                 --port-file, where every request is answered 426 Upgrade
+ *                 Required (an XML body in the oracle-sbc dialect, JSON
+ *                 otherwise)
  *   --quiet       nothing on stdout or stderr but errors
  * SIGTERM and SIGINT end it with status 0; usage errors exit 2, setup
  * errors 1.
  *
- * Endpoints:
+ * Endpoints (dialect oauth2):
  *   POST TOKEN-PATH   client credentials.  Client authentication by HTTP
  *       Basic (id and secret each form-urlencoded, RFC 6749 2.3.1) or by
  *       body fields client_id/client_secret; both at once is a 400.  Wrong
@@ -36,24 +50,32 @@
  *       "fk_<32 hex>","token_type":"Bearer","expires_in":N,"scope":S}, scope
  *       echoing the request's, if any.  A query parameter expires_in=N (as
  *       xvid-mediahub takes it) asks for that lifetime instead.  The last
- *       10000 tokens are remembered with their expiry.  Every answer that
- *       is not 2xx counts as failed and carries Retry-After when set.
+ *       10000 tokens are remembered (as SHA-256 digests) with their expiry.
+ *       Every answer that is not 2xx counts as failed and carries
+ *       Retry-After when set.
  *   GET  /introspect?token=T (or POST with a form field token):
  *       {"active":true,"expires_in":N,"exp":UNIX} or {"active":false}
  *   GET  /stats: {"requests","issued","failed","auth" (basic, post, both or
- *       none),"grant_type","scope","content_type","query" (raw),
- *       "reauth_token" (the body had a field "token" or was not form data),
+ *       none),"grant_type","scope" (decoded),"scope_raw" (as on the wire),
+ *       "content_type","query" (raw),"reauth_token" (the body carried a
+ *       token where the dialect looks for one: see reauth_param),
  *       "reauth_token_known" (and that token is one issued and unexpired),
+ *       "reauth" (the request re-authenticated: a token was issued in the
+ *       presented token's lineage), "reauths" (how many did since reset),
+ *       "lineages" (lineages started; never reset), "lock_holder" (the
+ *       lineage holding the oracle-sbc configuration lock, 0 when free),
  *       "max_concurrent" (most token requests in flight at once), "held"
- *       (in flight now), "mode","method","path","client_id","params" (body
- *       fields),"headers"} about the last token request; null before the
- *       first.  Secrets and tokens read "(redacted)".
+ *       (in flight now), "dialect","xibo_version","reauth_param","mode",
+ *       "method","path","client_id","params" (body fields),"headers"} about
+ *       the last token request; null before the first.  Secrets and tokens
+ *       read "(redacted)".
  *   GET or POST /control?k=v&...  (also form fields of a POST body) changes
  *       what later token requests get; 200 {"ok":true}, or 400 and nothing
  *       changed when a key or value is bad:
  *         lifetime=N       expires_in of new tokens
  *         fail=STATUS      answer every token request with STATUS (300-599)
- *                          and an RFC 6749 error body; fail=0 ends it
+ *                          and an error body in the dialect's envelope;
+ *                          fail=0 ends it
  *         fail_count=N     only the next N requests fail (status 503 unless
  *                          fail= says otherwise), then normal again
  *         retry_after=N    Retry-After: N on failures; 0 removes it
@@ -65,11 +87,61 @@
  *              the client goes away or fakeidp exits
  *         token_type=VALUE, grant_type=EXPECTED ("*": any)
  *         require_auth=0   accept requests without valid credentials
+ *         xibo_version=2|3 the xibo dialect's generation (default 2)
+ *         reauth_param=NAME   where a re-authentication carries the token:
+ *                          the form field NAME; empty: the dialect's
+ *                          default (oracle-sbc: the whole body; others: a
+ *                          field "token", or a body that is not form data)
  *         reset=1          counters to zero, behaviour to the startup one;
- *                          tokens kept unless revoke=1 (which alone forgets
- *                          all issued tokens)
+ *                          tokens (and the lock) kept unless revoke=1
+ *                          (which alone forgets all issued tokens)
  *       reset applies first, then the other keys, whatever their order.
  *   anything else: 404.
+ *
+ * Dialects.  /introspect, /stats and /control are there in all of them;
+ * mode, fail and delay_ms apply to the token endpoint of each.
+ *   xibo (Xibo CMS 1.8 and later): POST /api/authorize/access_token only,
+ *       any other path an HTML 404 page.  Client authentication only by the
+ *       body fields client_id and client_secret (an HTTP Basic header is
+ *       ignored).  xibo_version=2: {"access_token":"fk_...","token_type":
+ *       "Bearer","expires_in":N}, errors {"error":{"message":"Client
+ *       authentication failed.","code":401,"data":[]}}; xibo_version=3: the
+ *       access_token is a JWT (base64url header.payload.signature, payload
+ *       with aud = client id, jti, iat, nbf, exp = now + lifetime; the
+ *       signature is random bytes) and errors are {"error":"invalid_client",
+ *       "error_description":"Client authentication failed","hint":"",
+ *       "message":"Client authentication failed"}.
+ *   oracle-sbc (Oracle SBC REST API): POST /rest/{v1.0,v1.1,v1.2}/auth/token;
+ *       any other version 404, as every unknown path, with an XML body
+ *       <response><data/><messages><error><reasonCode/><reasonText/>
+ *       </error></messages><links/></response>.  HTTP Basic with
+ *       base64(username:password), not form-encoded: missing or
+ *       undecodable 400, wrong 401.  An empty body authenticates and starts
+ *       a new lineage; a body carrying an unexpired token (the whole body,
+ *       or the form field reauth_param) re-authenticates: the new token
+ *       belongs to the presented token's lineage; an unknown or expired one
+ *       is a 401.  Success: 200 application/xml <response><data><accessToken>
+ *       fk_...</accessToken></data><messages/><links/></response>, no
+ *       expiry; tokens live --lifetime seconds.
+ *       POST /rest/VERSION/configuration/lock with "Authorization: Bearer
+ *       TOKEN" (unexpired): 200 when the lock is free or its lineage holds
+ *       it (it does from then on), 423 when another lineage holds it; a
+ *       lineage without an unexpired token left holds nothing.
+ *       POST /rest/VERSION/configuration/unlock: 200 and the lock is free,
+ *       423 when another lineage holds it.  A bad token: 401.
+ *   xvid (Xvid MediaHub): POST /oauth2/token/ only, any other path a 404.
+ *       The query must carry format=json (else 400 "Unsupported format",
+ *       code 0x0000001: fakeidp's own); expires_in=N in it sets the
+ *       lifetime.  Body: grant_type exactly client_credential (else 400
+ *       0x0220001 "Invalid grant type"), client_id and client_secret (an
+ *       unknown id or a wrong secret: 402 0x0220003 "Application does not
+ *       exist"), scope comma-separated from me, mediahub, mediahub_read,
+ *       mediahub_write, mediahub_submit_jobs, mediahub_download_files,
+ *       autograph (else 400 0x0220002 "Scopes requested are not allowed").
+ *       Success: {"access_token":"fk_...","expires_in":"N"}, a string and
+ *       no token_type.  Errors are {"error":{"error_code":"0x...",
+ *       "error_message":"..."}}; an injected 5xx is 0x0000001 "Internal
+ *       Error".
  *
  * The client secret and tokens never reach stdout, stderr or /stats.
  */
@@ -104,6 +176,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <yajl/yajl_gen.h>
 
@@ -114,6 +187,7 @@
 #include "xmalloc.h"
 
 #define TOKEN_PREFIX "fk_"
+#define TOKEN_MAX 8192		/* longest token looked up */
 #define TOKEN_LEN (sizeof(TOKEN_PREFIX) - 1 + 32)
 #define TOKENS_MAX 10000
 #define HOLDS_MAX 10000
@@ -128,6 +202,28 @@
 #define STRING_MAX 128
 #define POLL_MS 200
 #define REDACTED "(redacted)"
+
+enum dialect {
+	DIALECT_OAUTH2,
+	DIALECT_XIBO,
+	DIALECT_SBC,
+	DIALECT_XVID,
+	DIALECT_N
+};
+
+static const char *const dialect_names[DIALECT_N] = {
+	[DIALECT_OAUTH2] = "oauth2",
+	[DIALECT_XIBO] = "xibo",
+	[DIALECT_SBC] = "oracle-sbc",
+	[DIALECT_XVID] = "xvid",
+};
+
+/* The token paths a dialect serves when --token-path is not given. */
+static const char *const dialect_token_path[DIALECT_N] = {
+	[DIALECT_OAUTH2] = "/token",
+	[DIALECT_XIBO] = "/api/authorize/access_token",
+	[DIALECT_XVID] = "/oauth2/token/",
+};
 
 enum mode {
 	MODE_NORMAL,
@@ -166,6 +262,8 @@ struct behaviour {
 	char *token_type;
 	char *grant_type;		/* "*" accepts any */
 	bool require_auth;
+	int xibo_version;		/* 2 or 3 */
+	char *reauth_param;		/* NULL: the dialect's default place */
 };
 
 /* Name/value pairs shown in /stats, already redacted. */
@@ -184,10 +282,12 @@ struct last_request {
 	char *client_id;
 	char *grant_type;
 	char *scope;
+	char *scope_raw;
 	char *content_type;
 	char *query;
 	bool reauth_token;
 	bool reauth_token_known;
+	bool reauth;
 	struct kvlist params;
 	struct kvlist headers;
 };
@@ -196,16 +296,22 @@ struct stats {
 	unsigned long long requests;
 	unsigned long long issued;
 	unsigned long long failed;
+	unsigned long long reauths;
 	unsigned int inflight;		/* a gauge: reset leaves it */
 	unsigned int max_concurrent;
 	struct last_request last;
 };
 
-/* An issued token; expiry on both clocks (mono decides, wall is shown). */
+/*
+ * An issued token, known by its SHA-256 only; expiry on both clocks (mono
+ * decides, wall is shown).  Lineage 0 is none; the oracle-sbc dialect
+ * numbers them from 1.
+ */
 struct issued {
-	char token[TOKEN_LEN + 1];
+	unsigned char digest[SHA256_DIGEST_LENGTH];
 	int64_t expires_mono_ms;
 	int64_t expires_wall_ms;
+	unsigned long lineage;
 };
 
 /*
@@ -230,8 +336,10 @@ struct hold {
 TAILQ_HEAD(hold_list, hold);
 
 struct fakeidp {
+	enum dialect dialect;
 	struct event_base *base;
 	struct evhttp *http;
+	struct evhttp *plain;		/* the 426 port, or NULL */
 	SSL_CTX *ssl;
 	char *client_id;
 	struct secret *client_secret;
@@ -245,6 +353,8 @@ struct fakeidp {
 	size_t tokens_count;
 	struct hold_list holds;
 	size_t n_holds;
+	unsigned long lineages;		/* started so far; the last one's number */
+	unsigned long lock_holder;	/* 0: the configuration lock is free */
 };
 
 /* A parsed application/x-www-form-urlencoded text; values are wiped. */
@@ -259,6 +369,8 @@ struct token_req {
 	const char *auth;		/* "basic", "post", "both", "none" */
 	char *id;			/* client id presented, or NULL */
 	struct secret *secret;		/* client secret presented, or NULL */
+	bool basic_bad;			/* an Authorization that does not decode */
+	char *presented;		/* a token to re-authenticate with, or NULL */
 	bool is_form;
 	struct form form;		/* empty unless is_form */
 	struct form query;

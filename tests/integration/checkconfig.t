@@ -3,7 +3,7 @@
 # messages naming the key for every kind of mistake.
 . "$(dirname "$0")/lib.sh"
 
-plan 16
+plan 21
 IDP_URL=http://127.0.0.1:9
 
 check() { # check FILE: output in $out, status returned
@@ -60,4 +60,18 @@ like "$out" "multi.conf:4: backoff_min" "and the second one too: all errors are 
 
 "$TBD" -c "$T_DIR/missing.conf" --check-config >/dev/null 2>&1
 is $? 1 "a missing file: exit 1"
+
+# The shipped examples are valid once their secret files exist.
+mkdir -p "$T_DIR/secrets"
+for f in conf/tokenbroker.conf conf/examples/*.conf; do
+	for s in $(sed -n 's|.*_file = /etc/tokenbroker/secrets/\([^ ]*\).*|\1|p' "$f"); do
+		printf 'x\n' >"$T_DIR/secrets/$s"
+		chmod 600 "$T_DIR/secrets/$s"
+	done
+	sed "s|/etc/tokenbroker/secrets/|$T_DIR/secrets/|" "$f" >"$T_DIR/example.conf"
+	chmod 600 "$T_DIR/example.conf"
+	"$TBD" --check-config -c "$T_DIR/example.conf" >/dev/null 2>"$T_DIR/example.err"
+	is $? 0 "example $f is valid"
+	[ -s "$T_DIR/example.err" ] && sed 's/^/#   /' "$T_DIR/example.err"
+done
 done_testing

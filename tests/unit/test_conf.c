@@ -615,7 +615,7 @@ test_credential_errors(void **state)
 	assert_one_error(CRED_OK "backoff_max = 500ms\n",
 			 "t.conf:5: backoff_max: 500ms is smaller than backoff_min (1s)");
 	assert_one_error(CRED_OK "profile = xibo-typo\n",
-			 "t.conf:5: profile: unknown profile \"xibo-typo\" (use one of: oauth2)");
+			 "t.conf:5: profile: unknown profile \"xibo-typo\" (use one of: oauth2 xibo oracle-sbc xvid-mediahub)");
 }
 
 static void
