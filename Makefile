@@ -34,7 +34,7 @@ DAEMON_LIB_OBJ = $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJ))
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp
+all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp $(BUILD)/tests/notifylisten
 	@ln -sf $(BUILD)/tokenbrokerd tokenbrokerd
 	@ln -sf $(BUILD)/tokenctl tokenctl
 
@@ -56,6 +56,9 @@ $(BUILD)/tokenctl: $(CLIENT_OBJ) $(BUILD)/libcommon.a
 
 $(BUILD)/tests/fakeidp: $(BUILD)/tests/fakeidp.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(FAKEIDP_LIBS)
+
+$(BUILD)/tests/notifylisten: $(BUILD)/tests/notifylisten.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libdaemon.a $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)

@@ -50,6 +50,7 @@ IDP_PID=
 TBD_PID=
 FAILED=0
 
+# shellcheck disable=SC2317 # called from the trap
 cleanup() {
 	if [ -n "$TBD_PID" ]; then kill "$TBD_PID" 2>/dev/null; wait "$TBD_PID" 2>/dev/null; fi
 	if [ -n "$IDP_PID" ]; then kill "$IDP_PID" 2>/dev/null; wait "$IDP_PID" 2>/dev/null; fi
@@ -181,6 +182,11 @@ scenario() {
 		c0=$(tbd_cpu_ticks)
 		out=$(on_cpu "$cpu" "$LOADGEN" -s "$SOCK" "$@")
 		c1=$(tbd_cpu_ticks)
+		if ! kill -0 "$TBD_PID" 2>/dev/null; then
+			echo "run.sh: tokenbrokerd died; its log:" >&2
+			tail -n 20 "$DIR/daemon.log" >&2
+			exit 1
+		fi
 		res=$(printf '%s\n' "$out" | grep '^result: ')
 		if [ -z "$res" ]; then
 			echo "#   run $i: no result from loadgen"
@@ -231,11 +237,14 @@ idp_start
 	daemon_section
 	cred bench
 	cred bench2 "scope = read write"
-	for i in $(seq "$RUNS"); do cred "lazy$i" "lazy = yes"; done
+	for i in $(seq "$RUNS"); do
+		cred "lazy$i" "lazy = yes"
+		cred "single$i" "lazy = yes"
+	done
 } >"$DIR/few.conf"
 chmod 600 "$DIR/few.conf"
 tbd_start "$DIR/few.conf" 2
-NFEW=$((2 + RUNS))
+NFEW=$((2 + 2 * RUNS))
 on_cpu "$OTHER" "$LOADGEN" -s "$SOCK" -c 8 -k -n 20000 /v1/tokens/bench >/dev/null # warm-up
 
 scenario a "$SAME" "cached token, JSON, 1 connection, keep-alive (same CPU)" -- \
@@ -256,26 +265,33 @@ scenario ef "$SAME" "GET /v1/credentials, $NFEW credentials, 1 connection, keep-
 	"${D[@]}" -k /v1/credentials
 
 # (f) single flight: 200 clients at once on a lazy credential whose
-# upstream takes 200 ms; fakeidp counts the token requests it saw.
+# upstream takes 200 ms; fakeidp counts the token requests it saw.  A lone
+# client on another fresh lazy credential gives the baseline.
+ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
 echo "# f: 200 concurrent clients, one request each, lazy credential, upstream delay 200 ms"
+echo "#   loadgen -s SOCK -c 200 -n 200 -t 10 /v1/tokens/lazyN (and -n 1 on single<N> first)"
 : >"$DIR/f.runs"
 for i in $(seq "$RUNS"); do
 	idp_url '/control?reset=1&delay_ms=200' >/dev/null
-	out=$(on_cpu "$OTHER" "$LOADGEN" -s "$SOCK" -c 200 -n 200 -t 10 "/v1/tokens/lazy$i")
-	res=$(printf '%s\n' "$out" | grep '^result: ')
+	one=$(on_cpu "$OTHER" "$LOADGEN" -s "$SOCK" -n 1 -t 10 "/v1/tokens/single$i" |
+		grep '^result: ')
+	idp_url '/control?reset=1&delay_ms=200' >/dev/null
+	res=$(on_cpu "$OTHER" "$LOADGEN" -s "$SOCK" -c 200 -n 200 -t 10 "/v1/tokens/lazy$i" |
+		grep '^result: ')
 	up=$(idp_stat requests)
 	inflight=$(idp_stat max_concurrent)
 	printf '#   run %d: upstream requests %s (max in flight %s); %s of 200 got 200;' \
 		"$i" "${up:-?}" "${inflight:-?}" "$(field ok "$res")"
-	printf ' latency ms: min %s p50 %s p90 %s p99 %s max %s\n' \
-		"$(awk -v v="$(field min_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')" \
-		"$(awk -v v="$(field p50_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')" \
-		"$(awk -v v="$(field p90_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')" \
-		"$(awk -v v="$(field p99_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')" \
-		"$(awk -v v="$(field max_us "$res")" 'BEGIN { printf "%.1f", v / 1000 }')"
-	echo "$up $(field min_us "$res") $(field p50_us "$res") $(field p90_us "$res")" \
-		"$(field p99_us "$res") $(field max_us "$res")" >>"$DIR/f.runs"
-	if [ "${up:-0}" != 1 ] || [ "$(field ok "$res")" != 200 ]; then FAILED=1; fi
+	printf ' latency ms: min %s p50 %s p90 %s p99 %s max %s; lone client %s\n' \
+		"$(ms "$(field min_us "$res")")" "$(ms "$(field p50_us "$res")")" \
+		"$(ms "$(field p90_us "$res")")" "$(ms "$(field p99_us "$res")")" \
+		"$(ms "$(field max_us "$res")")" "$(ms "$(field max_us "$one")")"
+	echo "${up:-0} $(field min_us "$res") $(field p50_us "$res") $(field p90_us "$res")" \
+		"$(field p99_us "$res") $(field max_us "$res") $(field max_us "$one")" >>"$DIR/f.runs"
+	if [ "${up:-0}" != 1 ] || [ "$(field ok "$res")" != 200 ] ||
+	   [ "$(field ok "$one")" != 1 ]; then
+		FAILED=1
+	fi
 done
 idp_url '/control?reset=1' >/dev/null
 tbd_stop
@@ -305,26 +321,23 @@ done
 echo "(CPU us: tokenbrokerd's CPU time per answer, user + system, from /proc)"
 echo
 fmed() { awk -v c="$1" '{ print $c }' "$DIR/f.runs" | median; }
-ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
 echo "f     200 clients on a lazy credential, upstream delay 200 ms:"
 echo "      upstream token requests per run: $(awk '{ printf "%s ", $1 }' "$DIR/f.runs")"
 echo "      latency ms (medians): min $(ms "$(fmed 2)") p50 $(ms "$(fmed 3)")" \
-	"p90 $(ms "$(fmed 4)") p99 $(ms "$(fmed 5)") max $(ms "$(fmed 6)")"
+	"p90 $(ms "$(fmed 4)") p99 $(ms "$(fmed 5)") max $(ms "$(fmed 6)");" \
+	"a lone client: $(ms "$(fmed 7)")"
 echo
 echo "== ratios (of medians) =="
-echo "token vs health, 1 connection:   req/s $(ratio "${MED[a,1]}" "${MED[h1,1]}")," \
-	"daemon CPU/req $(ratio "${MED[a,6]}" "${MED[h1,6]}")"
-echo "token vs health, 32 connections: req/s $(ratio "${MED[b,1]}" "${MED[h32,1]}")," \
-	"daemon CPU/req $(ratio "${MED[b,6]}" "${MED[h32,6]}")"
-echo "text/plain vs JSON:              req/s $(ratio "${MED[c,1]}" "${MED[a,1]}")," \
-	"daemon CPU/req $(ratio "${MED[c,6]}" "${MED[a,6]}")"
-echo "new connection vs keep-alive:    req/s $(ratio "${MED[d,1]}" "${MED[b,1]}")," \
-	"daemon CPU/req $(ratio "${MED[d,6]}" "${MED[b,6]}")"
-echo "32 connections vs 1:             req/s $(ratio "${MED[b,1]}" "${MED[a,1]}")"
-echo "1 connection, other vs same CPU: req/s $(ratio "${MED[ax,1]}" "${MED[a,1]}")"
-echo "credentials list, 100 vs $NFEW:     req/s $(ratio "${MED[e100,1]}" "${MED[ef,1]}")," \
-	"daemon CPU/req $(ratio "${MED[e100,6]}" "${MED[ef,6]}")"
-echo "token, 100 vs $NFEW credentials:    req/s $(ratio "${MED[t100,1]}" "${MED[a,1]}")"
+rline() { printf '%-34s req/s %s%s\n' "$1" "$(ratio "$2" "$3")" \
+	"$([ $# -gt 3 ] && echo ", daemon CPU/req $(ratio "$4" "$5")")"; }
+rline "token vs health, 1 connection:" "${MED[a,1]}" "${MED[h1,1]}" "${MED[a,6]}" "${MED[h1,6]}"
+rline "token vs health, 32 connections:" "${MED[b,1]}" "${MED[h32,1]}" "${MED[b,6]}" "${MED[h32,6]}"
+rline "text/plain vs JSON:" "${MED[c,1]}" "${MED[a,1]}" "${MED[c,6]}" "${MED[a,6]}"
+rline "new connection vs keep-alive:" "${MED[d,1]}" "${MED[b,1]}" "${MED[d,6]}" "${MED[b,6]}"
+rline "32 connections vs 1:" "${MED[b,1]}" "${MED[a,1]}"
+rline "1 connection, other vs same CPU:" "${MED[ax,1]}" "${MED[a,1]}" "${MED[ax,6]}" "${MED[a,6]}"
+rline "credentials list, 100 vs $NFEW:" "${MED[e100,1]}" "${MED[ef,1]}" "${MED[e100,6]}" "${MED[ef,6]}"
+rline "token, 100 vs $NFEW credentials:" "${MED[t100,1]}" "${MED[a,1]}" "${MED[t100,6]}" "${MED[a,6]}"
 echo
 if [ -s "$DIR/daemon.log" ]; then
 	echo "# tokenbrokerd said (log_level = warning; last 20 lines):"

@@ -9,7 +9,8 @@
 
 static const char *log_prog = "tokenbroker";
 static int log_level = LOG_INFO;
-static bool log_journal;
+static bool log_tty;
+static log_writer_fn log_writer;
 
 static const char *const log_names[] = {
 	[LOG_EMERG] = "emerg",	 [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -18,7 +19,7 @@ static const char *const log_names[] = {
 };
 
 /* True when $JOURNAL_STREAM names the device and inode of our stderr. */
-static bool
+bool
 log_stderr_is_journal(void)
 {
 	const char *e = getenv("JOURNAL_STREAM");
@@ -37,7 +38,13 @@ log_init(const char *prog, int level)
 {
 	log_prog = prog;
 	log_level = level;
-	log_journal = log_stderr_is_journal();
+	log_tty = isatty(STDERR_FILENO);
+}
+
+void
+log_set_writer(log_writer_fn writer)
+{
+	log_writer = writer;
 }
 
 void
@@ -79,8 +86,9 @@ log_level_to_string(int level)
 	return log_names[level];
 }
 
-void
-log_vmsg(int level, const char *fmt, va_list ap)
+static void
+log_vfields(int level, const struct log_field *fields, size_t nfields, const char *fmt,
+	    va_list ap)
 {
 	char line[2048];
 	int saved = errno;
@@ -88,12 +96,30 @@ log_vmsg(int level, const char *fmt, va_list ap)
 	if (level > log_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	/* One write per line, so lines of concurrent writers do not mix. */
-	if (log_journal)
-		fprintf(stderr, "<%d>%s\n", level, line);
-	else
-		fprintf(stderr, "%s: %s: %s\n", log_prog, log_names[level], line);
+	if (log_writer == NULL || log_writer(level, fields, nfields, line) < 0) {
+		/* One write per line, so lines of concurrent writers do not mix. */
+		if (log_tty)
+			fprintf(stderr, "%s: %s: %s\n", log_prog, log_names[level], line);
+		else
+			fprintf(stderr, "<%d>%s: %s\n", level, log_prog, line);
+	}
 	errno = saved;
+}
+
+void
+log_vmsg(int level, const char *fmt, va_list ap)
+{
+	log_vfields(level, NULL, 0, fmt, ap);
+}
+
+void
+log_fields(int level, const struct log_field *fields, size_t nfields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vfields(level, fields, nfields, fmt, ap);
+	va_end(ap);
 }
 
 void

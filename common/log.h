@@ -1,7 +1,9 @@
 /*
- * Logging to stderr with syslog levels.  When stderr is the journal
- * ($JOURNAL_STREAM names it) each line carries a "<N>" priority prefix that
- * journald understands; otherwise lines read "PROG: LEVEL: message".
+ * Logging with syslog levels.  On a terminal lines read "PROG: LEVEL:
+ * message"; elsewhere (a pipe, a file, a service manager) each line carries
+ * a "<N>" priority prefix that systemd and syslog understand.  When stderr
+ * is the journal ($JOURNAL_STREAM names it) the daemon installs a writer
+ * that sends structured entries instead.
  *
  * Messages are lowercase without a full stop.  Never pass a secret, a token
  * or an upstream body to these functions: log a fingerprint instead.
@@ -11,9 +13,26 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
+/* A structured field for the journal, e.g. { "CREDENTIAL", "xibo" }. */
+struct log_field {
+	const char *key;
+	const char *value;
+};
+
+/*
+ * Where lines go instead of stderr (the daemon's journal writer); returns
+ * 0, or < 0 to have the line written to stderr after all.
+ */
+typedef int (*log_writer_fn)(int level, const struct log_field *fields, size_t nfields,
+			     const char *msg);
+
 void log_init(const char *prog, int level);
+/* Whether stderr is the journal (so a journal writer should be set). */
+bool log_stderr_is_journal(void);
+void log_set_writer(log_writer_fn writer);
 void log_set_level(int level);
 int log_get_level(void);
 bool log_enabled(int level);
@@ -24,6 +43,9 @@ const char *log_level_to_string(int level);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* A message with structured fields (values NULL are left out). */
+void log_fields(int level, const struct log_field *fields, size_t nfields, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -22,6 +22,7 @@
 #include "api.h"
 #include "cleanup.h"
 #include "log.h"
+#include "metrics.h"
 #include "secret.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -62,6 +63,7 @@ struct api {
 	struct event_base *base;
 	const struct conf *conf;
 	struct credential_ctx *creds;
+	struct metrics *metrics;
 	struct evhttp *http;
 	struct evconnlistener *listener;
 	struct event *resume; /* re-enables accepting after EMFILE */
@@ -560,11 +562,15 @@ api_get_health(struct api_conn *conn, struct evhttp_request *req, const char *na
 	api_send_json(req, 200, g, o);
 }
 
+static void api_get_metrics(struct api_conn *conn, struct evhttp_request *req, const char *name,
+			    struct evkeyvalq *q);
+
 static const struct api_route api_routes[] = {
 	{ "/v1/tokens/*", EVHTTP_REQ_GET, api_get_token },
 	{ "/v1/tokens/*/renew", EVHTTP_REQ_POST, api_post_renew },
 	{ "/v1/credentials", EVHTTP_REQ_GET, api_get_credentials },
 	{ "/v1/health", EVHTTP_REQ_GET, api_get_health },
+	{ "/metrics", EVHTTP_REQ_GET, api_get_metrics },
 };
 
 /*
@@ -680,6 +686,39 @@ api_conn_get(struct api *api, struct evhttp_request *req)
 	return conn;
 }
 
+/* Every answer, whoever sent it, counted by status code once it is out. */
+static void
+api_complete_cb(struct evhttp_request *req, void *arg)
+{
+	struct api *api = arg;
+
+	metrics_count_request(api->metrics, evhttp_request_get_response_code(req));
+}
+
+/* GET /metrics: root and the users and groups of metrics_allow. */
+static void
+api_get_metrics(struct api_conn *conn, struct evhttp_request *req, const char *name,
+		struct evkeyvalq *q)
+{
+	const struct daemon_conf *dc = &conn->api->conf->daemon;
+	struct evbuffer *buf;
+
+	if (!conf_ids_allow(&dc->metrics_allow_users, &dc->metrics_allow_groups, conn->uid,
+			    conn->gids, conn->ngids)) {
+		api_errorf(req, 403, "forbidden", "uid %u may not read metrics (see metrics_allow)",
+			   (unsigned)conn->uid);
+		return;
+	}
+	buf = evbuffer_new();
+	if (buf == NULL)
+		fatal("out of memory");
+	metrics_render(conn->api->metrics, conn->api->creds, conn->api->clients, buf);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+}
+
 static void
 api_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -693,6 +732,7 @@ api_request_cb(struct evhttp_request *req, void *arg)
 	struct api_conn *conn;
 	bool path_known = false;
 
+	evhttp_request_set_on_complete_cb(req, api_complete_cb, api);
 	if ((conn = api_conn_get(api, req)) == NULL) {
 		evhttp_send_error(req, 500, "cannot read peer credentials");
 		return;
@@ -834,12 +874,13 @@ api_socket_create(const struct daemon_conf *dc, char **cause)
 
 struct api *
 api_new(struct event_base *base, const struct conf *conf, struct credential_ctx *creds,
-	int listen_fd, char **cause)
+	struct metrics *metrics, int listen_fd, char **cause)
 {
 	struct api *api = xcalloc(1, sizeof(*api));
 	int fd = listen_fd;
 
 	api->base = base;
+	api->metrics = metrics;
 	api->conf = conf;
 	api->creds = creds;
 	if (fd < 0) {
@@ -870,6 +911,31 @@ api_new(struct event_base *base, const struct conf *conf, struct credential_ctx 
 						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(api->http, api_request_cb, api);
 	return api;
+}
+
+int
+api_set_conf(struct api *api, const struct conf *conf)
+{
+	const struct daemon_conf *old = &api->conf->daemon, *dc = &conf->daemon;
+	int r = 0;
+
+	if (api->path != NULL) {
+		if (strcmp(old->socket, dc->socket) != 0) {
+			log_warn("socket: %s -> %s needs a restart; still listening on %s",
+				 old->socket, dc->socket, api->path);
+			r = 1;
+		}
+		if ((dc->socket_group_set && chown(api->path, (uid_t)-1, dc->socket_group) < 0) ||
+		    chmod(api->path, dc->socket_mode) < 0)
+			log_warn("cannot set owner or mode of %s: %s", api->path, strerror(errno));
+	} else if (strcmp(old->socket, dc->socket) != 0 || old->socket_mode != dc->socket_mode ||
+		   old->socket_group_set != dc->socket_group_set ||
+		   old->socket_group != dc->socket_group) {
+		log_notice("socket settings are ignored under socket activation: the .socket "
+			   "unit sets them");
+	}
+	api->conf = conf;
+	return r;
 }
 
 void

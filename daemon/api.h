@@ -12,6 +12,7 @@
 #include "credential.h"
 
 struct api;
+struct metrics;
 
 /*
  * Serves on listen_fd when it is >= 0 (socket activation), else creates the
@@ -20,7 +21,14 @@ struct api;
  * Returns NULL with *cause set (caller frees).
  */
 struct api *api_new(struct event_base *base, const struct conf *conf,
-		    struct credential_ctx *creds, int listen_fd, char **cause);
+		    struct credential_ctx *creds, struct metrics *metrics, int listen_fd,
+		    char **cause);
+/*
+ * Takes a reloaded configuration (borrowed): limits, metrics_allow, and the
+ * socket's mode and group apply at once; a new socket path needs a restart
+ * (returns 1 and logs it), else 0.
+ */
+int api_set_conf(struct api *api, const struct conf *conf);
 /* Stops accepting and answers every waiting client (503, stopping). */
 void api_shutdown(struct api *api);
 /* Closes the socket (removing the file it created) and frees. Takes NULL. */

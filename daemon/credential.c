@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -7,6 +9,7 @@
 #include "credential.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "timeutil.h"
@@ -49,6 +52,7 @@ struct credential_ctx {
 	struct event_base *base;
 	struct http *http;
 	struct renew *renew;
+	struct metrics *metrics;
 	struct credential **creds; /* sorted by name */
 	size_t n;
 	size_t waiters;
@@ -56,6 +60,34 @@ struct credential_ctx {
 
 static void credential_attempt(struct credential *c);
 static void credential_due_cb(struct renew_entry *e);
+
+/* Logs with the journal fields CREDENTIAL=, and TOKEN_FP= / UPSTREAM_STATUS= when given. */
+static void credential_log(const struct credential *c, int level, const char *fp, long status,
+			   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+credential_log(const struct credential *c, int level, const char *fp, long status,
+	       const char *fmt, ...)
+{
+	char msg[1024], st[24];
+	struct log_field fields[3] = {
+		{ "CREDENTIAL", c->conf->name },
+		{ "TOKEN_FP", fp },
+		{ "UPSTREAM_STATUS", NULL },
+	};
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	if (status > 0) {
+		snprintf(st, sizeof(st), "%ld", status);
+		fields[2].value = st;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_fields(level, fields, 3, "credential %s: %s", c->conf->name, msg);
+}
 
 static struct credential *
 credential_of_entry(struct renew_entry *e)
@@ -100,8 +132,8 @@ credential_expire(struct credential *c)
 	if (credential_token_left(c->token, time_mono_ms(), time_wall_ms()) >
 	    credential_min_valid(c, c->token))
 		return;
-	log_notice("credential %s: token %s expired without a replacement", c->conf->name,
-		   c->token->fingerprint);
+	credential_log(c, LOG_NOTICE, c->token->fingerprint, 0,
+		       "token %s expired without a replacement", c->token->fingerprint);
 	c->token = credential_token_free(c->token);
 }
 
@@ -248,9 +280,9 @@ credential_failed(struct credential *c, long status, const char *error, const ch
 				  c->conf->backoff_max_ms, auth_failed, usable_left, retry_after_ms,
 				  arc4random());
 	credential_schedule(c, now + delay);
-	log_warn("credential %s: renewal failed: %s; next attempt in %s%s", c->conf->name,
-		 message, duration_format(delay, buf, sizeof(buf)),
-		 c->token != NULL ? " (current token still served)" : "");
+	credential_log(c, LOG_WARNING, NULL, status, "renewal failed: %s; next attempt in %s%s",
+		       message, duration_format(delay, buf, sizeof(buf)),
+		       c->token != NULL ? " (current token still served)" : "");
 	credential_wake(c, false, false);
 }
 
@@ -290,9 +322,10 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 	after = renew_refresh_after(t->lifetime_ms, &c->conf->refresh_before, c->conf->min_valid_ms,
 				    c->conf->timeout_ms, arc4random());
 	credential_schedule(c, t->obtained_mono_ms + after);
-	log_info("credential %s: new token %s, lifetime %s, renewal in %s", c->conf->name,
-		 t->fingerprint, duration_format(t->lifetime_ms, life, sizeof(life)),
-		 duration_format(t->obtained_mono_ms + after - time_mono_ms(), next, sizeof(next)));
+	credential_log(c, LOG_INFO, t->fingerprint, 0, "new token %s, lifetime %s, renewal in %s",
+		       t->fingerprint, duration_format(t->lifetime_ms, life, sizeof(life)),
+		       duration_format((t->obtained_mono_ms + after - time_mono_ms()) / 1000 * 1000,
+				       next, sizeof(next)));
 	credential_wake(c, false, true);
 }
 
@@ -305,7 +338,8 @@ credential_http_done_cb(struct http_result *res, void *arg)
 	char *msg;
 
 	c->transfer = NULL;
-	if (res->error != NULL) {
+	metrics_count_upstream(c->ctx->metrics, res->duration_ms);
+	if (res->error != NULL && res->status == 0) {
 		credential_failed(c, 0, NULL, res->error, false, NULL);
 		return;
 	}
@@ -350,9 +384,9 @@ credential_attempt(struct credential *c)
 		return;
 	}
 	if (!c->conf->tls_verify)
-		log_warn("credential %s: tls_verify = no: the token endpoint is not authenticated",
-			 c->conf->name);
-	log_debug("credential %s: requesting a token from %s", c->conf->name, req->url);
+		credential_log(c, LOG_WARNING, NULL, 0,
+			       "tls_verify = no: the token endpoint is not authenticated");
+	credential_log(c, LOG_DEBUG, NULL, 0, "requesting a token from %s", req->url);
 	c->transfer = http_start(c->ctx->http, c->conf, req, credential_http_done_cb, c, &cause);
 	if (c->transfer == NULL) {
 		credential_failed(c, 0, NULL, cause, false, NULL);
@@ -532,10 +566,12 @@ credential_free(struct credential *c)
 }
 
 struct credential_ctx *
-credential_ctx_new(struct event_base *base, struct http *http, struct renew *renew)
+credential_ctx_new(struct event_base *base, struct http *http, struct renew *renew,
+		   struct metrics *metrics)
 {
 	struct credential_ctx *ctx = xcalloc(1, sizeof(*ctx));
 
+	ctx->metrics = metrics;
 	ctx->base = base;
 	ctx->http = http;
 	ctx->renew = renew;
@@ -576,6 +612,65 @@ credential_ctx_load(struct credential_ctx *ctx, const struct conf *conf)
 			credential_schedule(c, now);
 	}
 	qsort(ctx->creds, ctx->n, sizeof(*ctx->creds), credential_cmp);
+}
+
+void
+credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
+{
+	struct credential **old = ctx->creds;
+	size_t nold = ctx->n, added = 0, changed = 0, kept = 0, removed = 0;
+	int64_t now = time_mono_ms();
+
+	ctx->creds = xcalloc(conf->ncreds, sizeof(*ctx->creds));
+	ctx->n = 0;
+	for (size_t i = 0; i < conf->ncreds; i++) {
+		const struct cred_conf *cc = conf->creds[i];
+		struct credential *c = NULL;
+
+		for (size_t j = 0; j < nold && c == NULL; j++) {
+			if (old[j] != NULL && strcmp(old[j]->conf->name, cc->name) == 0) {
+				c = old[j];
+				old[j] = NULL;
+			}
+		}
+		if (c == NULL) {
+			c = credential_new(ctx, cc);
+			if (!cc->lazy)
+				credential_schedule(c, now);
+			credential_log(c, LOG_NOTICE, NULL, 0, "added");
+			added++;
+		} else if (strcmp(c->conf->digest, cc->digest) != 0) {
+			/* Its token came from other settings: renew now, keep the waiters. */
+			if (c->transfer != NULL)
+				http_cancel(c->transfer);
+			c->transfer = NULL;
+			c->token = credential_token_free(c->token);
+			c->conf = cc;
+			c->consecutive_failures = 0;
+			c->retry_after_until_mono_ms = 0;
+			credential_log(c, LOG_NOTICE, NULL, 0, "settings changed: renewing");
+			if (!cc->lazy || !TAILQ_EMPTY(&c->waiters) || c->attempted)
+				credential_schedule(c, now);
+			else
+				renew_cancel(ctx->renew, &c->due);
+			changed++;
+		} else {
+			c->conf = cc; /* allow_*, lazy: apply as they are */
+			kept++;
+		}
+		ctx->creds[ctx->n++] = c;
+	}
+	for (size_t j = 0; j < nold; j++) {
+		if (old[j] == NULL)
+			continue;
+		credential_log(old[j], LOG_NOTICE, NULL, 0, "removed");
+		credential_free(old[j]);
+		removed++;
+	}
+	free(old);
+	qsort(ctx->creds, ctx->n, sizeof(*ctx->creds), credential_cmp);
+	log_notice("configuration reloaded: %zu credentials (%zu added, %zu changed, %zu removed, "
+		   "%zu unchanged)", ctx->n, added, changed, removed, kept);
 }
 
 struct credential *

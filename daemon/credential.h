@@ -49,17 +49,26 @@ struct credential;
 struct credential_ctx;
 struct credential_waiter;
 struct http;
+struct metrics;
 
 typedef void (*credential_wait_cb)(struct credential *c, enum credential_result result,
 				   void *arg);
 
 /* The set of credentials: the loop, the upstream client, the schedule. */
 struct credential_ctx *credential_ctx_new(struct event_base *base, struct http *http,
-					  struct renew *renew);
+					  struct renew *renew, struct metrics *metrics);
 /* Frees every credential; waiters are told CREDENTIAL_GONE. Takes NULL. */
 struct credential_ctx *credential_ctx_free(struct credential_ctx *ctx);
 /* Creates the credentials of conf (borrowed: it must outlive them) and starts them. */
 void credential_ctx_load(struct credential_ctx *ctx, const struct conf *conf);
+/*
+ * Swaps in a newly loaded conf (borrowed like the first): credentials whose
+ * request-shaping settings (the digest) are unchanged keep their token,
+ * schedule and waiters; changed ones drop their token and renew at once;
+ * removed ones are freed (their waiters are told CREDENTIAL_GONE); new
+ * ones start.  Logs what changed.  The old conf may be freed afterwards.
+ */
+void credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf);
 struct credential *credential_lookup(struct credential_ctx *ctx, const char *name);
 size_t credential_count(const struct credential_ctx *ctx);
 struct credential *credential_at(struct credential_ctx *ctx, size_t i);

@@ -17,6 +17,7 @@
 #include "diag.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "renew.h"
 #include "sd.h"
 #include "secret.h"
@@ -28,7 +29,11 @@
 #define MAIN_STATUS_INTERVAL_MS 5000
 
 struct main_ctx {
+	const char *path;   /* the configuration file, for reloads */
+	bool level_forced;  /* --log-level wins over the file's log_level */
 	struct event_base *base;
+	struct sd *sd;
+	struct metrics *metrics;
 	struct conf *conf;
 	struct http *http;
 	struct renew *renew;
@@ -59,22 +64,31 @@ main_usage(FILE *f)
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n"
 		"\n"
-		"Signals: SIGTERM and SIGINT stop the daemon cleanly.\n"
+		"Signals: SIGTERM and SIGINT stop the daemon cleanly; SIGHUP reloads the\n"
+		"configuration (an invalid one is refused and the running one kept).\n"
 		"See tokenbrokerd(8) and tokenbroker.conf(5).\n");
 }
 
-/* Loads the configuration; prints every problem and returns NULL on error. */
+/*
+ * Loads the configuration; reports every problem and returns NULL on error.
+ * plain: bare "FILE:LINE: message" lines on stderr (--check-config), else
+ * through the log.
+ */
 static struct conf *
-main_load_conf(const char *path)
+main_load_conf(const char *path, bool plain)
 {
 	struct conf_errors errs = { 0 }, warns = { 0 };
 	struct conf *conf = NULL;
 
 	if (conf_load(path, &conf, &errs, &warns) < 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.v[i]);
+		for (size_t i = 0; i < errs.n; i++) {
+			if (plain)
+				fprintf(stderr, "%s\n", errs.v[i]);
+			else
+				log_err("%s", errs.v[i]);
+		}
 		if (errs.n == 0)
-			fprintf(stderr, "%s: invalid configuration\n", path);
+			log_err("%s: invalid configuration", path);
 	}
 	for (size_t i = 0; i < warns.n; i++)
 		log_warn("%s", warns.v[i]);
@@ -109,8 +123,10 @@ main_status_cb(evutil_socket_t fd, short what, void *arg)
 {
 	char status[160];
 
-	main_status_text(arg, status, sizeof(status));
-	sd_status(status);
+	struct main_ctx *m = arg;
+
+	main_status_text(m, status, sizeof(status));
+	sd_status(m->sd, status);
 }
 
 static void
@@ -123,17 +139,43 @@ main_stop_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	m->stopping = true;
 	log_notice("received %s, stopping", strsignal((int)sig));
-	sd_stopping();
+	sd_stopping(m->sd);
 	/* Answer the waiting clients, then give the answers a moment to leave. */
 	api_shutdown(m->api);
 	event_base_loopexit(m->base, &grace);
 }
 
+/*
+ * SIGHUP: load the whole configuration anew; if anything is wrong keep the
+ * running one untouched, else swap it in credential by credential.
+ */
 static void
 main_hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	log_notice("received SIGHUP: this version does not reload its configuration; "
-		   "restart tokenbrokerd to apply changes");
+	struct main_ctx *m = arg;
+	struct conf *conf, *old = m->conf;
+	char status[160];
+
+	if (m->stopping)
+		return;
+	log_notice("received SIGHUP, reloading %s", m->path);
+	sd_reloading(m->sd);
+	if ((conf = main_load_conf(m->path, false)) == NULL) {
+		log_err("reload failed: keeping the running configuration");
+	} else {
+		if (strcmp(old->daemon.state_dir, conf->daemon.state_dir) != 0)
+			log_warn("state_dir: the change needs a restart");
+		if (old->daemon.upstream_concurrency != conf->daemon.upstream_concurrency)
+			log_warn("upstream_concurrency: the change needs a restart");
+		if (!m->level_forced)
+			log_set_level(conf->daemon.log_level);
+		api_set_conf(m->api, conf);
+		credential_ctx_reload(m->creds, conf);
+		m->conf = conf;
+		conf_free(old);
+	}
+	main_status_text(m, status, sizeof(status));
+	sd_ready(m->sd, status);
 }
 
 static void
@@ -143,6 +185,8 @@ main_free(struct main_ctx *m)
 	credential_ctx_free(m->creds);
 	renew_free(m->renew);
 	http_free(m->http);
+	metrics_free(m->metrics);
+	sd_free(m->sd);
 	if (m->sigterm != NULL)
 		event_free(m->sigterm);
 	if (m->sigint != NULL)
@@ -162,17 +206,27 @@ main_run(struct main_ctx *m)
 {
 	struct timeval tv = time_ms_to_tv(MAIN_STATUS_INTERVAL_MS);
 	char status[160], *cause = NULL;
+	int listen_fd;
 
 	signal(SIGPIPE, SIG_IGN);
+	listen_fd = sd_listen_socket(&cause);
+	if (listen_fd < -1) {
+		log_err("%s", cause);
+		free(cause);
+		conf_free(m->conf);
+		return 1;
+	}
 	m->base = event_base_new();
 	if (m->base == NULL)
 		fatal("cannot create the event loop");
+	m->sd = sd_new(m->base);
+	m->metrics = metrics_new();
 	m->http = http_new(m->base, m->conf->daemon.upstream_concurrency);
 	m->renew = renew_new(m->base);
 	if (m->http == NULL || m->renew == NULL)
 		fatal("cannot set up the upstream client");
-	m->creds = credential_ctx_new(m->base, m->http, m->renew);
-	m->api = api_new(m->base, m->conf, m->creds, -1, &cause);
+	m->creds = credential_ctx_new(m->base, m->http, m->renew, m->metrics);
+	m->api = api_new(m->base, m->conf, m->creds, m->metrics, listen_fd, &cause);
 	if (m->api == NULL) {
 		log_err("%s", cause);
 		free(cause);
@@ -192,9 +246,10 @@ main_run(struct main_ctx *m)
 
 	credential_ctx_load(m->creds, m->conf);
 	log_notice("tokenbrokerd %s listening on %s with %zu credentials", TOKENBROKER_VERSION,
-		   m->conf->daemon.socket, m->conf->ncreds);
+		   listen_fd >= 0 ? "the socket passed by the service manager" : m->conf->daemon.socket,
+		   m->conf->ncreds);
 	main_status_text(m, status, sizeof(status));
-	sd_ready(status);
+	sd_ready(m->sd, status);
 
 	event_base_dispatch(m->base);
 
@@ -221,6 +276,8 @@ main(int argc, char **argv)
 	int level = -1, ch;
 
 	log_init("tokenbrokerd", LOG_INFO);
+	if (log_stderr_is_journal())
+		log_set_writer(sd_journal_writer);
 	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -257,9 +314,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	secret_harden_process();
-	if ((m.conf = main_load_conf(path)) == NULL)
+	if ((m.conf = main_load_conf(path, check)) == NULL)
 		return 1;
 	log_set_level(level >= 0 ? level : m.conf->daemon.log_level);
+	m.path = path;
+	m.level_forced = level >= 0;
 	if (check) {
 		printf("%s: configuration is valid (%zu credentials)\n", path, m.conf->ncreds);
 		conf_free(m.conf);

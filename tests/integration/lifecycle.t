@@ -51,6 +51,10 @@ if command -v valgrind >/dev/null && [ "${TB_BUILD#*asan}" = "$TB_BUILD" ]; then
 	api /v1/credentials >/dev/null
 	api /v1/tokens/nosuch >/dev/null
 	api /v1/tokens/fine/renew -X POST >/dev/null
+	sed -i 's/^\[credential "slow"\]/[credential "slower"]/' "$T_DIR/tb.conf"
+	kill -HUP "$TBD_PID"
+	wait_for 100 grep -q 'configuration reloaded' "$T_DIR/vg.log"
+	api /metrics >/dev/null
 	tbd_stop
 	st=$?
 	is "$st" 0 "under valgrind: clean exit, no leak, no error"
