@@ -10,7 +10,8 @@ CLIENT_PKGS  = yajl
 # Debian 12 packages that provide the above, plus what the tests use.
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libinih-dev libssl-dev \
-	libcmocka-dev curl openssl perl procps util-linux valgrind
+	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
+	mandoc man-db
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror
@@ -96,5 +97,7 @@ demo: deps
 
 clean:
 	rm -rf build tokenbrokerd tokenctl
+
+include install.mk
 
 .PHONY: all unit deps asan check demo clean install uninstall

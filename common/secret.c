@@ -1,12 +1,37 @@
 #include <string.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <openssl/sha.h>
 
 #include "secret.h"
 #include "xmalloc.h"
+
+/*
+ * Memory for secret bytes: whole pages, excluded from core dumps
+ * (MADV_DONTDUMP) should one ever be written despite the process settings.
+ */
+static char *
+secret_alloc(size_t len)
+{
+	static size_t page;
+	size_t size;
+	void *p;
+
+	if (page == 0) {
+		long ps = sysconf(_SC_PAGESIZE);
+
+		page = ps > 0 ? (size_t)ps : 4096;
+	}
+	size = (len + 1 + page - 1) / page * page;
+	if (posix_memalign(&p, page, size) != 0)
+		return xmalloc(len + 1); /* dies: out of memory */
+	(void)madvise(p, size, MADV_DONTDUMP);
+	return p;
+}
 
 struct secret *
 secret_new(const void *data, size_t len)
@@ -14,7 +39,7 @@ secret_new(const void *data, size_t len)
 	struct secret *s = xmalloc(sizeof(*s));
 
 	s->len = len;
-	s->data = xmalloc(len + 1);
+	s->data = secret_alloc(len);
 	if (len > 0)
 		memcpy(s->data, data, len);
 	s->data[len] = '\0';

@@ -45,7 +45,13 @@ struct api_conn {
 	gid_t gids[API_MAX_GROUPS]; /* primary first, then supplementary */
 	size_t ngids;
 	pid_t pid;
+	unsigned uid_conns; /* connections of this uid when this one came */
 	struct api_req *pending; /* a request waiting for a token */
+};
+
+struct api_uid {
+	uid_t uid;
+	unsigned n;
 };
 
 /* A request that waits for a credential. */
@@ -71,6 +77,8 @@ struct api {
 	struct api_conn **conns; /* by fd */
 	size_t nconns_slots;
 	unsigned clients;
+	struct api_uid *uids; /* connections per uid, for max_clients_per_uid */
+	size_t nuids;
 	bool stopping;
 };
 
@@ -613,12 +621,33 @@ api_method_name(enum evhttp_cmd_type m)
 	}
 }
 
+/* Counts a connection of uid in (delta 1) or out (-1); returns the new count. */
+static unsigned
+api_uid_count(struct api *api, uid_t uid, int delta)
+{
+	size_t i;
+
+	for (i = 0; i < api->nuids && api->uids[i].uid != uid; i++)
+		;
+	if (i == api->nuids) {
+		api->uids = xreallocarray(api->uids, api->nuids + 1, sizeof(*api->uids));
+		api->uids[api->nuids++] = (struct api_uid){ uid, 0 };
+	}
+	api->uids[i].n += (unsigned)delta;
+	if (api->uids[i].n == 0)
+		api->uids[i] = api->uids[--api->nuids];
+	else
+		return api->uids[i].n;
+	return 0;
+}
+
 static void
 api_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct api_conn *conn = arg;
 	struct api *api = conn->api;
 
+	api_uid_count(api, conn->uid, -1);
 	if (conn->pending != NULL) {
 		credential_waiter_cancel(conn->pending->waiter);
 		api_req_free(conn->pending);
@@ -682,6 +711,7 @@ api_conn_get(struct api *api, struct evhttp_request *req)
 	}
 	api->conns[fd] = conn;
 	api->clients++;
+	conn->uid_conns = api_uid_count(api, conn->uid, 1);
 	evhttp_connection_set_closecb(evcon, api_conn_close_cb, conn);
 	return conn;
 }
@@ -740,6 +770,15 @@ api_request_cb(struct evhttp_request *req, void *arg)
 	if (api->clients > api->conf->daemon.max_clients) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		api_error(req, 503, "too_many_clients", "too many clients", 0, NULL, 1);
+		return;
+	}
+	if (api->conf->daemon.max_clients_per_uid > 0 && conn->uid != 0 &&
+	    conn->uid_conns > api->conf->daemon.max_clients_per_uid) {
+		log_notice("uid %u has more than %u connections; refusing one", (unsigned)conn->uid,
+			   api->conf->daemon.max_clients_per_uid);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		api_error(req, 503, "too_many_clients", "too many connections from this uid", 0,
+			  NULL, 1);
 		return;
 	}
 	if (api->stopping) {
@@ -975,6 +1014,7 @@ api_free(struct api *api)
 		free(api->path);
 	}
 	free(api->conns);
+	free(api->uids);
 	free(api);
 	return NULL;
 }

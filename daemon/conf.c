@@ -40,6 +40,8 @@
 #define CONF_SECRET_FILE_MAX (64 * 1024)
 #define CONF_LINE_BUF 4096 /* getline's first buffer: see conf_next_line */
 #define CONF_API_VERSION_MAX 32
+#define CONF_SINK_NAME_MAX 200	 /* a sink's file name, leaving room for a temporary's */
+#define CONF_SINK_PATH_MAX 3800 /* and its path */
 
 /* One "FILE:LINE: message", with what it sorts by. */
 struct conf_msg {
@@ -304,6 +306,22 @@ conf_parse_uint(const char *v, unsigned long min, unsigned long max, unsigned *r
 		return -EINVAL;
 	}
 	*ret = (unsigned)n;
+	return 0;
+}
+
+/* Permission bits in octal, at most 0777; example goes into the message. */
+static int
+conf_parse_mode(const char *v, const char *example, mode_t *ret, char **cause)
+{
+	unsigned long mode;
+
+	if (!conf_all_digits(v) || strlen(v) > 4 || strspn(v, "01234567") != strlen(v) ||
+	    (mode = strtoul(v, NULL, 8)) > 0777) {
+		*cause = xasprintf("invalid mode \"%s\" (use octal, at most 0777, e.g. %s)", v,
+				   example);
+		return -EINVAL;
+	}
+	*ret = (mode_t)mode;
 	return 0;
 }
 
@@ -713,15 +731,7 @@ daemon_set_socket(struct daemon_conf *dc, const char *v, char **cause)
 static int
 daemon_set_socket_mode(struct daemon_conf *dc, const char *v, char **cause)
 {
-	unsigned long mode;
-
-	if (!conf_all_digits(v) || strlen(v) > 4 || strspn(v, "01234567") != strlen(v) ||
-	    (mode = strtoul(v, NULL, 8)) > 0777) {
-		*cause = xasprintf("invalid mode \"%s\" (use octal, at most 0777, e.g. 0660)", v);
-		return -EINVAL;
-	}
-	dc->socket_mode = (mode_t)mode;
-	return 0;
+	return conf_parse_mode(v, "0660", &dc->socket_mode, cause);
 }
 
 static int
@@ -769,6 +779,12 @@ daemon_set_max_clients(struct daemon_conf *dc, const char *v, char **cause)
 }
 
 static int
+daemon_set_max_clients_per_uid(struct daemon_conf *dc, const char *v, char **cause)
+{
+	return conf_parse_uint(v, 1, 1000000, &dc->max_clients_per_uid, cause);
+}
+
+static int
 daemon_set_upstream_concurrency(struct daemon_conf *dc, const char *v, char **cause)
 {
 	return conf_parse_uint(v, 1, 1024, &dc->upstream_concurrency, cause);
@@ -788,6 +804,7 @@ static const struct daemon_key daemon_keys[] = {
 	{ "state_dir", daemon_set_state_dir },
 	{ "log_level", daemon_set_log_level },
 	{ "max_clients", daemon_set_max_clients },
+	{ "max_clients_per_uid", daemon_set_max_clients_per_uid },
 	{ "upstream_concurrency", daemon_set_upstream_concurrency },
 	{ "metrics_allow", daemon_set_metrics_allow },
 };
@@ -810,6 +827,7 @@ daemon_defaults(struct daemon_conf *dc)
 	dc->state_dir = xstrdup("/var/lib/tokenbroker");
 	dc->log_level = LOG_INFO;
 	dc->max_clients = 4096;
+	dc->max_clients_per_uid = 256;
 	dc->upstream_concurrency = 32;
 	/* root only: both sets empty and not "any" */
 }
@@ -920,6 +938,14 @@ static const char *const response_format_names[] = {
 	[RESPONSE_FORMAT_AUTO] = "auto",
 	[RESPONSE_FORMAT_JSON] = "json",
 	[RESPONSE_FORMAT_XML] = "xml",
+	NULL,
+};
+
+static const char *const sink_format_names[] = {
+	[SINK_FORMAT_RAW] = "raw",
+	[SINK_FORMAT_HEADER] = "header",
+	[SINK_FORMAT_JSON] = "json",
+	[SINK_FORMAT_ENV] = "env",
 	NULL,
 };
 
@@ -1300,12 +1326,116 @@ cred_set_pair(struct cred_build *b, const struct cred_key *k, const char *key, c
 	return 0;
 }
 
+/*
+ * sink: an absolute path in a directory that exists and that not everyone
+ * can write (or anyone could put their own file in a reader's way); the
+ * path itself may exist, but as a file, not as a directory or a symbolic
+ * link.  Checked again when it is written.  "none" or empty: no sink.
+ */
 static int
-cred_set_unsupported(struct cred_build *b, const struct cred_key *k, const char *key,
+cred_set_sink(struct cred_build *b, const struct cred_key *k, const char *key, const char *v,
+	      char **cause)
+{
+	_cleanup_free_ char *dir = NULL;
+	const char *base;
+	struct stat st;
+	int r;
+
+	if (*v == '\0' || strcmp(v, "none") == 0) {
+		free(b->cc->sink);
+		b->cc->sink = NULL;
+		return 0;
+	}
+	if (v[0] != '/') {
+		*cause = xasprintf("\"%s\" is not an absolute path", v);
+		return -EINVAL;
+	}
+	base = strrchr(v, '/') + 1;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+		*cause = xasprintf("\"%s\" does not name a file", v);
+		return -EINVAL;
+	}
+	/* Room for the temporary file's name beside it. */
+	if (strlen(base) > CONF_SINK_NAME_MAX || strlen(v) > CONF_SINK_PATH_MAX) {
+		*cause = xasprintf("\"%s\" is too long", v);
+		return -EINVAL;
+	}
+	dir = base - v > 1 ? xstrndup(v, (size_t)(base - v - 1)) : xstrdup("/");
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			*cause = xasprintf("directory %s does not exist", dir);
+		else
+			*cause = xasprintf("cannot stat directory %s: %s", dir, strerror(errno));
+		return -EINVAL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*cause = xasprintf("%s is not a directory", dir);
+		return -EINVAL;
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		*cause = xasprintf("directory %s is writable by everyone; use a directory only "
+				   "tokenbrokerd can write",
+				   dir);
+		return -EINVAL;
+	}
+	r = lstat(v, &st);
+	if (r < 0 && errno != ENOENT) {
+		*cause = xasprintf("cannot stat %s: %s", v, strerror(errno));
+		return -EINVAL;
+	}
+	if (r == 0 && !S_ISREG(st.st_mode)) {
+		*cause = xasprintf("%s is %s", v,
+				   S_ISLNK(st.st_mode) ? "a symbolic link (give the file itself)" :
+				   S_ISDIR(st.st_mode) ? "a directory" :
+							 "not a regular file");
+		return -EINVAL;
+	}
+	free(b->cc->sink);
+	b->cc->sink = xstrdup(v);
+	return 0;
+}
+
+static int
+cred_set_sink_mode(struct cred_build *b, const struct cred_key *k, const char *key,
+		   const char *v, char **cause)
+{
+	return conf_parse_mode(v, "0640", &b->cc->sink_mode, cause);
+}
+
+/* "user:group", "user" or ":group"; names or ids, resolved now. */
+static int
+cred_set_sink_owner(struct cred_build *b, const struct cred_key *k, const char *key,
+		    const char *v, char **cause)
+{
+	const char *colon = strchr(v, ':');
+	_cleanup_free_ char *user = NULL;
+	uint32_t uid = (uint32_t)-1, gid = (uint32_t)-1;
+
+	user = colon != NULL ? xstrndup(v, (size_t)(colon - v)) : xstrdup(v);
+	if ((colon == NULL && *user == '\0') || (colon != NULL && colon[1] == '\0')) {
+		*cause = xasprintf("invalid owner \"%s\" (use user:group, user or :group)", v);
+		return -EINVAL;
+	}
+	if (*user != '\0' && conf_resolve_user(user, &uid, cause) < 0)
+		return -EINVAL;
+	if (colon != NULL && conf_resolve_group(colon + 1, &gid, cause) < 0)
+		return -EINVAL;
+	b->cc->sink_uid = (uid_t)uid;
+	b->cc->sink_gid = (gid_t)gid;
+	b->cc->sink_owner_set = true;
+	return 0;
+}
+
+static int
+cred_set_sink_format(struct cred_build *b, const struct cred_key *k, const char *key,
 		     const char *v, char **cause)
 {
-	*cause = xstrdup("not supported by this version of tokenbrokerd");
-	return -ENOTSUP;
+	int i;
+
+	if (conf_parse_enum(v, k->names, &i, cause) < 0)
+		return -EINVAL;
+	b->cc->sink_format = (enum sink_format)i;
+	return 0;
 }
 
 #define CK_OFF(field) offsetof(struct cred_conf, field)
@@ -1366,11 +1496,11 @@ static const struct cred_key cred_keys[CK_COUNT] = {
 	CK(CK_PROXY, "proxy", cred_set_proxy),
 	CK(CK_ALLOW_USERS, "allow_users", cred_set_ids, .off = CK_OFF(allow_users)),
 	CK(CK_ALLOW_GROUPS, "allow_groups", cred_set_ids, .off = CK_OFF(allow_groups)),
-	CK(CK_PERSIST, "persist", cred_set_unsupported),
-	CK(CK_SINK, "sink", cred_set_unsupported),
-	CK(CK_SINK_MODE, "sink_mode", cred_set_unsupported),
-	CK(CK_SINK_OWNER, "sink_owner", cred_set_unsupported),
-	CK(CK_SINK_FORMAT, "sink_format", cred_set_unsupported),
+	CK(CK_PERSIST, "persist", cred_set_bool, .off = CK_OFF(persist)),
+	CK(CK_SINK, "sink", cred_set_sink),
+	CK(CK_SINK_MODE, "sink_mode", cred_set_sink_mode),
+	CK(CK_SINK_OWNER, "sink_owner", cred_set_sink_owner),
+	CK(CK_SINK_FORMAT, "sink_format", cred_set_sink_format, .names = sink_format_names),
 	CK(CK_LAZY, "lazy", cred_set_bool, .off = CK_OFF(lazy)),
 };
 #undef CK
@@ -1425,6 +1555,10 @@ cred_defaults(struct cred_conf *cc)
 	cc->tls_verify = true;
 	cc->allow_users.any = true;
 	cc->allow_groups.any = true;
+	cc->sink_mode = 0600;
+	cc->sink_uid = (uid_t)-1;
+	cc->sink_gid = (gid_t)-1;
+	cc->sink_format = SINK_FORMAT_RAW;
 }
 
 /* Pair values may be API keys (param.api_key): wiped like secrets. */
@@ -1468,6 +1602,7 @@ cred_conf_free(struct cred_conf *cc)
 	free(cc->client_cert);
 	free(cc->client_key);
 	free(cc->proxy);
+	free(cc->sink);
 	conf_ids_clear(&cc->allow_users);
 	conf_ids_clear(&cc->allow_groups);
 	explicit_bzero(cc->digest, sizeof(cc->digest));
@@ -1679,6 +1814,20 @@ cred_check_profile_keys(struct cred_build *b)
 			     p->name);
 }
 
+/* sink_mode, sink_owner and sink_format mean nothing without a sink. */
+static void
+cred_check_sink(struct cred_build *b)
+{
+	static const int ids[] = { CK_SINK_MODE, CK_SINK_OWNER, CK_SINK_FORMAT };
+
+	if (b->cc->sink != NULL || b->key_failed[CK_SINK])
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+		if (b->key_line[ids[i]] != 0 && !b->key_failed[ids[i]])
+			conf_warning(b->ld, b->key_file[ids[i]], b->key_line[ids[i]],
+				     "%s: no sink is set; ignored", cred_keys[ids[i]].name);
+}
+
 /*
  * The digest: each field as its tag, a NUL, a presence byte and a 64-bit
  * length before its bytes, so no two settings feed the same stream.
@@ -1847,14 +1996,21 @@ cred_build(struct conf_loader *ld, struct conf_section *sect)
 		cred_check_timing(&b);
 		cred_check_paths(&b);
 		cred_check_profile_keys(&b);
+		cred_check_sink(&b);
 	}
 	cred_digest(cc);
 	return cc;
 }
 
+/*
+ * [daemon]: defaults, then the user's keys.  max_clients_per_uid given
+ * must fit in max_clients; its default follows a smaller max_clients.
+ */
 static void
 conf_build_daemon(struct conf_loader *ld, struct daemon_conf *dc)
 {
+	const struct conf_entry *per_uid = NULL;
+
 	daemon_defaults(dc);
 	for (size_t i = 0; i < ld->daemon.n; i++) {
 		const struct conf_entry *e = &ld->daemon.v[i];
@@ -1864,8 +2020,18 @@ conf_build_daemon(struct conf_loader *ld, struct daemon_conf *dc)
 		if (k != NULL && k->set(dc, e->value, &cause) < 0) {
 			conf_error(ld, e->file, e->line, "%s: %s", e->key, cause);
 			free(cause);
+		} else if (k != NULL && strcmp(e->key, "max_clients_per_uid") == 0) {
+			per_uid = e;
 		}
 	}
+	if (dc->max_clients_per_uid <= dc->max_clients)
+		return;
+	if (per_uid == NULL)
+		dc->max_clients_per_uid = dc->max_clients;
+	else
+		conf_error(ld, per_uid->file, per_uid->line,
+			   "max_clients_per_uid: %u is larger than max_clients (%u)",
+			   dc->max_clients_per_uid, dc->max_clients);
 }
 
 /*
@@ -2313,6 +2479,65 @@ conf_loader_clear(struct conf_loader *ld)
 	conf_msgs_move(&ld->warns, NULL);
 }
 
+/* Whether sinks a and b name the same file, also through another path. */
+static bool
+conf_same_sink(const char *a, const char *b)
+{
+	const char *ba = strrchr(a, '/') + 1, *bb = strrchr(b, '/') + 1;
+	_cleanup_free_ char *da = NULL, *db = NULL;
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	if (strcmp(ba, bb) != 0)
+		return false;
+	da = ba - a > 1 ? xstrndup(a, (size_t)(ba - a - 1)) : xstrdup("/");
+	db = bb - b > 1 ? xstrndup(b, (size_t)(bb - b - 1)) : xstrdup("/");
+	return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* The line that set key in sect, else the section's. */
+static void
+conf_section_where(const struct conf_section *sect, const char *key, unsigned *file,
+		   unsigned *line)
+{
+	*file = sect->file;
+	*line = sect->line;
+	for (size_t i = 0; i < sect->n; i++) {
+		if (strcmp(sect->v[i].key, key) == 0) {
+			*file = sect->v[i].file;
+			*line = sect->v[i].line;
+			return;
+		}
+	}
+}
+
+/* Two credentials writing one sink would overwrite each other's token. */
+static void
+conf_check_sinks(struct conf_loader *ld, const struct conf *conf)
+{
+	for (size_t i = 0; i < conf->ncreds; i++) {
+		if (conf->creds[i]->sink == NULL)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			_cleanup_free_ char *where = NULL;
+			unsigned fi, li, fj, lj;
+
+			if (conf->creds[j]->sink == NULL ||
+			    !conf_same_sink(conf->creds[i]->sink, conf->creds[j]->sink))
+				continue;
+			conf_section_where(ld->creds[i], "sink", &fi, &li);
+			conf_section_where(ld->creds[j], "sink", &fj, &lj);
+			where = conf_place(ld, fj, lj, fi);
+			conf_error(ld, fi, li,
+				   "sink: %s is also the sink of credential \"%s\" (at %s)",
+				   conf->creds[i]->sink, conf->creds[j]->name, where);
+			break;
+		}
+	}
+}
+
 /* Builds the conf from what was read and hands over the messages. */
 static int
 conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
@@ -2326,6 +2551,7 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 	conf->creds = xcalloc(ld->ncreds, sizeof(*conf->creds));
 	for (size_t i = 0; i < ld->ncreds; i++)
 		conf->creds[conf->ncreds++] = cred_build(ld, ld->creds[i]);
+	conf_check_sinks(ld, conf);
 	r = ld->errs.n > 0 ? -EINVAL : 0;
 	conf_msgs_move(&ld->errs, errs);
 	conf_msgs_move(&ld->warns, warnings);

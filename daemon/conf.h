@@ -35,6 +35,13 @@ enum scope_separator {
 	SCOPE_SEP_COMMA,
 };
 
+enum sink_format {
+	SINK_FORMAT_RAW,
+	SINK_FORMAT_HEADER,
+	SINK_FORMAT_JSON,
+	SINK_FORMAT_ENV,
+};
+
 struct conf_pair {
 	char *name;
 	char *value;
@@ -100,6 +107,14 @@ struct cred_conf {
 	struct conf_ids allow_groups;
 	bool lazy;
 
+	bool persist;		/* keep the token in state_dir */
+	char *sink;		/* NULL: none */
+	mode_t sink_mode;	/* default 0600 */
+	bool sink_owner_set;
+	uid_t sink_uid;		/* (uid_t)-1: unchanged */
+	gid_t sink_gid;		/* (gid_t)-1: unchanged */
+	enum sink_format sink_format;
+
 	/* A digest of every setting that shapes the token request. */
 	char digest[65];
 };
@@ -112,6 +127,7 @@ struct daemon_conf {
 	char *state_dir;
 	int log_level;
 	unsigned max_clients;
+	unsigned max_clients_per_uid;
 	unsigned upstream_concurrency;
 	struct conf_ids metrics_allow_users;
 	struct conf_ids metrics_allow_groups;

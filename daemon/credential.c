@@ -12,6 +12,8 @@
 #include "metrics.h"
 #include "request.h"
 #include "response.h"
+#include "sink.h"
+#include "store.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -31,7 +33,8 @@ struct credential {
 	struct credential_ctx *ctx;
 	const struct cred_conf *conf;
 	struct token *token;
-	struct renew_entry due; /* next attempt */
+	struct renew_entry due;	   /* next attempt */
+	struct renew_entry expiry; /* the token stops being served (sink, persist) */
 	struct http_transfer *transfer;
 	int64_t attempt_mono_ms;     /* when the attempt in flight started */
 	int64_t last_success_mono_ms; /* -1: never */
@@ -53,6 +56,7 @@ struct credential_ctx {
 	struct http *http;
 	struct renew *renew;
 	struct metrics *metrics;
+	const struct conf *conf; /* for state_dir */
 	struct credential **creds; /* sorted by name */
 	size_t n;
 	size_t waiters;
@@ -123,6 +127,64 @@ credential_token_left(const struct token *t, int64_t now_mono, int64_t now_wall)
 	return mono_left < wall_left ? mono_left : wall_left;
 }
 
+/*
+ * Forgets the token: its sink is emptied and its persisted copy removed, so
+ * no file holds a token that is no longer served.
+ */
+static void
+credential_drop_token(struct credential *c)
+{
+	char *cause = NULL;
+
+	if (c->token == NULL)
+		return;
+	c->token = credential_token_free(c->token);
+	renew_cancel(c->ctx->renew, &c->expiry);
+	if (c->conf->sink != NULL && sink_clear(c->conf, &cause) < 0) {
+		credential_log(c, LOG_WARNING, NULL, 0, "cannot empty sink: %s", cause);
+		free(cause);
+	}
+	if (c->conf->persist)
+		(void)store_remove(c->ctx->conf->daemon.state_dir, c->conf->name);
+}
+
+/* Writes the token to the sink and the state file, as configured. */
+static void
+credential_publish(struct credential *c)
+{
+	const struct token *t = c->token;
+	char *cause = NULL;
+
+	if (c->conf->sink != NULL &&
+	    sink_write(c->conf, t->access_token, t->token_type, t->scope, t->expires_wall_ms,
+		       time_wall_ms(), &cause) < 0) {
+		credential_log(c, LOG_WARNING, t->fingerprint, 0, "cannot write sink: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (c->conf->persist) {
+		struct store_record rec = {
+			.access_token = t->access_token,
+			.token_type = t->token_type,
+			.scope = t->scope,
+			.expires_wall_ms = t->expires_wall_ms,
+			.lifetime_ms = t->lifetime_ms,
+		};
+		char fp[65];
+
+		store_fingerprint(c->conf, fp);
+		if (store_save(c->ctx->conf->daemon.state_dir, c->conf->name, fp, &rec, &cause) < 0) {
+			credential_log(c, LOG_WARNING, t->fingerprint, 0, "cannot persist the token: %s",
+				       cause);
+			free(cause);
+		}
+	}
+	/* When the token stops being served, files must stop offering it too. */
+	if (c->conf->sink != NULL || c->conf->persist)
+		renew_set(c->ctx->renew, &c->expiry,
+			  t->expires_mono_ms - credential_min_valid(c, t));
+}
+
 /* Drops a token that can no longer be handed out. */
 static void
 credential_expire(struct credential *c)
@@ -134,7 +196,7 @@ credential_expire(struct credential *c)
 		return;
 	credential_log(c, LOG_NOTICE, c->token->fingerprint, 0,
 		       "token %s expired without a replacement", c->token->fingerprint);
-	c->token = credential_token_free(c->token);
+	credential_drop_token(c);
 }
 
 const struct token *
@@ -301,14 +363,23 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 	else if (c->conf->scope != NULL && c->conf->scope[0] != '\0')
 		t->scope = xstrdup(c->conf->scope);
 	t->lifetime_ms = tr->lifetime_ms;
-	/* Count the lifetime from when the request was sent: the safe side. */
-	t->obtained_mono_ms = c->attempt_mono_ms;
-	t->expires_mono_ms = c->attempt_mono_ms + t->lifetime_ms;
-	t->expires_wall_ms = time_wall_ms() - (time_mono_ms() - c->attempt_mono_ms) + t->lifetime_ms;
+	if (tr->expires_at_ms > 0) {
+		/* An absolute expiry is the upstream's word: keep it as it is. */
+		t->expires_wall_ms = tr->expires_at_ms;
+		t->expires_mono_ms = time_mono_ms() + (tr->expires_at_ms - time_wall_ms());
+		t->obtained_mono_ms = t->expires_mono_ms - t->lifetime_ms;
+	} else {
+		/* A relative lifetime counts from when the request was sent: the safe side. */
+		t->obtained_mono_ms = c->attempt_mono_ms;
+		t->expires_mono_ms = c->attempt_mono_ms + t->lifetime_ms;
+		t->expires_wall_ms = time_wall_ms() - (time_mono_ms() - c->attempt_mono_ms) +
+				     t->lifetime_ms;
+	}
 	secret_fingerprint(t->access_token, t->fingerprint);
 
 	credential_token_free(c->token);
 	c->token = t;
+	credential_publish(c);
 	c->consecutive_failures = 0;
 	c->renewals++;
 	c->last_renewal_wall_ms = time_wall_ms();
@@ -398,6 +469,76 @@ static void
 credential_due_cb(struct renew_entry *e)
 {
 	credential_attempt(credential_of_entry(e));
+}
+
+static void
+credential_expiry_cb(struct renew_entry *e)
+{
+	credential_expire((struct credential *)((char *)e - offsetof(struct credential, expiry)));
+}
+
+/*
+ * Takes up a token persisted by an earlier run, if it is still good for
+ * these settings; schedules its renewal.  Returns whether it did.
+ */
+static bool
+credential_restore(struct credential *c)
+{
+	struct store_record *rec = NULL;
+	int64_t now_mono = time_mono_ms(), now_wall = time_wall_ms(), after;
+	char fp[65], *cause = NULL, left[32];
+	struct token *t;
+	int r;
+
+	store_fingerprint(c->conf, fp);
+	r = store_load(c->ctx->conf->daemon.state_dir, c->conf->name, fp, now_wall,
+		       c->conf->min_valid_ms, &rec, &cause);
+	if (r == -ENOENT)
+		return false;
+	if (r == -ESTALE) {
+		credential_log(c, LOG_INFO, NULL, 0, "persisted token expired or made with other "
+						     "settings: removed");
+		return false;
+	}
+	if (r < 0) {
+		credential_log(c, LOG_WARNING, NULL, 0, "ignoring the persisted token: %s",
+			       cause != NULL ? cause : strerror(-r));
+		free(cause);
+		return false;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->access_token = TAKE_PTR(rec->access_token);
+	t->token_type = xstrdup(rec->token_type != NULL ? rec->token_type : "Bearer");
+	t->scope = rec->scope != NULL ? xstrdup(rec->scope) : NULL;
+	t->lifetime_ms = rec->lifetime_ms > 0 ? rec->lifetime_ms : rec->expires_wall_ms - now_wall;
+	t->expires_wall_ms = rec->expires_wall_ms;
+	t->expires_mono_ms = now_mono + (rec->expires_wall_ms - now_wall);
+	t->obtained_mono_ms = t->expires_mono_ms - t->lifetime_ms;
+	secret_fingerprint(t->access_token, t->fingerprint);
+	store_record_free(rec);
+	c->token = t;
+	c->attempted = true;
+	c->last_success_mono_ms = now_mono;
+	after = renew_refresh_after(t->lifetime_ms, &c->conf->refresh_before, c->conf->min_valid_ms,
+				    c->conf->timeout_ms, arc4random());
+	credential_schedule(c, t->obtained_mono_ms + after > now_mono ? t->obtained_mono_ms + after
+								       : now_mono);
+	credential_log(c, LOG_NOTICE, t->fingerprint, 0, "reusing persisted token %s, expires in %s",
+		       t->fingerprint,
+		       duration_format((t->expires_wall_ms - now_wall) / 1000 * 1000, left,
+				       sizeof(left)));
+	credential_publish(c);
+	return true;
+}
+
+/* Starts a credential just created: its persisted token, else a fetch unless lazy. */
+static void
+credential_start(struct credential *c, int64_t now)
+{
+	if (c->conf->persist && credential_restore(c))
+		return;
+	if (!c->conf->lazy)
+		credential_schedule(c, now);
 }
 
 /* ms until an upstream Retry-After stops forbidding attempts; 0 if none. */
@@ -544,6 +685,7 @@ credential_new(struct credential_ctx *ctx, const struct cred_conf *cc)
 	c->ctx = ctx;
 	c->conf = cc;
 	c->due.fire = credential_due_cb;
+	c->expiry.fire = credential_expiry_cb;
 	c->last_success_mono_ms = -1;
 	TAILQ_INIT(&c->waiters);
 	return c;
@@ -557,6 +699,7 @@ credential_free(struct credential *c)
 	if (c->transfer != NULL)
 		http_cancel(c->transfer);
 	renew_cancel(c->ctx->renew, &c->due);
+	renew_cancel(c->ctx->renew, &c->expiry);
 	credential_wake(c, true, false);
 	credential_token_free(c->token);
 	free(c->last_error);
@@ -603,13 +746,13 @@ credential_ctx_load(struct credential_ctx *ctx, const struct conf *conf)
 {
 	int64_t now = time_mono_ms();
 
+	ctx->conf = conf;
 	ctx->creds = xreallocarray(ctx->creds, ctx->n + conf->ncreds, sizeof(*ctx->creds));
 	for (size_t i = 0; i < conf->ncreds; i++) {
 		struct credential *c = credential_new(ctx, conf->creds[i]);
 
 		ctx->creds[ctx->n++] = c;
-		if (!c->conf->lazy)
-			credential_schedule(c, now);
+		credential_start(c, now);
 	}
 	qsort(ctx->creds, ctx->n, sizeof(*ctx->creds), credential_cmp);
 }
@@ -623,6 +766,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 
 	ctx->creds = xcalloc(conf->ncreds, sizeof(*ctx->creds));
 	ctx->n = 0;
+	ctx->conf = conf;
 	for (size_t i = 0; i < conf->ncreds; i++) {
 		const struct cred_conf *cc = conf->creds[i];
 		struct credential *c = NULL;
@@ -635,16 +779,15 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 		}
 		if (c == NULL) {
 			c = credential_new(ctx, cc);
-			if (!cc->lazy)
-				credential_schedule(c, now);
 			credential_log(c, LOG_NOTICE, NULL, 0, "added");
+			credential_start(c, now);
 			added++;
 		} else if (strcmp(c->conf->digest, cc->digest) != 0) {
 			/* Its token came from other settings: renew now, keep the waiters. */
 			if (c->transfer != NULL)
 				http_cancel(c->transfer);
 			c->transfer = NULL;
-			c->token = credential_token_free(c->token);
+			credential_drop_token(c);
 			c->conf = cc;
 			c->consecutive_failures = 0;
 			c->retry_after_until_mono_ms = 0;
@@ -655,7 +798,20 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 				renew_cancel(ctx->renew, &c->due);
 			changed++;
 		} else {
-			c->conf = cc; /* allow_*, lazy: apply as they are */
+			const struct cred_conf *was = c->conf;
+			char *cause = NULL;
+
+			/* allow_*, lazy, sink and persist apply as they are. */
+			if (was->sink != NULL && (cc->sink == NULL || strcmp(was->sink, cc->sink) != 0) &&
+			    sink_clear(was, &cause) < 0) {
+				credential_log(c, LOG_WARNING, NULL, 0, "cannot empty sink: %s", cause);
+				free(cause);
+			}
+			if (was->persist && !cc->persist)
+				(void)store_remove(conf->daemon.state_dir, cc->name);
+			c->conf = cc;
+			if (c->token != NULL && credential_token(c, 0) != NULL)
+				credential_publish(c);
 			kept++;
 		}
 		ctx->creds[ctx->n++] = c;
@@ -664,6 +820,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 		if (old[j] == NULL)
 			continue;
 		credential_log(old[j], LOG_NOTICE, NULL, 0, "removed");
+		credential_drop_token(old[j]);
 		credential_free(old[j]);
 		removed++;
 	}

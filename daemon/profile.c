@@ -23,12 +23,13 @@ static const struct profile profile_table[] = {
 	/*
 	 * Oracle SBC REST API: HTTP Basic, XML, ten-minute tokens without an
 	 * expiry, renewed by sending the current token (the configuration
-	 * lock belongs to the token's lineage).
+	 * lock belongs to the token's lineage, hence kept across a restart).
 	 */
 	{ "oracle-sbc", "/rest/{api_version}/auth/token", NULL, NULL,
 	  PROFILE_DEFAULTS({ "auth_method", "basic" }, { "response_format", "xml" },
 			   { "token_path", "/response/data/accessToken" },
-			   { "default_lifetime", "10m" }, { "reauth_with_token", "yes" }, ) },
+			   { "default_lifetime", "10m" }, { "reauth_with_token", "yes" },
+			   { "persist", "yes" }, ) },
 	/* Xvid MediaHub: a singular grant_type, comma-separated scopes. */
 	{ "xvid-mediahub", "/oauth2/token/", "https://api.xvid.com/v1", "expires_in",
 	  PROFILE_DEFAULTS({ "auth_method", "client_secret_post" },

@@ -907,6 +907,8 @@ done:
 		return -EINVAL;
 	}
 	tok->lifetime_ms = ms;
+	if (tok->lifetime_source == LIFETIME_EXPIRES_AT || tok->lifetime_source == LIFETIME_JWT_EXP)
+		tok->expires_at_ms = now_ms + ms;
 	return 0;
 }
 

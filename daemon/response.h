@@ -27,6 +27,7 @@ struct token_response {
 	char *token_type;    /* "Bearer" when the server gave none */
 	char *scope;	     /* granted scope, space-separated; NULL if none given */
 	int64_t lifetime_ms; /* > 0 */
+	int64_t expires_at_ms; /* the upstream's absolute expiry (unix ms) when it gave one, else 0 */
 	enum lifetime_source lifetime_source;
 	const char *format;  /* "json" or "xml" */
 	/* diagnostics: which field was found where (paths) */

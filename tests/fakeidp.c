@@ -432,6 +432,12 @@ hex_value(unsigned char c)
 	return -1;
 }
 
+static char *
+xstrdup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
 /* Printable copy of a peer's string for a log line, at most 80 bytes. */
 static void
 log_safe(const char *s, char out[81])
@@ -546,6 +552,27 @@ form_get(const struct form *f, const char *name)
 	return NULL;
 }
 
+/*
+ * The first value of field name in len bytes of form data, as it was on
+ * the wire (not decoded), in a new string; NULL when there is none.
+ */
+static char *
+form_raw_get(const char *s, size_t len, const char *name)
+{
+	const char *p = s, *end = s + len;
+	size_t n = strlen(name);
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *seg_end = amp != NULL ? amp : end;
+
+		if ((size_t)(seg_end - p) > n && memcmp(p, name, n) == 0 && p[n] == '=')
+			return xstrndup(p + n + 1, (size_t)(seg_end - p - n - 1));
+		p = amp != NULL ? amp + 1 : end;
+	}
+	return NULL;
+}
+
 static int
 b64_value(unsigned char c)
 {
@@ -597,6 +624,39 @@ b64_decode(const char *in, char **ret, size_t *ret_len)
 bad:
 	secret_free_buf(out, n + 1);
 	return -EINVAL;
+}
+
+/* Base64url without padding (RFC 7515 section 2) into a new string. */
+static char *
+b64url_encode(const void *data, size_t len)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char *in = data;
+	char *out = xmalloc(len / 3 * 4 + 5), *o = out;
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		unsigned int v = (unsigned int)in[i] << 16 | (unsigned int)in[i + 1] << 8 |
+		    in[i + 2];
+
+		*o++ = abc[v >> 18 & 63];
+		*o++ = abc[v >> 12 & 63];
+		*o++ = abc[v >> 6 & 63];
+		*o++ = abc[v & 63];
+	}
+	if (len - i == 1) {
+		*o++ = abc[in[i] >> 2];
+		*o++ = abc[(in[i] & 3) << 4];
+	} else if (len - i == 2) {
+		unsigned int v = (unsigned int)in[i] << 8 | in[i + 1];
+
+		*o++ = abc[v >> 10 & 63];
+		*o++ = abc[v >> 4 & 63];
+		*o++ = abc[(v & 15) << 2];
+	}
+	*o = '\0';
+	return out;
 }
 
 /* --- JSON ------------------------------------------------------------ */
@@ -705,10 +765,13 @@ http_reason(int status)
 	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 423: return "Locked";
+	case 426: return "Upgrade Required";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
@@ -818,13 +881,14 @@ tokens_generate(char out[TOKEN_LEN + 1])
 
 /* Remembers a token; the oldest is forgotten beyond TOKENS_MAX. */
 static void
-tokens_remember(struct fakeidp *fk, const char *token, long long lifetime)
+tokens_remember(struct fakeidp *fk, const char *token, long long lifetime, unsigned long lineage)
 {
 	struct issued *t = &fk->tokens[fk->tokens_next];
 
-	memcpy(t->token, token, TOKEN_LEN + 1);
+	SHA256((const unsigned char *)token, strlen(token), t->digest);
 	t->expires_mono_ms = time_mono_ms() + lifetime * 1000;
 	t->expires_wall_ms = time_wall_ms() + lifetime * 1000;
+	t->lineage = lineage;
 	fk->tokens_next = (fk->tokens_next + 1) % TOKENS_MAX;
 	if (fk->tokens_count < TOKENS_MAX)
 		fk->tokens_count++;
@@ -834,17 +898,47 @@ tokens_remember(struct fakeidp *fk, const char *token, long long lifetime)
 static const struct issued *
 tokens_find(const struct fakeidp *fk, const char *s)
 {
-	int64_t now = time_mono_ms();
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	const struct issued *found = NULL;
+	size_t len;
 
-	if (s == NULL || strlen(s) != TOKEN_LEN)
+	if (s == NULL || (len = strlen(s)) == 0 || len > TOKEN_MAX)
 		return NULL;
+	SHA256((const unsigned char *)s, len, digest);
 	for (size_t i = 0; i < fk->tokens_count; i++) {
 		const struct issued *t = &fk->tokens[i];
 
-		if (memcmp(t->token, s, TOKEN_LEN) == 0)
-			return t->expires_mono_ms > now ? t : NULL;
+		if (memcmp(t->digest, digest, sizeof(digest)) == 0) {
+			found = t->expires_mono_ms > time_mono_ms() ? t : NULL;
+			break;
+		}
 	}
-	return NULL;
+	explicit_bzero(digest, sizeof(digest));
+	return found;
+}
+
+/* Whether a lineage still has an unexpired token. */
+static bool
+tokens_lineage_alive(const struct fakeidp *fk, unsigned long lineage)
+{
+	int64_t now = time_mono_ms();
+
+	for (size_t i = 0; lineage != 0 && i < fk->tokens_count; i++)
+		if (fk->tokens[i].lineage == lineage && fk->tokens[i].expires_mono_ms > now)
+			return true;
+	return false;
+}
+
+/* The lineage holding the configuration lock, 0 when free. */
+static unsigned long
+lock_holder(struct fakeidp *fk)
+{
+	if (fk->lock_holder != 0 && !tokens_lineage_alive(fk, fk->lock_holder)) {
+		log_info("lineage %lu has no token left: the configuration lock is free",
+		    fk->lock_holder);
+		fk->lock_holder = 0;
+	}
+	return fk->lock_holder;
 }
 
 static void
@@ -862,7 +956,8 @@ behaviour_free(struct behaviour *b)
 {
 	free(b->token_type);
 	free(b->grant_type);
-	b->token_type = b->grant_type = NULL;
+	free(b->reauth_param);
+	b->token_type = b->grant_type = b->reauth_param = NULL;
 }
 
 static void
@@ -872,6 +967,7 @@ behaviour_copy(struct behaviour *dst, const struct behaviour *src)
 	*dst = *src;
 	dst->token_type = xstrdup(src->token_type);
 	dst->grant_type = xstrdup(src->grant_type);
+	dst->reauth_param = xstrdup_or_null(src->reauth_param);
 }
 
 /*
@@ -917,17 +1013,12 @@ last_request_clear(struct last_request *l)
 	free(l->client_id);
 	free(l->grant_type);
 	free(l->scope);
+	free(l->scope_raw);
 	free(l->content_type);
 	free(l->query);
 	kvlist_clear(&l->params);
 	kvlist_clear(&l->headers);
 	memset(l, 0, sizeof(*l));
-}
-
-static char *
-xstrdup_or_null(const char *s)
-{
-	return s != NULL ? xstrdup(s) : NULL;
 }
 
 /* True when s contains the client secret (an empty secret never matches). */
@@ -972,8 +1063,7 @@ stats_record(struct fakeidp *fk, struct evhttp_request *req, const struct token_
 	struct last_request *l = &fk->stats.last;
 	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const struct evkeyval *kv;
-	const char *query = http_query(req), *token;
-	_cleanup_free_ char *raw = NULL;
+	const char *query = http_query(req);
 
 	last_request_clear(l);
 	l->seen = true;
@@ -983,6 +1073,8 @@ stats_record(struct fakeidp *fk, struct evhttp_request *req, const struct token_
 	l->client_id = xstrdup_or_null(tr->id);
 	l->grant_type = xstrdup_or_null(form_get(&tr->form, "grant_type"));
 	l->scope = xstrdup_or_null(form_get(&tr->form, "scope"));
+	if (tr->is_form)
+		l->scope_raw = form_raw_get(tr->body, tr->body_len, "scope");
 	l->content_type = xstrdup_or_null(evhttp_find_header(h, "Content-Type"));
 	if (query != NULL) {
 		bool secret = mentions_secret(fk, query);
@@ -993,20 +1085,8 @@ stats_record(struct fakeidp *fk, struct evhttp_request *req, const struct token_
 		l->query = xstrdup(secret ? REDACTED : query);
 	}
 
-	token = form_get(&tr->form, "token");
-	if (token == NULL && !tr->is_form && tr->body_len > 0) {
-		/* The whole body is the token, perhaps with a newline. */
-		size_t n = tr->body_len;
-
-		while (n > 0 && isspace((unsigned char)tr->body[n - 1]))
-			n--;
-		raw = xstrndup(tr->body, n);
-		token = raw;
-	}
-	l->reauth_token = token != NULL;
-	l->reauth_token_known = tokens_find(fk, token) != NULL;
-	if (raw != NULL)
-		explicit_bzero(raw, strlen(raw));
+	l->reauth_token = tr->presented != NULL;
+	l->reauth_token_known = tokens_find(fk, tr->presented) != NULL;
 
 	for (size_t i = 0; i < tr->form.n; i++) {
 		bool secret = param_is_secret(tr->form.name[i]) || mentions_secret(fk, tr->form.value[i]);
@@ -1025,7 +1105,7 @@ static void
 stats_reset(struct stats *s)
 {
 	last_request_clear(&s->last);
-	s->requests = s->issued = s->failed = 0;
+	s->requests = s->issued = s->failed = s->reauths = 0;
 	s->max_concurrent = s->inflight;
 }
 
@@ -1180,6 +1260,109 @@ hold_free(struct hold *h)
 
 /* --- the token endpoint ---------------------------------------------- */
 
+/* An error answer, before the dialect puts it into its envelope. */
+struct err {
+	int status;
+	const char *code;	/* RFC 6749 error: oauth2, xibo 3 */
+	const char *text;	/* NULL: none in oauth2, else a default */
+	const char *hint;	/* xibo 3 only */
+	const char *xvid_code;	/* NULL: 0x0000001 */
+};
+
+static void
+reply_type(struct evhttp_request *req, const char *type)
+{
+	reply_header(req, "Content-Type", type);
+	reply_header(req, "Cache-Control", "no-store");
+}
+
+static struct evbuffer *
+buffer_new(void)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL)
+		fatal("out of memory");
+	return b;
+}
+
+#define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+
+/*
+ * The Oracle SBC's error document: the reason phrase in capitals as
+ * reasonCode, text as reasonText.  text is fakeidp's own, never a peer's.
+ */
+static struct evbuffer *
+sbc_error_xml(int status, const char *text)
+{
+	struct evbuffer *b = buffer_new();
+	char code[64];
+	size_t i;
+
+	for (i = 0; http_reason(status)[i] != '\0' && i < sizeof(code) - 1; i++) {
+		char c = http_reason(status)[i];
+
+		code[i] = c == ' ' ? '_' : (char)toupper((unsigned char)c);
+	}
+	code[i] = '\0';
+	evbuffer_add_printf(b, XML_DECL "<response>\n  <data/>\n  <messages>\n    <error>\n"
+	    "      <reasonCode>%s</reasonCode>\n      <reasonText>%s</reasonText>\n"
+	    "    </error>\n  </messages>\n  <links/>\n</response>\n", code, text);
+	return b;
+}
+
+/* An error body in the dialect's envelope; its headers go on req. */
+static struct evbuffer *
+error_body(const struct fakeidp *fk, struct evhttp_request *req, const struct err *e)
+{
+	const char *reason = http_reason(e->status);
+	yajl_gen g;
+
+	if (fk->dialect == DIALECT_SBC) {
+		reply_type(req, "application/xml");
+		return sbc_error_xml(e->status, e->text != NULL ? e->text : reason);
+	}
+	if (fk->dialect == DIALECT_OAUTH2) {
+		reply_type(req, "application/json");
+		return json_error(e->code, e->text);
+	}
+	g = json_new();
+	if (fk->dialect == DIALECT_XVID) {
+		json_string(g, "error");
+		yajl_gen_map_open(g);
+		json_str(g, "error_code", e->xvid_code != NULL ? e->xvid_code : "0x0000001");
+		json_str(g, "error_message", e->text != NULL ? e->text :
+		    e->status >= 500 ? "Internal Error" : reason);
+		yajl_gen_map_close(g);
+	} else if (fk->cur.xibo_version >= 3) {
+		json_str(g, "error", e->code);
+		json_str(g, "error_description", e->text != NULL ? e->text : reason);
+		json_str(g, "hint", e->hint != NULL ? e->hint : "");
+		json_str(g, "message", e->text != NULL ? e->text : reason);
+	} else {
+		json_string(g, "error");
+		yajl_gen_map_open(g);
+		json_str(g, "message", e->text != NULL ? e->text : reason);
+		json_int(g, "code", e->status);
+		json_string(g, "data");
+		yajl_gen_array_open(g);
+		yajl_gen_array_close(g);
+		yajl_gen_map_close(g);
+	}
+	reply_type(req, "application/json");
+	return json_finish(g);
+}
+
+/* Answers an error now, outside the token endpoint. */
+static void
+reply_err(const struct fakeidp *fk, struct evhttp_request *req, const struct err *e)
+{
+	struct evbuffer *b = error_body(fk, req, e);
+
+	reply_send(req, e->status, b);
+	evbuffer_free(b);
+}
+
 static bool
 content_type_is_form(const char *ct)
 {
@@ -1191,32 +1374,76 @@ content_type_is_form(const char *ct)
 
 /*
  * Splits "Basic BASE64" into the id and secret it carries, each
- * form-urldecoded (RFC 6749 2.3.1).  Leaves tr alone when it does not
+ * form-urldecoded (RFC 6749 2.3.1) when encoded is set, else taken as they
+ * are (RFC 7617).  Sets basic_bad, and nothing else, when it does not
  * decode, which then fails authentication.
  */
 static void
-token_req_basic(struct token_req *tr, const char *credentials)
+token_req_basic(struct token_req *tr, const char *credentials, bool encoded)
 {
 	char *plain, *colon;
-	size_t len;
+	size_t len, id_len;
 
 	while (*credentials == ' ' || *credentials == '\t')
 		credentials++;
-	if (b64_decode(credentials, &plain, &len) < 0)
+	if (b64_decode(credentials, &plain, &len) < 0) {
+		tr->basic_bad = true;
 		return;
+	}
 	colon = memchr(plain, ':', len);
-	if (colon != NULL && memchr(plain, '\0', len) == NULL) {
-		char *secret = form_decode(colon + 1, len - (size_t)(colon - plain) - 1);
+	if (colon == NULL || memchr(plain, '\0', len) != NULL) {
+		tr->basic_bad = true;
+		secret_free_buf(plain, len + 1);
+		return;
+	}
+	id_len = (size_t)(colon - plain);
+	if (encoded) {
+		char *secret = form_decode(colon + 1, len - id_len - 1);
 
-		tr->id = form_decode(plain, (size_t)(colon - plain));
+		tr->id = form_decode(plain, id_len);
 		tr->secret = secret_from_str(secret);
 		secret_free_str(secret);
+	} else {
+		tr->id = xstrndup(plain, id_len);
+		tr->secret = secret_new(colon + 1, len - id_len - 1);
 	}
 	secret_free_buf(plain, len + 1);
 }
 
+/* Client authentication by the body fields client_id and client_secret. */
 static void
-token_req_parse(struct evhttp_request *req, struct token_req *tr)
+token_req_post(struct token_req *tr)
+{
+	const char *id = form_get(&tr->form, "client_id");
+	const char *secret = form_get(&tr->form, "client_secret");
+
+	tr->id = xstrdup_or_null(id);
+	tr->secret = secret != NULL ? secret_from_str(secret) : NULL;
+}
+
+/*
+ * The token a re-authentication presents, in a new string, or NULL: the
+ * form field reauth_param when that is set; else in the oracle-sbc dialect
+ * the whole body, in the others a field "token" or a body that is not form
+ * data.  A whole body loses its trailing blanks.
+ */
+static char *
+token_req_presented(const struct fakeidp *fk, const struct token_req *tr)
+{
+	const char *param = fk->cur.reauth_param;
+	size_t n = tr->body_len;
+
+	if (param != NULL)
+		return xstrdup_or_null(form_get(&tr->form, param));
+	if (fk->dialect != DIALECT_SBC && tr->is_form)
+		return xstrdup_or_null(form_get(&tr->form, "token"));
+	while (n > 0 && isspace((unsigned char)tr->body[n - 1]))
+		n--;
+	return n > 0 ? xstrndup(tr->body, n) : NULL;
+}
+
+static void
+token_req_parse(const struct fakeidp *fk, struct evhttp_request *req, struct token_req *tr)
 {
 	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -1247,15 +1474,26 @@ token_req_parse(struct evhttp_request *req, struct token_req *tr)
 	else
 		tr->auth = "none";
 
-	if (basic) {
-		token_req_basic(tr, authz + 6);
-	} else if (post) {
-		const char *id = form_get(&tr->form, "client_id");
-		const char *secret = form_get(&tr->form, "client_secret");
-
-		tr->id = xstrdup_or_null(id);
-		tr->secret = secret != NULL ? secret_from_str(secret) : NULL;
+	switch (fk->dialect) {
+	case DIALECT_XIBO:
+	case DIALECT_XVID:
+		/* The body alone: a Basic header is not looked at. */
+		token_req_post(tr);
+		break;
+	case DIALECT_SBC:
+		if (basic)
+			token_req_basic(tr, authz + 6, false);
+		else
+			tr->basic_bad = true;
+		break;
+	default:
+		if (basic)
+			token_req_basic(tr, authz + 6, true);
+		else if (post)
+			token_req_post(tr);
+		break;
 	}
+	tr->presented = token_req_presented(fk, tr);
 }
 
 static void
@@ -1263,6 +1501,7 @@ token_req_clear(struct token_req *tr)
 {
 	free(tr->id);
 	secret_free(tr->secret);
+	secret_free_str(tr->presented);
 	form_clear(&tr->form);
 	form_clear(&tr->query);
 	secret_free_buf(tr->body, tr->body_len + 1);
@@ -1292,10 +1531,8 @@ token_req_grant_ok(const struct fakeidp *fk, const struct token_req *tr)
 static struct evbuffer *
 token_html(void)
 {
-	struct evbuffer *b = evbuffer_new();
+	struct evbuffer *b = buffer_new();
 
-	if (b == NULL)
-		fatal("out of memory");
 	evbuffer_add_printf(b, "%s",
 	    "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n"
 	    "<body><h1>Sign in</h1><form method=\"post\" action=\"/login\">\n"
@@ -1305,31 +1542,149 @@ token_html(void)
 }
 
 /*
- * The 200 answer of the current mode, headers set on req.  Issues and
- * remembers a token where the answer carries a usable one.
+ * A JWT as Xibo 3 issues them: base64url header.payload.signature, the
+ * payload with aud, jti, iat, nbf, exp, sub and scopes; the signature is
+ * random bytes (nobody checks it: the broker is not the audience).  A new
+ * string for token_free.
+ */
+static char *
+token_jwt(const char *aud, long long lifetime)
+{
+	static const char header[] = "{\"typ\":\"JWT\",\"alg\":\"RS256\",\"kid\":\"fakeidp\"}";
+	static const char hex[] = "0123456789abcdef";
+	unsigned char jti_raw[20], sig[256];
+	char jti[2 * sizeof(jti_raw) + 1];
+	long long now = time_wall_ms() / 1000;
+	const unsigned char *text;
+	char *parts[3], *token, *p;
+	size_t len, n[3];
+	yajl_gen g = json_new();
+
+	random_bytes(jti_raw, sizeof(jti_raw));
+	for (size_t i = 0; i < sizeof(jti_raw); i++) {
+		jti[2 * i] = hex[jti_raw[i] >> 4];
+		jti[2 * i + 1] = hex[jti_raw[i] & 0xf];
+	}
+	jti[sizeof(jti) - 1] = '\0';
+	json_str(g, "aud", aud);
+	json_str(g, "jti", jti);
+	json_int(g, "iat", now);
+	json_int(g, "nbf", now);
+	json_int(g, "exp", now + lifetime);
+	json_str(g, "sub", "");
+	json_string(g, "scopes");
+	yajl_gen_array_open(g);
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+	yajl_gen_get_buf(g, &text, &len);
+
+	random_bytes(sig, sizeof(sig));
+	parts[0] = b64url_encode(header, sizeof(header) - 1);
+	parts[1] = b64url_encode(text, len);
+	parts[2] = b64url_encode(sig, sizeof(sig));
+	yajl_gen_free(g);
+	len = 0;
+	for (size_t i = 0; i < 3; i++)
+		len += (n[i] = strlen(parts[i])) + 1;
+	token = p = xmalloc(len);
+	for (size_t i = 0; i < 3; i++) {
+		memcpy(p, parts[i], n[i]);
+		p += n[i];
+		*p++ = i < 2 ? '.' : '\0';
+		secret_free_str(parts[i]);
+	}
+	explicit_bzero(sig, sizeof(sig));
+	return token;
+}
+
+/* A new token for the dialect in a new string: "fk_" and hex, or a JWT. */
+static char *
+token_new(const struct fakeidp *fk, long long lifetime)
+{
+	char token[TOKEN_LEN + 1];
+	char *s;
+
+	if (fk->dialect == DIALECT_XIBO && fk->cur.xibo_version >= 3)
+		return token_jwt(fk->client_id, lifetime);
+	tokens_generate(token);
+	s = xstrdup(token);
+	explicit_bzero(token, sizeof(token));
+	return s;
+}
+
+/*
+ * The oracle-sbc dialect's 200: XML with an accessToken and no expiry, in
+ * the shape the mode asks for.  Remembers the token in lineage.
  */
 static struct evbuffer *
-token_success(struct fakeidp *fk, struct evhttp_request *req, const struct token_req *tr)
+token_success_xml(struct fakeidp *fk, struct evhttp_request *req, unsigned long lineage)
+{
+	const struct behaviour *b = &fk->cur;
+	struct evbuffer *body;
+	char *token;
+
+	reply_type(req, "application/xml");
+	if (b->mode == MODE_ERROR200)
+		return sbc_error_xml(400, "the request is invalid");
+	body = buffer_new();
+	if (b->mode == MODE_NO_TOKEN) {
+		evbuffer_add_printf(body, "%s", XML_DECL
+		    "<response>\n  <data/>\n  <messages/>\n  <links/>\n</response>\n");
+		return body;
+	}
+	evbuffer_add_printf(body, "%s", XML_DECL "<response>\n  <data>\n    <accessToken>");
+	if (b->mode == MODE_MALFORMED)
+		return body;
+	token = token_new(fk, b->lifetime);
+	evbuffer_add(body, token, strlen(token));
+	evbuffer_add_printf(body, "%s", "</accessToken>\n");
+	if (b->mode == MODE_OVERSIZE) {
+		/* Well-formed, but beyond any sane cap: its token is not issued. */
+		char *pad = xmalloc(OVERSIZE_LEN);
+
+		memset(pad, 'x', OVERSIZE_LEN);
+		evbuffer_add_printf(body, "%s", "    <padding>");
+		evbuffer_add(body, pad, OVERSIZE_LEN);
+		evbuffer_add_printf(body, "%s", "</padding>\n");
+		free(pad);
+	} else {
+		tokens_remember(fk, token, b->lifetime, lineage);
+		fk->stats.issued++;
+	}
+	evbuffer_add_printf(body, "%s", "  </data>\n  <messages/>\n  <links/>\n</response>\n");
+	secret_free_str(token);
+	return body;
+}
+
+/*
+ * The 200 answer of the current mode in the dialect's shape, headers set
+ * on req.  Issues and remembers a token, in lineage, where the answer
+ * carries a usable one.
+ */
+static struct evbuffer *
+token_success(struct fakeidp *fk, struct evhttp_request *req, const struct token_req *tr,
+    unsigned long lineage)
 {
 	const struct behaviour *b = &fk->cur;
 	const char *scope = form_get(&tr->form, "scope");
 	const char *asked = form_get(&tr->query, "expires_in");
 	long long lifetime = b->lifetime;
-	char token[TOKEN_LEN + 1];
+	bool xvid = fk->dialect == DIALECT_XVID;
 	struct evbuffer *body;
+	char *token;
 	yajl_gen g;
 
 	if (b->mode == MODE_HTML) {
 		reply_header(req, "Content-Type", "text/html; charset=utf-8");
 		return token_html();
 	}
+	if (fk->dialect == DIALECT_SBC)
+		return token_success_xml(fk, req, lineage);
 	reply_header(req, "Content-Type", "application/json");
 	reply_header(req, "Cache-Control", "no-store");
 	reply_header(req, "Pragma", "no-cache");
 	if (b->mode == MODE_MALFORMED) {
-		body = evbuffer_new();
-		if (body == NULL)
-			fatal("out of memory");
+		body = buffer_new();
 		evbuffer_add_printf(body, "%s", "{\"access_token\": ");
 		return body;
 	}
@@ -1337,16 +1692,18 @@ token_success(struct fakeidp *fk, struct evhttp_request *req, const struct token
 		return json_error("invalid_scope", "the requested scope is invalid, unknown, or malformed");
 	g = json_new();
 	if (b->mode == MODE_NO_TOKEN) {
-		json_str(g, "token_type", b->token_type);
+		if (!xvid)
+			json_str(g, "token_type", b->token_type);
 		return json_finish(g);
 	}
-	if (asked != NULL)
+	if (asked != NULL && (fk->dialect == DIALECT_OAUTH2 || xvid))
 		(void)parse_ll(asked, 0, LIFETIME_MAX, &lifetime);
 
-	tokens_generate(token);
+	token = token_new(fk, lifetime);
 	json_str(g, "access_token", token);
-	json_str(g, "token_type", b->token_type);
-	if (b->mode == MODE_STRING_EXPIRES_IN) {
+	if (!xvid)
+		json_str(g, "token_type", b->token_type);
+	if (b->mode == MODE_STRING_EXPIRES_IN || (xvid && b->mode != MODE_NO_EXPIRES_IN)) {
 		char s[32];
 
 		snprintf(s, sizeof(s), "%lld", lifetime);
@@ -1354,7 +1711,7 @@ token_success(struct fakeidp *fk, struct evhttp_request *req, const struct token
 	} else if (b->mode != MODE_NO_EXPIRES_IN) {
 		json_int(g, "expires_in", lifetime);
 	}
-	if (scope != NULL)
+	if (scope != NULL && fk->dialect == DIALECT_OAUTH2)
 		json_str(g, "scope", scope);
 	if (b->mode == MODE_OVERSIZE) {
 		/* Valid JSON, but beyond any sane cap: its token is not issued. */
@@ -1365,10 +1722,10 @@ token_success(struct fakeidp *fk, struct evhttp_request *req, const struct token
 		json_str(g, "padding", pad);
 		free(pad);
 	} else {
-		tokens_remember(fk, token, lifetime);
+		tokens_remember(fk, token, lifetime, lineage);
 		fk->stats.issued++;
 	}
-	explicit_bzero(token, sizeof(token));
+	secret_free_str(token);
 	return json_finish(g);
 }
 
@@ -1402,10 +1759,140 @@ token_answer(struct fakeidp *fk, struct evhttp_request *req, int status, struct 
 	fk->stats.inflight--;
 }
 
+/* Each dialect's checks: a status, and the body in *ret (headers on req). */
+static int
+token_oauth2(struct fakeidp *fk, struct evhttp_request *req, const struct token_req *tr,
+    struct evbuffer **ret)
+{
+	struct err e = { 0 };
+
+	if (strcmp(tr->auth, "both") == 0) {
+		e = (struct err){ .status = 400, .code = "invalid_request",
+		    .text = "more than one client authentication method" };
+	} else if (fk->cur.require_auth && !token_req_authenticated(fk, tr)) {
+		reply_header(req, "WWW-Authenticate", "Basic realm=\"fakeidp\"");
+		e = (struct err){ .status = 401, .code = "invalid_client",
+		    .text = "client authentication failed" };
+	} else if (!token_req_grant_ok(fk, tr)) {
+		e = (struct err){ .status = 400, .code = "unsupported_grant_type" };
+	} else {
+		*ret = token_success(fk, req, tr, 0);
+		return 200;
+	}
+	*ret = error_body(fk, req, &e);
+	return e.status;
+}
+
+static int
+token_xibo(struct fakeidp *fk, struct evhttp_request *req, const struct token_req *tr,
+    struct evbuffer **ret)
+{
+	bool v3 = fk->cur.xibo_version >= 3;
+	struct err e = { 0 };
+
+	if (fk->cur.require_auth && !token_req_authenticated(fk, tr)) {
+		e = (struct err){ .status = 401, .code = "invalid_client",
+		    .text = v3 ? "Client authentication failed" : "Client authentication failed." };
+	} else if (!token_req_grant_ok(fk, tr)) {
+		e = (struct err){ .status = 400, .code = "unsupported_grant_type",
+		    .text = "The authorization grant type is not supported by the authorization server.",
+		    .hint = "Check that all required parameters have been provided" };
+	} else {
+		*ret = token_success(fk, req, tr, 0);
+		return 200;
+	}
+	*ret = error_body(fk, req, &e);
+	return e.status;
+}
+
+static int
+token_sbc(struct fakeidp *fk, struct evhttp_request *req, const struct token_req *tr,
+    struct evbuffer **ret)
+{
+	const struct issued *t = NULL;
+	unsigned long lineage;
+	unsigned long long issued = fk->stats.issued;
+	struct err e = { 0 };
+
+	if (fk->cur.require_auth && (tr->id == NULL || tr->basic_bad)) {
+		e = (struct err){ .status = 400,
+		    .text = "Authorization header with Basic credentials required" };
+	} else if (fk->cur.require_auth && !token_req_authenticated(fk, tr)) {
+		reply_header(req, "WWW-Authenticate", "Basic realm=\"SBC REST API\"");
+		e = (struct err){ .status = 401, .text = "Invalid username or password" };
+	} else if (tr->presented != NULL && (t = tokens_find(fk, tr->presented)) == NULL) {
+		e = (struct err){ .status = 401, .text = "Invalid or expired token" };
+	} else {
+		lineage = t != NULL && t->lineage != 0 ? t->lineage : ++fk->lineages;
+		*ret = token_success(fk, req, tr, lineage);
+		if (t != NULL && fk->stats.issued > issued) {
+			fk->stats.reauths++;
+			fk->stats.last.reauth = true;
+		}
+		log_info("%s in lineage %lu", t != NULL ? "re-authenticated" : "authenticated",
+		    lineage);
+		return 200;
+	}
+	*ret = error_body(fk, req, &e);
+	return e.status;
+}
+
+/* scope as Xvid takes it: comma-separated names it knows; none is fine. */
+static bool
+xvid_scope_ok(const char *scope)
+{
+	static const char *const known[] = {
+		"me", "mediahub", "mediahub_read", "mediahub_write", "mediahub_submit_jobs",
+		"mediahub_download_files", "autograph",
+	};
+	const char *p = scope;
+
+	if (scope == NULL || *scope == '\0')
+		return true;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		bool found = false;
+
+		for (size_t i = 0; i < ELEMENTSOF(known) && !found; i++)
+			found = strlen(known[i]) == n && memcmp(known[i], p, n) == 0;
+		if (!found)
+			return false;
+		if (p[n] == '\0')
+			return true;
+		p += n + 1;
+	}
+}
+
+static int
+token_xvid(struct fakeidp *fk, struct evhttp_request *req, const struct token_req *tr,
+    struct evbuffer **ret)
+{
+	const char *format = form_get(&tr->query, "format");
+	struct err e = { 0 };
+
+	if (!token_req_grant_ok(fk, tr)) {
+		e = (struct err){ .status = 400, .xvid_code = "0x0220001",
+		    .text = "Invalid grant type" };
+	} else if (fk->cur.require_auth && !token_req_authenticated(fk, tr)) {
+		e = (struct err){ .status = 402, .xvid_code = "0x0220003",
+		    .text = "Application does not exist" };
+	} else if (!xvid_scope_ok(form_get(&tr->form, "scope"))) {
+		e = (struct err){ .status = 400, .xvid_code = "0x0220002",
+		    .text = "Scopes requested are not allowed" };
+	} else if (format == NULL || strcmp(format, "json") != 0) {
+		e = (struct err){ .status = 400, .xvid_code = "0x0000001",
+		    .text = "Unsupported format" };
+	} else {
+		*ret = token_success(fk, req, tr, 0);
+		return 200;
+	}
+	*ret = error_body(fk, req, &e);
+	return e.status;
+}
+
 static void
 handle_token(struct fakeidp *fk, struct evhttp_request *req)
 {
-	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct token_req tr;
 	struct evbuffer *body;
 	int status = 200;
@@ -1414,49 +1901,162 @@ handle_token(struct fakeidp *fk, struct evhttp_request *req)
 	fk->stats.inflight++;
 	if (fk->stats.inflight > fk->stats.max_concurrent)
 		fk->stats.max_concurrent = fk->stats.inflight;
-	token_req_parse(req, &tr);
+	token_req_parse(fk, req, &tr);
 	stats_record(fk, req, &tr);
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		status = 405;
-		evhttp_add_header(out, "Allow", "POST");
-		body = json_error("invalid_request", "the token endpoint takes POST");
+		reply_header(req, "Allow", "POST");
+		body = error_body(fk, req, &(struct err){ .status = 405, .code = "invalid_request",
+		    .text = "the token endpoint takes POST" });
 	} else if (behaviour_take_failure(&fk->cur, &status)) {
 		if (status == 401)
-			evhttp_add_header(out, "WWW-Authenticate", "Basic realm=\"fakeidp\"");
+			reply_header(req, "WWW-Authenticate", "Basic realm=\"fakeidp\"");
 		if (status >= 300 && status < 400)
-			evhttp_add_header(out, "Location", fk->token_paths[0]);
-		body = json_error(http_oauth_error(status), "failure injected by fakeidp");
+			reply_header(req, "Location", fk->token_paths[0]);
+		body = error_body(fk, req, &(struct err){ .status = status,
+		    .code = http_oauth_error(status),
+		    .text = fk->dialect == DIALECT_XVID ? NULL : "failure injected by fakeidp" });
 	} else if (fk->cur.mode == MODE_SILENT) {
 		token_req_clear(&tr);
 		if (hold_start(fk, req, 0, NULL, 0) == 0)
 			return;
 		fk->stats.failed++;
-		reply_error(req, 503, "temporarily_unavailable", "too many requests held");
+		reply_err(fk, req, &(struct err){ .status = 503, .code = "temporarily_unavailable",
+		    .text = "too many requests held" });
 		fk->stats.inflight--;
 		return;
-	} else if (strcmp(tr.auth, "both") == 0) {
-		status = 400;
-		body = json_error("invalid_request", "more than one client authentication method");
-	} else if (fk->cur.require_auth && !token_req_authenticated(fk, &tr)) {
-		status = 401;
-		evhttp_add_header(out, "WWW-Authenticate", "Basic realm=\"fakeidp\"");
-		body = json_error("invalid_client", "client authentication failed");
-	} else if (!token_req_grant_ok(fk, &tr)) {
-		status = 400;
-		body = json_error("unsupported_grant_type", NULL);
 	} else {
-		body = token_success(fk, req, &tr);
+		switch (fk->dialect) {
+		case DIALECT_XIBO:
+			status = token_xibo(fk, req, &tr, &body);
+			break;
+		case DIALECT_SBC:
+			status = token_sbc(fk, req, &tr, &body);
+			break;
+		case DIALECT_XVID:
+			status = token_xvid(fk, req, &tr, &body);
+			break;
+		default:
+			status = token_oauth2(fk, req, &tr, &body);
+			break;
+		}
 	}
 	token_req_clear(&tr);
 
 	if (status >= 300) {
 		fk->stats.failed++;
 		token_retry_after(fk, req);
-		evhttp_add_header(out, "Content-Type", "application/json");
-		evhttp_add_header(out, "Cache-Control", "no-store");
 	}
 	token_answer(fk, req, status, body);
+}
+
+/* --- the Oracle SBC's configuration lock ----------------------------- */
+
+/* Whether path is /rest/VERSION/what for a version the SBC has. */
+static bool
+sbc_path(const char *path, const char *what)
+{
+	static const char *const versions[] = { "v1.0", "v1.1", "v1.2" };
+	size_t n = strlen(what);
+
+	if (strncmp(path, "/rest/", 6) != 0)
+		return false;
+	path += 6;
+	for (size_t i = 0; i < ELEMENTSOF(versions); i++) {
+		size_t v = strlen(versions[i]);
+
+		if (strncmp(path, versions[i], v) == 0 && path[v] == '/' &&
+		    strncmp(path + v + 1, what, n) == 0 && path[v + 1 + n] == '\0')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * POST .../configuration/lock or unlock with a Bearer token: the lock
+ * belongs to the token's lineage until it is unlocked or the lineage has
+ * no unexpired token left.
+ */
+static void
+handle_sbc_lock(struct fakeidp *fk, struct evhttp_request *req, bool lock)
+{
+	const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	const struct issued *t = NULL;
+	unsigned long holder;
+	struct evbuffer *b;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		reply_header(req, "Allow", "POST");
+		reply_err(fk, req, &(struct err){ .status = 405, .text = "use POST" });
+		return;
+	}
+	if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0) {
+		authz += 7;
+		while (*authz == ' ')
+			authz++;
+		t = tokens_find(fk, authz);
+	}
+	if (t == NULL || t->lineage == 0) {
+		reply_err(fk, req, &(struct err){ .status = 401,
+		    .text = "Invalid or expired token" });
+		return;
+	}
+	holder = lock_holder(fk);
+	if (holder != 0 && holder != t->lineage) {
+		log_info("configuration lock: held by lineage %lu, not %lu", holder, t->lineage);
+		reply_err(fk, req, &(struct err){ .status = 423, .code = NULL,
+		    .text = "The configuration is locked by another session" });
+		return;
+	}
+	fk->lock_holder = lock ? t->lineage : 0;
+	log_info("configuration %s by lineage %lu", lock ? "locked" : "unlocked", t->lineage);
+	reply_type(req, "application/xml");
+	b = buffer_new();
+	evbuffer_add_printf(b, "%s", XML_DECL
+	    "<response>\n  <data/>\n  <messages/>\n  <links/>\n</response>\n");
+	reply_send(req, 200, b);
+	evbuffer_free(b);
+}
+
+/* A 404 in the dialect's manner: Xibo's is a web page. */
+static void
+reply_not_found(struct fakeidp *fk, struct evhttp_request *req)
+{
+	const char *path = http_path(req);
+	size_t n = strlen(path);
+	struct evbuffer *b;
+
+	if (fk->dialect == DIALECT_XIBO) {
+		reply_header(req, "Content-Type", "text/html; charset=UTF-8");
+		b = buffer_new();
+		evbuffer_add_printf(b, "%s", "<!DOCTYPE html>\n<html lang=\"en\">\n"
+		    "<head><meta charset=\"utf-8\"><title>Page not found</title></head>\n"
+		    "<body><h1>Page not found</h1>\n<p>The page you requested could not be "
+		    "found.</p></body>\n</html>\n");
+		reply_send(req, 404, b);
+		evbuffer_free(b);
+		return;
+	}
+	if (fk->dialect == DIALECT_SBC && strncmp(path, "/rest/", 6) == 0 && n > 11 &&
+	    strcmp(path + n - 11, "/auth/token") == 0) {
+		reply_err(fk, req, &(struct err){ .status = 404,
+		    .text = "Unsupported API version" });
+		return;
+	}
+	reply_err(fk, req, &(struct err){ .status = 404, .code = "not_found" });
+}
+
+/* The plain-HTTP port of an HTTPS fakeidp: everything is a 426. */
+static void
+plain_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct fakeidp *fk = arg;
+
+	reply_header(req, "Upgrade", "TLS/1.2, HTTP/1.1");
+	reply_err(fk, req, &(struct err){ .status = 426, .code = "invalid_request",
+	    .text = "HTTPS is required: this port speaks plain HTTP only to say so" });
 }
 
 /* --- introspect, stats, control -------------------------------------- */
@@ -1522,12 +2122,20 @@ handle_stats(struct fakeidp *fk, struct evhttp_request *req)
 	json_str(g, "auth", l->auth);
 	json_str(g, "grant_type", l->grant_type);
 	json_str(g, "scope", l->scope);
+	json_str(g, "scope_raw", l->scope_raw);
 	json_str(g, "content_type", l->content_type);
 	json_str(g, "query", l->query);
 	json_bool(g, "reauth_token", l->reauth_token);
 	json_bool(g, "reauth_token_known", l->reauth_token_known);
+	json_bool(g, "reauth", l->reauth);
+	json_int(g, "reauths", (long long)s->reauths);
+	json_int(g, "lineages", (long long)fk->lineages);
+	json_int(g, "lock_holder", (long long)lock_holder(fk));
 	json_int(g, "max_concurrent", s->max_concurrent);
 	json_int(g, "held", (long long)fk->n_holds);
+	json_str(g, "dialect", dialect_names[fk->dialect]);
+	json_int(g, "xibo_version", fk->cur.xibo_version);
+	json_str(g, "reauth_param", fk->cur.reauth_param);
 	json_str(g, "mode", mode_names[fk->cur.mode]);
 	json_str(g, "method", l->method);
 	json_str(g, "path", l->path);
@@ -1550,10 +2158,13 @@ enum ctl {
 	CTL_TOKEN_TYPE,
 	CTL_GRANT_TYPE,
 	CTL_REQUIRE_AUTH,
+	CTL_XIBO_VERSION,
+	CTL_REAUTH_PARAM,
 	CTL_N
 };
 
-enum ctl_kind { CTL_INT, CTL_BOOL, CTL_STATUS, CTL_MODE_NAME, CTL_STRING };
+/* CTL_NAME: like CTL_STRING, but empty is a value too. */
+enum ctl_kind { CTL_INT, CTL_BOOL, CTL_STATUS, CTL_MODE_NAME, CTL_STRING, CTL_NAME };
 
 static const struct ctl_key {
 	const char *name;
@@ -1572,6 +2183,8 @@ static const struct ctl_key {
 	[CTL_TOKEN_TYPE] = { "token_type", CTL_STRING, 0 },
 	[CTL_GRANT_TYPE] = { "grant_type", CTL_STRING, 0 },
 	[CTL_REQUIRE_AUTH] = { "require_auth", CTL_BOOL, 0 },
+	[CTL_XIBO_VERSION] = { "xibo_version", CTL_INT, 3 },
+	[CTL_REAUTH_PARAM] = { "reauth_param", CTL_NAME, 0 },
 };
 
 /* A /control request, checked whole before anything applies. */
@@ -1594,6 +2207,8 @@ control_value(struct control *c, const char *name, const char *value)
 		case CTL_INT:
 			if (parse_ll(value, 0, key->max, &c->num[k]) < 0)
 				return -EINVAL;
+			if (k == CTL_XIBO_VERSION && c->num[k] < 2)
+				return -EINVAL;
 			break;
 		case CTL_BOOL:
 			if (parse_bool(value, &b) < 0)
@@ -1613,7 +2228,9 @@ control_value(struct control *c, const char *name, const char *value)
 				return -EINVAL;
 			break;
 		case CTL_STRING:
-			if (*value == '\0' || strlen(value) > STRING_MAX)
+		case CTL_NAME:
+			if ((key->kind == CTL_STRING && *value == '\0') ||
+			    strlen(value) > STRING_MAX)
 				return -EINVAL;
 			for (const char *p = value; *p != '\0'; p++)
 				if (!isprint((unsigned char)*p))
@@ -1669,6 +2286,13 @@ control_apply(struct fakeidp *fk, const struct control *c)
 	}
 	if (c->given[CTL_REQUIRE_AUTH])
 		b->require_auth = c->num[CTL_REQUIRE_AUTH];
+	if (c->given[CTL_XIBO_VERSION])
+		b->xibo_version = (int)c->num[CTL_XIBO_VERSION];
+	if (c->given[CTL_REAUTH_PARAM]) {
+		free(b->reauth_param);
+		b->reauth_param = *c->str[CTL_REAUTH_PARAM] != '\0' ?
+		    xstrdup(c->str[CTL_REAUTH_PARAM]) : NULL;
+	}
 }
 
 static void
@@ -1749,7 +2373,15 @@ request_cb(struct evhttp_request *req, void *arg)
 			return;
 		}
 	}
-	reply_error(req, 404, "not_found", NULL);
+	if (fk->dialect == DIALECT_SBC && sbc_path(path, "configuration/lock")) {
+		handle_sbc_lock(fk, req, true);
+		return;
+	}
+	if (fk->dialect == DIALECT_SBC && sbc_path(path, "configuration/unlock")) {
+		handle_sbc_lock(fk, req, false);
+		return;
+	}
+	reply_not_found(fk, req);
 }
 
 /* --- setup ----------------------------------------------------------- */
@@ -1899,15 +2531,34 @@ raise_fd_limit(void)
 	}
 }
 
+/* Binds http to addr and port (0: any) and returns the port it got. */
+static unsigned int
+listen_on(struct evhttp *http, const char *addr, long long port)
+{
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
+	bound = evhttp_bind_socket_with_handle(http, addr, (uint16_t)port);
+	if (bound == NULL)
+		fatal("cannot listen on %s port %lld: %s", addr, port, strerror(errno));
+	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sslen) < 0)
+		fatal("getsockname: %s", strerror(errno));
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
 static void
 usage(FILE *f, int status)
 {
 	fprintf(f, "%s",
-	    "usage: fakeidp [--listen ADDR] [--port N] [--port-file FILE]\n"
+	    "usage: fakeidp [--dialect oauth2|xibo|oracle-sbc|xvid]\n"
+	    "               [--listen ADDR] [--port N] [--port-file FILE]\n"
 	    "               [--client-id ID] [--client-secret SECRET]\n"
 	    "               [--client-secret-file FILE] [--lifetime SECONDS]\n"
 	    "               [--grant-type TYPE] [--token-path PATH]...\n"
-	    "               [--tls-cert PEM --tls-key PEM] [--quiet]\n");
+	    "               [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]]\n"
+	    "               [--quiet]\n");
 	exit(status);
 }
 
@@ -1915,6 +2566,7 @@ struct options {
 	const char *listen;
 	long long port;
 	const char *port_file;
+	const char *plain_port_file;
 	const char *tls_cert;
 	const char *tls_key;
 	bool quiet;
@@ -1926,7 +2578,7 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 	enum {
 		OPT_LISTEN = 256, OPT_PORT, OPT_PORT_FILE, OPT_CLIENT_ID, OPT_CLIENT_SECRET,
 		OPT_CLIENT_SECRET_FILE, OPT_LIFETIME, OPT_GRANT_TYPE, OPT_TOKEN_PATH,
-		OPT_TLS_CERT, OPT_TLS_KEY, OPT_QUIET, OPT_HELP,
+		OPT_TLS_CERT, OPT_TLS_KEY, OPT_QUIET, OPT_HELP, OPT_DIALECT, OPT_PLAIN_PORT_FILE,
 	};
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -1942,15 +2594,19 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "dialect", required_argument, NULL, OPT_DIALECT },
+		{ "plain-port-file", required_argument, NULL, OPT_PLAIN_PORT_FILE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct behaviour *b = &fk->initial;
-	int c;
+	bool lifetime_given = false;
+	int c, d;
 
 	o->listen = "127.0.0.1";
 	b->lifetime = 3600;
 	b->fail_remaining = -1;
 	b->require_auth = true;
+	b->xibo_version = 2;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
@@ -1982,6 +2638,7 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 				fprintf(stderr, "fakeidp: bad lifetime %s\n", optarg);
 				usage(stderr, 2);
 			}
+			lifetime_given = true;
 			break;
 		case OPT_GRANT_TYPE:
 			if (*optarg == '\0')
@@ -2008,6 +2665,19 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		case OPT_HELP:
 			usage(stdout, 0);
 			break;
+		case OPT_DIALECT:
+			for (d = 0; d < DIALECT_N; d++)
+				if (strcmp(optarg, dialect_names[d]) == 0)
+					break;
+			if (d == DIALECT_N) {
+				fprintf(stderr, "fakeidp: unknown dialect %s\n", optarg);
+				usage(stderr, 2);
+			}
+			fk->dialect = (enum dialect)d;
+			break;
+		case OPT_PLAIN_PORT_FILE:
+			o->plain_port_file = optarg;
+			break;
 		default:
 			usage(stderr, 2);
 		}
@@ -2018,15 +2688,34 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		fprintf(stderr, "fakeidp: --tls-cert and --tls-key go together\n");
 		usage(stderr, 2);
 	}
+	if (o->plain_port_file != NULL && o->tls_cert == NULL) {
+		fprintf(stderr, "fakeidp: --plain-port-file needs --tls-cert and --tls-key\n");
+		usage(stderr, 2);
+	}
+	if (fk->dialect == DIALECT_SBC && fk->n_token_paths > 0) {
+		fprintf(stderr, "fakeidp: the oracle-sbc dialect has its own token paths\n");
+		usage(stderr, 2);
+	}
 	if (fk->client_id == NULL)
 		fk->client_id = xstrdup("demo-client");
 	if (fk->client_secret == NULL)
 		fk->client_secret = secret_from_str("demo-secret");
 	if (b->grant_type == NULL)
-		b->grant_type = xstrdup("client_credentials");
+		b->grant_type = xstrdup(fk->dialect == DIALECT_XVID ? "client_credential" :
+		    "client_credentials");
 	b->token_type = xstrdup("Bearer");
+	if (fk->dialect == DIALECT_SBC) {
+		static const char *const paths[] = {
+			"/rest/v1.2/auth/token", "/rest/v1.1/auth/token", "/rest/v1.0/auth/token",
+		};
+
+		for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+			fk->token_paths[fk->n_token_paths++] = xstrdup(paths[i]);
+		if (!lifetime_given)
+			b->lifetime = 600;
+	}
 	if (fk->n_token_paths == 0)
-		fk->token_paths[fk->n_token_paths++] = xstrdup("/token");
+		fk->token_paths[fk->n_token_paths++] = xstrdup(dialect_token_path[fk->dialect]);
 }
 
 int
@@ -2034,12 +2723,9 @@ main(int argc, char **argv)
 {
 	struct fakeidp fk = { 0 };
 	struct options o = { 0 };
-	struct evhttp_bound_socket *bound;
 	struct event *sigterm, *sigint;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
 	_cleanup_free_ char *addr = NULL;
-	unsigned int port;
+	unsigned int port, plain_port = 0;
 	struct hold *h;
 
 	TAILQ_INIT(&fk.holds);
@@ -2070,13 +2756,17 @@ main(int argc, char **argv)
 		evhttp_set_bevcb(fk.http, tls_bev_cb, fk.ssl);
 	}
 
-	bound = evhttp_bind_socket_with_handle(fk.http, addr, (uint16_t)o.port);
-	if (bound == NULL)
-		fatal("cannot listen on %s port %lld: %s", addr, o.port, strerror(errno));
-	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sslen) < 0)
-		fatal("getsockname: %s", strerror(errno));
-	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					      : ((struct sockaddr_in *)&ss)->sin_port);
+	port = listen_on(fk.http, addr, o.port);
+	if (o.plain_port_file != NULL) {
+		fk.plain = evhttp_new(fk.base);
+		if (fk.plain == NULL)
+			fatal("cannot set up libevent");
+		evhttp_set_max_body_size(fk.plain, BODY_MAX);
+		evhttp_set_max_headers_size(fk.plain, HEADERS_MAX);
+		evhttp_set_timeout(fk.plain, 60);
+		evhttp_set_gencb(fk.plain, plain_request_cb, &fk);
+		plain_port = listen_on(fk.plain, addr, 0);
+	}
 
 	sigterm = evsignal_new(fk.base, SIGTERM, signal_cb, &fk);
 	sigint = evsignal_new(fk.base, SIGINT, signal_cb, &fk);
@@ -2084,6 +2774,8 @@ main(int argc, char **argv)
 	    event_add(sigint, NULL) < 0)
 		fatal("cannot set up signal handling");
 
+	if (o.plain_port_file != NULL)
+		port_file_write(o.plain_port_file, plain_port);
 	if (o.port_file != NULL)
 		port_file_write(o.port_file, port);
 	if (!o.quiet) {
@@ -2100,6 +2792,8 @@ main(int argc, char **argv)
 	while ((h = TAILQ_FIRST(&fk.holds)) != NULL)
 		hold_free(h);
 	evhttp_free(fk.http);
+	if (fk.plain != NULL)
+		evhttp_free(fk.plain);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(fk.base);

@@ -153,3 +153,75 @@ wait_for() {
 done_testing() {
 	[ "$T_FAILED" -eq 0 ]
 }
+
+# --- helpers for several endpoints at once (profiles.t) ---
+
+IDP_EXTRA_PIDS=
+
+idp_stop_named() {
+	local pid
+	for pid in $IDP_EXTRA_PIDS; do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	IDP_EXTRA_PIDS=
+}
+
+# idp_start_named NAME [fakeidp args...]: one more fakeidp beside the first
+# (another dialect, say), with the same client id and secret; sets NAME_PORT
+# and NAME_URL (https:// when --tls-cert is among the args), and stops it at
+# exit.  Its log is $T_DIR/NAME.log.
+idp_start_named() {
+	local name=$1 port scheme=http arg
+	shift
+	for arg in "$@"; do [ "$arg" = --tls-cert ] && scheme=https; done
+	rm -f "$T_DIR/$name.port"
+	"$FAKEIDP" --quiet --port 0 --port-file "$T_DIR/$name.port" --client-id it-client \
+		--client-secret "$IDP_SECRET" "$@" >"$T_DIR/$name.log" 2>&1 &
+	IDP_EXTRA_PIDS="$IDP_EXTRA_PIDS $!"
+	trap 'idp_stop_named; t_cleanup' EXIT
+	for _ in $(seq 100); do
+		[ -s "$T_DIR/$name.port" ] && break
+		sleep 0.05
+	done
+	port=$(cat "$T_DIR/$name.port" 2>/dev/null)
+	[ -n "$port" ] || { echo "Bail out! fakeidp $name did not start"; exit 1; }
+	printf -v "${name}_PORT" '%s' "$port"
+	printf -v "${name}_URL" '%s' "$scheme://127.0.0.1:$port"
+}
+
+# idp_at NAME PATH-AND-QUERY [curl args...]: GET from the fakeidp NAME
+# (trusting $T_DIR/ca.pem for HTTPS when it exists).
+idp_at() {
+	local url="${1}_URL" path=$2
+	shift 2
+	if [ -f "$T_DIR/ca.pem" ]; then set -- --cacert "$T_DIR/ca.pem" "$@"; fi
+	curl -s -m 5 "$@" "${!url}$path"
+}
+
+# idp_stat_at NAME FIELD: a number or boolean from that fakeidp's /stats.
+idp_stat_at() {
+	idp_at "$1" /stats | sed -n "s/.*\"$2\": *\([0-9a-z]*\).*/\1/p"
+}
+
+# make_test_ca: a CA ($T_DIR/ca.pem) and a server certificate it signed for
+# localhost and 127.0.0.1 ($T_DIR/server.pem, server.key).
+make_test_ca() {
+	{
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tokenbroker-test-ca \
+			-keyout "$T_DIR/ca.key" -out "$T_DIR/ca.pem" &&
+		openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+			-keyout "$T_DIR/server.key" -out "$T_DIR/server.csr" &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T_DIR/server.ext" &&
+		openssl x509 -req -in "$T_DIR/server.csr" -CA "$T_DIR/ca.pem" -CAkey "$T_DIR/ca.key" \
+			-CAcreateserial -days 2 -extfile "$T_DIR/server.ext" -out "$T_DIR/server.pem"
+	} >/dev/null 2>&1
+}
+
+# cred_field NAME FIELD: a string or number field of credential NAME in
+# GET /v1/credentials.
+cred_field() {
+	api /v1/credentials | sed -n \
+		-e "s/.*\"name\":\"$1\"[^}]*\"$2\":\"\([^\"]*\)\".*/\1/p" -e t \
+		-e "s/.*\"name\":\"$1\"[^}]*\"$2\":\([0-9.-]*\).*/\1/p"
+}
+

@@ -188,6 +188,7 @@ test_defaults(void **state)
 	assert_string_equal(dc->state_dir, "/var/lib/tokenbroker");
 	assert_int_equal(dc->log_level, LOG_INFO);
 	assert_int_equal(dc->max_clients, 4096);
+	assert_int_equal(dc->max_clients_per_uid, 256);
 	assert_int_equal(dc->upstream_concurrency, 32);
 	/* metrics: root only */
 	assert_false(dc->metrics_allow_users.any);
@@ -241,6 +242,13 @@ test_defaults(void **state)
 	assert_true(cc->allow_users.any);
 	assert_true(cc->allow_groups.any);
 	assert_false(cc->lazy);
+	assert_false(cc->persist);
+	assert_null(cc->sink);
+	assert_int_equal(cc->sink_mode, 0600);
+	assert_false(cc->sink_owner_set);
+	assert_int_equal(cc->sink_uid, (uid_t)-1);
+	assert_int_equal(cc->sink_gid, (gid_t)-1);
+	assert_int_equal(cc->sink_format, SINK_FORMAT_RAW);
 	assert_int_equal(strlen(cc->digest), 64);
 	assert_int_equal(strspn(cc->digest, "0123456789abcdef"), 64);
 	loaded_clear(&l);
@@ -259,6 +267,7 @@ test_daemon_values(void **state)
 			 "state_dir = /var/lib/tb\n"
 			 "log_level = debug\n"
 			 "max_clients = 10\n"
+			 "max_clients_per_uid = 10\n"
 			 "upstream_concurrency = 1024\n"
 			 "metrics_allow = root daemon 1234 @adm @5\n");
 	dc = &l.conf->daemon;
@@ -269,6 +278,7 @@ test_daemon_values(void **state)
 	assert_string_equal(dc->state_dir, "/var/lib/tb");
 	assert_int_equal(dc->log_level, LOG_DEBUG);
 	assert_int_equal(dc->max_clients, 10);
+	assert_int_equal(dc->max_clients_per_uid, 10);
 	assert_int_equal(dc->upstream_concurrency, 1024);
 	assert_int_equal(dc->metrics_allow_users.n, 3);
 	assert_int_equal(dc->metrics_allow_users.v[0], 0);
@@ -282,6 +292,18 @@ test_daemon_values(void **state)
 
 	assert_loads(&l, "[daemon]\nsocket_group = 4242\n");
 	assert_int_equal(l.conf->daemon.socket_group, 4242);
+	loaded_clear(&l);
+
+	/* The per-uid default follows a smaller max_clients, in any order. */
+	assert_loads(&l, "[daemon]\nmax_clients = 100\n");
+	assert_int_equal(l.conf->daemon.max_clients_per_uid, 100);
+	loaded_clear(&l);
+	assert_loads(&l, "[daemon]\nmax_clients_per_uid = 1000000\nmax_clients = 1000000\n");
+	assert_int_equal(l.conf->daemon.max_clients_per_uid, 1000000);
+	loaded_clear(&l);
+	assert_loads(&l, "[daemon]\nmax_clients_per_uid = 1\n");
+	assert_int_equal(l.conf->daemon.max_clients_per_uid, 1);
+	assert_int_equal(l.conf->daemon.max_clients, 4096);
 	loaded_clear(&l);
 }
 
@@ -327,6 +349,16 @@ test_daemon_errors(void **state)
 			 "t.conf:2: max_clients: invalid number \"many\" (use 1 to 1000000)");
 	assert_one_error("[daemon]\nmetrics_allow = nosuchuser\n",
 			 "t.conf:2: metrics_allow: unknown user \"nosuchuser\"");
+	assert_one_error("[daemon]\nmax_clients_per_uid = 0\n",
+			 "t.conf:2: max_clients_per_uid: 0 is out of range (use 1 to 1000000)");
+	assert_one_error("[daemon]\nmax_clients_per_uid = 1000001\n",
+			 "t.conf:2: max_clients_per_uid: 1000001 is out of range (use 1 to "
+			 "1000000)");
+	/* Larger than max_clients: an error naming both, wherever they stand. */
+	assert_one_error("[daemon]\nmax_clients_per_uid = 20\nmax_clients = 10\n",
+			 "t.conf:2: max_clients_per_uid: 20 is larger than max_clients (10)");
+	assert_one_error("[daemon]\nmax_clients_per_uid = 5000\n",
+			 "t.conf:2: max_clients_per_uid: 5000 is larger than max_clients (4096)");
 }
 
 /* Every bad line is reported, not just the first. */
@@ -569,11 +601,11 @@ test_credential_errors(void **state)
 			      "grant_type = client credentials\n"
 			      "allow_users = root nosuchuser\n"
 			      "allow_groups = nosuchgroup\n"
-			      "persist = yes\n"
-			      "sink = /run/token\n"
-			      "sink_mode = 0600\n"
-			      "sink_owner = a:b\n"
-			      "sink_format = raw\n"
+			      "persist = maybe\n"
+			      "sink = run/token\n"
+			      "sink_mode = 0800\n"
+			      "sink_owner = nosuchuser:root\n"
+			      "sink_format = yaml\n"
 			      "client_id =\n"
 			      "proxy = http://a b\n"
 			      "refresh_before = 0%\n");
@@ -591,11 +623,11 @@ test_credential_errors(void **state)
 		    "t.conf:15: grant_type: \"client credentials\" must not contain white space",
 		    "t.conf:16: allow_users: unknown user \"nosuchuser\"",
 		    "t.conf:17: allow_groups: unknown group \"nosuchgroup\"",
-		    "t.conf:18: persist: not supported by this version of tokenbrokerd",
-		    "t.conf:19: sink: not supported by this version of tokenbrokerd",
-		    "t.conf:20: sink_mode: not supported by this version of tokenbrokerd",
-		    "t.conf:21: sink_owner: not supported by this version of tokenbrokerd",
-		    "t.conf:22: sink_format: not supported by this version of tokenbrokerd",
+		    "t.conf:18: persist: invalid boolean \"maybe\" (use yes or no)",
+		    "t.conf:19: sink: \"run/token\" is not an absolute path",
+		    "t.conf:20: sink_mode: invalid mode \"0800\" (use octal, at most 0777, e.g. 0640)",
+		    "t.conf:21: sink_owner: unknown user \"nosuchuser\"",
+		    "t.conf:22: sink_format: unknown value \"yaml\" (use raw, header, json, env)",
 		    "t.conf:23: client_id: already set at line 3",
 		    "t.conf:24: proxy: must not contain white space",
 		    "t.conf:25: refresh_before: already set at line 6", NULL);
@@ -888,6 +920,241 @@ test_digest(void **state)
 	assert_string_not_equal(a.conf->creds[0]->digest, b.conf->creds[0]->digest);
 	loaded_clear(&b);
 	loaded_clear(&a);
+}
+
+/* tmpl with every "@" replaced by the test directory. */
+static char *
+with_dir(const char *tmpl)
+{
+	char *out = xstrdup("");
+
+	for (const char *p = tmpl; *p != '\0'; p++) {
+		char *n = *p == '@' ? xasprintf("%s%s", out, test_dir) :
+				      xasprintf("%s%c", out, *p);
+
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
+/* The keys of persistence and file sinks, and what they refuse. */
+static void
+test_sink_values(void **state)
+{
+	_cleanup_free_ char *text = NULL, *sink = test_path("token");
+	static const char *const formats[] = { "raw", "header", "json", "env" };
+	struct loaded l;
+	const struct cred_conf *cc;
+
+	text = xasprintf(CRED_OK "persist = yes\n"
+				 "sink = %s\n"
+				 "sink_mode = 0640\n"
+				 "sink_owner = nobody:nogroup\n"
+				 "sink_format = json\n",
+			 sink);
+	assert_loads(&l, text);
+	cc = l.conf->creds[0];
+	assert_true(cc->persist);
+	assert_string_equal(cc->sink, sink);
+	assert_int_equal(cc->sink_mode, 0640);
+	assert_true(cc->sink_owner_set);
+	assert_int_equal(cc->sink_uid, 65534);
+	assert_int_equal(cc->sink_gid, 65534);
+	assert_int_equal(cc->sink_format, SINK_FORMAT_JSON);
+	loaded_clear(&l);
+	FREE(text);
+
+	/* An existing file is fine: it is what gets replaced. */
+	write_file(sink, 0600, "old\n");
+	for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
+		text = xasprintf(CRED_OK "sink = %s\nsink_format = %s\n", sink, formats[i]);
+		assert_loads(&l, text);
+		assert_int_equal(l.conf->creds[0]->sink_format, (int)i);
+		loaded_clear(&l);
+		FREE(text);
+	}
+
+	/* A user only, a group only, numeric ids. */
+	text = xasprintf(CRED_OK "sink = %s\nsink_owner = root\n", sink);
+	assert_loads(&l, text);
+	cc = l.conf->creds[0];
+	assert_true(cc->sink_owner_set);
+	assert_int_equal(cc->sink_uid, 0);
+	assert_int_equal(cc->sink_gid, (gid_t)-1);
+	loaded_clear(&l);
+	FREE(text);
+	text = xasprintf(CRED_OK "sink = %s\nsink_owner = :nogroup\n", sink);
+	assert_loads(&l, text);
+	cc = l.conf->creds[0];
+	assert_int_equal(cc->sink_uid, (uid_t)-1);
+	assert_int_equal(cc->sink_gid, 65534);
+	loaded_clear(&l);
+	FREE(text);
+	text = xasprintf(CRED_OK "sink = %s\nsink_owner = 1234:5678\n", sink);
+	assert_loads(&l, text);
+	cc = l.conf->creds[0];
+	assert_int_equal(cc->sink_uid, 1234);
+	assert_int_equal(cc->sink_gid, 5678);
+	loaded_clear(&l);
+	FREE(text);
+
+	/* A file in / itself; "none" and empty are no sink. */
+	assert_loads(&l, CRED_OK "sink = /tokenbroker-test-sink\n");
+	assert_string_equal(l.conf->creds[0]->sink, "/tokenbroker-test-sink");
+	loaded_clear(&l);
+	assert_loads(&l, CRED_OK "sink = none\n");
+	assert_null(l.conf->creds[0]->sink);
+	loaded_clear(&l);
+	assert_loads(&l, CRED_OK "sink =\npersist = no\n");
+	assert_null(l.conf->creds[0]->sink);
+	assert_false(l.conf->creds[0]->persist);
+	loaded_clear(&l);
+
+	/* Neither changes how a token is obtained. */
+	text = xasprintf(CRED_OK "persist = yes\nsink = %s\n", sink);
+	assert_loads(&l, text);
+	{
+		struct loaded plain;
+
+		assert_loads(&plain, CRED_OK);
+		assert_string_equal(l.conf->creds[0]->digest, plain.conf->creds[0]->digest);
+		loaded_clear(&plain);
+	}
+	loaded_clear(&l);
+}
+
+static void
+test_sink_errors(void **state)
+{
+	_cleanup_free_ char *file = test_path("file"), *pub = test_path("pub"),
+			    *sub = test_path("sub"), *link = test_path("link"),
+			    *fifo = test_path("fifo"), *text = NULL, *msg = NULL;
+	struct {
+		const char *value; /* @: the test directory */
+		const char *msg;   /* @: the test directory */
+	} const cases[] = {
+		{ "@/nope/token", "t.conf:5: sink: directory @/nope does not exist" },
+		{ "@/pub/token",
+		  "t.conf:5: sink: directory @/pub is writable by everyone; use a directory only "
+		  "tokenbrokerd can write" },
+		{ "@/file/token", "t.conf:5: sink: @/file is not a directory" },
+		{ "@/sub", "t.conf:5: sink: @/sub is a directory" },
+		{ "@/link", "t.conf:5: sink: @/link is a symbolic link (give the file itself)" },
+		{ "@/fifo", "t.conf:5: sink: @/fifo is not a regular file" },
+		{ "@/", "t.conf:5: sink: \"@/\" does not name a file" },
+		{ "@/..", "t.conf:5: sink: \"@/..\" does not name a file" },
+	};
+
+	write_file(file, 0600, "x");
+	assert_int_equal(mkdir(pub, 0777), 0);
+	assert_int_equal(chmod(pub, 0777), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(symlink(file, link), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *value = with_dir(cases[i].value);
+
+		text = xasprintf(CRED_OK "sink = %s\n", value);
+		msg = with_dir(cases[i].msg);
+		assert_one_error(text, msg);
+		FREE(text);
+		FREE(msg);
+	}
+	assert_one_error(CRED_OK "sink = /tmp/token\n",
+			 "t.conf:5: sink: directory /tmp is writable by everyone; use a directory "
+			 "only tokenbrokerd can write");
+	assert_one_error(CRED_OK "sink = token\n",
+			 "t.conf:5: sink: \"token\" is not an absolute path");
+	assert_one_error(CRED_OK "sink = /\n", "t.conf:5: sink: \"/\" does not name a file");
+
+	assert_one_error(CRED_OK "sink_owner =\n",
+			 "t.conf:5: sink_owner: invalid owner \"\" (use user:group, user or :group)");
+	assert_one_error(CRED_OK "sink_owner = :\n",
+			 "t.conf:5: sink_owner: invalid owner \":\" (use user:group, user or "
+			 ":group)");
+	assert_one_error(CRED_OK "sink_owner = root:\n",
+			 "t.conf:5: sink_owner: invalid owner \"root:\" (use user:group, user or "
+			 ":group)");
+	assert_one_error(CRED_OK "sink_owner = root:nosuchgroup\n",
+			 "t.conf:5: sink_owner: unknown group \"nosuchgroup\"");
+	assert_one_error(CRED_OK "sink_owner = 4294967295\n",
+			 "t.conf:5: sink_owner: invalid uid 4294967295");
+	assert_one_error(CRED_OK "sink_mode = 1600\n",
+			 "t.conf:5: sink_mode: invalid mode \"1600\" (use octal, at most 0777, e.g. "
+			 "0640)");
+	assert_one_error(CRED_OK "sink_mode = rw\n",
+			 "t.conf:5: sink_mode: invalid mode \"rw\" (use octal, at most 0777, e.g. "
+			 "0640)");
+}
+
+/* Two credentials with one sink, also by another path; sink_* without sink. */
+static void
+test_sink_shared(void **state)
+{
+	_cleanup_free_ char *text = NULL, *alias = test_path("alias");
+	struct loaded l;
+
+	assert_int_equal(symlink(test_dir, alias), 0);
+	text = xasprintf(CRED_OK "sink = %s/token\n"
+				 "[credential \"b\"]\n"
+				 "token_url = https://idp.example.com/token\n"
+				 "auth_method = none\n"
+				 "sink = %s/token\n"
+				 "[credential \"c\"]\n"
+				 "token_url = https://idp.example.com/token\n"
+				 "auth_method = none\n"
+				 "sink = %s/./token\n"
+				 "[credential \"d\"]\n"
+				 "token_url = https://idp.example.com/token\n"
+				 "auth_method = none\n"
+				 "sink = %s/other\n",
+			 test_dir, test_dir, alias, test_dir);
+	load_text(&l, text);
+	FREE(text);
+	assert_int_equal(l.r, -EINVAL);
+	{
+		_cleanup_free_ char *m1 = xasprintf("t.conf:9: sink: %s/token is also the sink of "
+						    "credential \"api\" (at line 5)",
+						    test_dir);
+		_cleanup_free_ char *m2 = xasprintf("t.conf:13: sink: %s/./token is also the sink "
+						    "of credential \"api\" (at line 5)",
+						    alias);
+
+		assert_msgs(&l.errs, m1, m2, NULL);
+	}
+	loaded_clear(&l);
+
+	load_text(&l, CRED_OK "sink_mode = 0640\nsink_owner = root\nsink_format = env\n");
+	assert_int_equal(l.r, 0);
+	assert_msgs(&l.warns, "t.conf:5: sink_mode: no sink is set; ignored",
+		    "t.conf:6: sink_owner: no sink is set; ignored",
+		    "t.conf:7: sink_format: no sink is set; ignored", NULL);
+	loaded_clear(&l);
+}
+
+/* oracle-sbc keeps its token across a restart unless told otherwise. */
+static void
+test_persist_profile(void **state)
+{
+	static const char base[] = "[credential \"sbc\"]\n"
+				   "profile = oracle-sbc\n"
+				   "base_url = https://sbc.example.com\n"
+				   "username = admin\n"
+				   "password = pw\n";
+	_cleanup_free_ char *text = xasprintf("%spersist = no\n", base);
+	struct loaded l;
+
+	assert_loads(&l, base);
+	assert_true(l.conf->creds[0]->persist);
+	loaded_clear(&l);
+	assert_loads(&l, text);
+	assert_false(l.conf->creds[0]->persist);
+	loaded_clear(&l);
+	assert_loads(&l, "[credential \"x\"]\nprofile = xibo\nbase_url = https://x.example.com\n"
+			 "client_id = a\nclient_secret = b\n");
+	assert_false(l.conf->creds[0]->persist);
+	loaded_clear(&l);
 }
 
 static void
@@ -1214,6 +1481,10 @@ main(void)
 		cmocka_unit_test(test_profiles_load),
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_digest),
+		cmocka_unit_test_setup_teardown(test_sink_values, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_sink_errors, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_sink_shared, setup_dir, teardown_dir),
+		cmocka_unit_test(test_persist_profile),
 		cmocka_unit_test_setup_teardown(test_secret_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_tls_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_inline_secret_mode, setup_dir, teardown_dir),

@@ -1,0 +1,680 @@
+/*
+ * Persistence: one text file per credential, state_dir/NAME.token.  Version
+ * 1 of the format is, line by line, each "key value" and in this order:
+ *
+ *	tokenbroker-token 1
+ *	name NAME
+ *	fingerprint HEX			(store_fingerprint of the settings)
+ *	expires_at_ms N			(unix ms)
+ *	lifetime_ms N
+ *	token_type TYPE
+ *	scope SCOPE			(only when there is one)
+ *	token TOKEN
+ *	sha256 HEX			(of every byte before this line)
+ *
+ * Values are printable (no control characters), so a line never breaks;
+ * the final checksum catches a truncated or altered file.  The parser
+ * accepts exactly this and nothing else.  The token only ever lives in
+ * buffers that are wiped before they are freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cleanup.h"
+#include "conf.h"
+#include "secret.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#define STORE_MAGIC "tokenbroker-token"
+#define STORE_VERSION "1"
+#define STORE_FILE_MAX (64 * 1024)
+#define STORE_INT_DIGITS 18 /* fits int64_t whatever the digits */
+#define STORE_INT_MAX 999999999999999999LL
+
+/* A growing buffer that wipes whatever it lets go of. */
+struct store_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+static void
+store_buf_add(struct store_buf *b, const void *p, size_t len)
+{
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap > 0 ? b->cap : 512;
+		char *n;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		n = xmalloc(cap);
+		if (b->len > 0)
+			memcpy(n, b->data, b->len);
+		secret_free_buf(b->data, b->cap);
+		b->data = n;
+		b->cap = cap;
+	}
+	if (len > 0)
+		memcpy(b->data + b->len, p, len);
+	b->len += len;
+}
+
+static void
+store_buf_str(struct store_buf *b, const char *s)
+{
+	store_buf_add(b, s, strlen(s));
+}
+
+/* "key value\n" */
+static void
+store_buf_line(struct store_buf *b, const char *key, const char *v, size_t len)
+{
+	store_buf_str(b, key);
+	store_buf_add(b, " ", 1);
+	store_buf_add(b, v, len);
+	store_buf_add(b, "\n", 1);
+}
+
+static void
+store_buf_clear(struct store_buf *b)
+{
+	if (b->data != NULL)
+		secret_free_buf(b->data, b->cap);
+	memset(b, 0, sizeof(*b));
+}
+
+static void
+store_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+/* Lowercase hex SHA-256 of len bytes of p into out. */
+static void
+store_sha256(const void *p, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		abort(); /* only out of memory gets here */
+	store_hex(md, 32, out);
+	explicit_bzero(md, sizeof(md));
+}
+
+/* Printable: no byte below 0x20 and no DEL; others (UTF-8) pass. */
+static bool
+store_printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static bool
+store_is_hex64(const char *s, size_t len)
+{
+	return len == 64 && strspn(s, "0123456789abcdef") >= 64;
+}
+
+/*
+ * Each field as its tag, a NUL, a presence byte and a 64-bit length before
+ * its bytes, so no two different settings feed the same stream.
+ */
+static void
+store_fp_put(EVP_MD_CTX *md, const char *tag, const char *s)
+{
+	unsigned char hdr[9];
+	uint64_t n = s != NULL ? strlen(s) : 0;
+
+	hdr[0] = s != NULL;
+	for (int i = 0; i < 8; i++)
+		hdr[1 + i] = (unsigned char)(n >> (8 * i));
+	EVP_DigestUpdate(md, tag, strlen(tag) + 1);
+	EVP_DigestUpdate(md, hdr, sizeof(hdr));
+	if (n > 0)
+		EVP_DigestUpdate(md, s, (size_t)n);
+}
+
+void
+store_fingerprint(const struct cred_conf *cc, char out[65])
+{
+	static const char domain[] = "tokenbroker store fingerprint 1";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx;
+
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		abort(); /* only out of memory gets here */
+	EVP_DigestUpdate(ctx, domain, sizeof(domain));
+	store_fp_put(ctx, "token_url", cc->token_url);
+	/* By name: renumbering the enum must not invalidate every file. */
+	store_fp_put(ctx, "auth_method", conf_auth_method_name(cc->auth_method));
+	store_fp_put(ctx, "grant_type", cc->grant_type);
+	store_fp_put(ctx, "client_id", cc->client_id);
+	store_fp_put(ctx, "username", cc->username);
+	store_fp_put(ctx, "scope", cc->scope);
+	if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
+		abort();
+	EVP_MD_CTX_free(ctx);
+	store_hex(md, 32, out);
+	explicit_bzero(md, sizeof(md));
+}
+
+static char *
+store_path(const char *dir, const char *name)
+{
+	return xasprintf("%s/%s.token", dir, name);
+}
+
+static int
+store_write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Opens dir for fsync; creates it (mode 0700) once when it is missing. */
+static int
+store_open_dir(const char *dir, char **cause)
+{
+	int fd, r;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			*cause = xasprintf("cannot create state directory %s: %s", dir,
+					   strerror(errno));
+			return r;
+		}
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot open state directory %s: %s", dir, strerror(errno));
+		return r;
+	}
+	return fd;
+}
+
+/* The file's content for rec, into b. */
+static int
+store_format(struct store_buf *b, const char *name, const char *fingerprint,
+	     const struct store_record *rec, char **cause)
+{
+	char num[32], sum[65];
+	const struct secret *t = rec->access_token;
+
+	if (t == NULL || t->len == 0 || !store_printable(t->data, t->len)) {
+		*cause = xasprintf("cannot save the token of %s: %s", name,
+				   t == NULL || t->len == 0 ? "it is empty" :
+							      "it contains control characters");
+		return -EINVAL;
+	}
+	if (rec->token_type == NULL || *rec->token_type == '\0' ||
+	    !store_printable(rec->token_type, strlen(rec->token_type)) ||
+	    (rec->scope != NULL && !store_printable(rec->scope, strlen(rec->scope)))) {
+		*cause = xasprintf("cannot save the token of %s: its type or scope is not "
+				   "printable text",
+				   name);
+		return -EINVAL;
+	}
+	if (fingerprint == NULL || !store_is_hex64(fingerprint, strlen(fingerprint))) {
+		*cause = xasprintf("cannot save the token of %s: invalid fingerprint", name);
+		return -EINVAL;
+	}
+	if (rec->expires_wall_ms <= 0 || rec->lifetime_ms <= 0 ||
+	    rec->expires_wall_ms > STORE_INT_MAX || rec->lifetime_ms > STORE_INT_MAX) {
+		*cause = xasprintf("cannot save the token of %s: invalid expiry or lifetime",
+				   name);
+		return -EINVAL;
+	}
+	store_buf_str(b, STORE_MAGIC " " STORE_VERSION "\n");
+	store_buf_line(b, "name", name, strlen(name));
+	store_buf_line(b, "fingerprint", fingerprint, 64);
+	snprintf(num, sizeof(num), "%lld", (long long)rec->expires_wall_ms);
+	store_buf_line(b, "expires_at_ms", num, strlen(num));
+	snprintf(num, sizeof(num), "%lld", (long long)rec->lifetime_ms);
+	store_buf_line(b, "lifetime_ms", num, strlen(num));
+	store_buf_line(b, "token_type", rec->token_type, strlen(rec->token_type));
+	if (rec->scope != NULL)
+		store_buf_line(b, "scope", rec->scope, strlen(rec->scope));
+	store_buf_line(b, "token", t->data, t->len);
+	store_sha256(b->data, b->len, sum);
+	store_buf_line(b, "sha256", sum, 64);
+	return 0;
+}
+
+/*
+ * Writes into a temporary beside the file, then renames it over the file:
+ * a crash leaves the old file or the new one, never a mix.  On failure the
+ * temporary is removed and the old file is untouched.
+ */
+int
+store_save(const char *dir, const char *name, const char *fingerprint,
+	   const struct store_record *rec, char **cause)
+{
+	struct store_buf b = { NULL, 0, 0 };
+	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	_cleanup_close_ int dfd = -1;
+	int fd = -1, r;
+
+	if (!conf_name_valid(name)) {
+		*cause = xstrdup("cannot save a token: invalid credential name");
+		return -EINVAL;
+	}
+	r = store_format(&b, name, fingerprint, rec, cause);
+	if (r < 0)
+		goto out;
+	dfd = store_open_dir(dir, cause);
+	if (dfd < 0) {
+		r = dfd;
+		goto out;
+	}
+	path = store_path(dir, name);
+	tmp = xasprintf("%s/.%s.token.XXXXXX", dir, name);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot create a temporary file in %s: %s", dir,
+				   strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, 0600) < 0 || (r = store_write_all(fd, b.data, b.len)) < 0 ||
+	    fsync(fd) < 0) {
+		if (r == 0)
+			r = -errno;
+		*cause = xasprintf("cannot write %s: %s", tmp, strerror(-r));
+		goto out;
+	}
+	r = close(fd);
+	fd = -1;
+	if (r < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL; /* renamed: nothing to remove */
+	if (fsync(dfd) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot sync state directory %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL)
+		unlink(tmp);
+	store_buf_clear(&b);
+	return r;
+}
+
+/* The parser's place in a file's bytes. */
+struct store_parse {
+	const char *p;
+	const char *end;
+	const char *path;
+	char **cause;
+};
+
+/*
+ * The next line, which must be "key VALUE" with a printable value; *v and
+ * *len are the value.  Returns 1, 0 when the next line has another key
+ * (nothing consumed), or -EINVAL with *cause.
+ */
+static int
+store_field(struct store_parse *sp, const char *key, const char **v, size_t *len)
+{
+	size_t klen = strlen(key);
+	const char *nl = memchr(sp->p, '\n', (size_t)(sp->end - sp->p));
+
+	if (nl == NULL) {
+		*sp->cause = xasprintf("%s is truncated", sp->path);
+		return -EINVAL;
+	}
+	if ((size_t)(nl - sp->p) <= klen || memcmp(sp->p, key, klen) != 0 ||
+	    sp->p[klen] != ' ')
+		return 0;
+	*v = sp->p + klen + 1;
+	*len = (size_t)(nl - *v);
+	if (!store_printable(*v, *len)) {
+		*sp->cause = xasprintf("%s: %s holds control characters", sp->path, key);
+		return -EINVAL;
+	}
+	sp->p = nl + 1;
+	return 1;
+}
+
+/* As store_field, for a field that must be there. */
+static int
+store_need(struct store_parse *sp, const char *key, const char **v, size_t *len)
+{
+	int r = store_field(sp, key, v, len);
+
+	if (r == 0) {
+		*sp->cause = xasprintf("%s: %s is missing or out of place", sp->path, key);
+		return -EINVAL;
+	}
+	return r;
+}
+
+/* A whole number from 1 to 10^18 - 1, without sign or leading zero. */
+static int
+store_need_int(struct store_parse *sp, const char *key, int64_t *ret)
+{
+	const char *v;
+	size_t len;
+	int64_t n = 0;
+	int r;
+
+	r = store_need(sp, key, &v, &len);
+	if (r < 0)
+		return r;
+	if (len == 0 || len > STORE_INT_DIGITS || v[0] == '0' || strspn(v, "0123456789") < len) {
+		*sp->cause = xasprintf("%s: %s is not a valid number", sp->path, key);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++)
+		n = n * 10 + (v[i] - '0');
+	*ret = n;
+	return 0;
+}
+
+/*
+ * Checks the whole of buf (len bytes, the file's content) and fills rec.
+ * The name and fingerprint are returned for the caller to compare.
+ */
+static int
+store_parse(const char *buf, size_t len, const char *path, struct store_record *rec,
+	    char *ret_name, char *ret_fp, char **cause)
+{
+	struct store_parse sp = { buf, buf + len, path, cause };
+	const char *v, *last;
+	size_t vlen;
+	char sum[65];
+	int r;
+
+	if (len == 0) {
+		*cause = xasprintf("%s is empty", path);
+		return -EINVAL;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		*cause = xasprintf("%s is not a text file", path);
+		return -EINVAL;
+	}
+	if (len < sizeof(STORE_MAGIC) || memcmp(buf, STORE_MAGIC " ", sizeof(STORE_MAGIC)) != 0) {
+		*cause = xasprintf("%s is not a tokenbroker state file", path);
+		return -EINVAL;
+	}
+	if ((r = store_need(&sp, STORE_MAGIC, &v, &vlen)) < 0)
+		return r;
+	if (vlen != strlen(STORE_VERSION) || memcmp(v, STORE_VERSION, vlen) != 0) {
+		*cause = xasprintf("%s has an unknown format version", path);
+		return -EINVAL;
+	}
+	/* The last line is the checksum of everything before it. */
+	if (buf[len - 1] != '\n') {
+		*cause = xasprintf("%s is truncated", path);
+		return -EINVAL;
+	}
+	for (last = buf + len - 1; last > buf && last[-1] != '\n'; last--)
+		;
+	if ((size_t)(buf + len - last) != 7 + 64 + 1 || memcmp(last, "sha256 ", 7) != 0 ||
+	    !store_is_hex64(last + 7, 64)) {
+		*cause = xasprintf("%s is truncated (no checksum)", path);
+		return -EINVAL;
+	}
+	store_sha256(buf, (size_t)(last - buf), sum);
+	if (memcmp(sum, last + 7, 64) != 0) {
+		*cause = xasprintf("%s does not match its checksum (truncated or altered)", path);
+		return -EINVAL;
+	}
+	sp.end = last;
+
+	if ((r = store_need(&sp, "name", &v, &vlen)) < 0)
+		return r;
+	if (vlen == 0 || vlen > CONF_NAME_MAX) {
+		*cause = xasprintf("%s: invalid name", path);
+		return -EINVAL;
+	}
+	memcpy(ret_name, v, vlen);
+	ret_name[vlen] = '\0';
+	if ((r = store_need(&sp, "fingerprint", &v, &vlen)) < 0)
+		return r;
+	if (!store_is_hex64(v, vlen)) {
+		*cause = xasprintf("%s: invalid fingerprint", path);
+		return -EINVAL;
+	}
+	memcpy(ret_fp, v, 64);
+	ret_fp[64] = '\0';
+	if ((r = store_need_int(&sp, "expires_at_ms", &rec->expires_wall_ms)) < 0 ||
+	    (r = store_need_int(&sp, "lifetime_ms", &rec->lifetime_ms)) < 0)
+		return r;
+	if ((r = store_need(&sp, "token_type", &v, &vlen)) < 0)
+		return r;
+	if (vlen == 0) {
+		*cause = xasprintf("%s: empty token_type", path);
+		return -EINVAL;
+	}
+	rec->token_type = xstrndup(v, vlen);
+	if ((r = store_field(&sp, "scope", &v, &vlen)) < 0)
+		return r;
+	if (r > 0)
+		rec->scope = xstrndup(v, vlen);
+	if ((r = store_need(&sp, "token", &v, &vlen)) < 0)
+		return r;
+	if (vlen == 0) {
+		*cause = xasprintf("%s: empty token", path);
+		return -EINVAL;
+	}
+	rec->access_token = secret_new(v, vlen);
+	if (sp.p != sp.end) {
+		*cause = xasprintf("%s: unexpected line after the token", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Reads at most STORE_FILE_MAX + 1 bytes of fd into a buffer to be wiped. */
+static int
+store_read(int fd, char **ret, size_t *ret_len)
+{
+	size_t size = STORE_FILE_MAX + 1, len = 0;
+	char *buf = xmalloc(size);
+
+	while (len < size) {
+		ssize_t n = read(fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+
+			secret_free_buf(buf, size);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* Removes a file found stale; says so in *cause, which names why. */
+static int
+store_stale(const char *path, char **cause, const char *why)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		*cause = xasprintf("%s %s; cannot remove it: %s", path, why, strerror(errno));
+	else
+		*cause = xasprintf("%s %s; removed", path, why);
+	return -ESTALE;
+}
+
+int
+store_load(const char *dir, const char *name, const char *fingerprint, int64_t now_wall_ms,
+	   int64_t min_left_ms, struct store_record **ret, char **cause)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+	struct store_record *rec = NULL;
+	char fname[CONF_NAME_MAX + 1], fp[65];
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	uid_t euid = geteuid();
+	int r;
+
+	if (!conf_name_valid(name)) {
+		*cause = xstrdup("cannot load a token: invalid credential name");
+		return -EINVAL;
+	}
+	path = store_path(dir, name);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		if (errno == ENOENT)
+			*cause = xasprintf("%s does not exist", path);
+		else if (errno == ELOOP)
+			*cause = xasprintf("%s is a symbolic link; ignored", path);
+		else
+			*cause = xasprintf("cannot open %s: %s", path, strerror(errno));
+		return r == -ELOOP ? -EPERM : r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot stat %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*cause = xasprintf("%s is not a regular file; ignored", path);
+		return -EINVAL;
+	}
+	if (st.st_uid != euid) {
+		*cause = xasprintf("%s is owned by uid %u, not by uid %u; ignored", path,
+				   (unsigned)st.st_uid, (unsigned)euid);
+		return -EPERM;
+	}
+	if ((st.st_mode & 077) != 0) {
+		*cause = xasprintf("%s has mode %04o, open to group or others; ignored", path,
+				   (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (st.st_size > STORE_FILE_MAX) {
+		*cause = xasprintf("%s is larger than 64 KiB; ignored", path);
+		return -EINVAL;
+	}
+	r = store_read(fd, &buf, &len);
+	if (r < 0) {
+		*cause = xasprintf("cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (len > STORE_FILE_MAX) {
+		*cause = xasprintf("%s is larger than 64 KiB; ignored", path);
+		r = -EINVAL;
+		goto out;
+	}
+	rec = xcalloc(1, sizeof(*rec));
+	r = store_parse(buf, len, path, rec, fname, fp, cause);
+	if (r < 0)
+		goto out;
+	if (strcmp(fname, name) != 0) {
+		*cause = xasprintf("%s belongs to another credential; ignored", path);
+		r = -EINVAL;
+		goto out;
+	}
+	if (fingerprint == NULL || strcmp(fp, fingerprint) != 0) {
+		r = store_stale(path, cause, "was made with other settings");
+		goto out;
+	}
+	if (rec->expires_wall_ms <= now_wall_ms) {
+		r = store_stale(path, cause, "holds an expired token");
+		goto out;
+	}
+	if (rec->expires_wall_ms - now_wall_ms <= min_left_ms) {
+		r = store_stale(path, cause, "holds a token about to expire");
+		goto out;
+	}
+	*ret = TAKE_PTR(rec);
+	r = 0;
+out:
+	explicit_bzero(fp, sizeof(fp));
+	secret_free_buf(buf, STORE_FILE_MAX + 1);
+	store_record_free(rec);
+	return r;
+}
+
+int
+store_remove(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = NULL;
+	int dfd;
+
+	if (!conf_name_valid(name))
+		return -EINVAL;
+	path = store_path(dir, name);
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* Best effort: the removal is done either way. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+struct store_record *
+store_record_free(struct store_record *rec)
+{
+	if (rec == NULL)
+		return NULL;
+	secret_free(rec->access_token);
+	free(rec->token_type);
+	free(rec->scope);
+	free(rec);
+	return NULL;
+}

@@ -1,0 +1,56 @@
+/*
+ * Persistence (persist = yes): a credential's token kept in
+ * state_dir/NAME.token so that a restart reuses it while it is valid, which
+ * is what keeps an Oracle SBC configuration lock across a restart.  Files
+ * are mode 0600, written atomically (temporary file, fsync, rename, fsync
+ * of the directory), and carry a fingerprint of the settings that produced
+ * the token, so a token is never reused for other settings.
+ */
+#ifndef TB_STORE_H
+#define TB_STORE_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "secret.h"
+
+/* What is kept of a token. */
+struct store_record {
+	struct secret *access_token;
+	char *token_type;
+	char *scope;		 /* or NULL */
+	int64_t expires_wall_ms; /* unix ms */
+	int64_t lifetime_ms;	 /* as the upstream granted it */
+};
+
+/*
+ * The fingerprint of what produces cc's tokens: token_url, auth_method,
+ * grant_type, client_id, username, scope (lowercase hex SHA-256 into out).
+ */
+void store_fingerprint(const struct cred_conf *cc, char out[65]);
+
+/*
+ * Writes rec for credential name into dir atomically.  0, or -errno with
+ * *cause (caller frees) naming the file and the failure.
+ */
+int store_save(const char *dir, const char *name, const char *fingerprint,
+	       const struct store_record *rec, char **cause);
+
+/*
+ * Reads the record of name.  Returns 0 with *ret when the file is intact,
+ * ours, mode 0600 or stricter, its fingerprint matches and the token has
+ * more than min_left_ms left at now_wall_ms; -ENOENT when there is no file;
+ * -ESTALE when it expired or was made with other settings (the file is
+ * removed); -EINVAL or -EPERM when it is corrupt, truncated, over-permissive
+ * or not owned by us (left alone; *cause says why).  Never crashes on any
+ * content.
+ */
+int store_load(const char *dir, const char *name, const char *fingerprint, int64_t now_wall_ms,
+	       int64_t min_left_ms, struct store_record **ret, char **cause);
+
+/* Removes name's file if there is one; 0 or -errno. */
+int store_remove(const char *dir, const char *name);
+
+struct store_record *store_record_free(struct store_record *rec);
+
+#endif

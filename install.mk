@@ -1,0 +1,125 @@
+# install.mk: `make install` and `make uninstall`, as a package would lay
+# tokenbroker out.  Included by the Makefile; usable alone too, as
+# `make -f install.mk install`.  It does not build: run `make all` first (a
+# rebuild here could replace an asan build with a plain one).
+#
+# Every directory below may be overridden on the command line.  DESTDIR is
+# prepended to every path (staging for a package); PREFIX is the prefix the
+# programs will run from.  The unit, sysusers.d, tmpfiles.d and bash
+# completion directories come from pkg-config as absolute paths (a PREFIX
+# does not move them), with a fallback under PREFIX when pkg-config does not
+# know systemd or bash-completion.
+#
+# What goes where (PREFIX=/usr/local, the default):
+#   $(SBINDIR)/tokenbrokerd, $(BINDIR)/tokenctl               0755
+#   $(SYSTEMDUNITDIR)/tokenbrokerd.service, .socket              0644
+#       (ExecStart= is rewritten to $(SBINDIR)/tokenbrokerd; the file in
+#       systemd/ names /usr/local/sbin/tokenbrokerd, right for the default)
+#   $(SYSUSERSDIR)/tokenbroker.conf, $(TMPFILESDIR)/tokenbroker.conf 0644
+#   $(SYSCONFDIR)/tokenbroker/tokenbroker.conf                   0640
+#       (from conf/tokenbroker.conf; an existing file is never replaced,
+#       and uninstall leaves it in place)
+#   $(EXAMPLESDIR)/*.conf (conf/examples/)                       0644
+#   $(MANDIR)/man1/tokenctl.1, man5/tokenbroker.conf.5, man8/tokenbrokerd.8
+#   $(BASHCOMPLETIONDIR)/tokenctl                                0644
+#
+# The daemon reads /etc/tokenbroker/tokenbroker.conf unless told otherwise
+# with -c; SYSCONFDIR other than /etc is for staging only.
+#
+# Installing into the running system (no DESTDIR) as root also does what a
+# package's postinst would: creates the tokenbroker user (systemd-sysusers),
+# the secrets directory (systemd-tmpfiles) and gives a newly installed
+# configuration to group tokenbroker, so that the daemon can read it.
+# Run `systemctl daemon-reload` afterwards.
+
+# Keep the including Makefile's default goal (`all`).
+TB_INSTALL_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BUILD       ?= build
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+DOCDIR      ?= $(DATADIR)/doc/tokenbroker
+EXAMPLESDIR ?= $(DOCDIR)/examples
+SYSCONFDIR  ?= /etc
+
+TB_PKGVAR = $(shell pkg-config --variable=$(2) $(1) 2>/dev/null)
+SYSTEMDUNITDIR    ?= $(or $(call TB_PKGVAR,systemd,systemdsystemunitdir),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR       ?= $(or $(call TB_PKGVAR,systemd,sysusersdir),$(PREFIX)/lib/sysusers.d)
+TMPFILESDIR       ?= $(or $(call TB_PKGVAR,systemd,tmpfilesdir),$(PREFIX)/lib/tmpfiles.d)
+BASHCOMPLETIONDIR ?= $(or $(call TB_PKGVAR,bash-completion,completionsdir),$(DATADIR)/bash-completion/completions)
+
+INSTALL ?= install
+
+TB_CONFDIR   = $(SYSCONFDIR)/tokenbroker
+TB_EXAMPLES  = $(sort $(wildcard conf/examples/*.conf))
+TB_MANPAGES  = man/tokenctl.1 man/tokenbroker.conf.5 man/tokenbrokerd.8
+TB_UNITS     = tokenbrokerd.service tokenbrokerd.socket
+
+install:
+	@for f in $(BUILD)/tokenbrokerd $(BUILD)/tokenctl; do \
+		[ -x "$$f" ] || { echo "install: $$f is missing; run 'make all' first" >&2; exit 1; }; \
+	done
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(BINDIR)"
+	$(INSTALL) -m 0755 $(BUILD)/tokenbrokerd "$(DESTDIR)$(SBINDIR)/tokenbrokerd"
+	$(INSTALL) -m 0755 $(BUILD)/tokenctl "$(DESTDIR)$(BINDIR)/tokenctl"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SYSTEMDUNITDIR)"
+	sed 's|^ExecStart=/usr/local/sbin/tokenbrokerd|ExecStart=$(SBINDIR)/tokenbrokerd|' \
+		systemd/tokenbrokerd.service >"$(DESTDIR)$(SYSTEMDUNITDIR)/tokenbrokerd.service.tmp"
+	chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/tokenbrokerd.service.tmp"
+	mv -f "$(DESTDIR)$(SYSTEMDUNITDIR)/tokenbrokerd.service.tmp" \
+		"$(DESTDIR)$(SYSTEMDUNITDIR)/tokenbrokerd.service"
+	$(INSTALL) -m 0644 systemd/tokenbrokerd.socket "$(DESTDIR)$(SYSTEMDUNITDIR)/tokenbrokerd.socket"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SYSUSERSDIR)" "$(DESTDIR)$(TMPFILESDIR)"
+	$(INSTALL) -m 0644 systemd/tokenbroker.sysusers "$(DESTDIR)$(SYSUSERSDIR)/tokenbroker.conf"
+	$(INSTALL) -m 0644 systemd/tokenbroker.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/tokenbroker.conf"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man8"
+	$(INSTALL) -m 0644 man/tokenctl.1 "$(DESTDIR)$(MANDIR)/man1/tokenctl.1"
+	$(INSTALL) -m 0644 man/tokenbroker.conf.5 "$(DESTDIR)$(MANDIR)/man5/tokenbroker.conf.5"
+	$(INSTALL) -m 0644 man/tokenbrokerd.8 "$(DESTDIR)$(MANDIR)/man8/tokenbrokerd.8"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(BASHCOMPLETIONDIR)"
+	$(INSTALL) -m 0644 contrib/tokenctl.bash-completion "$(DESTDIR)$(BASHCOMPLETIONDIR)/tokenctl"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(EXAMPLESDIR)"
+	$(INSTALL) -m 0644 $(TB_EXAMPLES) "$(DESTDIR)$(EXAMPLESDIR)/"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(TB_CONFDIR)"
+	@conf="$(DESTDIR)$(TB_CONFDIR)/tokenbroker.conf"; new=no; \
+	if [ -e "$$conf" ]; then \
+		echo "keeping the existing $$conf"; \
+	else \
+		echo "$(INSTALL) -m 0640 conf/tokenbroker.conf $$conf"; \
+		$(INSTALL) -m 0640 conf/tokenbroker.conf "$$conf" || exit 1; \
+		new=yes; \
+	fi; \
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		if command -v systemd-sysusers >/dev/null; then \
+			echo "systemd-sysusers $(SYSUSERSDIR)/tokenbroker.conf"; \
+			systemd-sysusers "$(SYSUSERSDIR)/tokenbroker.conf" || exit 1; \
+		fi; \
+		if command -v systemd-tmpfiles >/dev/null; then \
+			echo "systemd-tmpfiles --create $(TMPFILESDIR)/tokenbroker.conf"; \
+			systemd-tmpfiles --create "$(TMPFILESDIR)/tokenbroker.conf" || exit 1; \
+		fi; \
+		if [ "$$new" = yes ] && getent group tokenbroker >/dev/null; then \
+			echo "chgrp tokenbroker $$conf"; \
+			chgrp tokenbroker "$$conf" || exit 1; \
+		fi; \
+	fi
+
+# Removes what install put there, except the configuration (which may hold
+# local settings) and the tokenbroker user.
+uninstall:
+	rm -f "$(DESTDIR)$(SBINDIR)/tokenbrokerd" "$(DESTDIR)$(BINDIR)/tokenctl"
+	rm -f $(TB_UNITS:%="$(DESTDIR)$(SYSTEMDUNITDIR)/%")
+	rm -f "$(DESTDIR)$(SYSUSERSDIR)/tokenbroker.conf" "$(DESTDIR)$(TMPFILESDIR)/tokenbroker.conf"
+	rm -f "$(DESTDIR)$(MANDIR)/man1/tokenctl.1" "$(DESTDIR)$(MANDIR)/man5/tokenbroker.conf.5" \
+		"$(DESTDIR)$(MANDIR)/man8/tokenbrokerd.8"
+	rm -f "$(DESTDIR)$(BASHCOMPLETIONDIR)/tokenctl"
+	rm -f $(TB_EXAMPLES:conf/examples/%="$(DESTDIR)$(EXAMPLESDIR)/%")
+	@rmdir "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
+
+.PHONY: install uninstall
+
+.DEFAULT_GOAL := $(TB_INSTALL_SAVED_GOAL)

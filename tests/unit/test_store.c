@@ -1,0 +1,730 @@
+/*
+ * store.c: a saved token comes back intact; a failed save leaves the old
+ * file; every kind of bad file is refused with the documented code and
+ * never crashes; expiry, min_left and the fingerprint decide reuse.  Tokens
+ * here are test values and are compared, never printed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "cleanup.h"
+#include "conf.h"
+#include "secret.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#define NOW 1700000000000LL
+#define HOUR (3600LL * 1000)
+#define TOKEN "eyJhbGciOi.test-token_value+/="
+#define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+#define FREE(p)             \
+	do {                \
+		free(p);    \
+		(p) = NULL; \
+	} while (0)
+
+static char test_dir[64];
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int
+setup_dir(void **state)
+{
+	strcpy(test_dir, "/tmp/test_store.XXXXXX");
+	return mkdtemp(test_dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown_dir(void **state)
+{
+	chmod(test_dir, 0700);
+	nftw(test_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static char *
+file_path(const char *name)
+{
+	return xasprintf("%s/%s.token", test_dir, name);
+}
+
+static struct store_record *
+record_new(const char *token, const char *type, const char *scope, int64_t expires,
+	   int64_t lifetime)
+{
+	struct store_record *rec = xcalloc(1, sizeof(*rec));
+
+	rec->access_token = secret_from_str(token);
+	rec->token_type = xstrdup(type);
+	rec->scope = scope != NULL ? xstrdup(scope) : NULL;
+	rec->expires_wall_ms = expires;
+	rec->lifetime_ms = lifetime;
+	return rec;
+}
+
+static void
+assert_token(const struct store_record *rec, const char *want)
+{
+	assert_non_null(rec->access_token);
+	assert_int_equal(rec->access_token->len, strlen(want));
+	if (memcmp(rec->access_token->data, want, strlen(want)) != 0)
+		fail_msg("the token differs");
+}
+
+static void
+write_raw(const char *path, mode_t mode, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* The file's whole content (NUL-terminated too), or NULL. */
+static char *
+read_raw(const char *path, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf = xmalloc(128 * 1024);
+	ssize_t n;
+
+	if (fd < 0) {
+		free(buf);
+		return NULL;
+	}
+	n = read(fd, buf, 128 * 1024 - 1);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	*ret_len = (size_t)n;
+	return buf;
+}
+
+/* Entries of dir other than . and ..; with dot, only hidden ones. */
+static int
+count_entries(const char *dir, bool dot)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (!dot || e->d_name[0] == '.')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* text followed by the checksum line a valid file ends with. */
+static char *
+with_sum(const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char sum[65];
+
+	assert_int_equal(EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL), 1);
+	for (unsigned i = 0; i < 32; i++) {
+		sum[2 * i] = hex[md[i] >> 4];
+		sum[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	sum[64] = '\0';
+	return xasprintf("%ssha256 %s\n", text, sum);
+}
+
+/* The body of a valid file for "api" with FP_A, before the checksum. */
+static char *
+body(const char *expires, const char *extra_before_token)
+{
+	return xasprintf("tokenbroker-token 1\n"
+			 "name api\n"
+			 "fingerprint " FP_A "\n"
+			 "expires_at_ms %s\n"
+			 "lifetime_ms 3600000\n"
+			 "token_type Bearer\n"
+			 "%s"
+			 "token " TOKEN "\n",
+			 expires, extra_before_token);
+}
+
+static int
+load(const char *name, const char *fp, int64_t now, int64_t min_left,
+     struct store_record **rec, char **cause)
+{
+	*rec = NULL;
+	*cause = NULL;
+	return store_load(test_dir, name, fp, now, min_left, rec, cause);
+}
+
+static void
+test_round_trip(void **state)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/state", test_dir), *path = NULL,
+			    *cause = NULL;
+	struct store_record *rec = record_new(TOKEN, "Bearer", "read write", NOW + HOUR, HOUR);
+	struct store_record *got = NULL;
+	struct stat st;
+
+	/* A missing state_dir is created, mode 0700. */
+	assert_int_equal(store_save(dir, "api", FP_A, rec, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	path = xasprintf("%s/api.token", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(count_entries(dir, false), 1);
+
+	assert_int_equal(store_load(dir, "api", FP_A, NOW, 0, &got, &cause), 0);
+	assert_null(cause);
+	assert_token(got, TOKEN);
+	assert_string_equal(got->token_type, "Bearer");
+	assert_string_equal(got->scope, "read write");
+	assert_int_equal(got->expires_wall_ms, NOW + HOUR);
+	assert_int_equal(got->lifetime_ms, HOUR);
+	got = store_record_free(got);
+	store_record_free(rec);
+
+	/* Replaced by the next save; no scope stays no scope. */
+	rec = record_new("second-token", "MAC", NULL, NOW + 2 * HOUR, 2 * HOUR);
+	assert_int_equal(store_save(dir, "api", FP_A, rec, &cause), 0);
+	assert_int_equal(store_load(dir, "api", FP_A, NOW, 0, &got, &cause), 0);
+	assert_token(got, "second-token");
+	assert_string_equal(got->token_type, "MAC");
+	assert_null(got->scope);
+	assert_int_equal(got->expires_wall_ms, NOW + 2 * HOUR);
+	assert_int_equal(count_entries(dir, false), 1);
+	got = store_record_free(got);
+
+	/* An empty scope is not the same as none. */
+	free(rec->scope);
+	rec->scope = xstrdup("");
+	assert_int_equal(store_save(dir, "api", FP_A, rec, &cause), 0);
+	assert_int_equal(store_load(dir, "api", FP_A, NOW, 0, &got, &cause), 0);
+	assert_string_equal(got->scope, "");
+	got = store_record_free(got);
+
+	/* Each credential has its own file. */
+	assert_int_equal(store_save(dir, "other.cred-1", FP_B, rec, &cause), 0);
+	assert_int_equal(count_entries(dir, false), 2);
+	assert_int_equal(store_load(dir, "api", FP_A, NOW, 0, &got, &cause), 0);
+	got = store_record_free(got);
+	assert_int_equal(store_load(dir, "other.cred-1", FP_B, NOW, 0, &got, &cause), 0);
+	got = store_record_free(got);
+	store_record_free(rec);
+}
+
+/* What cannot be written back exactly is not written at all. */
+static void
+test_save_refuses(void **state)
+{
+	static const char *const tokens[] = { "a\nb", "a\rb", "tab\there", "del\x7f", "" };
+	_cleanup_free_ char *cause = NULL;
+	struct store_record *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
+
+	for (size_t i = 0; i < ELEMENTSOF(tokens); i++) {
+		secret_free(rec->access_token);
+		rec->access_token = secret_from_str(tokens[i]);
+		assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), -EINVAL);
+		assert_non_null(cause);
+		FREE(cause);
+	}
+	secret_free(rec->access_token);
+	rec->access_token = secret_from_str(TOKEN);
+
+	free(rec->token_type);
+	rec->token_type = xstrdup("Bearer\nx");
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), -EINVAL);
+	FREE(cause);
+	free(rec->token_type);
+	rec->token_type = xstrdup("Bearer");
+	rec->scope = xstrdup("a\nb");
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), -EINVAL);
+	FREE(cause);
+	FREE(rec->scope);
+	assert_int_equal(store_save(test_dir, "api", "abc", rec, &cause), -EINVAL);
+	FREE(cause);
+	assert_int_equal(store_save(test_dir, "api", FP_A "0", rec, &cause), -EINVAL);
+	FREE(cause);
+	assert_int_equal(store_save(test_dir, "../api", FP_A, rec, &cause), -EINVAL);
+	FREE(cause);
+	assert_int_equal(store_save(test_dir, "", FP_A, rec, &cause), -EINVAL);
+	FREE(cause);
+	rec->lifetime_ms = 0;
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), -EINVAL);
+	FREE(cause);
+	assert_int_equal(count_entries(test_dir, false), 0);
+	store_record_free(rec);
+}
+
+/* A save that fails half-way leaves the old file and no temporary. */
+static void
+test_atomic(void **state)
+{
+	_cleanup_free_ char *path = file_path("api"), *before = NULL, *after = NULL,
+			    *cause = NULL, *notdir = NULL, *deep = NULL;
+	struct store_record *a = record_new("old-token", "Bearer", NULL, NOW + HOUR, HOUR);
+	struct store_record *b = record_new("new-token-that-is-longer", "Bearer", "s", NOW + HOUR,
+					    HOUR);
+	struct store_record *got = NULL;
+	struct rlimit saved, small;
+	size_t blen, alen;
+
+	assert_int_equal(store_save(test_dir, "api", FP_A, a, &cause), 0);
+	before = read_raw(path, &blen);
+	assert_non_null(before);
+
+	/* A file size limit makes the write fail even for root. */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	small = saved;
+	small.rlim_cur = 16;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(store_save(test_dir, "api", FP_A, b, &cause), -EFBIG);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, test_dir));
+	FREE(cause);
+	after = read_raw(path, &alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	assert_int_equal(count_entries(test_dir, true), 0);
+	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
+	assert_token(got, "old-token");
+	got = store_record_free(got);
+
+	/* A read-only directory stops anyone but root. */
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(test_dir, 0500), 0);
+		assert_int_equal(store_save(test_dir, "api", FP_A, b, &cause), -EACCES);
+		assert_non_null(cause);
+		FREE(cause);
+		assert_int_equal(chmod(test_dir, 0700), 0);
+		assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
+		assert_token(got, "old-token");
+		got = store_record_free(got);
+	}
+
+	/* state_dir is a file, or its parent is missing (mkdir is tried once). */
+	notdir = xasprintf("%s/api.token", test_dir);
+	assert_int_equal(store_save(notdir, "api", FP_A, b, &cause), -ENOTDIR);
+	assert_non_null(strstr(cause, notdir));
+	FREE(cause);
+	deep = xasprintf("%s/no/such/dir", test_dir);
+	assert_int_equal(store_save(deep, "api", FP_A, b, &cause), -ENOENT);
+	assert_non_null(strstr(cause, deep));
+	assert_non_null(strstr(cause, "cannot create"));
+	FREE(cause);
+	store_record_free(a);
+	store_record_free(b);
+}
+
+/* One bad file: the code wanted, a cause, no record, the file left alone. */
+static void
+check_bad(const char *what, const void *content, size_t len, mode_t mode, int want)
+{
+	_cleanup_free_ char *path = file_path("api"), *cause = NULL;
+	struct store_record *rec = NULL;
+	struct stat st;
+	int r;
+
+	write_raw(path, mode, content, len);
+	r = load("api", FP_A, NOW, 0, &rec, &cause);
+	if (r != want)
+		fail_msg("%s: got %d, want %d", what, r, want);
+	assert_null(rec);
+	if (cause == NULL)
+		fail_msg("%s: no cause", what);
+	if (strstr(cause, TOKEN) != NULL)
+		fail_msg("%s: the cause holds the token", what);
+	assert_int_equal(stat(path, &st), 0);
+	unlink(path);
+}
+
+static void
+test_corrupt(void **state)
+{
+	_cleanup_free_ char *good = NULL, *b = NULL, *f = NULL, *big = NULL;
+	static const char *const bad_numbers[] = {
+		"-5", "12a", "0123", "0", "", " 5", "99999999999999999999", "1e12", "+5", "0x10",
+	};
+	static const char *const bad_extras[] = {
+		"scope a\rb\n",	    /* a control character */
+		"scope\n",	    /* no value */
+		"colour blue\n",    /* an unknown key */
+		"token_type x\n",   /* twice */
+		"name api\n",	    /* out of place */
+	};
+	unsigned char binary[256];
+	size_t len;
+
+	b = body("1700003600000", "");
+	good = with_sum(b);
+	len = strlen(good);
+
+	check_bad("empty", "", 0, 0600, -EINVAL);
+	/* Cut anywhere: detected, whatever the length. */
+	for (size_t cut = 1; cut < len; cut++) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "truncated at %zu", cut);
+		check_bad(what, good, cut, 0600, -EINVAL);
+	}
+	check_bad("garbage", "hello world\n", 12, 0600, -EINVAL);
+	check_bad("garbage without newline", "hello", 5, 0600, -EINVAL);
+	for (size_t i = 0; i < sizeof(binary); i++)
+		binary[i] = (unsigned char)(i * 7 + 3);
+	check_bad("binary", binary, sizeof(binary), 0600, -EINVAL);
+	/* A NUL inside an otherwise good file. */
+	f = xstrdup(good);
+	f[30] = '\0';
+	check_bad("NUL", f, len, 0600, -EINVAL);
+	FREE(f);
+	big = xmalloc(64 * 1024 + 1);
+	memset(big, 'a', 64 * 1024 + 1);
+	check_bad("huge", big, 64 * 1024 + 1, 0600, -EINVAL);
+	FREE(big);
+	/* A good file padded to just over 64 KiB (inside the token line). */
+	{
+		_cleanup_free_ char *pad = xmalloc(64 * 1024 + 1);
+		_cleanup_free_ char *pb = NULL, *pf = NULL;
+
+		memset(pad, 'x', 64 * 1024);
+		pad[64 * 1024] = '\0';
+		pb = xasprintf("scope %s\n", pad);
+		FREE(b);
+		b = body("1700003600000", pb);
+		pf = with_sum(b);
+		check_bad("huge but well formed", pf, strlen(pf), 0600, -EINVAL);
+	}
+
+	/* Altered without fixing the checksum: one byte in the token. */
+	f = xstrdup(good);
+	*strstr(f, "test-token") = 'T';
+	check_bad("altered", f, len, 0600, -EINVAL);
+	FREE(f);
+	/* Trailing bytes after the checksum. */
+	f = xasprintf("%sx\n", good);
+	check_bad("trailing line", f, strlen(f), 0600, -EINVAL);
+	FREE(f);
+	/* Wrong version, with a checksum that fits. */
+	FREE(b);
+	b = body("1700003600000", "");
+	b[18] = '2';
+	f = with_sum(b);
+	check_bad("version 2", f, strlen(f), 0600, -EINVAL);
+	FREE(f);
+	for (size_t i = 0; i < ELEMENTSOF(bad_numbers); i++) {
+		FREE(b);
+		b = body(bad_numbers[i], "");
+		f = with_sum(b);
+		check_bad(bad_numbers[i], f, strlen(f), 0600, -EINVAL);
+		FREE(f);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(bad_extras); i++) {
+		FREE(b);
+		b = body("1700003600000", bad_extras[i]);
+		f = with_sum(b);
+		check_bad(bad_extras[i], f, strlen(f), 0600, -EINVAL);
+		FREE(f);
+	}
+	/* A field missing; an empty token. */
+	f = with_sum("tokenbroker-token 1\nname api\nfingerprint " FP_A "\n"
+		     "expires_at_ms 1700003600000\nlifetime_ms 3600000\ntoken " TOKEN "\n");
+	check_bad("no token_type", f, strlen(f), 0600, -EINVAL);
+	FREE(f);
+	f = with_sum("tokenbroker-token 1\nname api\nfingerprint " FP_A "\n"
+		     "expires_at_ms 1700003600000\nlifetime_ms 3600000\ntoken_type Bearer\n"
+		     "token \n");
+	check_bad("empty token", f, strlen(f), 0600, -EINVAL);
+	FREE(f);
+	/* Another credential's file under this name. */
+	FREE(b);
+	b = body("1700003600000", "");
+	memcpy(strstr(b, "name api"), "name apx", 8);
+	f = with_sum(b);
+	check_bad("other name", f, strlen(f), 0600, -EINVAL);
+	FREE(f);
+	/* A bad fingerprint field. */
+	FREE(b);
+	b = body("1700003600000", "");
+	memcpy(strstr(b, FP_A), "AAAA", 4);
+	f = with_sum(b);
+	check_bad("uppercase fingerprint", f, strlen(f), 0600, -EINVAL);
+	FREE(f);
+
+	/* Over-permissive: refused; stricter than 0600: fine. */
+	check_bad("mode 0644", good, len, 0644, -EPERM);
+	check_bad("mode 0640", good, len, 0640, -EPERM);
+	check_bad("mode 0602", good, len, 0602, -EPERM);
+	{
+		_cleanup_free_ char *path = file_path("api"), *cause = NULL;
+		struct store_record *rec = NULL;
+
+		write_raw(path, 0400, good, len);
+		assert_int_equal(load("api", FP_A, NOW, 0, &rec, &cause), 0);
+		assert_token(rec, TOKEN);
+		store_record_free(rec);
+		unlink(path);
+	}
+}
+
+/* Bad files that are not bad content: owner, symlink, directory, FIFO. */
+static void
+test_bad_kinds(void **state)
+{
+	_cleanup_free_ char *b = body("1700003600000", ""), *good = with_sum(b),
+			    *path = file_path("api"), *target = NULL, *cause = NULL,
+			    *content = NULL;
+	struct store_record *rec = NULL;
+	struct stat st;
+	size_t len;
+
+	/* A symlink to a good file is not followed. */
+	target = xasprintf("%s/elsewhere", test_dir);
+	write_raw(target, 0600, good, strlen(good));
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(load("api", FP_A, NOW, 0, &rec, &cause), -EPERM);
+	assert_null(rec);
+	assert_non_null(cause);
+	FREE(cause);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	unlink(path);
+	/* Not even when it is stale: the target is left alone. */
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(load("api", FP_B, NOW, 0, &rec, &cause), -EPERM);
+	FREE(cause);
+	content = read_raw(target, &len);
+	assert_int_equal(len, strlen(good));
+	unlink(path);
+
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(load("api", FP_A, NOW, 0, &rec, &cause), -EINVAL);
+	assert_null(rec);
+	FREE(cause);
+	assert_int_equal(rmdir(path), 0);
+
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(load("api", FP_A, NOW, 0, &rec, &cause), -EINVAL);
+	assert_null(rec);
+	FREE(cause);
+	unlink(path);
+
+	if (geteuid() == 0) {
+		write_raw(path, 0600, good, strlen(good));
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(load("api", FP_A, NOW, 0, &rec, &cause), -EPERM);
+		assert_null(rec);
+		assert_non_null(strstr(cause, "65534"));
+		FREE(cause);
+		assert_int_equal(stat(path, &st), 0);
+		unlink(path);
+	}
+
+	/* No file, no directory. */
+	assert_int_equal(load("api", FP_A, NOW, 0, &rec, &cause), -ENOENT);
+	assert_null(rec);
+	FREE(cause);
+	assert_int_equal(store_load("/nonexistent/tokenbroker", "api", FP_A, NOW, 0, &rec,
+				    &cause),
+			 -ENOENT);
+	FREE(cause);
+	assert_int_equal(load("../api", FP_A, NOW, 0, &rec, &cause), -EINVAL);
+	FREE(cause);
+}
+
+/* Random damage to a good file: refused every time, never a crash. */
+static void
+test_mutations(void **state)
+{
+	_cleanup_free_ char *b = body("1700003600000", "scope read write\n"),
+			    *good = with_sum(b), *f = NULL;
+	size_t len = strlen(good);
+	unsigned seed = 12345;
+
+	f = xmalloc(len);
+	for (int i = 0; i < 2000; i++) {
+		size_t pos;
+		unsigned char x;
+
+		memcpy(f, good, len);
+		seed = seed * 1103515245 + 12345;
+		pos = (seed >> 8) % len;
+		seed = seed * 1103515245 + 12345;
+		x = (unsigned char)(1 + (seed >> 8) % 255);
+		f[pos] = (char)(f[pos] ^ x);
+		check_bad("mutation", f, len, 0600, -EINVAL);
+	}
+}
+
+static void
+test_expiry(void **state)
+{
+	_cleanup_free_ char *path = file_path("api"), *cause = NULL;
+	struct store_record *rec = record_new(TOKEN, "Bearer", NULL, NOW + 60000, HOUR);
+	struct store_record *got = NULL;
+	struct stat st;
+
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
+	/* More than min_left left: reused. */
+	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
+	got = store_record_free(got);
+	assert_int_equal(load("api", FP_A, NOW, 59999, &got, &cause), 0);
+	got = store_record_free(got);
+	assert_int_equal(load("api", FP_A, NOW + 59000, 999, &got, &cause), 0);
+	got = store_record_free(got);
+	/* Exactly min_left left is not more: stale, and removed. */
+	assert_int_equal(load("api", FP_A, NOW, 60000, &got, &cause), -ESTALE);
+	assert_null(got);
+	assert_non_null(strstr(cause, "removed"));
+	FREE(cause);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* Expired. */
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
+	assert_int_equal(load("api", FP_A, NOW + 60001, 0, &got, &cause), -ESTALE);
+	assert_non_null(strstr(cause, "expired"));
+	FREE(cause);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), -ENOENT);
+	FREE(cause);
+
+	/* Other settings: stale and removed. */
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
+	assert_int_equal(load("api", FP_B, NOW, 0, &got, &cause), -ESTALE);
+	assert_null(got);
+	assert_non_null(strstr(cause, "other settings"));
+	FREE(cause);
+	assert_int_equal(stat(path, &st), -1);
+	store_record_free(rec);
+}
+
+static void
+test_remove(void **state)
+{
+	_cleanup_free_ char *path = file_path("api"), *cause = NULL;
+	struct store_record *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
+	struct stat st;
+
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
+	assert_int_equal(store_save(test_dir, "keep", FP_A, rec, &cause), 0);
+	assert_int_equal(store_remove(test_dir, "api"), 0);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(count_entries(test_dir, false), 1);
+	assert_int_equal(store_remove(test_dir, "api"), 0);
+	assert_int_equal(store_remove("/nonexistent/tokenbroker", "api"), 0);
+	assert_int_equal(store_remove(test_dir, "../keep"), -EINVAL);
+	assert_int_equal(count_entries(test_dir, false), 1);
+	store_record_free(rec);
+	assert_null(store_record_free(NULL));
+}
+
+static void
+test_fingerprint(void **state)
+{
+	struct cred_conf base, cc;
+	char a[65], b[65];
+
+	memset(&base, 0, sizeof(base));
+	base.name = "api";
+	base.token_url = "https://idp.example.com/token";
+	base.auth_method = AUTH_CLIENT_SECRET_BASIC;
+	base.grant_type = "client_credentials";
+	base.client_id = "app";
+	base.scope = "read";
+	base.token_path = "/access_token";
+
+	store_fingerprint(&base, a);
+	assert_int_equal(strlen(a), 64);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 64);
+	store_fingerprint(&base, b);
+	assert_string_equal(a, b);
+
+#define CHANGES(field, value)                                  \
+	do {                                                   \
+		cc = base;                                     \
+		cc.field = value;                              \
+		store_fingerprint(&cc, b);                     \
+		if (strcmp(a, b) == 0)                         \
+			fail_msg("unchanged by %s", #field);   \
+	} while (0)
+	CHANGES(token_url, "https://idp.example.com/token2");
+	CHANGES(auth_method, AUTH_CLIENT_SECRET_POST);
+	CHANGES(grant_type, "password");
+	CHANGES(client_id, "app2");
+	CHANGES(username, "app");
+	CHANGES(scope, "read write");
+	CHANGES(scope, NULL);
+	CHANGES(scope, "");
+	CHANGES(client_id, NULL);
+#undef CHANGES
+
+	/* A byte moved from one field to the next is another fingerprint. */
+	cc = base;
+	cc.client_id = "ap";
+	cc.grant_type = "client_credentialsp";
+	store_fingerprint(&cc, b);
+	assert_string_not_equal(a, b);
+
+	/* What does not make the token does not count. */
+	cc = base;
+	cc.name = "other";
+	cc.token_path = "/t";
+	cc.lazy = true;
+	cc.persist = true;
+	store_fingerprint(&cc, b);
+	assert_string_equal(a, b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_save_refuses, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_atomic, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_corrupt, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_bad_kinds, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_mutations, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_expiry, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_remove, setup_dir, teardown_dir),
+		cmocka_unit_test(test_fingerprint),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
