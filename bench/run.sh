@@ -20,7 +20,7 @@
 #   BENCH_MAX_OTHERS  a timed run during which other processes used more
 #                    than this % of a CPU (of the CPUs the scenario uses) is
 #                    repeated, up to BENCH_TRIES (4) times in all; the last
-#                    try counts, marked DISTURBED (default 25; the
+#                    try counts, marked DISTURBED (default 10; the
 #                    figure is approximate: a few % is bookkeeping noise)
 #
 # Exit status: 0 when every request got a 2xx answer and the single-flight
@@ -36,7 +36,7 @@ LOADGEN=${LOADGEN:-$BUILD/bench/loadgen}
 RUNS=${BENCH_RUNS:-5}
 DURATION=${BENCH_DURATION:-2}
 PIN=${BENCH_PIN:-auto}
-MAX_OTHERS=${BENCH_MAX_OTHERS:-25}
+MAX_OTHERS=${BENCH_MAX_OTHERS:-10}
 TRIES=${BENCH_TRIES:-4}
 CLK_TCK=$(getconf CLK_TCK)
 

@@ -35,12 +35,14 @@ is $? 1 "and nothing else"
 
 # Per-uid connection cap: a third connection of one uid is refused.
 idp '/control?mode=silent' >/dev/null
-third=$(as_nobody bash -c "
-	curl -s -m 5 --unix-socket '$SOCK' 'http://localhost/v1/tokens/slow?wait=3' >/dev/null &
-	curl -s -m 5 --unix-socket '$SOCK' 'http://localhost/v1/tokens/slow?wait=3' >/dev/null &
-	sleep 0.5
-	curl -s -m 5 -o /dev/null -w '%{http_code}' --unix-socket '$SOCK' http://localhost/v1/health
-	wait" 2>/dev/null)
+pids=()
+for i in 1 2; do
+	as_nobody curl -s -m 5 --unix-socket "$SOCK" 'http://localhost/v1/tokens/slow?wait=4' >/dev/null &
+	pids+=($!)
+done
+wait_for 50 sh -c "curl -s --unix-socket '$SOCK' http://localhost/metrics | grep -q '^tokenbroker_waiting_clients 2'"
+third=$(as_nobody curl -s -m 5 -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://localhost/v1/health)
+wait "${pids[@]}"
 is "$third" 503 "max_clients_per_uid: a uid's extra connection is refused"
 idp '/control?mode=normal' >/dev/null
 
