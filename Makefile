@@ -66,6 +66,13 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libdaemon.a $(BUILD
 
 unit: $(UNIT_BIN)
 
+# The load generator for bench/run.sh.
+$(BUILD)/bench/loadgen: bench/loadgen.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(EVENT_LIBS)
+
+bench: $(BUILD)/bench/loadgen
+
 # Installs what is missing from Debian's packages (root), or says how to.
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -100,4 +107,4 @@ clean:
 
 include install.mk
 
-.PHONY: all unit deps asan check demo clean install uninstall
+.PHONY: all unit bench deps asan check demo clean install uninstall

@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "ctlhttp.h"
+#include "secbuf.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -25,18 +26,11 @@
 /* Pause between attempts while the daemon's listen backlog is full. */
 #define CTLHTTP_BUSY_MS 20
 
-/* A growing byte buffer, always NUL-terminated, wiped when released. */
-struct ctlhttp_buf {
-	char *data;
-	size_t len;
-	size_t size;
-};
-
 /* What is known so far about the answer being read. */
 struct ctlhttp_reader {
-	struct ctlhttp_buf raw;	 /* bytes as received */
-	struct ctlhttp_buf body; /* decoded body */
-	size_t hdrlen;		 /* length of the header block; 0 until complete */
+	struct secbuf raw;  /* bytes as received */
+	struct secbuf body; /* decoded body */
+	size_t hdrlen;	    /* length of the header block; 0 until complete */
 	int status;
 	char reason[64];
 	int64_t clen; /* Content-Length, or -1 */
@@ -44,52 +38,6 @@ struct ctlhttp_reader {
 	bool chunked;
 	size_t pos; /* chunked: first byte of raw not decoded yet */
 };
-
-static void
-ctlhttp_buf_release(struct ctlhttp_buf *b)
-{
-	if (b->data != NULL) {
-		explicit_bzero(b->data, b->size);
-		free(b->data);
-	}
-	b->data = NULL;
-	b->len = b->size = 0;
-}
-
-/*
- * Makes room for at least n more bytes and the NUL.  It grows by copying,
- * not realloc(), so that no copy of a token is left behind unwiped.
- */
-static void
-ctlhttp_buf_reserve(struct ctlhttp_buf *b, size_t n)
-{
-	size_t size = b->size == 0 ? 4096 : b->size;
-	char *data;
-
-	if (b->size - b->len > n)
-		return;
-	while (size - b->len <= n)
-		size *= 2;
-	data = xmalloc(size);
-	if (b->len > 0)
-		memcpy(data, b->data, b->len);
-	data[b->len] = '\0';
-	if (b->data != NULL) {
-		explicit_bzero(b->data, b->size);
-		free(b->data);
-	}
-	b->data = data;
-	b->size = size;
-}
-
-static void
-ctlhttp_buf_append(struct ctlhttp_buf *b, const char *p, size_t n)
-{
-	ctlhttp_buf_reserve(b, n);
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
 
 /* Waits until fd is ready for events; -ETIMEDOUT once deadline has passed. */
 static int
@@ -382,7 +330,7 @@ ctlhttp_parse_chunks(struct ctlhttp_reader *r, char **cause)
 		} else {
 			goto bad;
 		}
-		ctlhttp_buf_append(&r->body, data, size);
+		secbuf_add(&r->body, data, size);
 		r->pos = (size_t)(q - r->raw.data);
 	}
 bad:
@@ -421,7 +369,7 @@ ctlhttp_parse(struct ctlhttp_reader *r, bool eof, char **cause)
 	} else if (!eof) {
 		return 0; /* no framing: the body ends when the daemon hangs up */
 	}
-	ctlhttp_buf_append(&r->body, r->raw.data + r->hdrlen, have);
+	secbuf_add(&r->body, r->raw.data + r->hdrlen, have);
 	return 1;
 
 incomplete:
@@ -439,8 +387,8 @@ ctlhttp_read(int fd, struct ctlhttp_reader *r, int64_t deadline, char **cause)
 		ssize_t n;
 		int rc;
 
-		ctlhttp_buf_reserve(&r->raw, 16384);
-		room = r->raw.size - r->raw.len - 1;
+		secbuf_reserve(&r->raw, 16384);
+		room = r->raw.cap - r->raw.len - 1;
 		if (room > CTLHTTP_MAX + 1 - r->raw.len)
 			room = CTLHTTP_MAX + 1 - r->raw.len;
 		if ((rc = ctlhttp_wait(fd, POLLIN, deadline)) < 0)
@@ -523,8 +471,8 @@ fail:
 			*cause = xasprintf("bad answer from the daemon at %s: %s", socket_path, why);
 		else
 			*cause = xasprintf("cannot talk to the daemon at %s: %s", socket_path, strerror(-rc));
-		ctlhttp_buf_release(&r.raw);
-		ctlhttp_buf_release(&r.body);
+		secbuf_clear(&r.raw);
+		secbuf_clear(&r.body);
 		return rc;
 	}
 
@@ -533,10 +481,10 @@ fail:
 	memcpy(a->reason, r.reason, sizeof(a->reason));
 	a->retry_after = r.retry_after;
 	if (r.body.data == NULL)
-		ctlhttp_buf_reserve(&r.body, 0);
-	a->body = TAKE_PTR(r.body.data);
+		secbuf_reserve(&r.body, 0);
 	a->bodylen = r.body.len;
-	ctlhttp_buf_release(&r.raw);
+	a->body = secbuf_take(&r.body);
+	secbuf_clear(&r.raw);
 	*ret = a;
 	return 0;
 }

@@ -5,7 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include "secret.h"
 #include "xmalloc.h"
@@ -85,18 +85,39 @@ secret_equal(const struct secret *a, const struct secret *b)
 }
 
 void
-secret_fingerprint(const struct secret *s, char out[7])
+secret_hex(const void *in, size_t len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	const unsigned char *p = in;
 
-	SHA256((const unsigned char *)s->data, s->len, md);
-	for (int i = 0; i < 3; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 0xf];
 	}
-	out[6] = '\0';
+	out[2 * len] = '\0';
+}
+
+void
+secret_sha256_hex(const void *p, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		abort(); /* only out of memory gets here */
+	secret_hex(md, 32, out);
 	explicit_bzero(md, sizeof(md));
+}
+
+void
+secret_fingerprint(const struct secret *s, char out[7])
+{
+	char hex[65];
+
+	secret_sha256_hex(s->data, s->len, hex);
+	memcpy(out, hex, 6);
+	out[6] = '\0';
+	explicit_bzero(hex, sizeof(hex));
 }
 
 void
@@ -106,15 +127,6 @@ secret_free_str(char *s)
 		return;
 	explicit_bzero(s, strlen(s));
 	free(s);
-}
-
-void
-secret_free_buf(void *p, size_t len)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, len);
-	free(p);
 }
 
 void

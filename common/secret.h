@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct secret {
 	size_t len;
@@ -24,11 +26,26 @@ bool secret_equal(const struct secret *a, const struct secret *b);
 
 /* First 6 hex digits of SHA-256 of the secret: safe to log. */
 void secret_fingerprint(const struct secret *s, char out[7]);
+/* Lowercase hex SHA-256 of len bytes of p, NUL-terminated. */
+void secret_sha256_hex(const void *p, size_t len, char out[65]);
+/* len bytes of in as lowercase hex into out (2 * len + 1 bytes, with NUL). */
+void secret_hex(const void *in, size_t len, char *out);
 
 /* Wipes and frees a NUL-terminated heap string; takes NULL. */
 void secret_free_str(char *s);
-/* Wipes len bytes then frees: for buffers that held a secret. */
-void secret_free_buf(void *p, size_t len);
+/*
+ * Wipes len bytes then frees: for buffers that held a secret; takes NULL.
+ * Inline, so that what uses only this (secbuf, thus tokenctl) does not pull
+ * in secret.o and with it libcrypto.
+ */
+static inline void
+secret_free_buf(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
 
 /* Process-wide hardening: no core dumps, no ptrace by non-root peers. */
 void secret_harden_process(void);

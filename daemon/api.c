@@ -23,6 +23,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "metrics.h"
+#include "secbuf.h"
 #include "secret.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -80,6 +81,7 @@ struct api {
 	struct api_uid *uids; /* connections per uid, for max_clients_per_uid */
 	size_t nuids;
 	bool stopping;
+	struct api *next; /* in api_servers */
 };
 
 struct api_route {
@@ -89,52 +91,24 @@ struct api_route {
 			struct evkeyvalq *query);
 };
 
-/* Output buffer for yajl_gen that wipes itself: responses carry tokens. */
-struct api_out {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
-static void
-api_out_cb(void *ctx, const char *s, size_t len)
-{
-	struct api_out *o = ctx;
-
-	if (o->len + len > o->cap) {
-		size_t cap = (o->cap ? o->cap : 256);
-		char *n;
-
-		while (cap < o->len + len)
-			cap *= 2;
-		n = xmalloc(cap);
-		if (o->len > 0)
-			memcpy(n, o->data, o->len);
-		secret_free_buf(o->data, o->cap);
-		o->data = n;
-		o->cap = cap;
-	}
-	memcpy(o->data + o->len, s, len);
-	o->len += len;
-}
-
+/* evbuffer's cleanup for a sent body: responses carry tokens. */
 static void
 api_out_cleanup_cb(const void *data, size_t len, void *arg)
 {
-	struct api_out *o = arg;
+	struct secbuf *o = arg;
 
-	secret_free_buf(o->data, o->cap);
+	secbuf_clear(o);
 	free(o);
 }
 
 static yajl_gen
-api_gen_new(struct api_out *o)
+api_gen_new(struct secbuf *o)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 
 	if (g == NULL)
 		fatal("out of memory");
-	yajl_gen_config(g, yajl_gen_print_callback, api_out_cb, o);
+	yajl_gen_config(g, yajl_gen_print_callback, secbuf_yajl_cb, o);
 	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
 	return g;
 }
@@ -164,7 +138,7 @@ api_gen_kv_int(yajl_gen g, const char *k, long long v)
 
 /* Sends o as the body with status code; takes o (wiped when sent). */
 static void
-api_send(struct evhttp_request *req, int code, const char *content_type, struct api_out *o)
+api_send(struct evhttp_request *req, int code, const char *content_type, struct secbuf *o)
 {
 	struct evbuffer *buf = evbuffer_new();
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -188,10 +162,10 @@ api_send(struct evhttp_request *req, int code, const char *content_type, struct 
 }
 
 static void
-api_send_json(struct evhttp_request *req, int code, yajl_gen g, struct api_out *o)
+api_send_json(struct evhttp_request *req, int code, yajl_gen g, struct secbuf *o)
 {
 	yajl_gen_free(g);
-	api_out_cb(o, "\n", 1);
+	secbuf_add(o, "\n", 1);
 	api_send(req, code, "application/json", o);
 }
 
@@ -203,7 +177,7 @@ static void
 api_error(struct evhttp_request *req, int status, const char *code, const char *message,
 	  long upstream_status, const char *upstream_error, int64_t retry_after_s)
 {
-	struct api_out *o = xcalloc(1, sizeof(*o));
+	struct secbuf *o = xcalloc(1, sizeof(*o));
 	yajl_gen g = api_gen_new(o);
 
 	yajl_gen_map_open(g);
@@ -264,13 +238,13 @@ api_unavailable(struct evhttp_request *req, struct credential *c, const char *wh
 static void
 api_send_token(struct evhttp_request *req, struct credential *c, const struct token *t, bool text)
 {
-	struct api_out *o = xcalloc(1, sizeof(*o));
+	struct secbuf *o = xcalloc(1, sizeof(*o));
 	int64_t now = time_wall_ms();
 	yajl_gen g;
 
 	if (text) {
-		api_out_cb(o, t->access_token->data, t->access_token->len);
-		api_out_cb(o, "\n", 1);
+		secbuf_add(o, t->access_token->data, t->access_token->len);
+		secbuf_add(o, "\n", 1);
 		api_send(req, 200, "text/plain; charset=utf-8", o);
 		return;
 	}
@@ -523,7 +497,7 @@ api_get_credentials(struct api_conn *conn, struct evhttp_request *req, const cha
 		    struct evkeyvalq *q)
 {
 	static const char *const known[] = { NULL };
-	struct api_out *o;
+	struct secbuf *o;
 	yajl_gen g;
 
 	if (api_query_only(req, q, known) < 0)
@@ -560,7 +534,7 @@ static void
 api_get_health(struct api_conn *conn, struct evhttp_request *req, const char *name,
 	       struct evkeyvalq *q)
 {
-	struct api_out *o = xcalloc(1, sizeof(*o));
+	struct secbuf *o = xcalloc(1, sizeof(*o));
 	yajl_gen g = api_gen_new(o);
 
 	yajl_gen_map_open(g);
@@ -822,18 +796,28 @@ api_resume_cb(evutil_socket_t fd, short what, void *arg)
 		evconnlistener_enable(api->listener);
 }
 
+/*
+ * The servers in this process.  evhttp_bind_listener makes the listener's
+ * user data its struct evhttp, so the accept error callback gets that, not
+ * our struct api: it finds its server here.
+ */
+static struct api *api_servers;
+
 /* accept() failed: out of descriptors pauses accepting instead of spinning. */
 static void
 api_accept_error_cb(struct evconnlistener *lev, void *arg)
 {
-	struct api *api = arg;
+	struct api *api;
 	int err = EVUTIL_SOCKET_ERROR();
 	struct timeval tv = time_ms_to_tv(API_ACCEPT_PAUSE_MS);
 
+	for (api = api_servers; api != NULL && api->listener != lev; api = api->next)
+		;
 	log_warn("cannot accept a client: %s; pausing for %dms", strerror(err),
 		 API_ACCEPT_PAUSE_MS);
 	evconnlistener_disable(lev);
-	evtimer_add(api->resume, &tv);
+	if (api != NULL)
+		evtimer_add(api->resume, &tv);
 }
 
 /* Whether something answers on the socket at path. */
@@ -943,6 +927,8 @@ api_new(struct event_base *base, const struct conf *conf, struct credential_ctx 
 		return api_free(api);
 	}
 	evconnlistener_set_error_cb(api->listener, api_accept_error_cb);
+	api->next = api_servers;
+	api_servers = api;
 	evhttp_set_max_headers_size(api->http, API_MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(api->http, API_MAX_BODY_SIZE);
 	evhttp_set_timeout(api->http, API_IDLE_TIMEOUT_S);
@@ -1002,6 +988,12 @@ api_free(struct api *api)
 {
 	if (api == NULL)
 		return NULL;
+	for (struct api **p = &api_servers; *p != NULL; p = &(*p)->next) {
+		if (*p == api) {
+			*p = api->next;
+			break;
+		}
+	}
 	api->stopping = true;
 	if (api->http != NULL)
 		evhttp_free(api->http); /* closes connections: close callbacks free them */

@@ -1885,7 +1885,6 @@ conf_digest_pairs(EVP_MD_CTX *md, const char *tag, const struct conf_pairs *pair
 static void
 cred_digest(struct cred_conf *cc)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char out[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 	EVP_MD_CTX *md;
@@ -1933,11 +1932,7 @@ cred_digest(struct cred_conf *cc)
 	if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
 		abort();
 	EVP_MD_CTX_free(md);
-	for (unsigned i = 0; i < len; i++) {
-		cc->digest[2 * i] = hex[out[i] >> 4];
-		cc->digest[2 * i + 1] = hex[out[i] & 0xf];
-	}
-	cc->digest[64] = '\0';
+	secret_hex(out, 32, cc->digest);
 	explicit_bzero(out, sizeof(out));
 }
 

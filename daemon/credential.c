@@ -493,19 +493,15 @@ credential_restore(struct credential *c)
 	store_fingerprint(c->conf, fp);
 	r = store_load(c->ctx->conf->daemon.state_dir, c->conf->name, fp, now_wall,
 		       c->conf->min_valid_ms, &rec, &cause);
-	if (r == -ENOENT)
-		return false;
-	if (r == -ESTALE) {
+	if (r == -ESTALE)
 		credential_log(c, LOG_INFO, NULL, 0, "persisted token expired or made with other "
 						     "settings: removed");
-		return false;
-	}
-	if (r < 0) {
+	else if (r < 0 && r != -ENOENT)
 		credential_log(c, LOG_WARNING, NULL, 0, "ignoring the persisted token: %s",
 			       cause != NULL ? cause : strerror(-r));
-		free(cause);
+	free(cause);
+	if (r < 0)
 		return false;
-	}
 	t = xcalloc(1, sizeof(*t));
 	t->access_token = TAKE_PTR(rec->access_token);
 	t->token_type = xstrdup(rec->token_type != NULL ? rec->token_type : "Bearer");

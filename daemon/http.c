@@ -24,6 +24,7 @@
 #include "duration.h"
 #include "http.h"
 #include "response.h"
+#include "secbuf.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -53,9 +54,7 @@ struct http_transfer {
 	void *arg;
 
 	char errbuf[CURL_ERROR_SIZE];
-	char *body; /* len bytes plus a NUL, cap allocated; wiped */
-	size_t len;
-	size_t cap;
+	struct secbuf body; /* as it arrives, at most RESPONSE_BODY_MAX bytes */
 	bool body_too_large;
 	char *retry_after;
 };
@@ -97,7 +96,7 @@ http_transfer_free(struct http_transfer *t)
 		curl_easy_cleanup(t->easy); /* before what it points to */
 	http_slist_free(t->headers);
 	request_free(t->req);
-	secret_free_buf(t->body, t->cap);
+	secbuf_clear(&t->body);
 	free(t->retry_after);
 	explicit_bzero(t, sizeof(*t));
 	free(t);
@@ -175,17 +174,10 @@ http_finish(struct http_transfer *t, CURLcode code, const char *failure)
 
 	/* The buffer becomes the secret as it is: no second copy of the body. */
 	body = xmalloc(sizeof(*body));
-	if (t->body == NULL) {
+	body->len = t->body.len;
+	body->data = secbuf_take(&t->body);
+	if (body->data == NULL)
 		body->data = xstrdup("");
-		body->len = 0;
-	} else {
-		body->data = t->body;
-		body->len = t->len;
-		if (t->cap > t->len + 1)
-			explicit_bzero(t->body + t->len + 1, t->cap - t->len - 1);
-		t->body = NULL;
-		t->len = t->cap = 0;
-	}
 	res.body = body;
 	if (code == CURLE_FILESIZE_EXCEEDED) /* Content-Length said so */
 		t->body_too_large = true;
@@ -359,8 +351,7 @@ http_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 /*
  * CURLOPT_WRITEFUNCTION: appends to the body until RESPONSE_BODY_MAX; past
- * it, keeps what fits and aborts the transfer.  A grown buffer is a fresh
- * allocation so the old one can be wiped.
+ * it, keeps what fits and aborts the transfer.
  */
 static size_t
 http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
@@ -368,29 +359,11 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	struct http_transfer *t = arg;
 	size_t n = size * nmemb, fit = n;
 
-	if (n > RESPONSE_BODY_MAX - t->len) {
+	if (n > RESPONSE_BODY_MAX - t->body.len) {
 		t->body_too_large = true;
-		fit = RESPONSE_BODY_MAX - t->len;
+		fit = RESPONSE_BODY_MAX - t->body.len;
 	}
-	if (t->len + fit + 1 > t->cap) {
-		size_t cap = t->cap > 0 ? t->cap : 1024;
-		char *nb;
-
-		while (cap < t->len + fit + 1)
-			cap *= 2;
-		if (cap > RESPONSE_BODY_MAX + 1)
-			cap = RESPONSE_BODY_MAX + 1;
-		nb = xmalloc(cap);
-		if (t->len > 0)
-			memcpy(nb, t->body, t->len);
-		secret_free_buf(t->body, t->cap);
-		t->body = nb;
-		t->cap = cap;
-	}
-	if (fit > 0)
-		memcpy(t->body + t->len, data, fit);
-	t->len += fit;
-	t->body[t->len] = '\0';
+	secbuf_add(&t->body, data, fit);
 	return t->body_too_large ? 0 : n;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -201,6 +202,28 @@ main_free(struct main_ctx *m)
 	libevent_global_shutdown();
 }
 
+/*
+ * Each client is a descriptor: raise the soft limit on open files to the
+ * hard one (systemd's default soft limit, 1024, is below max_clients'
+ * default), and say so when even that is too low for max_clients.
+ */
+static void
+main_raise_nofile(unsigned max_clients)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_clients + 64)
+		log_warn("max_clients = %u but only %llu files may be open (LimitNOFILE=): "
+			 "clients past that wait until others leave", max_clients,
+			 (unsigned long long)rl.rlim_cur);
+}
+
 static int
 main_run(struct main_ctx *m)
 {
@@ -209,6 +232,7 @@ main_run(struct main_ctx *m)
 	int listen_fd;
 
 	signal(SIGPIPE, SIG_IGN);
+	main_raise_nofile(m->conf->daemon.max_clients);
 	listen_fd = sd_listen_socket(&cause);
 	if (listen_fd < -1) {
 		log_err("%s", cause);

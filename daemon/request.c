@@ -15,65 +15,16 @@
 
 #include "profile.h"
 #include "request.h"
+#include "secbuf.h"
 #include "xmalloc.h"
-
-/* A growing byte buffer whose old blocks are wiped; always NUL-terminated. */
-struct request_buf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static void
-request_buf_reserve(struct request_buf *b, size_t more)
-{
-	size_t cap = b->cap == 0 ? 64 : b->cap;
-	char *n;
-
-	if (b->len + more + 1 <= b->cap)
-		return;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	n = xmalloc(cap);
-	if (b->p != NULL) {
-		memcpy(n, b->p, b->len);
-		secret_free_buf(b->p, b->cap);
-	}
-	b->p = n;
-	b->cap = cap;
-}
-
-static void
-request_buf_add(struct request_buf *b, const char *s, size_t n)
-{
-	request_buf_reserve(b, n);
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-request_buf_addstr(struct request_buf *b, const char *s)
-{
-	request_buf_add(b, s, strlen(s));
-}
-
-static void
-request_buf_wipe(struct request_buf *b)
-{
-	secret_free_buf(b->p, b->cap);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
 
 /* Hands the contents over as a secret and wipes the buffer. */
 static struct secret *
-request_buf_secret(struct request_buf *b)
+request_buf_secret(struct secbuf *b)
 {
-	struct secret *s = secret_new(b->p != NULL ? b->p : "", b->len);
+	struct secret *s = secret_new(b->data != NULL ? b->data : "", b->len);
 
-	request_buf_wipe(b);
+	secbuf_clear(b);
 	return s;
 }
 
@@ -85,45 +36,45 @@ request_buf_secret(struct request_buf *b)
  * evbuffer that is freed unwiped, which is no place for a client secret.
  */
 static void
-request_buf_encode(struct request_buf *b, const char *s, size_t len)
+request_buf_encode(struct secbuf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	unsigned char c;
 
-	request_buf_reserve(b, len * 3);
+	secbuf_reserve(b, len * 3);
 	for (size_t i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '.' || c == '_' || c == '~') {
-			b->p[b->len++] = (char)c;
+			b->data[b->len++] = (char)c;
 		} else if (c == ' ') {
-			b->p[b->len++] = '+';
+			b->data[b->len++] = '+';
 		} else {
-			b->p[b->len++] = '%';
-			b->p[b->len++] = hex[c >> 4];
-			b->p[b->len++] = hex[c & 0xf];
+			b->data[b->len++] = '%';
+			b->data[b->len++] = hex[c >> 4];
+			b->data[b->len++] = hex[c & 0xf];
 		}
 	}
-	b->p[b->len] = '\0';
+	b->data[b->len] = '\0';
 }
 
 char *
 request_form_encode(const char *s, size_t len)
 {
-	struct request_buf b = { 0 };
+	struct secbuf b = { 0 };
 
 	request_buf_encode(&b, s, len);
-	return b.p;
+	return secbuf_take(&b);
 }
 
 /* Appends "&name=value" (no '&' first) with both parts encoded. */
 static void
-request_buf_field(struct request_buf *b, const char *name, const char *value, size_t vlen)
+request_buf_field(struct secbuf *b, const char *name, const char *value, size_t vlen)
 {
 	if (b->len > 0)
-		request_buf_add(b, "&", 1);
+		secbuf_add(b, "&", 1);
 	request_buf_encode(b, name, strlen(name));
-	request_buf_add(b, "=", 1);
+	secbuf_add(b, "=", 1);
 	request_buf_encode(b, value, vlen);
 }
 
@@ -134,7 +85,7 @@ request_buf_field(struct request_buf *b, const char *name, const char *value, si
 static struct secret *
 request_basic(const char *user, const struct secret *password, bool encode)
 {
-	struct request_buf plain = { 0 }, hdr = { 0 };
+	struct secbuf plain = { 0 }, hdr = { 0 };
 	unsigned char *b64;
 	size_t n;
 	int k;
@@ -142,19 +93,19 @@ request_basic(const char *user, const struct secret *password, bool encode)
 	if (encode)
 		request_buf_encode(&plain, user, strlen(user));
 	else
-		request_buf_addstr(&plain, user);
-	request_buf_add(&plain, ":", 1);
+		secbuf_str(&plain, user);
+	secbuf_add(&plain, ":", 1);
 	if (encode)
 		request_buf_encode(&plain, password->data, password->len);
 	else
-		request_buf_add(&plain, password->data, password->len);
+		secbuf_add(&plain, password->data, password->len);
 
 	n = 4 * ((plain.len + 2) / 3) + 1;
 	b64 = xmalloc(n);
-	k = EVP_EncodeBlock(b64, (const unsigned char *)plain.p, (int)plain.len);
-	request_buf_wipe(&plain);
-	request_buf_addstr(&hdr, "Authorization: Basic ");
-	request_buf_add(&hdr, (const char *)b64, k < 0 ? 0 : (size_t)k);
+	k = EVP_EncodeBlock(b64, (const unsigned char *)plain.data, (int)plain.len);
+	secbuf_clear(&plain);
+	secbuf_str(&hdr, "Authorization: Basic ");
+	secbuf_add(&hdr, (const char *)b64, k < 0 ? 0 : (size_t)k);
 	secret_free_buf(b64, n);
 	return request_buf_secret(&hdr);
 }
@@ -163,7 +114,7 @@ request_basic(const char *user, const struct secret *password, bool encode)
 static char *
 request_scope(const struct cred_conf *cc)
 {
-	struct request_buf b = { 0 };
+	struct secbuf b = { 0 };
 	const char *p = cc->scope, *sep = cc->scope_separator == SCOPE_SEP_COMMA ? "," : " ";
 	size_t n;
 
@@ -175,11 +126,11 @@ request_scope(const struct cred_conf *cc)
 			break;
 		n = strcspn(p, " \t");
 		if (b.len > 0)
-			request_buf_addstr(&b, sep);
-		request_buf_add(&b, p, n);
+			secbuf_str(&b, sep);
+		secbuf_add(&b, p, n);
 		p += n;
 	}
-	return b.p;
+	return secbuf_take(&b);
 }
 
 static bool
@@ -276,7 +227,7 @@ request_has_query(const struct cred_conf *cc, const char *name)
 static char *
 request_url(const struct cred_conf *cc)
 {
-	struct request_buf q = { 0 }, url = { 0 };
+	struct secbuf q = { 0 }, url = { 0 };
 	const struct profile *pr = cc->profile;
 	const char *u = cc->token_url, *frag, *qmark;
 	size_t base;
@@ -296,17 +247,17 @@ request_url(const struct cred_conf *cc)
 
 	frag = strchr(u, '#');
 	base = frag != NULL ? (size_t)(frag - u) : strlen(u);
-	request_buf_add(&url, u, base);
+	secbuf_add(&url, u, base);
 	qmark = memchr(u, '?', base);
 	if (qmark == NULL)
-		request_buf_add(&url, "?", 1);
+		secbuf_add(&url, "?", 1);
 	else if (base > 0 && u[base - 1] != '?' && u[base - 1] != '&')
-		request_buf_add(&url, "&", 1);
-	request_buf_add(&url, q.p, q.len);
+		secbuf_add(&url, "&", 1);
+	secbuf_add(&url, q.data, q.len);
 	if (frag != NULL)
-		request_buf_addstr(&url, frag);
-	request_buf_wipe(&q);
-	return url.p;
+		secbuf_str(&url, frag);
+	secbuf_clear(&q);
+	return secbuf_take(&url);
 }
 
 static const char *
@@ -392,7 +343,7 @@ request_check(const struct cred_conf *cc, bool password_grant, char **cause)
  * grant, and the scope.  auth_method basic sends none of it.
  */
 static void
-request_oauth2_body(const struct cred_conf *cc, struct request_buf *body)
+request_oauth2_body(const struct cred_conf *cc, struct secbuf *body)
 {
 	const char *grant = cc->grant_type != NULL ? cc->grant_type : "client_credentials";
 	char *scope;
@@ -421,7 +372,7 @@ request_build(const struct cred_conf *cc, const struct secret *current_token,
 	      struct token_request **ret, char **cause)
 {
 	struct token_request *req;
-	struct request_buf body = { 0 };
+	struct secbuf body = { 0 };
 	bool reauth = cc->reauth_with_token && current_token != NULL;
 	bool raw = reauth && (cc->reauth_token_param == NULL || *cc->reauth_token_param == '\0');
 	const char *grant = cc->grant_type != NULL ? cc->grant_type : "client_credentials";
@@ -446,7 +397,7 @@ request_build(const struct cred_conf *cc, const struct secret *current_token,
 	req->url = request_url(cc);
 
 	if (raw) {
-		request_buf_add(&body, current_token->data, current_token->len);
+		secbuf_add(&body, current_token->data, current_token->len);
 	} else {
 		request_oauth2_body(cc, &body);
 		for (size_t i = 0; i < cc->params.n; i++)

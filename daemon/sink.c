@@ -1,11 +1,12 @@
 /*
  * File sinks.  Every write goes to a temporary file in the sink's own
  * directory, gets its owner and mode there, is synced and then renamed over
- * the sink, so a reader opening the path finds the complete old content or
- * the complete new one, never a mix and never a half-written file.  The
- * directory is opened first and refused when everyone may write it (the
- * configuration checked that at load; it is checked again because it may
- * have changed).  Every buffer that held the token is wiped.
+ * the sink (atomicfile_replace), so a reader opening the path finds the
+ * complete old content or the complete new one, never a mix and never a
+ * half-written file.  The directory is opened first and refused when
+ * everyone may write it (the configuration checked that at load; it is
+ * checked again because it may have changed).  Every buffer that held the
+ * token is wiped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,60 +20,13 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "atomicfile.h"
 #include "cleanup.h"
 #include "conf.h"
+#include "secbuf.h"
 #include "secret.h"
 #include "sink.h"
 #include "xmalloc.h"
-
-/* A growing buffer that wipes whatever it lets go of. */
-struct sink_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
-static void
-sink_buf_add(struct sink_buf *b, const void *p, size_t len)
-{
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap > 0 ? b->cap : 256;
-		char *n;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		n = xmalloc(cap);
-		if (b->len > 0)
-			memcpy(n, b->data, b->len);
-		secret_free_buf(b->data, b->cap);
-		b->data = n;
-		b->cap = cap;
-	}
-	if (len > 0)
-		memcpy(b->data + b->len, p, len);
-	b->len += len;
-}
-
-static void
-sink_buf_str(struct sink_buf *b, const char *s)
-{
-	sink_buf_add(b, s, strlen(s));
-}
-
-static void
-sink_buf_clear(struct sink_buf *b)
-{
-	if (b->data != NULL)
-		secret_free_buf(b->data, b->cap);
-	memset(b, 0, sizeof(*b));
-}
-
-/* yajl_gen's print callback. */
-static void
-sink_gen_cb(void *ctx, const char *s, size_t len)
-{
-	sink_buf_add(ctx, s, len);
-}
 
 static bool
 sink_printable(const char *s, size_t len)
@@ -119,22 +73,22 @@ sink_env_plain(const char *s, size_t len)
  * both a POSIX shell and systemd's EnvironmentFile= read back verbatim.
  */
 static void
-sink_env_line(struct sink_buf *b, const char *name, const char *v, size_t len)
+sink_env_line(struct secbuf *b, const char *name, const char *v, size_t len)
 {
-	sink_buf_str(b, name);
-	sink_buf_add(b, "=", 1);
+	secbuf_str(b, name);
+	secbuf_add(b, "=", 1);
 	if (sink_env_plain(v, len)) {
-		sink_buf_add(b, v, len);
+		secbuf_add(b, v, len);
 	} else {
-		sink_buf_add(b, "\"", 1);
+		secbuf_add(b, "\"", 1);
 		for (size_t i = 0; i < len; i++) {
 			if (strchr("\"\\`$", v[i]) != NULL)
-				sink_buf_add(b, "\\", 1);
-			sink_buf_add(b, &v[i], 1);
+				secbuf_add(b, "\\", 1);
+			secbuf_add(b, &v[i], 1);
 		}
-		sink_buf_add(b, "\"", 1);
+		secbuf_add(b, "\"", 1);
 	}
-	sink_buf_add(b, "\n", 1);
+	secbuf_add(b, "\n", 1);
 }
 
 static int
@@ -146,7 +100,7 @@ sink_gen_str(yajl_gen g, const char *s, size_t len)
 
 /* As the API's GET: one JSON object and a newline. */
 static int
-sink_format_json(struct sink_buf *b, const struct cred_conf *cc, const struct secret *token,
+sink_format_json(struct secbuf *b, const struct cred_conf *cc, const struct secret *token,
 		 const char *type, const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms)
 {
 	int64_t left = expires_wall_ms - now_wall_ms;
@@ -156,7 +110,7 @@ sink_format_json(struct sink_buf *b, const struct cred_conf *cc, const struct se
 	g = yajl_gen_alloc(NULL);
 	if (g == NULL)
 		abort(); /* only out of memory gets here */
-	yajl_gen_config(g, yajl_gen_print_callback, sink_gen_cb, b);
+	yajl_gen_config(g, yajl_gen_print_callback, secbuf_yajl_cb, b);
 	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
 	yajl_gen_map_open(g);
 	r = r < 0 ? r : sink_gen_str(g, "name", 4);
@@ -179,7 +133,7 @@ sink_format_json(struct sink_buf *b, const struct cred_conf *cc, const struct se
 		r = -EINVAL;
 	yajl_gen_free(g);
 	if (r == 0)
-		sink_buf_add(b, "\n", 1);
+		secbuf_add(b, "\n", 1);
 	return r;
 }
 
@@ -188,22 +142,22 @@ sink_format_json(struct sink_buf *b, const struct cred_conf *cc, const struct se
  * (unix seconds) and TOKEN_TYPE lines, in that order.
  */
 static int
-sink_format(struct sink_buf *b, const struct cred_conf *cc, const struct secret *token,
+sink_format(struct secbuf *b, const struct cred_conf *cc, const struct secret *token,
 	    const char *type, const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms)
 {
 	char num[32];
 
 	switch (cc->sink_format) {
 	case SINK_FORMAT_RAW:
-		sink_buf_add(b, token->data, token->len);
-		sink_buf_add(b, "\n", 1);
+		secbuf_add(b, token->data, token->len);
+		secbuf_add(b, "\n", 1);
 		return 0;
 	case SINK_FORMAT_HEADER:
-		sink_buf_str(b, "Authorization: ");
-		sink_buf_str(b, type);
-		sink_buf_add(b, " ", 1);
-		sink_buf_add(b, token->data, token->len);
-		sink_buf_add(b, "\n", 1);
+		secbuf_str(b, "Authorization: ");
+		secbuf_str(b, type);
+		secbuf_add(b, " ", 1);
+		secbuf_add(b, token->data, token->len);
+		secbuf_add(b, "\n", 1);
 		return 0;
 	case SINK_FORMAT_JSON:
 		return sink_format_json(b, cc, token, type, scope, expires_wall_ms, now_wall_ms);
@@ -215,35 +169,6 @@ sink_format(struct sink_buf *b, const struct cred_conf *cc, const struct secret 
 		return 0;
 	}
 	return -EINVAL;
-}
-
-static int
-sink_write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* "uid:gid" as configured, for messages. */
-static char *
-sink_owner_text(const struct cred_conf *cc)
-{
-	if (cc->sink_uid == (uid_t)-1)
-		return xasprintf(":%u", (unsigned)cc->sink_gid);
-	if (cc->sink_gid == (gid_t)-1)
-		return xasprintf("%u", (unsigned)cc->sink_uid);
-	return xasprintf("%u:%u", (unsigned)cc->sink_uid, (unsigned)cc->sink_gid);
 }
 
 /* Opens the sink's directory for fsync after checking it is still safe. */
@@ -277,10 +202,10 @@ sink_open_dir(const char *dir, char **cause)
 static int
 sink_replace(const struct cred_conf *cc, const char *data, size_t len, char **cause)
 {
+	struct atomicfile_owner owner = { cc->sink_uid, cc->sink_gid };
 	const char *base;
-	_cleanup_free_ char *dir = NULL, *tmp = NULL;
+	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int dfd = -1;
-	int fd = -1, r;
 
 	if (cc->sink == NULL || cc->sink[0] != '/') {
 		*cause = xasprintf("credential %s has no sink", cc->name);
@@ -292,66 +217,15 @@ sink_replace(const struct cred_conf *cc, const char *data, size_t len, char **ca
 	dfd = sink_open_dir(dir, cause);
 	if (dfd < 0)
 		return dfd;
-	tmp = xasprintf("%s/.%s.XXXXXX", base - cc->sink > 1 ? dir : "", base);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot create a temporary file in %s: %s", dir,
-				   strerror(errno));
-		return r;
-	}
-	r = sink_write_all(fd, data, len);
-	if (r < 0) {
-		*cause = xasprintf("cannot write %s: %s", tmp, strerror(-r));
-		goto fail;
-	}
-	/* Owner first: it may be refused, and the mode is ours until then. */
-	if (cc->sink_owner_set && fchown(fd, cc->sink_uid, cc->sink_gid) < 0) {
-		int e = errno;
-		_cleanup_free_ char *owner = sink_owner_text(cc);
-
-		r = -e;
-		*cause = xasprintf("cannot give %s to %s: %s%s", cc->sink, owner, strerror(e),
-				   e == EPERM && geteuid() != 0 ?
-					   " (only root can; tokenbrokerd does not run as root)" :
-					   "");
-		goto fail;
-	}
-	if (fchmod(fd, cc->sink_mode) < 0 || fsync(fd) < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot write %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot write %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (rename(tmp, cc->sink) < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot rename %s to %s: %s", tmp, cc->sink, strerror(errno));
-		goto fail;
-	}
-	if (fsync(dfd) < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot sync directory %s: %s", dir, strerror(errno));
-		return r;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return r;
+	return atomicfile_replace(cc->sink, data, len, cc->sink_mode,
+				  cc->sink_owner_set ? &owner : NULL, dfd, dir, cause);
 }
 
 int
 sink_write(const struct cred_conf *cc, const struct secret *token, const char *token_type,
 	   const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms, char **cause)
 {
-	struct sink_buf b = { NULL, 0, 0 };
+	struct secbuf b = { NULL, 0, 0 };
 	const char *type = token_type;
 	int r;
 
@@ -377,7 +251,7 @@ sink_write(const struct cred_conf *cc, const struct secret *token, const char *t
 				   cc->sink);
 	else
 		r = sink_replace(cc, b.data, b.len, cause);
-	sink_buf_clear(&b);
+	secbuf_clear(&b);
 	return r;
 }
 

@@ -28,8 +28,10 @@
 
 #include <openssl/evp.h>
 
+#include "atomicfile.h"
 #include "cleanup.h"
 #include "conf.h"
+#include "secbuf.h"
 #include "secret.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -40,81 +42,14 @@
 #define STORE_INT_DIGITS 18 /* fits int64_t whatever the digits */
 #define STORE_INT_MAX 999999999999999999LL
 
-/* A growing buffer that wipes whatever it lets go of. */
-struct store_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
-static void
-store_buf_add(struct store_buf *b, const void *p, size_t len)
-{
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap > 0 ? b->cap : 512;
-		char *n;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		n = xmalloc(cap);
-		if (b->len > 0)
-			memcpy(n, b->data, b->len);
-		secret_free_buf(b->data, b->cap);
-		b->data = n;
-		b->cap = cap;
-	}
-	if (len > 0)
-		memcpy(b->data + b->len, p, len);
-	b->len += len;
-}
-
-static void
-store_buf_str(struct store_buf *b, const char *s)
-{
-	store_buf_add(b, s, strlen(s));
-}
-
 /* "key value\n" */
 static void
-store_buf_line(struct store_buf *b, const char *key, const char *v, size_t len)
+store_line(struct secbuf *b, const char *key, const char *v, size_t len)
 {
-	store_buf_str(b, key);
-	store_buf_add(b, " ", 1);
-	store_buf_add(b, v, len);
-	store_buf_add(b, "\n", 1);
-}
-
-static void
-store_buf_clear(struct store_buf *b)
-{
-	if (b->data != NULL)
-		secret_free_buf(b->data, b->cap);
-	memset(b, 0, sizeof(*b));
-}
-
-static void
-store_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 0xf];
-	}
-	out[2 * len] = '\0';
-}
-
-/* Lowercase hex SHA-256 of len bytes of p into out. */
-static void
-store_sha256(const void *p, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		abort(); /* only out of memory gets here */
-	store_hex(md, 32, out);
-	explicit_bzero(md, sizeof(md));
+	secbuf_str(b, key);
+	secbuf_add(b, " ", 1);
+	secbuf_add(b, v, len);
+	secbuf_add(b, "\n", 1);
 }
 
 /* Printable: no byte below 0x20 and no DEL; others (UTF-8) pass. */
@@ -177,7 +112,7 @@ store_fingerprint(const struct cred_conf *cc, char out[65])
 	if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
 		abort();
 	EVP_MD_CTX_free(ctx);
-	store_hex(md, 32, out);
+	secret_hex(md, 32, out);
 	explicit_bzero(md, sizeof(md));
 }
 
@@ -185,24 +120,6 @@ static char *
 store_path(const char *dir, const char *name)
 {
 	return xasprintf("%s/%s.token", dir, name);
-}
-
-static int
-store_write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Opens dir for fsync; creates it (mode 0700) once when it is missing. */
@@ -231,7 +148,7 @@ store_open_dir(const char *dir, char **cause)
 
 /* The file's content for rec, into b. */
 static int
-store_format(struct store_buf *b, const char *name, const char *fingerprint,
+store_format(struct secbuf *b, const char *name, const char *fingerprint,
 	     const struct store_record *rec, char **cause)
 {
 	char num[32], sum[65];
@@ -261,35 +178,35 @@ store_format(struct store_buf *b, const char *name, const char *fingerprint,
 				   name);
 		return -EINVAL;
 	}
-	store_buf_str(b, STORE_MAGIC " " STORE_VERSION "\n");
-	store_buf_line(b, "name", name, strlen(name));
-	store_buf_line(b, "fingerprint", fingerprint, 64);
+	secbuf_str(b, STORE_MAGIC " " STORE_VERSION "\n");
+	store_line(b, "name", name, strlen(name));
+	store_line(b, "fingerprint", fingerprint, 64);
 	snprintf(num, sizeof(num), "%lld", (long long)rec->expires_wall_ms);
-	store_buf_line(b, "expires_at_ms", num, strlen(num));
+	store_line(b, "expires_at_ms", num, strlen(num));
 	snprintf(num, sizeof(num), "%lld", (long long)rec->lifetime_ms);
-	store_buf_line(b, "lifetime_ms", num, strlen(num));
-	store_buf_line(b, "token_type", rec->token_type, strlen(rec->token_type));
+	store_line(b, "lifetime_ms", num, strlen(num));
+	store_line(b, "token_type", rec->token_type, strlen(rec->token_type));
 	if (rec->scope != NULL)
-		store_buf_line(b, "scope", rec->scope, strlen(rec->scope));
-	store_buf_line(b, "token", t->data, t->len);
-	store_sha256(b->data, b->len, sum);
-	store_buf_line(b, "sha256", sum, 64);
+		store_line(b, "scope", rec->scope, strlen(rec->scope));
+	store_line(b, "token", t->data, t->len);
+	secret_sha256_hex(b->data, b->len, sum);
+	store_line(b, "sha256", sum, 64);
 	return 0;
 }
 
 /*
- * Writes into a temporary beside the file, then renames it over the file:
- * a crash leaves the old file or the new one, never a mix.  On failure the
- * temporary is removed and the old file is untouched.
+ * Writes into a temporary beside the file, then renames it over the file
+ * (atomicfile_replace): a crash leaves the old file or the new one, never a
+ * mix.  On failure the temporary is removed and the old file is untouched.
  */
 int
 store_save(const char *dir, const char *name, const char *fingerprint,
 	   const struct store_record *rec, char **cause)
 {
-	struct store_buf b = { NULL, 0, 0 };
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	struct secbuf b = { NULL, 0, 0 };
+	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int dfd = -1;
-	int fd = -1, r;
+	int r;
 
 	if (!conf_name_valid(name)) {
 		*cause = xstrdup("cannot save a token: invalid credential name");
@@ -304,49 +221,9 @@ store_save(const char *dir, const char *name, const char *fingerprint,
 		goto out;
 	}
 	path = store_path(dir, name);
-	tmp = xasprintf("%s/.%s.token.XXXXXX", dir, name);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot create a temporary file in %s: %s", dir,
-				   strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, 0600) < 0 || (r = store_write_all(fd, b.data, b.len)) < 0 ||
-	    fsync(fd) < 0) {
-		if (r == 0)
-			r = -errno;
-		*cause = xasprintf("cannot write %s: %s", tmp, strerror(-r));
-		goto out;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL; /* renamed: nothing to remove */
-	if (fsync(dfd) < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot sync state directory %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	r = 0;
+	r = atomicfile_replace(path, b.data, b.len, 0600, NULL, dfd, dir, cause);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL)
-		unlink(tmp);
-	store_buf_clear(&b);
+	secbuf_clear(&b);
 	return r;
 }
 
@@ -465,7 +342,7 @@ store_parse(const char *buf, size_t len, const char *path, struct store_record *
 		*cause = xasprintf("%s is truncated (no checksum)", path);
 		return -EINVAL;
 	}
-	store_sha256(buf, (size_t)(last - buf), sum);
+	secret_sha256_hex(buf, (size_t)(last - buf), sum);
 	if (memcmp(sum, last + 7, 64) != 0) {
 		*cause = xasprintf("%s does not match its checksum (truncated or altered)", path);
 		return -EINVAL;

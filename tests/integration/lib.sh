@@ -120,6 +120,11 @@ tbd_stop() {
 	wait "$TBD_PID"
 	st=$?
 	TBD_PID=
+	# A daemon that does not exit 0 (a sanitizer's report, a crash) fails the file.
+	if [ "$st" -ne 0 ]; then
+		echo "# tokenbrokerd exited with status $st"
+		T_FAILED=$((T_FAILED + 1))
+	fi
 	return $st
 }
 

@@ -3,7 +3,7 @@
 # clients that hang up while they wait; and nothing secret in the logs.
 . "$(dirname "$0")/lib.sh"
 
-plan 9
+plan 12
 idp_start --lifetime 3600
 DAEMON_EXTRA="max_clients = 3" write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(cred hang "lazy = yes" "timeout = 30s")
@@ -37,6 +37,30 @@ code=$(api_code /v1/health -H "X-Long: $long")
 [ "$code" = 400 ] || [ "$code" = 413 ] || [ "$code" = 431 ] || [ "$code" = 000 ]
 ok $? "request headers over the limit are refused ($code)"
 idp '/control?mode=normal' >/dev/null
+
+# Out of file descriptors: accepting pauses, and resumes when clients leave.
+tbd_stop
+rm -f "$SOCK"
+write_conf "$T_DIR/tb2.conf" <<EOF_CONF
+$(cred hang "lazy = yes" "timeout = 30s")
+EOF_CONF
+(ulimit -n 40 && exec "$TBD" -c "$T_DIR/tb2.conf") >>"$T_DIR/daemon.log" 2>&1 &
+TBD_PID=$!
+wait_for 50 [ -S "$SOCK" ]
+idp '/control?mode=silent' >/dev/null
+pids=()
+for i in $(seq 60); do
+	curl -s -m 4 --unix-socket "$SOCK" 'http://localhost/v1/tokens/hang?wait=2' >/dev/null &
+	pids+=($!)
+done
+wait "${pids[@]}"
+idp '/control?mode=normal' >/dev/null
+grep -q 'only 40 files may be open' "$T_DIR/daemon.log"
+ok $? "a file limit below max_clients is warned about"
+grep -q 'cannot accept a client: Too many open files; pausing' "$T_DIR/daemon.log"
+ok $? "out of descriptors: accepting pauses"
+wait_for 50 [ "$(api_code /v1/health)" = 200 ]
+ok $? "and resumes: the daemon answers again"
 
 tbd_stop
 grep -qF -- "$IDP_SECRET" "$T_DIR/daemon.log"
