@@ -30,7 +30,6 @@
 
 #define API_MAX_HEADERS_SIZE 8192
 #define API_MAX_BODY_SIZE 4096
-#define API_IDLE_TIMEOUT_S 30
 #define API_MAX_GROUPS 256
 #define API_WAIT_DEFAULT_S 5
 #define API_WAIT_MAX_S 300
@@ -895,6 +894,15 @@ api_socket_create(const struct daemon_conf *dc, char **cause)
 	return TAKE_FD(fd);
 }
 
+/* Slow or idle clients: evhttp closes a connection quiet for client_timeout. */
+static void
+api_set_timeout(struct api *api)
+{
+	struct timeval tv = time_ms_to_tv(api->conf->daemon.client_timeout_ms);
+
+	evhttp_set_timeout_tv(api->http, &tv);
+}
+
 struct api *
 api_new(struct event_base *base, const struct conf *conf, struct credential_ctx *creds,
 	struct metrics *metrics, int listen_fd, char **cause)
@@ -931,7 +939,7 @@ api_new(struct event_base *base, const struct conf *conf, struct credential_ctx 
 	api_servers = api;
 	evhttp_set_max_headers_size(api->http, API_MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(api->http, API_MAX_BODY_SIZE);
-	evhttp_set_timeout(api->http, API_IDLE_TIMEOUT_S);
+	api_set_timeout(api);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(api->http, api_request_cb, api);
@@ -960,6 +968,7 @@ api_set_conf(struct api *api, const struct conf *conf)
 			   "unit sets them");
 	}
 	api->conf = conf;
+	api_set_timeout(api);
 	return r;
 }
 

@@ -791,6 +791,20 @@ daemon_set_upstream_concurrency(struct daemon_conf *dc, const char *v, char **ca
 }
 
 static int
+daemon_set_client_timeout(struct daemon_conf *dc, const char *v, char **cause)
+{
+	int64_t ms;
+	int r = duration_parse(v, &ms);
+
+	if (r < 0 || ms < 100 || ms > 3600 * 1000) {
+		*cause = xasprintf("invalid duration \"%s\" (from 100ms to 1h, e.g. 30s)", v);
+		return -EINVAL;
+	}
+	dc->client_timeout_ms = ms;
+	return 0;
+}
+
+static int
 daemon_set_metrics_allow(struct daemon_conf *dc, const char *v, char **cause)
 {
 	return conf_parse_ids(v, IDS_MIXED, &dc->metrics_allow_users, &dc->metrics_allow_groups,
@@ -806,6 +820,7 @@ static const struct daemon_key daemon_keys[] = {
 	{ "max_clients", daemon_set_max_clients },
 	{ "max_clients_per_uid", daemon_set_max_clients_per_uid },
 	{ "upstream_concurrency", daemon_set_upstream_concurrency },
+	{ "client_timeout", daemon_set_client_timeout },
 	{ "metrics_allow", daemon_set_metrics_allow },
 };
 
@@ -828,6 +843,7 @@ daemon_defaults(struct daemon_conf *dc)
 	dc->log_level = LOG_INFO;
 	dc->max_clients = 4096;
 	dc->max_clients_per_uid = 256;
+	dc->client_timeout_ms = 30 * 1000;
 	dc->upstream_concurrency = 32;
 	/* root only: both sets empty and not "any" */
 }

@@ -129,6 +129,7 @@ struct daemon_conf {
 	unsigned max_clients;
 	unsigned max_clients_per_uid;
 	unsigned upstream_concurrency;
+	int64_t client_timeout_ms; /* a client's request must arrive within; idle keep-alive too */
 	struct conf_ids metrics_allow_users;
 	struct conf_ids metrics_allow_groups;
 };

@@ -3,9 +3,10 @@
 # clients that hang up while they wait; and nothing secret in the logs.
 . "$(dirname "$0")/lib.sh"
 
-plan 12
+plan 15
 idp_start --lifetime 3600
-DAEMON_EXTRA="max_clients = 3" write_conf "$T_DIR/tb.conf" <<EOF_CONF
+DAEMON_EXTRA="max_clients = 3
+client_timeout = 1s" write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(cred hang "lazy = yes" "timeout = 30s")
 $(cred fine)
 EOF_CONF
@@ -31,6 +32,20 @@ sleep 0.3
 grep -q "hung up while waiting" "$T_DIR/daemon.log"
 ok $? "a client that hangs up while waiting is noticed"
 is "$(api_code /v1/health)" 200 "and the daemon carries on"
+
+# A client that sends half a request and stalls is closed after client_timeout.
+ms=$(perl -MIO::Socket::UNIX -MTime::HiRes=time -e '
+	my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!";
+	my $t = time;
+	print $s "GET /v1/health HTTP/1.1\r\nHost: x\r\n";
+	$s->flush;
+	local $SIG{ALRM} = sub { print "9999\n"; exit };
+	alarm 8;
+	1 while sysread($s, my $buf, 4096);
+	printf "%d\n", (time - $t) * 1000;' "$SOCK")
+cmp_ok "$ms" -lt 3000 "a stalled client is closed after client_timeout (${ms}ms)"
+cmp_ok "$ms" -ge 900 "not before"
+is "$(api_code /v1/health)" 200 "and the daemon goes on serving"
 
 long=$(head -c 10000 /dev/zero | tr '\0' a)
 code=$(api_code /v1/health -H "X-Long: $long")
