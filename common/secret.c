@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -136,4 +137,47 @@ secret_harden_process(void)
 
 	(void)setrlimit(RLIMIT_CORE, &rl);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int
+secret_read_fd(int fd, size_t max, char **ret, size_t *ret_len, size_t *ret_size)
+{
+	size_t size = max + 1, len = 0;
+	char *buf = xmalloc(size);
+
+	while (len < size) {
+		ssize_t n = read(fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+
+			secret_free_buf(buf, size);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		secret_free_buf(buf, size);
+		return -EFBIG;
+	}
+	*ret = buf;
+	*ret_len = len;
+	*ret_size = size;
+	return 0;
+}
+
+bool
+secret_printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
 }

@@ -47,6 +47,16 @@ secret_free_buf(void *p, size_t len)
 	free(p);
 }
 
+/*
+ * Reads all of fd, at most max bytes, into a buffer of *ret_size bytes that
+ * the caller releases with secret_free_buf.  0; -EFBIG when fd holds more
+ * than max bytes; -errno when reading fails (nothing to free then).
+ */
+int secret_read_fd(int fd, size_t max, char **ret, size_t *ret_len, size_t *ret_size);
+
+/* No byte below 0x20 and no DEL (UTF-8 passes): fit for a header or a line. */
+bool secret_printable(const char *s, size_t len);
+
 /* Process-wide hardening: no core dumps, no ptrace by non-root peers. */
 void secret_harden_process(void);
 

@@ -605,8 +605,9 @@ conf_read_secret_file(const char *path, struct secret **ret, char **cause)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
-	size_t len = 0, size = CONF_SECRET_FILE_MAX + 1;
+	size_t len = 0, size = 0;
 	char *buf;
+	int r;
 
 	fd = conf_open_file(path, true, &st, cause);
 	if (fd < 0)
@@ -615,27 +616,14 @@ conf_read_secret_file(const char *path, struct secret **ret, char **cause)
 		*cause = xasprintf("%s is larger than 64 KiB", path);
 		return -EFBIG;
 	}
-	buf = xmalloc(size);
-	while (len < size) {
-		ssize_t n = read(fd, buf + len, size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-
-			*cause = xasprintf("cannot read %s: %s", path, strerror(errno));
-			secret_free_buf(buf, size);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > CONF_SECRET_FILE_MAX) {
+	r = secret_read_fd(fd, CONF_SECRET_FILE_MAX, &buf, &len, &size);
+	if (r == -EFBIG) {
 		*cause = xasprintf("%s is larger than 64 KiB", path);
-		secret_free_buf(buf, size);
-		return -EFBIG;
+		return r;
+	}
+	if (r < 0) {
+		*cause = xasprintf("cannot read %s: %s", path, strerror(-r));
+		return r;
 	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;

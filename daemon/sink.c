@@ -28,17 +28,6 @@
 #include "sink.h"
 #include "xmalloc.h"
 
-static bool
-sink_printable(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return true;
-}
 
 /* An RFC 7230 token: what an auth-scheme (the token type) may be. */
 static bool
@@ -233,7 +222,7 @@ sink_write(const struct cred_conf *cc, const struct secret *token, const char *t
 		*cause = xasprintf("credential %s has no sink", cc->name);
 		return -EINVAL;
 	}
-	if (token == NULL || token->len == 0 || !sink_printable(token->data, token->len)) {
+	if (token == NULL || token->len == 0 || !secret_printable(token->data, token->len)) {
 		*cause = xasprintf("not writing sink %s: the token is %s", cc->sink,
 				   token == NULL || token->len == 0 ? "empty" :
 								      "not printable text");

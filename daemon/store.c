@@ -52,18 +52,6 @@ store_line(struct secbuf *b, const char *key, const char *v, size_t len)
 	secbuf_add(b, "\n", 1);
 }
 
-/* Printable: no byte below 0x20 and no DEL; others (UTF-8) pass. */
-static bool
-store_printable(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return true;
-}
 
 static bool
 store_is_hex64(const char *s, size_t len)
@@ -154,15 +142,15 @@ store_format(struct secbuf *b, const char *name, const char *fingerprint,
 	char num[32], sum[65];
 	const struct secret *t = rec->access_token;
 
-	if (t == NULL || t->len == 0 || !store_printable(t->data, t->len)) {
+	if (t == NULL || t->len == 0 || !secret_printable(t->data, t->len)) {
 		*cause = xasprintf("cannot save the token of %s: %s", name,
 				   t == NULL || t->len == 0 ? "it is empty" :
 							      "it contains control characters");
 		return -EINVAL;
 	}
 	if (rec->token_type == NULL || *rec->token_type == '\0' ||
-	    !store_printable(rec->token_type, strlen(rec->token_type)) ||
-	    (rec->scope != NULL && !store_printable(rec->scope, strlen(rec->scope)))) {
+	    !secret_printable(rec->token_type, strlen(rec->token_type)) ||
+	    (rec->scope != NULL && !secret_printable(rec->scope, strlen(rec->scope)))) {
 		*cause = xasprintf("cannot save the token of %s: its type or scope is not "
 				   "printable text",
 				   name);
@@ -255,7 +243,7 @@ store_field(struct store_parse *sp, const char *key, const char **v, size_t *len
 		return 0;
 	*v = sp->p + klen + 1;
 	*len = (size_t)(nl - *v);
-	if (!store_printable(*v, *len)) {
+	if (!secret_printable(*v, *len)) {
 		*sp->cause = xasprintf("%s: %s holds control characters", sp->path, key);
 		return -EINVAL;
 	}
@@ -393,32 +381,6 @@ store_parse(const char *buf, size_t len, const char *path, struct store_record *
 	return 0;
 }
 
-/* Reads at most STORE_FILE_MAX + 1 bytes of fd into a buffer to be wiped. */
-static int
-store_read(int fd, char **ret, size_t *ret_len)
-{
-	size_t size = STORE_FILE_MAX + 1, len = 0;
-	char *buf = xmalloc(size);
-
-	while (len < size) {
-		ssize_t n = read(fd, buf + len, size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-
-			secret_free_buf(buf, size);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
 
 /* Removes a file found stale; says so in *cause, which names why. */
 static int
@@ -440,7 +402,7 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 	struct store_record *rec = NULL;
 	char fname[CONF_NAME_MAX + 1], fp[65];
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, size = 0;
 	struct stat st;
 	uid_t euid = geteuid();
 	int r;
@@ -484,15 +446,14 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 		*cause = xasprintf("%s is larger than 64 KiB; ignored", path);
 		return -EINVAL;
 	}
-	r = store_read(fd, &buf, &len);
+	r = secret_read_fd(fd, STORE_FILE_MAX, &buf, &len, &size);
+	if (r == -EFBIG) {
+		*cause = xasprintf("%s is larger than 64 KiB; ignored", path);
+		return -EINVAL;
+	}
 	if (r < 0) {
 		*cause = xasprintf("cannot read %s: %s", path, strerror(-r));
 		return r;
-	}
-	if (len > STORE_FILE_MAX) {
-		*cause = xasprintf("%s is larger than 64 KiB; ignored", path);
-		r = -EINVAL;
-		goto out;
 	}
 	rec = xcalloc(1, sizeof(*rec));
 	r = store_parse(buf, len, path, rec, fname, fp, cause);
@@ -519,7 +480,7 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 	r = 0;
 out:
 	explicit_bzero(fp, sizeof(fp));
-	secret_free_buf(buf, STORE_FILE_MAX + 1);
+	secret_free_buf(buf, size);
 	store_record_free(rec);
 	return r;
 }
