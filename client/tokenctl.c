@@ -903,11 +903,26 @@ ctl_cmd_renew(const struct ctl_args *args)
 {
 	struct ctl_token t = { 0 };
 	int64_t at = 0, in = 0;
+	yajl_val renewed;
 	bool known;
 	int rc;
 
+
 	if ((rc = ctl_token_fetch(args, true, &t)) != 0)
 		return rc;
+	/*
+	 * The daemon answers a renewal that failed (or that the upstream's
+	 * Retry-After holds back) with the token that is still valid.
+	 */
+	renewed = ctl_json_get(t.root, "renewed");
+	if (YAJL_IS_FALSE(renewed) && !(args->given & CTL_OPT_JSON)) {
+		const char *why = ctl_json_string(t.root, "renew_error");
+
+		ctl_error("%s: not renewed: %s; the current token stays valid", args->name,
+			  why != NULL ? why : "no reason given");
+		ctl_token_clear(&t);
+		return EX_UNAVAILABLE;
+	}
 	/* The absolute expiry is exact; expires_in aged on the way here. */
 	if ((known = ctl_json_int(t.root, "expires_at", &at)))
 		in = at - (int64_t)time(NULL);
@@ -915,6 +930,8 @@ ctl_cmd_renew(const struct ctl_args *args)
 		known = ctl_json_int(t.root, "expires_in", &in);
 	if (args->given & CTL_OPT_JSON) {
 		rc = ctl_json_print(t.root, "access_token");
+		if (rc == 0 && YAJL_IS_FALSE(renewed))
+			rc = EX_UNAVAILABLE;
 	} else if (known && in > 0) {
 		char span[32];
 

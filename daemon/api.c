@@ -62,6 +62,7 @@ struct api_req {
 	struct event *closed; /* the client hung up */
 	bool text;
 	bool renew;
+	uint64_t renewals; /* the credential's count when a renew was asked for */
 	int64_t wait_s;
 };
 
@@ -234,8 +235,14 @@ api_unavailable(struct evhttp_request *req, struct credential *c, const char *wh
 }
 
 /* The token answer: JSON, or the bare token for Accept: text/plain. */
+/*
+ * The token answer: JSON, or the bare token for Accept: text/plain.  ar,
+ * when not NULL, is a POST .../renew: its JSON answer also says whether the
+ * token was renewed, and if not, why (the token served is still valid).
+ */
 static void
-api_send_token(struct evhttp_request *req, struct credential *c, const struct token *t, bool text)
+api_send_token(struct evhttp_request *req, struct credential *c, const struct token *t,
+	       const struct api_req *ar, bool text)
 {
 	struct secbuf *o = xcalloc(1, sizeof(*o));
 	int64_t now = time_wall_ms();
@@ -257,6 +264,17 @@ api_send_token(struct evhttp_request *req, struct credential *c, const struct to
 	api_gen_kv_int(g, "expires_in", (t->expires_wall_ms - now) / 1000);
 	if (t->scope != NULL)
 		api_gen_kv_str(g, "scope", t->scope);
+	if (ar != NULL && ar->renew) {
+		struct credential_info info;
+
+		credential_info(c, &info);
+		api_gen_str(g, "renewed");
+		yajl_gen_bool(g, info.renewals > ar->renewals);
+		if (info.renewals <= ar->renewals)
+			api_gen_kv_str(g, "renew_error",
+				       info.last_error != NULL ? info.last_error
+							       : "the upstream's Retry-After is in force");
+	}
 	yajl_gen_map_close(g);
 	api_send_json(req, 200, g, o);
 }
@@ -343,7 +361,7 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 	case CREDENTIAL_OK:
 		t = credential_token(c, 0);
 		if (t != NULL) {
-			api_send_token(req, c, t, ar->text);
+			api_send_token(req, c, t, ar, ar->text);
 			break;
 		}
 		/* FALLTHROUGH */
@@ -404,6 +422,12 @@ api_wait(struct api_conn *conn, struct evhttp_request *req, struct credential *c
 	ar->renew = renew;
 	ar->text = api_wants_text(req);
 	ar->wait_s = wait_s;
+	if (renew) {
+		struct credential_info info;
+
+		credential_info(c, &info);
+		ar->renewals = info.renewals;
+	}
 	if (renew)
 		r = credential_renew(c, wait_s * 1000, api_wait_cb, ar, &ar->waiter, &retry_after_s);
 	else
@@ -418,7 +442,7 @@ api_wait(struct api_conn *conn, struct evhttp_request *req, struct credential *c
 		return;
 	}
 	if (r == 0) {
-		api_send_token(req, c, credential_token(c, min_valid_s * 1000), ar->text);
+		api_send_token(req, c, credential_token(c, min_valid_s * 1000), ar, ar->text);
 	} else if (r == -ERANGE) {
 		api_unavailable(req, c, "the upstream's tokens live shorter than min_valid", 0);
 	} else {

@@ -424,7 +424,7 @@ conf_ids_clear(struct conf_ids *ids)
 enum conf_ids_kind {
 	IDS_USERS,
 	IDS_GROUPS,
-	IDS_MIXED, /* a user, or a group as @name (metrics_allow) */
+	IDS_MIXED, /* a user, or a group as @name or a name that is no user (metrics_allow) */
 };
 
 /*
@@ -445,10 +445,23 @@ conf_parse_ids(const char *v, enum conf_ids_kind kind, struct conf_ids *users,
 		uint32_t id;
 		int r;
 
-		if (group)
+		if (group) {
 			r = conf_resolve_group(at ? w + 1 : w, &id, cause);
-		else
+		} else {
 			r = conf_resolve_user(w, &id, cause);
+			/* metrics_allow: a name that is no user may be a group. */
+			if (r < 0 && kind == IDS_MIXED) {
+				char *gcause = NULL;
+
+				if (conf_resolve_group(w, &id, &gcause) == 0) {
+					free(*cause);
+					*cause = NULL;
+					group = true;
+					r = 0;
+				}
+				free(gcause);
+			}
+		}
 		free(w);
 		if (r < 0) {
 			conf_ids_clear(&u);
@@ -1744,6 +1757,17 @@ cred_check_auth(struct cred_build *b)
 		cred_where(b, CK_USERNAME, &file, &line);
 		conf_error(b->ld, file, line,
 			   "username: must not contain ':' with auth_method basic (RFC 7617)");
+	}
+	if (cc->auth_method != AUTH_CLIENT_SECRET_BASIC && cc->auth_method != AUTH_BASIC)
+		return;
+	for (size_t i = 0; i < cc->headers.n; i++) {
+		if (strcasecmp(cc->headers.v[i].name, "Authorization") != 0)
+			continue;
+		cred_where(b, CK_HEADER, &file, &line);
+		conf_error(b->ld, file, line,
+			   "header.%s: auth_method %s sends its own Authorization header; use "
+			   "auth_method none to send this one",
+			   cc->headers.v[i].name, am);
 	}
 }
 

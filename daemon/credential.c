@@ -21,7 +21,6 @@ struct credential_waiter {
 	TAILQ_ENTRY(credential_waiter) entry;
 	struct credential *cred;
 	int64_t min_valid_ms;
-	bool renew; /* wants the outcome of an attempt, not just a token */
 	struct event *timer;
 	credential_wait_cb cb;
 	void *arg;
@@ -40,6 +39,7 @@ struct credential {
 	int64_t last_success_mono_ms; /* -1: never */
 	int64_t retry_after_until_mono_ms; /* upstream Retry-After in force until */
 	bool attempted;
+	bool had_token; /* pending until the first token, expired after */
 	unsigned consecutive_failures;
 	uint64_t renewals;
 	uint64_t failures;
@@ -270,11 +270,10 @@ credential_waiter_add(struct credential *c, int64_t min_valid_ms, int64_t wait_m
 }
 
 /*
- * Answers every waiter after an attempt ended (succeeded tells how) or the
- * credential went away.
+ * Answers every waiter after an attempt ended or the credential went away.
  */
 static void
-credential_wake(struct credential *c, bool gone, bool succeeded)
+credential_wake(struct credential *c, bool gone)
 {
 	struct credential_waiters list = TAILQ_HEAD_INITIALIZER(list);
 	struct credential_waiter *w;
@@ -289,8 +288,6 @@ credential_wake(struct credential *c, bool gone, bool succeeded)
 
 		if (gone)
 			r = CREDENTIAL_GONE;
-		else if (w->renew && !succeeded)
-			r = CREDENTIAL_FAILED;
 		else if (credential_token(c, w->min_valid_ms) != NULL)
 			r = CREDENTIAL_OK;
 		else if (c->token != NULL && c->token->lifetime_ms <= w->min_valid_ms)
@@ -345,7 +342,7 @@ credential_failed(struct credential *c, long status, const char *error, const ch
 	credential_log(c, LOG_WARNING, NULL, status, "renewal failed: %s; next attempt in %s%s",
 		       message, duration_format(delay, buf, sizeof(buf)),
 		       c->token != NULL ? " (current token still served)" : "");
-	credential_wake(c, false, false);
+	credential_wake(c, false);
 }
 
 /* A token arrived: install it, schedule its renewal, tell the waiters. */
@@ -379,6 +376,7 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 
 	credential_token_free(c->token);
 	c->token = t;
+	c->had_token = true;
 	credential_publish(c);
 	c->consecutive_failures = 0;
 	c->renewals++;
@@ -397,7 +395,7 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 		       t->fingerprint, duration_format(t->lifetime_ms, life, sizeof(life)),
 		       duration_format((t->obtained_mono_ms + after - time_mono_ms()) / 1000 * 1000,
 				       next, sizeof(next)));
-	credential_wake(c, false, true);
+	credential_wake(c, false);
 }
 
 static void
@@ -513,6 +511,7 @@ credential_restore(struct credential *c)
 	secret_fingerprint(t->access_token, t->fingerprint);
 	store_record_free(rec);
 	c->token = t;
+	c->had_token = true;
 	c->attempted = true;
 	c->last_success_mono_ms = now_mono;
 	after = renew_refresh_after(t->lifetime_ms, &c->conf->refresh_before, c->conf->min_valid_ms,
@@ -593,6 +592,11 @@ credential_renew(struct credential *c, int64_t wait_ms, credential_wait_cb cb, v
 
 	if (c->transfer == NULL) {
 		if (ra > 0) {
+			/* Not now, the upstream said: answer as GET would. */
+			if (credential_token(c, 0) != NULL) {
+				*ret_waiter = NULL;
+				return 0;
+			}
 			*ret_retry_after_s = credential_seconds_until(ra);
 			return -EAGAIN;
 		}
@@ -610,7 +614,6 @@ credential_renew(struct credential *c, int64_t wait_ms, credential_wait_cb cb, v
 		return -EAGAIN;
 	}
 	*ret_waiter = credential_waiter_add(c, 0, wait_ms, cb, arg);
-	(*ret_waiter)->renew = true;
 	return 1;
 }
 
@@ -620,7 +623,7 @@ credential_state(const struct credential *c)
 	struct credential *mc = (struct credential *)c;
 
 	if (credential_token(mc, 0) == NULL)
-		return c->attempted && c->failures > 0 ? CREDENTIAL_EXPIRED : CREDENTIAL_PENDING;
+		return c->had_token ? CREDENTIAL_EXPIRED : CREDENTIAL_PENDING;
 	if (c->transfer != NULL)
 		return CREDENTIAL_RENEWING;
 	if (c->consecutive_failures > 0)
@@ -696,7 +699,7 @@ credential_free(struct credential *c)
 		http_cancel(c->transfer);
 	renew_cancel(c->ctx->renew, &c->due);
 	renew_cancel(c->ctx->renew, &c->expiry);
-	credential_wake(c, true, false);
+	credential_wake(c, true);
 	credential_token_free(c->token);
 	free(c->last_error);
 	free(c->upstream_error);

@@ -4,7 +4,7 @@
 # cause (error with 200, no token, malformed, oversize, HTML, bad secret).
 . "$(dirname "$0")/lib.sh"
 
-plan 16
+plan 18
 idp_start --lifetime 3600
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(cred up "lazy = yes" "default_lifetime = 7m" "backoff_min = 1s" "backoff_max = 2s")
@@ -38,8 +38,8 @@ is "$(renew | json_field token_type)" Bearer "token_type is case-insensitive (be
 for m in error200 no_token malformed oversize html; do
 	sleep 1.1
 	idp "/control?mode=$m&token_type=Bearer" >/dev/null
-	code=$(api_code '/v1/tokens/up/renew?wait=5' -X POST)
-	is "$code" 503 "mode $m: the renewal fails (503)"
+	out=$(api '/v1/tokens/up/renew?wait=5' -X POST)
+	like "$out" '"renewed":false,"renew_error":"HTTP' "mode $m: the renewal fails; the valid token is served, renewed:false"
 	case $m in
 	error200) re='invalid_scope' ;;
 	no_token) re='no token' ;;
@@ -50,6 +50,13 @@ for m in error200 no_token malformed oversize html; do
 	like "$(last_error)" "$re" "mode $m: last_error says why"
 done
 
+idp '/control?mode=normal' >/dev/null
+"$TBCTL" -s "$SOCK" renew up >/dev/null 2>&1
+is $? 0 "tokenctl renew: exit 0 when renewed"
+idp '/control?mode=html' >/dev/null
+sleep 1.1
+"$TBCTL" -s "$SOCK" renew up 2>"$T_DIR/err" >/dev/null
+is $? 69 "tokenctl renew: exit 69 when the renewal failed (the old token stays valid)"
 idp '/control?mode=normal' >/dev/null
 body=$(api '/v1/tokens/wrong?wait=5')
 like "$body" '"upstream_error": *"invalid_client"' "a wrong secret: the 503 carries invalid_client"

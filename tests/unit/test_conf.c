@@ -290,6 +290,14 @@ test_daemon_values(void **state)
 	assert_int_equal(l.conf->ncreds, 0);
 	loaded_clear(&l);
 
+	/* A bare name that is no user but a group ("adm") is a group. */
+	assert_loads(&l, "[daemon]\nmetrics_allow = adm root\n");
+	assert_int_equal(l.conf->daemon.metrics_allow_users.n, 1);
+	assert_int_equal(l.conf->daemon.metrics_allow_users.v[0], 0);
+	assert_int_equal(l.conf->daemon.metrics_allow_groups.n, 1);
+	assert_int_equal(l.conf->daemon.metrics_allow_groups.v[0], 4);
+	loaded_clear(&l);
+
 	assert_loads(&l, "[daemon]\nsocket_group = 4242\n");
 	assert_int_equal(l.conf->daemon.socket_group, 4242);
 	loaded_clear(&l);
@@ -718,7 +726,12 @@ test_auth_requirements(void **state)
 		      "token_url = https://idp.example.com/token\n"
 		      "auth_method = basic\n"
 		      "username = a:b\n"
-		      "password = pw\n");
+		      "password = pw\n"
+		      "[credential \"f\"]\n"
+		      "token_url = https://idp.example.com/token\n"
+		      "client_id = app\n"
+		      "client_secret = s\n"
+		      "header.authorization = Bearer x\n");
 	assert_msgs(&l.errs, "t.conf:1: client_id: required by auth_method client_secret_basic",
 		    "t.conf:1: client_secret: required by auth_method client_secret_basic (give "
 		    "client_secret or client_secret_file)",
@@ -730,6 +743,8 @@ test_auth_requirements(void **state)
 		    "t.conf:10: password: required by grant_type password (give password or "
 		    "password_file)",
 		    "t.conf:18: username: must not contain ':' with auth_method basic (RFC 7617)",
+		    "t.conf:24: header.authorization: auth_method client_secret_basic sends its "
+		    "own Authorization header; use auth_method none to send this one",
 		    NULL);
 	loaded_clear(&l);
 
