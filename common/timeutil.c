@@ -18,7 +18,8 @@ time_clock_ms(clockid_t id)
 int64_t
 time_mono_ms(void)
 {
-	return time_clock_ms(CLOCK_MONOTONIC);
+	/* CLOCK_BOOTTIME: monotonic, and it goes on while the machine sleeps. */
+	return time_clock_ms(CLOCK_BOOTTIME);
 }
 
 int64_t

@@ -1,5 +1,6 @@
 /*
- * Two clocks.  Schedules run on the monotonic clock (immune to clock steps);
+ * Two clocks.  Schedules run on a monotonic clock (immune to clock steps;
+ * CLOCK_BOOTTIME, so that time asleep counts);
  * expiry as the upstream states it is wall-clock time, and every hand-out of
  * a token checks both.  All values are milliseconds in int64_t.
  */

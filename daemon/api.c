@@ -357,6 +357,13 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 	char why[96];
 
 	ar->waiter = NULL;
+	/* A reload may have taken the caller's right away while it waited. */
+	if (result != CREDENTIAL_GONE && !api_allowed(ar->conn, credential_conf(c))) {
+		api_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
+			   (unsigned)ar->conn->uid, credential_name(c));
+		api_req_free(ar);
+		return;
+	}
 	switch (result) {
 	case CREDENTIAL_OK:
 		t = credential_token(c, 0);
@@ -392,6 +399,11 @@ api_closed_cb(evutil_socket_t fd, short what, void *arg)
 	struct api_req *ar = arg;
 	struct evhttp_connection *evcon = ar->conn->evcon;
 
+	/*
+	 * EV_CLOSED also fires when the peer only shuts down its writing side;
+	 * libevent 2.1's evhttp drops such a connection as well, whether or
+	 * not a request waits on it, so it is treated as gone.
+	 */
 	log_debug("uid %u hung up while waiting", (unsigned)ar->conn->uid);
 	credential_waiter_cancel(ar->waiter);
 	ar->waiter = NULL;
@@ -426,7 +438,8 @@ api_wait(struct api_conn *conn, struct evhttp_request *req, struct credential *c
 		struct credential_info info;
 
 		credential_info(c, &info);
-		ar->renewals = info.renewals;
+		/* A token a moment old is the answer to a renew: it counts as renewed. */
+		ar->renewals = info.renewals - (info.fresh && info.renewals > 0 ? 1 : 0);
 	}
 	if (renew)
 		r = credential_renew(c, wait_s * 1000, api_wait_cb, ar, &ar->waiter, &retry_after_s);
@@ -614,6 +627,10 @@ api_method_name(enum evhttp_cmd_type m)
 	case EVHTTP_REQ_HEAD: return "HEAD";
 	case EVHTTP_REQ_PUT: return "PUT";
 	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
 	default: return "other";
 	}
 }
@@ -964,8 +981,11 @@ api_new(struct event_base *base, const struct conf *conf, struct credential_ctx 
 	evhttp_set_max_headers_size(api->http, API_MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(api->http, API_MAX_BODY_SIZE);
 	api_set_timeout(api);
+	/* Every method reaches the router, which answers 405 in JSON. */
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+						      EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(api->http, api_request_cb, api);
 	return api;
 }

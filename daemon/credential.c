@@ -63,6 +63,7 @@ struct credential_ctx {
 };
 
 static void credential_attempt(struct credential *c);
+static void credential_schedule(struct credential *c, int64_t due_mono_ms);
 static void credential_due_cb(struct renew_entry *e);
 
 /* Logs with the journal fields CREDENTIAL=, and TOKEN_FP= / UPSTREAM_STATUS= when given. */
@@ -197,6 +198,13 @@ credential_expire(struct credential *c)
 	credential_log(c, LOG_NOTICE, c->token->fingerprint, 0,
 		       "token %s expired without a replacement", c->token->fingerprint);
 	credential_drop_token(c);
+	/*
+	 * The wall clock says so before the schedule did (a suspend, a clock
+	 * step): renew at once unless an attempt runs or failures back off.
+	 */
+	if (c->transfer == NULL && c->consecutive_failures == 0 &&
+	    (!c->due.queued || c->due.due_mono_ms > time_mono_ms()))
+		credential_schedule(c, time_mono_ms());
 }
 
 const struct token *
@@ -351,7 +359,7 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 {
 	struct token *t = xcalloc(1, sizeof(*t));
 	char life[32], next[32];
-	int64_t after;
+	int64_t after, due, now;
 
 	t->access_token = TAKE_PTR(tr->access_token);
 	t->token_type = xstrdup(tr->token_type != NULL ? tr->token_type : "Bearer");
@@ -373,7 +381,19 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 				     t->lifetime_ms;
 	}
 	secret_fingerprint(t->access_token, t->fingerprint);
+	now = time_mono_ms();
+	if (credential_token_left(t, now, time_wall_ms()) <= credential_min_valid(c, t)) {
+		/* Served never: renewing at once again would only loop. */
+		char *msg = xasprintf("the token arrived with no more than min_valid left "
+				      "(lifetime %s, the request took %llds)",
+				      duration_format(t->lifetime_ms, life, sizeof(life)),
+				      (long long)((now - c->attempt_mono_ms) / 1000));
 
+		credential_token_free(t);
+		credential_failed(c, 200, NULL, msg, false, NULL);
+		free(msg);
+		return;
+	}
 	credential_token_free(c->token);
 	c->token = t;
 	c->had_token = true;
@@ -390,11 +410,14 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 
 	after = renew_refresh_after(t->lifetime_ms, &c->conf->refresh_before, c->conf->min_valid_ms,
 				    c->conf->timeout_ms, arc4random());
-	credential_schedule(c, t->obtained_mono_ms + after);
+	/* A slow upstream must not make renewals follow each other back to back. */
+	due = t->obtained_mono_ms + after;
+	if (due < now + c->conf->backoff_min_ms)
+		due = now + c->conf->backoff_min_ms;
+	credential_schedule(c, due);
 	credential_log(c, LOG_INFO, t->fingerprint, 0, "new token %s, lifetime %s, renewal in %s",
 		       t->fingerprint, duration_format(t->lifetime_ms, life, sizeof(life)),
-		       duration_format((t->obtained_mono_ms + after - time_mono_ms()) / 1000 * 1000,
-				       next, sizeof(next)));
+		       duration_format((due - now) / 1000 * 1000, next, sizeof(next)));
 	credential_wake(c, false);
 }
 
@@ -408,8 +431,14 @@ credential_http_done_cb(struct http_result *res, void *arg)
 
 	c->transfer = NULL;
 	metrics_count_upstream(c->ctx->metrics, res->duration_ms);
-	if (res->error != NULL && res->status == 0) {
-		credential_failed(c, 0, NULL, res->error, false, NULL);
+	if (res->error != NULL && !res->body_too_large) {
+		/* Cut off mid-answer (a timeout after the status line) is no answer either. */
+		if (res->status != 0)
+			msg = xasprintf("HTTP %ld, then: %s", res->status, res->error);
+		else
+			msg = xstrdup(res->error);
+		credential_failed(c, res->status, NULL, msg, false, res->retry_after);
+		free(msg);
 		return;
 	}
 	if (res->body_too_large) {
@@ -441,8 +470,8 @@ credential_attempt(struct credential *c)
 
 	if (c->transfer != NULL)
 		return;
-	renew_cancel(c->ctx->renew, &c->due);
 	credential_expire(c);
+	renew_cancel(c->ctx->renew, &c->due);
 	c->attempted = true;
 	c->attempt_mono_ms = time_mono_ms();
 	if (c->token != NULL)
@@ -561,13 +590,16 @@ credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, cred
 		return -ERANGE;
 	if (c->transfer == NULL) {
 		bool healthy = c->consecutive_failures == 0 && credential_retry_after_left(c, now) == 0;
+		/* A token fetched a moment ago is not renewed again for a client's min_valid. */
+		bool fresh = c->token != NULL && c->last_success_mono_ms >= 0 &&
+			     now - c->last_success_mono_ms < c->conf->backoff_min_ms;
 
 		/*
 		 * A healthy credential renews at once for a client that wants
 		 * more validity than is left, and a lazy one fetches on first
 		 * use; a failing one keeps to its backoff.
 		 */
-		if (healthy && (c->token != NULL || !c->attempted || !c->due.queued))
+		if (healthy && !fresh && (c->token != NULL || !c->attempted || !c->due.queued))
 			credential_attempt(c);
 	}
 	if (c->transfer == NULL) {
@@ -657,6 +689,8 @@ credential_info(struct credential *c, struct credential_info *ret)
 		ret->retry_after_s = credential_seconds_until(c->due.due_mono_ms - now);
 	}
 	ret->last_renewal = c->last_renewal_wall_ms / 1000;
+	ret->fresh = c->last_success_mono_ms >= 0 &&
+		     now - c->last_success_mono_ms < c->conf->backoff_min_ms;
 	ret->renewals = c->renewals;
 	ret->failures = c->failures;
 	ret->last_error = c->last_error;

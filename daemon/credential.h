@@ -119,6 +119,7 @@ struct credential_info {
 	long upstream_status;	     /* of the last failure, 0 if none */
 	const char *upstream_error;  /* upstream's error code of the last failure, or NULL */
 	int64_t retry_after_s;	     /* seconds until the next attempt, 0 if none queued */
+	bool fresh;		     /* the last token came less than backoff_min ago */
 };
 void credential_info(struct credential *c, struct credential_info *ret);
 

@@ -6,6 +6,8 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
+#define RENEW_TICK_MS ((int64_t)10 * 1000)
+
 struct renew {
 	struct event *timer;
 	struct renew_entry **heap;
@@ -88,7 +90,7 @@ renew_sift_down(struct renew *r, size_t i)
 static void
 renew_rearm(struct renew *r)
 {
-	int64_t due;
+	int64_t due, delay;
 	struct timeval tv;
 
 	if (r->n == 0) {
@@ -100,7 +102,12 @@ renew_rearm(struct renew *r)
 	due = r->heap[0]->due_mono_ms;
 	if (due == r->armed_for)
 		return;
-	tv = time_ms_to_tv(due - time_mono_ms());
+	/*
+	 * libevent's timers stand still while the machine sleeps, the queue's
+	 * clock does not: wake at least every RENEW_TICK_MS to catch up.
+	 */
+	delay = due - time_mono_ms();
+	tv = time_ms_to_tv(delay < RENEW_TICK_MS ? delay : RENEW_TICK_MS);
 	evtimer_add(r->timer, &tv);
 	r->armed_for = due;
 }

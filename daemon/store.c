@@ -78,11 +78,24 @@ store_fp_put(EVP_MD_CTX *md, const char *tag, const char *s)
 		EVP_DigestUpdate(md, s, (size_t)n);
 }
 
+/* Each pair as prefix+name and value, in order. */
+static void
+store_fp_pairs(EVP_MD_CTX *md, const char *prefix, const struct conf_pairs *pairs)
+{
+	for (size_t i = 0; i < pairs->n; i++) {
+		char *key = xasprintf("%s%s", prefix, pairs->v[i].name);
+
+		store_fp_put(md, key, pairs->v[i].value);
+		free(key);
+	}
+}
+
 void
 store_fingerprint(const struct cred_conf *cc, char out[65])
 {
-	static const char domain[] = "tokenbroker store fingerprint 1";
+	static const char domain[] = "tokenbroker store fingerprint 2";
 	unsigned char md[EVP_MAX_MD_SIZE];
+	char num[24];
 	unsigned int len = 0;
 	EVP_MD_CTX *ctx;
 
@@ -97,6 +110,14 @@ store_fingerprint(const struct cred_conf *cc, char out[65])
 	store_fp_put(ctx, "client_id", cc->client_id);
 	store_fp_put(ctx, "username", cc->username);
 	store_fp_put(ctx, "scope", cc->scope);
+	/* Everything else that shapes what the upstream grants. */
+	store_fp_put(ctx, "client_secret", cc->client_secret != NULL ? cc->client_secret->data : NULL);
+	store_fp_put(ctx, "password", cc->password != NULL ? cc->password->data : NULL);
+	store_fp_pairs(ctx, "param.", &cc->params);
+	store_fp_pairs(ctx, "query.", &cc->query);
+	store_fp_pairs(ctx, "header.", &cc->headers);
+	snprintf(num, sizeof(num), "%lld", (long long)cc->requested_lifetime_ms);
+	store_fp_put(ctx, "requested_lifetime", num);
 	if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
 		abort();
 	EVP_MD_CTX_free(ctx);

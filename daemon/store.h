@@ -25,7 +25,9 @@ struct store_record {
 
 /*
  * The fingerprint of what produces cc's tokens: token_url, auth_method,
- * grant_type, client_id, username, scope (lowercase hex SHA-256 into out).
+ * grant_type, client_id, username, the secrets, scope, param.*, query.*,
+ * header.* and requested_lifetime (lowercase hex SHA-256 into out); not
+ * timing, TLS or file settings, whose change keeps a token good.
  */
 void store_fingerprint(const struct cred_conf *cc, char out[65]);
 

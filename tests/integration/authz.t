@@ -4,7 +4,7 @@
 # the credentials list shows only what the caller may fetch; tokenctl exec.
 . "$(dirname "$0")/lib.sh"
 
-plan 12
+plan 13
 idp_start --lifetime 3600
 DAEMON_EXTRA="socket_mode = 0666
 max_clients_per_uid = 2" write_conf "$T_DIR/tb.conf" <<EOF_CONF
@@ -13,6 +13,7 @@ $(cred users "allow_users = nobody")
 $(cred groups "allow_groups = adm")
 $(cred rootonly "allow_users = root")
 $(cred slow "lazy = yes" "timeout = 30s")
+$(cred revoked "lazy = yes" "allow_users = nobody")
 EOF_CONF
 tbd_start "$T_DIR/tb.conf"
 chmod 711 "$T_DIR"
@@ -45,6 +46,18 @@ third=$(as_nobody curl -s -m 5 -o /dev/null -w '%{http_code}' --unix-socket "$SO
 wait "${pids[@]}"
 is "$third" 503 "max_clients_per_uid: a uid's extra connection is refused"
 idp '/control?mode=normal' >/dev/null
+
+# A reload that takes a right away also answers the waiting caller 403.
+idp '/control?delay_ms=1500' >/dev/null
+as_nobody curl -s -m 10 -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" \
+	'http://localhost/v1/tokens/revoked?wait=8' >"$T_DIR/revoked" 2>/dev/null &
+waiter=$!
+sleep 0.5
+sed -i 's/^allow_users = nobody$/allow_users = root/' "$T_DIR/tb.conf"
+kill -HUP "$TBD_PID"
+wait $waiter
+idp '/control?delay_ms=0' >/dev/null
+is "$(cat "$T_DIR/revoked")" 403 "a caller whose right a reload took away gets 403, not the token"
 
 # tokenctl exec: the token in the environment of a command, its status passed on.
 out=$("$TBCTL" -s "$SOCK" exec open --env MYTOKEN -- sh -c 'printf %s "$MYTOKEN" | wc -c; exit 7')

@@ -3,7 +3,7 @@
 # answers every documented request with the documented code.
 . "$(dirname "$0")/lib.sh"
 
-plan 27
+plan 28
 idp_start --lifetime 3600
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(cred basic "scope = read write")
@@ -44,6 +44,7 @@ is "$(api_code /v1/tokens/nosuch)" 404 "unknown credential: 404"
 like "$(api /v1/tokens/nosuch)" '"error": *"not_found"' "404 body names the error"
 is "$(api_code /v1/tokens/basic -X POST)" 405 "POST on a token: 405"
 is "$(api_code /v1/tokens/basic/renew)" 405 "GET on renew: 405"
+like "$(api /v1/tokens/basic -X PATCH)" '"error":"method_not_allowed"' "any other method: 405 in JSON"
 is "$(api_code '/v1/tokens/basic?min_valid=abc')" 400 "malformed min_valid: 400"
 is "$(api_code '/v1/tokens/basic?bogus=1')" 400 "unknown parameter: 400"
 is "$(api_code '/v1/tokens/bad%20name')" 404 "an invalid name is not found"

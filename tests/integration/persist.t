@@ -4,12 +4,12 @@
 # or over-permissive state files are ignored with a warning, never a crash.
 . "$(dirname "$0")/lib.sh"
 
-plan 14
+plan 15
 idp_start --lifetime 3600
 mkdir -m 700 "$T_DIR/state"
-conf() { # conf SCOPE
+conf() { # conf SCOPE [AUDIENCE]
 	write_conf "$T_DIR/tb.conf" <<EOF_CONF
-$(cred kept "persist = yes" "scope = $1")
+$(cred kept "persist = yes" "scope = $1" "param.audience = ${2:-one}")
 EOF_CONF
 	sed -i "s|^state_dir = .*|state_dir = $T_DIR/state|" "$T_DIR/tb.conf"
 }
@@ -40,6 +40,14 @@ tbd_start "$T_DIR/tb.conf"
 got=$(api '/v1/tokens/kept?wait=10' -H 'Accept: text/plain')
 [ -n "$got" ] && [ "$got" != "$tok" ]
 ok $? "after a change of scope a new token is fetched"
+tbd_stop
+
+tok=$got
+conf "a b" "two"
+tbd_start "$T_DIR/tb.conf"
+got=$(api '/v1/tokens/kept?wait=10' -H 'Accept: text/plain')
+[ -n "$got" ] && [ "$got" != "$tok" ]
+ok $? "after a change of param.audience a new token is fetched"
 tbd_stop
 
 corrupt() { # corrupt DESCRIPTION COMMAND...: damage the state file, restart, expect a new token
