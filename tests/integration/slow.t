@@ -18,6 +18,7 @@ cmp_ok "$n" -le 6 "a token that arrives too late to serve is not renewed back to
 like "$(api /v1/credentials)" 'arrived with no more than min_valid left' "and last_error says why"
 
 idp '/control?delay_ms=0&lifetime=60' >/dev/null
+api '/v1/tokens/slow?wait=10' >/dev/null # its retries settle: next renewal far away
 tok=$(api '/v1/tokens/guard?wait=10' -H 'Accept: text/plain')
 before=$(idp_stat requests)
 sleep 1.5
