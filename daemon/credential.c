@@ -302,6 +302,7 @@ credential_wake(struct credential *c, bool gone)
 			r = CREDENTIAL_TOO_SHORT;
 		else
 			r = CREDENTIAL_FAILED;
+		/* Back on c->waiters, where credential_waiter_free takes it off. */
 		TAILQ_REMOVE(&list, w, entry);
 		TAILQ_INSERT_HEAD(&c->waiters, w, entry);
 		credential_waiter_done(w, r);
