@@ -1,37 +1,83 @@
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "log.h"
 #include "secret.h"
 #include "xmalloc.h"
 
 /*
- * Memory for secret bytes: whole pages, excluded from core dumps
- * (MADV_DONTDUMP) should one ever be written despite the process settings.
+ * Secret bytes live in one arena, OpenSSL's secure heap: a single mapping
+ * made at start, locked in memory where the limit allows, fenced by guard
+ * pages and excluded from core dumps.  One mapping whatever the number of
+ * secrets: page-sized allocations of their own would each split the
+ * address space under an allocator that does not merge them (ASan's does
+ * not) until the kernel's limit on mappings is reached.  When the arena is
+ * full, or was never made (tests, tools), the ordinary heap is used: the
+ * process is not dumpable either way, and every byte is wiped on free.
  */
+static bool secret_arena_full_told;
+
+int
+secret_arena_init(size_t size)
+{
+	int r;
+
+	if (CRYPTO_secure_malloc_initialized())
+		return 0;
+	r = CRYPTO_secure_malloc_init(size, SECRET_ARENA_MIN);
+	if (r == 0)
+		return -ENOMEM;
+	return r == 2 ? 1 : 0;
+}
+
+void
+secret_arena_done(void)
+{
+	if (CRYPTO_secure_malloc_initialized())
+		(void)CRYPTO_secure_malloc_done();
+}
+
+size_t
+secret_arena_used(void)
+{
+	return CRYPTO_secure_malloc_initialized() ? CRYPTO_secure_used() : 0;
+}
+
 static char *
 secret_alloc(size_t len)
 {
-	static size_t page;
-	size_t size;
 	void *p;
 
-	if (page == 0) {
-		long ps = sysconf(_SC_PAGESIZE);
-
-		page = ps > 0 ? (size_t)ps : 4096;
+	if (CRYPTO_secure_malloc_initialized()) {
+		/* No file and line: a full arena must not leave an OpenSSL error queued. */
+		p = CRYPTO_secure_malloc(len + 1, NULL, 0);
+		if (p != NULL)
+			return p;
+		if (!secret_arena_full_told) {
+			secret_arena_full_told = true;
+			log_warn("the memory kept for secrets is full: more go to the ordinary heap");
+		}
 	}
-	size = (len + 1 + page - 1) / page * page;
-	if (posix_memalign(&p, page, size) != 0)
-		return xmalloc(len + 1); /* dies: out of memory */
-	(void)madvise(p, size, MADV_DONTDUMP);
-	return p;
+	return xmalloc(len + 1);
+}
+
+/* Wipes and frees what secret_alloc gave for len bytes. */
+static void
+secret_release(char *p, size_t len)
+{
+	if (CRYPTO_secure_malloc_initialized() && CRYPTO_secure_allocated(p)) {
+		CRYPTO_secure_clear_free(p, len + 1, NULL, 0);
+		return;
+	}
+	explicit_bzero(p, len + 1);
+	free(p);
 }
 
 struct secret *
@@ -64,8 +110,7 @@ secret_free(struct secret *s)
 {
 	if (s == NULL)
 		return NULL;
-	explicit_bzero(s->data, s->len + 1);
-	free(s->data);
+	secret_release(s->data, s->len);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 	return NULL;

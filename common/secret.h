@@ -16,6 +16,20 @@ struct secret {
 	char *data; /* NUL-terminated, len bytes before the NUL */
 };
 
+/*
+ * The arena for secrets (OpenSSL's secure heap): size bytes, a power of
+ * two, made once before the first secret.  0; 1 when it could not be
+ * locked in memory (RLIMIT_MEMLOCK) but is usable; -ENOMEM.  Without it,
+ * or once it is full, secrets use the ordinary heap (still wiped on free).
+ */
+#define SECRET_ARENA_SIZE ((size_t)8 << 20)
+#define SECRET_ARENA_MIN 32
+int secret_arena_init(size_t size);
+/* Releases the arena; every secret must have been freed. */
+void secret_arena_done(void);
+/* Bytes of the arena in use: 0 once every secret is freed. */
+size_t secret_arena_used(void);
+
 /* Copies len bytes of data; the copy is NUL-terminated. */
 struct secret *secret_new(const void *data, size_t len);
 struct secret *secret_from_str(const char *s);

@@ -62,7 +62,7 @@ struct api_req {
 	struct event *closed; /* the client hung up */
 	bool text;
 	bool renew;
-	uint64_t renewals; /* the credential's count when a renew was asked for */
+	uint64_t seen; /* renew: the generation of the token served when it was asked */
 	int64_t wait_s;
 };
 
@@ -269,8 +269,8 @@ api_send_token(struct evhttp_request *req, struct credential *c, const struct to
 
 		credential_info(c, &info);
 		api_gen_str(g, "renewed");
-		yajl_gen_bool(g, info.renewals > ar->renewals);
-		if (info.renewals <= ar->renewals)
+		yajl_gen_bool(g, t->generation > ar->seen);
+		if (t->generation <= ar->seen)
 			api_gen_kv_str(g, "renew_error",
 				       info.last_error != NULL ? info.last_error
 							       : "the upstream's Retry-After is in force");
@@ -434,18 +434,15 @@ api_wait(struct api_conn *conn, struct evhttp_request *req, struct credential *c
 	ar->renew = renew;
 	ar->text = api_wants_text(req);
 	ar->wait_s = wait_s;
+	/* A renew replaces the token served now, whoever's attempt does it. */
 	if (renew) {
-		struct credential_info info;
-
-		credential_info(c, &info);
-		/* A token a moment old is the answer to a renew: it counts as renewed. */
-		ar->renewals = info.renewals - (info.fresh && info.renewals > 0 ? 1 : 0);
-	}
-	if (renew)
-		r = credential_renew(c, wait_s * 1000, api_wait_cb, ar, &ar->waiter, &retry_after_s);
-	else
+		ar->seen = credential_generation(c);
+		r = credential_renew(c, ar->seen, wait_s * 1000, api_wait_cb, ar, &ar->waiter,
+				     &retry_after_s);
+	} else {
 		r = credential_get(c, min_valid_s * 1000, wait_s * 1000, api_wait_cb, ar,
 				   &ar->waiter, &retry_after_s);
+	}
 	if (r == 1) {
 		conn->pending = ar;
 		/* EV_CLOSED: told when the peer hangs up, without reading its data. */

@@ -47,7 +47,9 @@ struct credential {
 	char *last_error;
 	long upstream_status;
 	char *upstream_error;
-	bool auth_failed;
+	bool permanent;	  /* the last failure will not fix itself */
+	char *sink_error; /* the last sink write failed: why */
+	uint64_t generation; /* of the newest token installed */
 	struct credential_waiters waiters;
 };
 
@@ -149,6 +151,32 @@ credential_drop_token(struct credential *c)
 		(void)store_remove(c->ctx->conf->daemon.state_dir, c->conf->name);
 }
 
+/*
+ * Writes the token to the sink.  A failure is kept for last_error (the
+ * state shows failing), and the file is emptied if it can be: a program
+ * reading it must not go on using the previous token, which may expire
+ * before anybody notices the sink stopped moving.
+ */
+static void
+credential_sink(struct credential *c)
+{
+	const struct token *t = c->token;
+	char *cause = NULL, *cause2 = NULL;
+
+	free(c->sink_error);
+	c->sink_error = NULL;
+	if (sink_write(c->conf, t->access_token, t->token_type, t->scope, t->expires_wall_ms,
+		       time_wall_ms(), &cause) == 0)
+		return;
+	c->sink_error = xasprintf("cannot write sink: %s", cause);
+	credential_log(c, LOG_WARNING, t->fingerprint, 0, "%s", c->sink_error);
+	if (sink_clear(c->conf, &cause2) == 0)
+		credential_log(c, LOG_WARNING, NULL, 0, "emptied sink %s: it held the previous token",
+			       c->conf->sink);
+	free(cause2);
+	free(cause);
+}
+
 /* Writes the token to the sink and the state file, as configured. */
 static void
 credential_publish(struct credential *c)
@@ -156,13 +184,8 @@ credential_publish(struct credential *c)
 	const struct token *t = c->token;
 	char *cause = NULL;
 
-	if (c->conf->sink != NULL &&
-	    sink_write(c->conf, t->access_token, t->token_type, t->scope, t->expires_wall_ms,
-		       time_wall_ms(), &cause) < 0) {
-		credential_log(c, LOG_WARNING, t->fingerprint, 0, "cannot write sink: %s", cause);
-		free(cause);
-		cause = NULL;
-	}
+	if (c->conf->sink != NULL)
+		credential_sink(c);
 	if (c->conf->persist) {
 		struct store_record rec = {
 			.access_token = t->access_token,
@@ -315,29 +338,37 @@ credential_schedule(struct credential *c, int64_t due_mono_ms)
 	renew_set(c->ctx->renew, &c->due, due_mono_ms);
 }
 
+/*
+ * Records why the last attempt failed.  A permanent failure says so: it is
+ * retried at the slow end of the backoff, and only a change (the
+ * configuration, the secret, the client's rights at the upstream) ends it.
+ */
 static void
 credential_set_error(struct credential *c, long status, const char *error, const char *message,
-		     bool auth_failed)
+		     bool permanent)
 {
 	free(c->last_error);
 	free(c->upstream_error);
-	c->last_error = xstrdup(message);
+	c->last_error = permanent ? xasprintf("%s (this will not fix itself: change the "
+					      "configuration or the client at the upstream, then "
+					      "reload)", message) :
+				    xstrdup(message);
 	c->upstream_error = error != NULL ? xstrdup(error) : NULL;
 	c->upstream_status = status;
-	c->auth_failed = auth_failed;
+	c->permanent = permanent;
 }
 
 /* An attempt failed: record why, back off, tell the waiters. */
 static void
 credential_failed(struct credential *c, long status, const char *error, const char *message,
-		  bool auth_failed, const char *retry_after)
+		  bool permanent, const char *retry_after)
 {
 	int64_t now = time_mono_ms(), retry_after_ms = -1, usable_left = -1, delay;
 	char buf[32];
 
 	c->consecutive_failures++;
 	c->failures++;
-	credential_set_error(c, status, error, message, auth_failed);
+	credential_set_error(c, status, error, message, permanent);
 	if (retry_after != NULL &&
 	    renew_parse_retry_after(retry_after, time_wall_ms(), &retry_after_ms) == 0)
 		c->retry_after_until_mono_ms = now + retry_after_ms;
@@ -345,7 +376,7 @@ credential_failed(struct credential *c, long status, const char *error, const ch
 	if (c->token != NULL)
 		usable_left = c->token->expires_mono_ms - credential_min_valid(c, c->token) - now;
 	delay = renew_retry_delay(c->consecutive_failures, c->conf->backoff_min_ms,
-				  c->conf->backoff_max_ms, auth_failed, usable_left, retry_after_ms,
+				  c->conf->backoff_max_ms, permanent, usable_left, retry_after_ms,
 				  arc4random());
 	credential_schedule(c, now + delay);
 	credential_log(c, LOG_WARNING, NULL, status, "renewal failed: %s; next attempt in %s%s",
@@ -396,18 +427,19 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 		return;
 	}
 	credential_token_free(c->token);
+	t->generation = ++c->generation;
 	c->token = t;
 	c->had_token = true;
-	credential_publish(c);
 	c->consecutive_failures = 0;
 	c->renewals++;
 	c->last_renewal_wall_ms = time_wall_ms();
 	c->last_success_mono_ms = time_mono_ms();
-	c->auth_failed = false;
+	c->permanent = false;
 	free(c->last_error);
 	free(c->upstream_error);
 	c->last_error = c->upstream_error = NULL;
 	c->upstream_status = 0;
+	credential_publish(c);
 
 	after = renew_refresh_after(t->lifetime_ms, &c->conf->refresh_before, c->conf->min_valid_ms,
 				    c->conf->timeout_ms, arc4random());
@@ -451,9 +483,9 @@ credential_http_done_cb(struct http_result *res, void *arg)
 	}
 	if (response_parse(c->conf, res->status, res->content_type, res->body->data,
 			   res->body->len, time_wall_ms(), &tr, &err) < 0) {
-		credential_failed(c, res->status, err.error,
+		credential_failed(c, res->status, err.text != NULL ? err.text : err.error,
 				  err.message != NULL ? err.message : "invalid response",
-				  err.auth_failed, res->retry_after);
+				  err.permanent, res->retry_after);
 		response_error_clear(&err);
 		return;
 	}
@@ -540,6 +572,7 @@ credential_restore(struct credential *c)
 	t->obtained_mono_ms = t->expires_mono_ms - t->lifetime_ms;
 	secret_fingerprint(t->access_token, t->fingerprint);
 	store_record_free(rec);
+	t->generation = ++c->generation;
 	c->token = t;
 	c->had_token = true;
 	c->attempted = true;
@@ -617,32 +650,38 @@ credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, cred
 	return 1;
 }
 
-int
-credential_renew(struct credential *c, int64_t wait_ms, credential_wait_cb cb, void *arg,
-		 struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s)
+uint64_t
+credential_generation(struct credential *c)
 {
-	int64_t now = time_mono_ms(), ra = credential_retry_after_left(c, now);
+	const struct token *t = credential_token(c, 0);
 
+	return t != NULL ? t->generation : 0;
+}
+
+int
+credential_renew(struct credential *c, uint64_t seen, int64_t wait_ms, credential_wait_cb cb,
+		 void *arg, struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s)
+{
+	int64_t now = time_mono_ms();
+
+	*ret_waiter = NULL;
 	if (c->transfer == NULL) {
-		if (ra > 0) {
+		/* Somebody else's renewal already replaced the token the caller saw. */
+		if (credential_generation(c) > seen)
+			return 0;
+		if (credential_retry_after_left(c, now) > 0) {
 			/* Not now, the upstream said: answer as GET would. */
-			if (credential_token(c, 0) != NULL) {
-				*ret_waiter = NULL;
+			if (credential_token(c, 0) != NULL)
 				return 0;
-			}
-			*ret_retry_after_s = credential_seconds_until(ra);
+			*ret_retry_after_s = credential_seconds_until(credential_retry_after_left(c, now));
 			return -EAGAIN;
 		}
-		/* A token fetched a moment ago is the answer to a renew burst. */
-		if (c->token == NULL || c->last_success_mono_ms < 0 ||
-		    now - c->last_success_mono_ms >= c->conf->backoff_min_ms)
-			credential_attempt(c);
+		credential_attempt(c);
 	}
 	if (c->transfer == NULL) {
-		if (credential_token(c, 0) != NULL) {
-			*ret_waiter = NULL;
+		/* The request could not even be built: the failure is recorded. */
+		if (credential_token(c, 0) != NULL)
 			return 0;
-		}
 		*ret_retry_after_s = credential_seconds_until(c->due.queued ? c->due.due_mono_ms - now : -1);
 		return -EAGAIN;
 	}
@@ -659,7 +698,7 @@ credential_state(const struct credential *c)
 		return c->had_token ? CREDENTIAL_EXPIRED : CREDENTIAL_PENDING;
 	if (c->transfer != NULL)
 		return CREDENTIAL_RENEWING;
-	if (c->consecutive_failures > 0)
+	if (c->consecutive_failures > 0 || c->sink_error != NULL)
 		return CREDENTIAL_FAILING;
 	return CREDENTIAL_VALID;
 }
@@ -690,11 +729,10 @@ credential_info(struct credential *c, struct credential_info *ret)
 		ret->retry_after_s = credential_seconds_until(c->due.due_mono_ms - now);
 	}
 	ret->last_renewal = c->last_renewal_wall_ms / 1000;
-	ret->fresh = c->last_success_mono_ms >= 0 &&
-		     now - c->last_success_mono_ms < c->conf->backoff_min_ms;
 	ret->renewals = c->renewals;
 	ret->failures = c->failures;
-	ret->last_error = c->last_error;
+	ret->last_error = c->last_error != NULL ? c->last_error : c->sink_error;
+	ret->permanent = c->permanent;
 	ret->upstream_status = c->upstream_status;
 	ret->upstream_error = c->upstream_error;
 }
@@ -738,6 +776,7 @@ credential_free(struct credential *c)
 	credential_token_free(c->token);
 	free(c->last_error);
 	free(c->upstream_error);
+	free(c->sink_error);
 	free(c);
 	return NULL;
 }
@@ -823,6 +862,8 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 			c->transfer = NULL;
 			credential_drop_token(c);
 			c->conf = cc;
+			free(c->sink_error);
+			c->sink_error = NULL;
 			c->consecutive_failures = 0;
 			c->retry_after_until_mono_ms = 0;
 			credential_log(c, LOG_NOTICE, NULL, 0, "settings changed: renewing");
@@ -844,6 +885,8 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 			if (was->persist && !cc->persist)
 				(void)store_remove(conf->daemon.state_dir, cc->name);
 			c->conf = cc;
+			free(c->sink_error);
+			c->sink_error = NULL;
 			if (c->token != NULL && credential_token(c, 0) != NULL)
 				credential_publish(c);
 			kept++;

@@ -33,6 +33,7 @@ struct token {
 	int64_t obtained_mono_ms;
 	int64_t expires_mono_ms;
 	int64_t expires_wall_ms;
+	uint64_t generation; /* counts the credential's tokens: a newer one is larger */
 	char fingerprint[7];
 };
 
@@ -98,11 +99,24 @@ int credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms,
 		   int64_t *ret_retry_after_s);
 
 /*
- * Renews now, ignoring backoff but not an upstream Retry-After in force,
- * and waits up to wait_ms.  Returns 1 (waiting) or -EAGAIN as above.
+ * The generation of the token served now (struct token), 0 when there is
+ * none: what a caller that is about to use the token remembers, so that a
+ * later credential_renew() can tell whether it was replaced meanwhile.
  */
-int credential_renew(struct credential *c, int64_t wait_ms, credential_wait_cb cb, void *arg,
-		     struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s);
+uint64_t credential_generation(struct credential *c);
+
+/*
+ * Replaces the token of generation seen (the one the caller found
+ * rejected), ignoring backoff but not an upstream Retry-After in force.
+ * Renewals coalesce by token, not by time: when an attempt is in flight the
+ * caller joins it, and when a newer token than seen is already served it
+ * is the answer and nothing is sent upstream.  Returns 0 when that newer
+ * token is there now (or, under Retry-After, the current one still valid),
+ * 1 when the caller waits up to wait_ms (as credential_get), -EAGAIN with
+ * *ret_retry_after_s when no attempt can be made now.
+ */
+int credential_renew(struct credential *c, uint64_t seen, int64_t wait_ms, credential_wait_cb cb,
+		     void *arg, struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s);
 
 /* Drops a waiter without calling it (its client went away). */
 void credential_waiter_cancel(struct credential_waiter *w);
@@ -119,7 +133,7 @@ struct credential_info {
 	long upstream_status;	     /* of the last failure, 0 if none */
 	const char *upstream_error;  /* upstream's error code of the last failure, or NULL */
 	int64_t retry_after_s;	     /* seconds until the next attempt, 0 if none queued */
-	bool fresh;		     /* the last token came less than backoff_min ago */
+	bool permanent;		     /* the last failure will not fix itself (config or grant) */
 };
 void credential_info(struct credential *c, struct credential_info *ret);
 

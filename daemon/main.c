@@ -282,6 +282,21 @@ main_run(struct main_ctx *m)
 	return 0;
 }
 
+/*
+ * Leaves with status r.  Every secret is freed by now: one that is not
+ * would be a leak that the sanitizers cannot see inside the arena.
+ */
+static int
+main_done(int r)
+{
+	size_t left = secret_arena_used();
+
+	if (left > 0)
+		log_warn("%zu bytes of secrets were not freed", left);
+	secret_arena_done();
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -338,22 +353,24 @@ main(int argc, char **argv)
 		return 2;
 	}
 	secret_harden_process();
+	if (secret_arena_init(SECRET_ARENA_SIZE) < 0)
+		log_warn("cannot set memory aside for secrets: they use the ordinary heap");
 	if ((m.conf = main_load_conf(path, check)) == NULL)
-		return 1;
+		return main_done(1);
 	log_set_level(level >= 0 ? level : m.conf->daemon.log_level);
 	m.path = path;
 	m.level_forced = level >= 0;
 	if (check) {
 		printf("%s: configuration is valid (%zu credentials)\n", path, m.conf->ncreds);
 		conf_free(m.conf);
-		return 0;
+		return main_done(0);
 	}
 	if (test != NULL) {
 		int r = diag_run(m.conf, test, stdout);
 
 		conf_free(m.conf);
 		libevent_global_shutdown();
-		return r;
+		return main_done(r);
 	}
-	return main_run(&m);
+	return main_done(main_run(&m));
 }

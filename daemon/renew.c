@@ -226,11 +226,11 @@ renew_refresh_after(int64_t lifetime_ms, const struct span *refresh_before, int6
 
 int64_t
 renew_retry_delay(unsigned failures, int64_t backoff_min_ms, int64_t backoff_max_ms,
-		  bool auth_failed, int64_t usable_left_ms, int64_t retry_after_ms, uint32_t rnd)
+		  bool permanent, int64_t usable_left_ms, int64_t retry_after_ms, uint32_t rnd)
 {
 	int64_t lo = backoff_min_ms, hi = backoff_min_ms, delay;
 
-	if (auth_failed) {
+	if (permanent) {
 		lo = backoff_max_ms / 2 > backoff_min_ms ? backoff_max_ms / 2 : backoff_min_ms;
 		hi = backoff_max_ms;
 	} else {

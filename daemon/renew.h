@@ -52,14 +52,15 @@ int64_t renew_refresh_after(int64_t lifetime_ms, const struct span *refresh_befo
 /*
  * Delay before the next attempt after `failures` consecutive failures
  * (>= 1): exponential from backoff_min, doubling, capped at backoff_max,
- * full jitter within [backoff_min, cap].  After an authentication failure
- * the wait is drawn from the slow end, [backoff_max/2, backoff_max].
+ * full jitter within [backoff_min, cap].  After a permanent failure (the
+ * authentication failed, or the upstream refused the request itself) the
+ * wait is drawn from the slow end, [backoff_max/2, backoff_max].
  * While a token is still usable (usable_left_ms >= 0) no wait exceeds half
  * of what is left, but never less than backoff_min.  A Retry-After
  * (retry_after_ms >= 0) is a floor the result never goes below.
  */
 int64_t renew_retry_delay(unsigned failures, int64_t backoff_min_ms, int64_t backoff_max_ms,
-			  bool auth_failed, int64_t usable_left_ms, int64_t retry_after_ms,
+			  bool permanent, int64_t usable_left_ms, int64_t retry_after_ms,
 			  uint32_t rnd);
 
 /* Cap on an upstream Retry-After, so a bogus date cannot park a credential. */

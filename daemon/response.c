@@ -660,18 +660,42 @@ response_env_text(const struct response_env *env)
 }
 
 static bool
-response_auth_code(const char *code)
+response_code_in(const char *code, const char *const *codes)
 {
-	static const char *const codes[] = { "invalid_client", "unauthorized_client",
-					     "invalid_grant", "access_denied" };
-
 	if (code == NULL)
 		return false;
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-		if (strcasecmp(code, codes[i]) == 0)
+	for (; *codes != NULL; codes++) {
+		if (strcasecmp(code, *codes) == 0)
 			return true;
 	}
 	return false;
+}
+
+static bool
+response_auth_code(const char *code)
+{
+	static const char *const codes[] = { "invalid_client", "unauthorized_client",
+					     "invalid_grant", "access_denied", NULL };
+
+	return response_code_in(code, codes);
+}
+
+/*
+ * Whether sending the same request again can succeed.  A 4xx says the
+ * request is wrong, except 408 (timeout), 425 (too early) and 429 (too
+ * many); RFC 6749 5.2 and 8693 codes that name the request are wrong
+ * whatever the status they come with.
+ */
+static bool
+response_permanent(long status, const char *code, bool auth_failed)
+{
+	static const char *const codes[] = { "invalid_request", "invalid_scope",
+					     "unsupported_grant_type", "invalid_target",
+					     "unsupported_token_type", NULL };
+
+	if (auth_failed || response_code_in(code, codes))
+		return true;
+	return status >= 400 && status <= 499 && status != 408 && status != 425 && status != 429;
 }
 
 /* ---- the answer ---- */
@@ -748,6 +772,7 @@ response_fail(struct response_error *err, long status, char *message)
 	err->message = message;
 	if (status == 401 || response_auth_code(err->error))
 		err->auth_failed = true;
+	err->permanent = response_permanent(status, err->error, err->auth_failed);
 	return -EINVAL;
 }
 
@@ -912,6 +937,30 @@ done:
 	return 0;
 }
 
+/*
+ * Whether s is an RFC 7230 token, as an auth-scheme must be: it goes into
+ * Authorization headers, sinks and environment files, where a space, a
+ * line break or a quote would change what the reader sees.
+ */
+static bool
+response_http_token(const char *s, size_t len)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (len == 0 || len > RESPONSE_TOKEN_TYPE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
+
+		if (!alnum && (c == '\0' || strchr(extra, c) == NULL))
+			return false;
+	}
+	return true;
+}
+
 /* The token's type: "Bearer" when absent, any case of bearer normalised. */
 static int
 response_token_type(const struct cred_conf *cc, struct response_doc *doc,
@@ -925,9 +974,19 @@ response_token_type(const struct cred_conf *cc, struct response_doc *doc,
 		return -EINVAL;
 	}
 	if (v.kind == RV_STRING && v.len > 0) {
-		tok->token_type = strcasecmp(v.text, "bearer") == 0 ?
-					  xstrdup("Bearer") :
-					  response_sanitize(v.text, v.len, 64);
+		if (!response_http_token(v.text, v.len)) {
+			char *shown = response_sanitize(v.text, v.len, 32);
+
+			*ret_msg = xasprintf("the token_type at %s is not an HTTP authentication "
+					     "scheme (letters, digits and !#$%%&'*+-.^_`|~, at most "
+					     "%d): refused '%s'",
+					     path, RESPONSE_TOKEN_TYPE_MAX, shown);
+			free(shown);
+			response_value_clear(&v);
+			return -EINVAL;
+		}
+		tok->token_type = strcasecmp(v.text, "bearer") == 0 ? xstrdup("Bearer") :
+								      xstrndup(v.text, v.len);
 		response_found(&tok->found, "token_type", path);
 	} else {
 		tok->token_type = xstrdup("Bearer");
@@ -1010,6 +1069,7 @@ response_extract(const struct cred_conf *cc, long status, const char *mt, size_t
 	text = response_env_text(&env);
 
 	if (!response_2xx(status) || env.error_key) {
+		err->text = text != NULL ? xstrdup(text) : NULL;
 		err->error = env.code_is_error ? TAKE_PTR(env.code) : NULL;
 		err->description = TAKE_PTR(env.desc);
 		if (response_2xx(status)) {
@@ -1155,6 +1215,7 @@ response_error_clear(struct response_error *err)
 		return;
 	free(err->error);
 	free(err->description);
+	free(err->text);
 	free(err->message);
 	memset(err, 0, sizeof(*err));
 }

@@ -14,6 +14,7 @@
 
 #define RESPONSE_BODY_MAX (1024 * 1024)
 #define RESPONSE_TEXT_MAX 256 /* cap for untrusted text kept from a body */
+#define RESPONSE_TOKEN_TYPE_MAX 64
 
 enum lifetime_source {
 	LIFETIME_EXPIRES_IN,
@@ -38,8 +39,20 @@ struct response_error {
 	long http_status;   /* 0 when no HTTP answer */
 	char *error;	    /* upstream error code (RFC 6749 "error", Xvid error_code), sanitized; or NULL */
 	char *description;  /* upstream text, sanitized and capped; or NULL */
+	/*
+	 * The upstream's own words, code and text as a person reads them
+	 * ("invalid_scope: scope not allowed", Xvid's "Scopes requested are
+	 * not allowed (0x0220002)"), sanitized; NULL when the body had none.
+	 */
+	char *text;
 	char *message;	    /* the whole cause for last_error and logs: "HTTP 401: invalid_client: ..." */
 	bool auth_failed;   /* 401, invalid_client, unauthorized_client, invalid_grant */
+	/*
+	 * Retrying the same request cannot help: the authentication failed, or
+	 * the upstream refused the request itself (a 4xx other than 408, 425
+	 * and 429, or an RFC 6749 code such as invalid_scope).
+	 */
+	bool permanent;
 };
 
 /*

@@ -29,7 +29,6 @@ is "$(idp_stat requests)" 2 "exactly one more request"
 # The HTTP-date form.
 idp '/control?fail=503&retry_after=3&retry_after_date=1' >/dev/null
 before=$(idp_stat requests)
-sleep 1.2 # a renew right after a new token is answered with that token
 api /v1/tokens/ra/renew -X POST >/dev/null
 sleep 1.5
 api /v1/tokens/ra/renew -X POST >/dev/null

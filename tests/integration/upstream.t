@@ -59,7 +59,8 @@ sleep 1.1
 is $? 69 "tokenctl renew: exit 69 when the renewal failed (the old token stays valid)"
 idp '/control?mode=normal' >/dev/null
 body=$(api '/v1/tokens/wrong?wait=5')
-like "$body" '"upstream_error": *"invalid_client"' "a wrong secret: the 503 carries invalid_client"
+like "$body" '"upstream_error": *"invalid_client: client authentication failed"' \
+	"a wrong secret: the 503 carries the upstream's invalid_client and its text"
 before=$(idp_stat requests)
 sleep 3
 cmp_ok $(( $(idp_stat requests) - before )) -le 2 "a rejected client retries at the slow end, not in a loop"

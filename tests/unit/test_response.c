@@ -274,7 +274,18 @@ test_token_type(void **state)
 		{ "{\"access_token\":\"t\",\"token_type\":\"\"}", "Bearer" },
 		{ "{\"access_token\":\"t\",\"token_type\":null}", "Bearer" },
 		{ "{\"access_token\":\"t\"}", "Bearer" },
-		{ "{\"access_token\":\"t\",\"token_type\":\"mac\\u0007\"}", "mac?" },
+		{ "{\"access_token\":\"t\",\"token_type\":\"N_A-1.x~\"}", "N_A-1.x~" },
+	};
+	/* Not an HTTP token: it would end up in headers, sinks and env files. */
+	static const char *const refused[] = {
+		"{\"access_token\":\"t\",\"token_type\":\"mac\\u0007\"}",
+		"{\"access_token\":\"t\",\"token_type\":\"Bearer\\r\\nX-Injected: 1\"}",
+		"{\"access_token\":\"t\",\"token_type\":\"Bearer x\"}",
+		"{\"access_token\":\"t\",\"token_type\":\"Bear\\\"er\"}",
+		"{\"access_token\":\"t\",\"token_type\":\"B\\u00e9arer\"}",
+		"{\"access_token\":\"t\",\"token_type\":\"Bearer\\u0000\"}",
+		"{\"access_token\":\"t\",\"token_type\":\"a,b\"}",
+		"{\"access_token\":\"t\",\"token_type\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
 	};
 	struct cred_conf cc;
 	struct result res;
@@ -284,6 +295,17 @@ test_token_type(void **state)
 		run_str(&cc, 200, "application/json", cases[i].body, &res);
 		assert_int_equal(res.r, 0);
 		assert_string_equal(res.tok->token_type, cases[i].want);
+		clear(&res);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		run_str(&cc, 200, "application/json", refused[i], &res);
+		if (res.r == 0)
+			fail_msg("token_type accepted: %s", refused[i]);
+		assert_non_null(strstr(res.err.message, "is not an HTTP authentication scheme"));
+		assert_non_null(strstr(res.err.message, "/token_type"));
+		for (const char *p = res.err.message; *p != '\0'; p++)
+			assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+		assert_false(res.err.permanent);
 		clear(&res);
 	}
 }
@@ -576,39 +598,46 @@ test_error_envelopes(void **state)
 		const char *error;
 		const char *description;
 		bool auth_failed;
+		bool permanent;
+		const char *text;
 	} cases[] = {
 		{ "rfc6749-invalid-scope.json", 400, "HTTP 400: invalid_scope: the scope is wrong",
-		  "invalid_scope", "the scope is wrong", false },
+		  "invalid_scope", "the scope is wrong", false, true,
+		  "invalid_scope: the scope is wrong" },
 		{ "rfc6749-invalid-client.json", 401,
 		  "HTTP 401: invalid_client: Client authentication failed (e.g., unknown client, no "
 		  "client authentication included, or unsupported authentication method).",
-		  "invalid_client", NULL, true },
-		{ "rfc6749-invalid-client.json", 400, NULL, "invalid_client", NULL, true },
+		  "invalid_client", NULL, true, true, NULL },
+		{ "rfc6749-invalid-client.json", 400, NULL, "invalid_client", NULL, true, true,
+		  NULL },
 		{ "rfc6749-invalid-grant.json", 400, "HTTP 400: invalid_grant", "invalid_grant", NULL,
-		  true },
+		  true, true, "invalid_grant" },
 		{ "xibo2-error.json", 401, "HTTP 401: Client authentication failed.", NULL,
-		  "Client authentication failed.", true },
+		  "Client authentication failed.", true, true, "Client authentication failed." },
 		{ "xibo3-error.json", 401, "HTTP 401: invalid_client: Client authentication failed",
-		  "invalid_client", "Client authentication failed", true },
+		  "invalid_client", "Client authentication failed", true, true,
+		  "invalid_client: Client authentication failed" },
 		{ "league-invalid-scope-hint.json", 400,
 		  "HTTP 400: invalid_scope: The requested scope is invalid, unknown, or malformed "
 		  "(hint: Check the `media` scope)",
-		  "invalid_scope", NULL, false },
+		  "invalid_scope", NULL, false, true, NULL },
 		{ "xvid-error.json", 400, "HTTP 400: Scopes requested are not allowed (0x0220002)",
-		  "0x0220002", "Scopes requested are not allowed", false },
+		  "0x0220002", "Scopes requested are not allowed", false, true,
+		  "Scopes requested are not allowed (0x0220002)" },
 		{ "laravel-unauthenticated.json", 401, "HTTP 401: Unauthenticated.", NULL,
-		  "Unauthenticated.", true },
+		  "Unauthenticated.", true, true, "Unauthenticated." },
 		{ "ok-with-error.json", 200,
 		  "HTTP 200 with error: invalid_scope: scope media was not granted", "invalid_scope",
-		  NULL, false },
-		{ "no-token.json", 200, "HTTP 200 but no token at /access_token", NULL, NULL, false },
+		  NULL, false, true, "invalid_scope: scope media was not granted" },
+		{ "no-token.json", 200, "HTTP 200 but no token at /access_token", NULL, NULL, false, false,
+		  NULL },
 		{ "html-404.html", 404, "HTTP 404: not a token response (text/html, 307 bytes)", NULL,
-		  NULL, false },
+		  NULL, false, true, NULL },
 		{ "html-404.html", 200,
 		  "HTTP 200 but the body is neither JSON nor XML (text/html, 307 bytes)", NULL, NULL,
-		  false },
+		  false, false, NULL },
 		{ "oauth2-ok.json", 500, "HTTP 500: not a token response (text/html, 136 bytes)",
-		  NULL, NULL, false },
+		  NULL, NULL, false, false, NULL },
 	};
 	static const char *const forbidden[] = { "should-not-be-used", "2YotnFZF", "<html", "<h1>",
 						 "Apache", NULL };
@@ -634,6 +663,9 @@ test_error_envelopes(void **state)
 			assert_string_equal(res.err.description, cases[i].description);
 		assert_int_equal(res.err.http_status, cases[i].status);
 		assert_int_equal(res.err.auth_failed, cases[i].auth_failed);
+		assert_int_equal(res.err.permanent, cases[i].permanent);
+		if (cases[i].text != NULL)
+			assert_string_equal(res.err.text, cases[i].text);
 		check_clean(&res, forbidden);
 		clear(&res);
 	}
