@@ -17,6 +17,7 @@
 #       systemd/ names /usr/local/sbin/tokenbrokerd, right for the default)
 #   $(SYSUSERSDIR)/tokenbroker.conf, $(TMPFILESDIR)/tokenbroker.conf 0644
 #   $(SYSCONFDIR)/tokenbroker/tokenbroker.conf                   0640
+#       (owner and group those of whoever installs; see below)
 #       (from conf/tokenbroker.conf; an existing file is never replaced,
 #       and uninstall leaves it in place)
 #   $(EXAMPLESDIR)/*.conf (conf/examples/)                       0644
