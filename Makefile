@@ -7,11 +7,12 @@ BUILD       ?= build
 PKGS         = libevent libcurl yajl libxml-2.0 libsystemd inih libcrypto
 CLIENT_PKGS  = yajl
 
-# Debian 12 packages that provide the above, plus what the tests use.
+# Debian 12 packages that provide the above, plus what the tests use
+# (systemd-container: systemd-nspawn, for tests/system/).
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libinih-dev libssl-dev \
 	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
-	mandoc man-db
+	mandoc man-db systemd-container
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror
@@ -97,6 +98,7 @@ check: deps
 	$(MAKE) asan
 	./tests/run-tests build
 	./tests/run-tests build/asan
+	./tests/run-tests --system build
 
 demo: deps
 	$(MAKE) all

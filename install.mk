@@ -17,6 +17,7 @@
 #       systemd/ names /usr/local/sbin/tokenbrokerd, right for the default)
 #   $(SYSUSERSDIR)/tokenbroker.conf, $(TMPFILESDIR)/tokenbroker.conf 0644
 #   $(SYSCONFDIR)/tokenbroker/tokenbroker.conf                   0640
+#       (owner and group those of whoever installs; see below)
 #       (from conf/tokenbroker.conf; an existing file is never replaced,
 #       and uninstall leaves it in place)
 #   $(EXAMPLESDIR)/*.conf (conf/examples/)                       0644
@@ -26,10 +27,14 @@
 # The daemon reads /etc/tokenbroker/tokenbroker.conf unless told otherwise
 # with -c; SYSCONFDIR other than /etc is for staging only.
 #
+# The configuration is installed root:root (a package build is not root);
+# the tmpfiles.d snippet gives it to group tokenbroker, so that the daemon
+# can read it, whenever systemd-tmpfiles --create runs: at boot, from a
+# package's postinst (dh_installtmpfiles), or below.
+#
 # Installing into the running system (no DESTDIR) as root also does what a
 # package's postinst would: creates the tokenbroker user (systemd-sysusers),
-# the secrets directory (systemd-tmpfiles) and gives a newly installed
-# configuration to group tokenbroker, so that the daemon can read it.
+# the secrets directory and the configuration's group (systemd-tmpfiles).
 # Run `systemctl daemon-reload` afterwards.
 
 # Keep the including Makefile's default goal (`all`).
@@ -85,13 +90,12 @@ install:
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(EXAMPLESDIR)"
 	$(INSTALL) -m 0644 $(TB_EXAMPLES) "$(DESTDIR)$(EXAMPLESDIR)/"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(TB_CONFDIR)"
-	@conf="$(DESTDIR)$(TB_CONFDIR)/tokenbroker.conf"; new=no; \
+	@conf="$(DESTDIR)$(TB_CONFDIR)/tokenbroker.conf"; \
 	if [ -e "$$conf" ]; then \
 		echo "keeping the existing $$conf"; \
 	else \
 		echo "$(INSTALL) -m 0640 conf/tokenbroker.conf $$conf"; \
 		$(INSTALL) -m 0640 conf/tokenbroker.conf "$$conf" || exit 1; \
-		new=yes; \
 	fi; \
 	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
 		if command -v systemd-sysusers >/dev/null; then \
@@ -101,10 +105,6 @@ install:
 		if command -v systemd-tmpfiles >/dev/null; then \
 			echo "systemd-tmpfiles --create $(TMPFILESDIR)/tokenbroker.conf"; \
 			systemd-tmpfiles --create "$(TMPFILESDIR)/tokenbroker.conf" || exit 1; \
-		fi; \
-		if [ "$$new" = yes ] && getent group tokenbroker >/dev/null; then \
-			echo "chgrp tokenbroker $$conf"; \
-			chgrp tokenbroker "$$conf" || exit 1; \
 		fi; \
 	fi
 

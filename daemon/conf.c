@@ -572,6 +572,41 @@ conf_expand_path(const char *v, char **ret, char **cause)
 	return 0;
 }
 
+enum conf_denied { CONF_DENIED_FILE, CONF_DENIED_DIR, CONF_DENIED_SECRET };
+
+/*
+ * What follows strerror() when the daemon may not open a file: who it runs
+ * as and what to change, for "Permission denied" alone leaves the reader to
+ * guess which user was denied.  A secret wants a file only the daemon's
+ * user reads, or systemd's LoadCredential=; anything else (the
+ * configuration, a CA file) may go to the daemon's group with mode 0640.
+ * Returns "" for other errors; the caller frees.
+ */
+static char *
+conf_denied_hint(int err, const char *path, enum conf_denied what)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	struct passwd *pw = getpwuid(uid);
+	_cleanup_free_ char *user = NULL, *group = NULL;
+	struct group *gr;
+
+	if (err != EACCES && err != EPERM)
+		return xstrdup("");
+	user = pw != NULL ? xstrdup(pw->pw_name) : xasprintf("%u", (unsigned)uid);
+	gr = getgrgid(gid);
+	group = gr != NULL ? xstrdup(gr->gr_name) : xasprintf("%u", (unsigned)gid);
+	if (what == CONF_DENIED_SECRET)
+		return xasprintf("; tokenbrokerd runs as user %s (uid %u): chown %s %s and "
+				 "chmod 600 it, or hand it over with LoadCredential=NAME:%s in "
+				 "the unit and write %%d/NAME here",
+				 user, (unsigned)uid, user, path, path);
+	return xasprintf("; tokenbrokerd runs as user %s (uid %u), group %s: chgrp %s %s and "
+			 "chmod %s it (and let the group search the directories above it)",
+			 user, (unsigned)uid, group, group, path,
+			 what == CONF_DENIED_DIR ? "0750" : "0640");
+}
+
 /*
  * Opens path for reading without blocking on a FIFO and checks it is a
  * regular file; with private, that group and others cannot read or write
@@ -584,8 +619,11 @@ conf_open_file(const char *path, bool private, struct stat *st, char **cause)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
+		_cleanup_free_ char *hint = NULL;
+
 		r = -errno;
-		*cause = xasprintf("cannot open %s: %s", path, strerror(errno));
+		hint = conf_denied_hint(-r, path, private ? CONF_DENIED_SECRET : CONF_DENIED_FILE);
+		*cause = xasprintf("cannot open %s: %s%s", path, strerror(-r), hint);
 		return r;
 	}
 	if (fstat(fd, st) < 0) {
@@ -2410,7 +2448,10 @@ conf_read_file(struct conf_loader *ld, const char *path)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		conf_error(ld, file, 0, "cannot open: %s", strerror(errno));
+		int e = errno;
+		_cleanup_free_ char *hint = conf_denied_hint(e, path, CONF_DENIED_FILE);
+
+		conf_error(ld, file, 0, "cannot open: %s%s", strerror(e), hint);
 		return;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -2462,9 +2503,10 @@ conf_read_dir(struct conf_loader *ld, const char *path)
 	if (n < 0) {
 		if (errno != ENOENT) {
 			int e = errno;
+			_cleanup_free_ char *hint = conf_denied_hint(e, dir, CONF_DENIED_DIR);
 
-			conf_error(ld, conf_add_file(ld, dir, 0), 0, "cannot open: %s",
-				   strerror(e));
+			conf_error(ld, conf_add_file(ld, dir, 0), 0, "cannot open: %s%s",
+				   strerror(e), hint);
 		}
 		return;
 	}

@@ -1,0 +1,255 @@
+#!/bin/bash
+# tokenbroker under a real systemd: the machine's own root, with tokenbroker
+# installed into an overlay of it as a package would be (make install
+# DESTDIR=... PREFIX=/usr, the units enabled), booted in a container with
+# systemd-nspawn.  The boot itself creates the user (sysusers.d) and hands
+# the configuration to its group (tmpfiles.d); then the service, socket
+# activation, peer checks, LoadCredential=, the journal, reload, watchdog,
+# restart after a crash, stop and the status line are checked with
+# systemctl and journalctl inside.  Needs root, overlayfs and systemd-nspawn;
+# skips without them.  Runs from the repository root, with TB_BUILD.
+. "$(dirname "$0")/../integration/lib.sh"
+
+skip() { echo "1..0 # SKIP $*"; exit 0; }
+
+[ "$(id -u)" = 0 ] || skip "needs root to boot a container"
+for c in systemd-nspawn nsenter setpriv mountpoint; do
+	command -v "$c" >/dev/null || skip "no $c (apt-get install systemd-container util-linux)"
+done
+[ -x /lib/systemd/systemd ] || skip "no systemd to boot"
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
+	skip "no overlayfs in this kernel"
+[ -x "$TBD" ] && [ -x "$TBCTL" ] && [ -x "$FAKEIDP" ] || skip "nothing built in $TB_BUILD"
+
+# A make that runs this test (make check) must not hand its flags down.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
+MNT=$T_DIR/mnt
+ROOT=$MNT/root
+NSPAWN_PID=
+CT=
+MACHINE=tbtest-$$
+SECRET=rsd-secret-$RANDOM$RANDOM$RANDOM
+SOCKET=/run/tokenbroker/tokenbroker.sock
+PORT=18080
+T_START=$(date +%s)
+
+in_ct() { nsenter -t "$CT" -a "$@"; }
+# as USER CMD...: run CMD inside as USER with that user's groups.
+as() {
+	local u=$1
+	shift
+	in_ct setpriv --reuid="$u" --regid="$u" --init-groups "$@"
+}
+prop() { in_ct systemctl show -p "$1" --value "${2:-tokenbrokerd.service}"; }
+
+rsd_cleanup() {
+	local i
+	if [ -n "$CT" ] && [ "$T_FAILED" -ne 0 ] && kill -0 "$CT" 2>/dev/null; then
+		echo "# journal of tokenbrokerd (last 30 lines):"
+		in_ct journalctl --no-pager -n 30 -u tokenbrokerd -u tokenbrokerd.socket 2>&1 |
+			sed 's/^/#   /'
+	fi
+	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		# SIGTERM to nspawn is an orderly shutdown of the container.
+		kill -TERM "$NSPAWN_PID"
+		for i in $(seq 100); do
+			kill -0 "$NSPAWN_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$NSPAWN_PID" 2>/dev/null
+		[ -n "$CT" ] && kill -KILL "$CT" 2>/dev/null
+		wait "$NSPAWN_PID" 2>/dev/null
+	fi
+	for m in "$ROOT" "$MNT"; do
+		if mountpoint -q "$m"; then
+			umount "$m" 2>/dev/null || umount -l "$m"
+		fi
+	done
+	if mountpoint -q "$MNT"; then
+		echo "# $MNT is still mounted; leaving $T_DIR"
+		return
+	fi
+	t_cleanup
+}
+trap rsd_cleanup EXIT
+trap "exit 1" INT TERM HUP
+
+# The overlay's upper layer must not be on an overlay itself: a tmpfs of its
+# own, whatever /tmp is.
+mkdir -p "$MNT"
+mount -t tmpfs -o mode=0700,size=1g tokenbroker-test "$MNT" || skip "cannot mount a tmpfs"
+mkdir "$MNT/upper" "$MNT/work" "$ROOT"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$MNT/upper,workdir=$MNT/work" "$ROOT" ||
+	skip "cannot mount an overlay of /"
+
+# A tokenbroker the machine itself may have installed is not in the way.
+rm -rf "$ROOT/etc/tokenbroker" "$ROOT"/etc/systemd/system/tokenbrokerd.* \
+	"$ROOT"/etc/systemd/system/*/tokenbrokerd.*
+getent -s files passwd tokenbroker >/dev/null && userdel -R "$ROOT" tokenbroker 2>/dev/null
+getent -s files group tokenbroker >/dev/null && groupdel -R "$ROOT" tokenbroker 2>/dev/null
+
+# --- as a package installs it, before the boot (reported once it is
+# known that this machine can boot a container at all) ---
+make --no-print-directory BUILD="$TB_BUILD" DESTDIR="$ROOT" PREFIX=/usr install >"$T_DIR/make.log" 2>&1
+install_st=$?
+conf_owner=$(stat -c '%U:%G %a' "$ROOT/etc/tokenbroker/tokenbroker.conf" 2>&1)
+# What the package's postinst does: enable the units.
+systemctl --root="$ROOT" enable tokenbrokerd.service tokenbrokerd.socket >"$T_DIR/enable.log" 2>&1
+enable_st=$?
+
+# The test's own parts: a token endpoint on the container's loopback, the
+# secret as a root-only file handed over with LoadCredential=, a short
+# watchdog, and two client users (put in group tokenbroker after the boot
+# has created it).
+install -d -m 0755 "$ROOT/opt/tokenbroker-test"
+install -m 0755 "$FAKEIDP" "$ROOT/opt/tokenbroker-test/fakeidp"
+install -d -m 0750 "$ROOT/etc/tokenbroker/secrets"
+printf '%s\n' "$SECRET" >"$ROOT/etc/tokenbroker/secrets/it"
+chmod 600 "$ROOT/etc/tokenbroker/secrets/it"
+cat >"$ROOT/etc/systemd/system/tokenbroker-test-idp.service" <<EOF_UNIT
+[Unit]
+Description=token endpoint for the tokenbroker test
+Before=tokenbrokerd.service
+
+[Service]
+ExecStart=/opt/tokenbroker-test/fakeidp --quiet --listen 127.0.0.1 --port $PORT --client-id rsd-client --client-secret-file /etc/tokenbroker/secrets/it --lifetime 3600
+StandardOutput=null
+
+[Install]
+WantedBy=multi-user.target
+EOF_UNIT
+systemctl --root="$ROOT" enable tokenbroker-test-idp.service >>"$T_DIR/enable.log" 2>&1
+mkdir -p "$ROOT/etc/systemd/system/tokenbrokerd.service.d"
+cat >"$ROOT/etc/systemd/system/tokenbrokerd.service.d/test.conf" <<EOF_DROPIN
+[Service]
+LoadCredential=it-secret:/etc/tokenbroker/secrets/it
+WatchdogSec=3s
+EOF_DROPIN
+for u in tbclient tbother; do
+	useradd -R "$ROOT" -M -s /usr/sbin/nologin "$u" || echo "# useradd $u failed"
+done
+cat >>"$ROOT/etc/tokenbroker/tokenbroker.conf" <<EOF_CONF
+
+[credential "it"]
+token_url = http://127.0.0.1:$PORT/token
+client_id = rsd-client
+client_secret_file = %d/it-secret
+allow_users = tbclient
+EOF_CONF
+
+# --- boot ---
+systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --machine="$MACHINE" \
+	--private-network --console=passive </dev/null >"$T_DIR/nspawn.log" 2>&1 &
+NSPAWN_PID=$!
+for _ in $(seq 100); do
+	CT=$(ps --ppid "$NSPAWN_PID" -o pid= 2>/dev/null | head -n 1 | tr -d ' ')
+	[ -n "$CT" ] && break
+	kill -0 "$NSPAWN_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if [ -z "$CT" ]; then
+	sed 's/^/# /' "$T_DIR/nspawn.log"
+	skip "systemd-nspawn cannot boot a container here"
+fi
+
+plan 35
+is "$install_st" 0 "make install DESTDIR=ROOT PREFIX=/usr into the overlay"
+[ "$install_st" = 0 ] || sed 's/^/#   /' "$T_DIR/make.log"
+is "$conf_owner" "root:root 640" \
+	"the configuration is installed root:root 0640, as a package build leaves it"
+is "$enable_st" 0 "systemctl enable tokenbrokerd.service tokenbrokerd.socket"
+# Until the boot is done (or not): polls, for a first answer may take the
+# manager a moment to be reachable at all.
+state=
+for _ in $(seq 90); do
+	state=$(timeout 90 nsenter -t "$CT" -a systemctl is-system-running --wait 2>/dev/null)
+	case "$state" in running | degraded | maintenance | stopping) break ;; esac
+	sleep 0.2
+done
+like "$state" '^(running|degraded)$' "the container boots (system state: $state)"
+[ "$state" = degraded ] && in_ct systemctl --failed --no-legend --no-pager | sed 's/^/#   /'
+
+# --- what the boot did, as for a package ---
+like "$(in_ct getent passwd tokenbroker)" '^tokenbroker:' "the boot created user tokenbroker (sysusers.d)"
+is "$(in_ct stat -c '%U:%G %a' /etc/tokenbroker/tokenbroker.conf)" "root:tokenbroker 640" \
+	"and gave the configuration to group tokenbroker (tmpfiles.d)"
+wait_for 300 [ "$(prop ActiveState)" = active ]
+is "$(prop ActiveState)" active "tokenbrokerd.service is active as installed"
+is "$(prop ActiveState tokenbrokerd.socket)" active "tokenbrokerd.socket is active"
+# Its owner is root until the service starts: then RuntimeDirectory= hands
+# /run/tokenbroker and what is in it to User=, the socket too.
+is "$(in_ct stat -c '%G %a' "$SOCKET")" "tokenbroker 660" "the socket is group tokenbroker, mode 0660"
+
+# --- clients ---
+for u in tbclient tbother; do in_ct usermod -aG tokenbroker "$u"; done
+# --wait: the endpoint may have come up a moment after the daemon tried.
+token=$(as tbclient tokenctl -s "$SOCKET" token it --min-valid 60 --wait 30 2>"$T_DIR/ctl.err")
+st=$?
+is "$st" 0 "a member of group tokenbroker in allow_users gets a token"
+[ "$st" = 0 ] || sed 's/^/#   /' "$T_DIR/ctl.err"
+cmp_ok "${#token}" -ge 16 "a token of some length"
+# The secret file is root's, mode 0600: the daemon's user can only have
+# read it as the credential systemd handed over.
+in_ct test -f /run/credentials/tokenbrokerd.service/it-secret
+ok $? "LoadCredential= hands the secret to the service as a credential"
+like "$(in_ct journalctl --no-pager -o cat -u tokenbrokerd | grep -c 'credential it: new token')" \
+	'^[1-9]' "and the daemon used it, as %d/it-secret, to get the token"
+as tbother tokenctl -s "$SOCKET" token it >/dev/null 2>&1
+is $? 77 "a member of the group not in allow_users is refused (exit 77)"
+is "$(as tbother curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCKET" http://localhost/v1/tokens/it)" \
+	403 "and gets 403 from curl --unix-socket"
+err=$(in_ct setpriv --reuid=nobody --regid=nogroup --clear-groups tokenctl -s "$SOCKET" token it 2>&1)
+is $? 77 "nobody, not in the group, is refused by the socket's permissions (exit 77)"
+like "$err" 'ermission denied' "and told so ($err)"
+
+# --- the journal ---
+verbose=$(in_ct journalctl --no-pager -o verbose -u tokenbrokerd)
+like "$verbose" $'\n    CREDENTIAL=it\n' "journal entries carry CREDENTIAL="
+like "$verbose" $'\n    TOKEN_FP=[0-9a-f]{6}\n' "and TOKEN_FP="
+in_ct journalctl --no-pager -o export >"$T_DIR/journal.export" 2>/dev/null
+cmp_ok "$(wc -c <"$T_DIR/journal.export")" -gt 1000 "the whole journal can be read"
+grep -qaF -- "$SECRET" "$T_DIR/journal.export"
+is $? 1 "the client secret is nowhere in the journal"
+grep -qaF -- "$token" "$T_DIR/journal.export"
+is $? 1 "the served token is nowhere in the journal"
+
+# --- status, reload, watchdog ---
+like "$(prop StatusText)" '^[0-9]+ credentials?' "StatusText= is the daemon's STATUS= line ($(prop StatusText))"
+like "$(in_ct systemctl status --no-pager tokenbrokerd 2>&1)" 'Status: "[0-9]+ credential' \
+	"systemctl status shows it"
+pid=$(prop MainPID)
+in_ct systemctl reload tokenbrokerd
+is $? 0 "systemctl reload tokenbrokerd"
+is "$(as tbclient tokenctl -s "$SOCKET" token it)" "$token" "the same token after the reload"
+echo "# StatusText after the reload: $(prop StatusText)"
+wd1=$(prop WatchdogTimestampMonotonic)
+sleep 3.5
+wd2=$(prop WatchdogTimestampMonotonic)
+cmp_ok "${wd2:-0}" -gt "${wd1:-0}" "watchdog pings arrive (WatchdogTimestamp moves)"
+is "$(prop MainPID) $(prop ActiveState) $(prop NRestarts)" "$pid active 0" \
+	"the service outlives WatchdogSec=3s, same process, no restart"
+
+# --- a crash: Restart=on-failure ---
+in_ct systemctl kill -s KILL tokenbrokerd
+restarted() { [ "$(prop ActiveState)" = active ] && [ "$(prop NRestarts)" = 1 ]; }
+wait_for 300 restarted
+is "$(prop NRestarts)" 1 "after SIGKILL the service is restarted (NRestarts=1)"
+new=$(prop MainPID)
+ok "$([ "$new" -gt 0 ] && [ "$new" != "$pid" ]; echo $?)" "with a new MainPID ($pid -> $new)"
+t=$(as tbclient tokenctl -s "$SOCKET" token it --min-valid 60 --wait 30 2>/dev/null)
+ok "$([ -n "$t" ]; echo $?)" "and serving tokens again"
+
+# --- stop, then socket activation ---
+# (systemctl warns that the socket can still start it: that is the point.)
+in_ct systemctl stop tokenbrokerd.service 2>/dev/null
+is "$(prop ActiveState) $(prop Result)" "inactive success" "systemctl stop: inactive, Result=success"
+in_ct pgrep -u tokenbroker >/dev/null
+is $? 1 "no process of user tokenbroker is left"
+is "$(prop ActiveState tokenbrokerd.socket)" active "the socket still listens"
+t=$(as tbclient tokenctl -s "$SOCKET" token it --min-valid 60 --wait 30 2>/dev/null)
+ok "$([ -n "$t" ] && [ "$(prop ActiveState)" = active ]; echo $?)" \
+	"the first connection starts the service, and is answered"
+
+echo "# $(($(date +%s) - T_START)) s in all"
+done_testing
