@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,27 +39,58 @@ atomicfile_owner_text(const struct atomicfile_owner *owner)
 	return xasprintf("%u:%u", (unsigned)owner->uid, (unsigned)owner->gid);
 }
 
-int
-atomicfile_replace(const char *path, const void *data, size_t len, mode_t mode,
-		   const struct atomicfile_owner *owner, int dfd, const char *dir,
-		   char **cause)
+/* A new temporary ".BASE.XXXXXX" in dfd, opened for writing; its name in tmp. */
+static int
+atomicfile_create_temp(int dfd, const char *base, char **ret_tmp)
 {
-	const char *base = strrchr(path, '/');
-	_cleanup_free_ char *tmp = NULL;
+	static const char chars[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+	for (int tries = 0; tries < 100; tries++) {
+		unsigned char rnd[6];
+		char suffix[7];
+		ssize_t n = getrandom(rnd, sizeof(rnd), 0);
+		char *tmp;
+		int fd;
+
+		if (n != (ssize_t)sizeof(rnd))
+			return n < 0 ? -errno : -EIO;
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			suffix[i] = chars[rnd[i] % (sizeof(chars) - 1)];
+		suffix[6] = '\0';
+		tmp = xasprintf(".%s.%s", base, suffix);
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			*ret_tmp = tmp;
+			return fd;
+		}
+		free(tmp);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int
+atomicfile_replace(int dfd, const char *dir, const char *base, const void *data, size_t len,
+		   mode_t mode, const struct atomicfile_owner *owner, char **cause)
+{
+	_cleanup_free_ char *tmp = NULL, *path = NULL;
 	int fd, r;
 
-	base = base != NULL ? base + 1 : path;
-	tmp = xasprintf("%.*s.%s.XXXXXX", (int)(base - path), path, base);
-	fd = mkostemp(tmp, O_CLOEXEC);
+	path = strcmp(dir, "/") == 0 ? xasprintf("/%s", base) : xasprintf("%s/%s", dir, base);
+	if (*base == '\0' || strchr(base, '/') != NULL) {
+		*cause = xasprintf("%s: not a file name", path);
+		return -EINVAL;
+	}
+	fd = atomicfile_create_temp(dfd, base, &tmp);
 	if (fd < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot create a temporary file in %s: %s", dir,
-				   strerror(errno));
-		return r;
+		*cause = xasprintf("cannot create a temporary file in %s: %s", dir, strerror(-fd));
+		return fd;
 	}
 	r = atomicfile_write_all(fd, data, len);
 	if (r < 0) {
-		*cause = xasprintf("cannot write %s: %s", tmp, strerror(-r));
+		*cause = xasprintf("cannot write %s/%s: %s", dir, tmp, strerror(-r));
 		goto fail;
 	}
 	/* Owner first: it may be refused, and the mode is ours until then. */
@@ -75,19 +107,20 @@ atomicfile_replace(const char *path, const void *data, size_t len, mode_t mode,
 	}
 	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
 		r = -errno;
-		*cause = xasprintf("cannot write %s: %s", tmp, strerror(errno));
+		*cause = xasprintf("cannot write %s/%s: %s", dir, tmp, strerror(errno));
 		goto fail;
 	}
 	r = close(fd);
 	fd = -1;
 	if (r < 0) {
 		r = -errno;
-		*cause = xasprintf("cannot write %s: %s", tmp, strerror(errno));
+		*cause = xasprintf("cannot write %s/%s: %s", dir, tmp, strerror(errno));
 		goto fail;
 	}
-	if (rename(tmp, path) < 0) {
+	if (renameat(dfd, tmp, dfd, base) < 0) {
 		r = -errno;
-		*cause = xasprintf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		*cause = xasprintf("cannot rename %s/%s to %s: %s", dir, tmp, path,
+				   strerror(errno));
 		goto fail;
 	}
 	/* Renamed: from here on there is no temporary to remove. */
@@ -100,6 +133,6 @@ atomicfile_replace(const char *path, const void *data, size_t len, mode_t mode,
 fail:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	unlinkat(dfd, tmp, 0);
 	return r;
 }

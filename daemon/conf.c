@@ -32,12 +32,14 @@
 
 #include "cleanup.h"
 #include "conf.h"
+#include "safedir.h"
 #include "log.h"
 #include "profile.h"
 #include "secret.h"
 #include "xmalloc.h"
 
 #define CONF_SECRET_FILE_MAX (64 * 1024)
+#define CONF_SERVICE_USER "tokenbroker" /* User= of the packaged unit */
 #define CONF_LINE_BUF 4096 /* getline's first buffer: see conf_next_line */
 #define CONF_API_VERSION_MAX 32
 #define CONF_SINK_NAME_MAX 200	 /* a sink's file name, leaving room for a temporary's */
@@ -608,9 +610,31 @@ conf_denied_hint(int err, const char *path, enum conf_denied what)
 }
 
 /*
+ * Whether a secret file's owner is trusted: root or the daemon's user, and,
+ * when root reads the configuration (--check-config as an administrator
+ * runs it), also the account the packaged service runs as: its files are
+ * the ones the service will read.  Others could change the secret under us.
+ */
+static bool
+conf_trusted_owner(uid_t uid)
+{
+	struct passwd *pw;
+
+	if (safedir_trusted_uid(uid))
+		return true;
+	if (geteuid() != 0)
+		return false;
+	pw = getpwnam(CONF_SERVICE_USER);
+	return pw != NULL && pw->pw_uid == uid;
+}
+
+/*
  * Opens path for reading without blocking on a FIFO and checks it is a
  * regular file; with private, that group and others cannot read or write
- * it.  Returns the fd (caller closes) or -errno with *cause.
+ * it and that it is owned by root or the daemon's euid (another user could
+ * put anything in it, or read it back).  The checks are made on the opened
+ * file, so a symbolic link is judged by its target.  Returns the fd (caller
+ * closes) or -errno with *cause.
  */
 static int
 conf_open_file(const char *path, bool private, struct stat *st, char **cause)
@@ -641,6 +665,16 @@ conf_open_file(const char *path, bool private, struct stat *st, char **cause)
 		*cause = xasprintf("%s is %s by group or others (mode %04o); chmod 600 it", path,
 				   (st->st_mode & 0044) != 0 ? "readable" : "writable",
 				   (unsigned)(st->st_mode & 07777));
+		close(fd);
+		return -EACCES;
+	}
+	if (private && !conf_trusted_owner(st->st_uid)) {
+		_cleanup_free_ char *owner = safedir_uid_text(st->st_uid);
+		_cleanup_free_ char *allowed = safedir_trusted_text();
+
+		*cause = xasprintf("%s is owned by %s, must be owned by %s%s: chown root %s", path,
+				   owner, allowed,
+				   geteuid() == 0 ? " or " CONF_SERVICE_USER : "", path);
 		close(fd);
 		return -EACCES;
 	}
@@ -1382,16 +1416,18 @@ cred_set_pair(struct cred_build *b, const struct cred_key *k, const char *key, c
 }
 
 /*
- * sink: an absolute path in a directory that exists and that not everyone
- * can write (or anyone could put their own file in a reader's way); the
- * path itself may exist, but as a file, not as a directory or a symbolic
- * link.  Checked again when it is written.  "none" or empty: no sink.
+ * sink: an absolute path in a directory that exists and that safedir_open
+ * accepts (every directory on the way owned by root or us and writable by
+ * no one else, or another user could redirect the write); the path itself
+ * may exist, but as a file, not as a directory or a symbolic link.  Checked
+ * again when it is written.  "none" or empty: no sink.
  */
 static int
 cred_set_sink(struct cred_build *b, const struct cred_key *k, const char *key, const char *v,
 	      char **cause)
 {
-	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *dir = NULL, *why = NULL;
+	_cleanup_close_ int dfd = -1;
 	const char *base;
 	struct stat st;
 	int r;
@@ -1416,24 +1452,15 @@ cred_set_sink(struct cred_build *b, const struct cred_key *k, const char *key, c
 		return -EINVAL;
 	}
 	dir = base - v > 1 ? xstrndup(v, (size_t)(base - v - 1)) : xstrdup("/");
-	if (stat(dir, &st) < 0) {
-		if (errno == ENOENT)
-			*cause = xasprintf("directory %s does not exist", dir);
+	dfd = safedir_open(dir, 0, &why);
+	if (dfd < 0) {
+		if (dfd == -ENOENT)
+			*cause = xasprintf("directory %s", why);
 		else
-			*cause = xasprintf("cannot stat directory %s: %s", dir, strerror(errno));
+			*cause = TAKE_PTR(why);
 		return -EINVAL;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		*cause = xasprintf("%s is not a directory", dir);
-		return -EINVAL;
-	}
-	if ((st.st_mode & S_IWOTH) != 0) {
-		*cause = xasprintf("directory %s is writable by everyone; use a directory only "
-				   "tokenbrokerd can write",
-				   dir);
-		return -EINVAL;
-	}
-	r = lstat(v, &st);
+	r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW);
 	if (r < 0 && errno != ENOENT) {
 		*cause = xasprintf("cannot stat %s: %s", v, strerror(errno));
 		return -EINVAL;

@@ -3,10 +3,11 @@
  * directory, gets its owner and mode there, is synced and then renamed over
  * the sink (atomicfile_replace), so a reader opening the path finds the
  * complete old content or the complete new one, never a mix and never a
- * half-written file.  The directory is opened first and refused when
- * everyone may write it (the configuration checked that at load; it is
- * checked again because it may have changed).  Every buffer that held the
- * token is wiped.
+ * half-written file.  The directory is opened first by a walk from / that
+ * refuses any directory on the way another user could change (safedir.h;
+ * the configuration checked that at load, it is checked again at every
+ * write because it may have changed).  Every buffer that held the token is
+ * wiped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include "atomicfile.h"
 #include "cleanup.h"
 #include "conf.h"
+#include "safedir.h"
 #include "secbuf.h"
 #include "secret.h"
 #include "sink.h"
@@ -160,34 +162,11 @@ sink_format(struct secbuf *b, const struct cred_conf *cc, const struct secret *t
 	return -EINVAL;
 }
 
-/* Opens the sink's directory for fsync after checking it is still safe. */
-static int
-sink_open_dir(const char *dir, char **cause)
-{
-	struct stat st;
-	int fd, r;
-
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot open directory %s: %s", dir, strerror(errno));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot stat directory %s: %s", dir, strerror(errno));
-		close(fd);
-		return r;
-	}
-	if ((st.st_mode & S_IWOTH) != 0) {
-		*cause = xasprintf("directory %s is writable by everyone; not writing there", dir);
-		close(fd);
-		return -EPERM;
-	}
-	return fd;
-}
-
-/* Replaces cc->sink with len bytes of data: see the top of the file. */
+/*
+ * Replaces cc->sink with len bytes of data: its directory is opened by the
+ * safe walk (safedir_open), and everything after that happens relative to
+ * it, so no one can redirect the write by swapping a directory on the way.
+ */
 static int
 sink_replace(const struct cred_conf *cc, const char *data, size_t len, char **cause)
 {
@@ -203,11 +182,11 @@ sink_replace(const struct cred_conf *cc, const char *data, size_t len, char **ca
 	base = strrchr(cc->sink, '/') + 1;
 	dir = base - cc->sink > 1 ? xstrndup(cc->sink, (size_t)(base - cc->sink - 1)) :
 				    xstrdup("/");
-	dfd = sink_open_dir(dir, cause);
+	dfd = safedir_open(dir, 0, cause);
 	if (dfd < 0)
 		return dfd;
-	return atomicfile_replace(cc->sink, data, len, cc->sink_mode,
-				  cc->sink_owner_set ? &owner : NULL, dfd, dir, cause);
+	return atomicfile_replace(dfd, dir, base, data, len, cc->sink_mode,
+				  cc->sink_owner_set ? &owner : NULL, cause);
 }
 
 int

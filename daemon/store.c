@@ -31,6 +31,8 @@
 #include "atomicfile.h"
 #include "cleanup.h"
 #include "conf.h"
+#include "response.h"
+#include "safedir.h"
 #include "secbuf.h"
 #include "secret.h"
 #include "store.h"
@@ -38,7 +40,12 @@
 
 #define STORE_MAGIC "tokenbroker-token"
 #define STORE_VERSION "1"
-#define STORE_FILE_MAX (64 * 1024)
+/*
+ * The largest state file, for store_save and store_load alike: room for
+ * the largest token an upstream answer can carry (the whole body, at most
+ * RESPONSE_BODY_MAX bytes, with its type and scope) and the other lines.
+ */
+#define STORE_FILE_MAX (RESPONSE_BODY_MAX + 4096)
 #define STORE_INT_DIGITS 18 /* fits int64_t whatever the digits */
 #define STORE_INT_MAX 999999999999999999LL
 
@@ -125,34 +132,17 @@ store_fingerprint(const struct cred_conf *cc, char out[65])
 	explicit_bzero(md, sizeof(md));
 }
 
+/* NAME.token, the file's name in state_dir. */
+static char *
+store_file_name(const char *name)
+{
+	return xasprintf("%s.token", name);
+}
+
 static char *
 store_path(const char *dir, const char *name)
 {
 	return xasprintf("%s/%s.token", dir, name);
-}
-
-/* Opens dir for fsync; creates it (mode 0700) once when it is missing. */
-static int
-store_open_dir(const char *dir, char **cause)
-{
-	int fd, r;
-
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			*cause = xasprintf("cannot create state directory %s: %s", dir,
-					   strerror(errno));
-			return r;
-		}
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot open state directory %s: %s", dir, strerror(errno));
-		return r;
-	}
-	return fd;
 }
 
 /* The file's content for rec, into b. */
@@ -200,6 +190,12 @@ store_format(struct secbuf *b, const char *name, const char *fingerprint,
 	store_line(b, "token", t->data, t->len);
 	secret_sha256_hex(b->data, b->len, sum);
 	store_line(b, "sha256", sum, 64);
+	if (b->len > STORE_FILE_MAX) {
+		*cause = xasprintf("cannot save the token of %s: the file would be larger than "
+				   "%d bytes",
+				   name, STORE_FILE_MAX);
+		return -EFBIG;
+	}
 	return 0;
 }
 
@@ -207,13 +203,15 @@ store_format(struct secbuf *b, const char *name, const char *fingerprint,
  * Writes into a temporary beside the file, then renames it over the file
  * (atomicfile_replace): a crash leaves the old file or the new one, never a
  * mix.  On failure the temporary is removed and the old file is untouched.
+ * state_dir is opened by the safe walk (safedir_open) and created, mode
+ * 0700, when it is missing.
  */
 int
 store_save(const char *dir, const char *name, const char *fingerprint,
 	   const struct store_record *rec, char **cause)
 {
 	struct secbuf b = { NULL, 0, 0 };
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *file = NULL, *sdcause = NULL;
 	_cleanup_close_ int dfd = -1;
 	int r;
 
@@ -224,13 +222,14 @@ store_save(const char *dir, const char *name, const char *fingerprint,
 	r = store_format(&b, name, fingerprint, rec, cause);
 	if (r < 0)
 		goto out;
-	dfd = store_open_dir(dir, cause);
+	dfd = safedir_open(dir, SAFEDIR_CREATE, &sdcause);
 	if (dfd < 0) {
+		*cause = xasprintf("state_dir: %s", sdcause);
 		r = dfd;
 		goto out;
 	}
-	path = store_path(dir, name);
-	r = atomicfile_replace(path, b.data, b.len, 0600, NULL, dfd, dir, cause);
+	file = store_file_name(name);
+	r = atomicfile_replace(dfd, dir, file, b.data, b.len, 0600, NULL, cause);
 out:
 	secbuf_clear(&b);
 	return r;
@@ -405,9 +404,9 @@ store_parse(const char *buf, size_t len, const char *path, struct store_record *
 
 /* Removes a file found stale; says so in *cause, which names why. */
 static int
-store_stale(const char *path, char **cause, const char *why)
+store_stale(int dfd, const char *file, const char *path, char **cause, const char *why)
 {
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlinkat(dfd, file, 0) < 0 && errno != ENOENT)
 		*cause = xasprintf("%s %s; cannot remove it: %s", path, why, strerror(errno));
 	else
 		*cause = xasprintf("%s %s; removed", path, why);
@@ -418,8 +417,8 @@ int
 store_load(const char *dir, const char *name, const char *fingerprint, int64_t now_wall_ms,
 	   int64_t min_left_ms, struct store_record **ret, char **cause)
 {
-	_cleanup_free_ char *path = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *path = NULL, *file = NULL, *sdcause = NULL;
+	_cleanup_close_ int dfd = -1, fd = -1;
 	struct store_record *rec = NULL;
 	char fname[CONF_NAME_MAX + 1], fp[65];
 	char *buf = NULL;
@@ -433,7 +432,17 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 		return -EINVAL;
 	}
 	path = store_path(dir, name);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	file = store_file_name(name);
+	dfd = safedir_open(dir, 0, &sdcause);
+	if (dfd == -ENOENT) {
+		*cause = xasprintf("%s does not exist", path);
+		return dfd;
+	}
+	if (dfd < 0) {
+		*cause = xasprintf("state_dir: %s", sdcause);
+		return dfd;
+	}
+	fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		if (errno == ENOENT)
@@ -464,12 +473,12 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 		return -EPERM;
 	}
 	if (st.st_size > STORE_FILE_MAX) {
-		*cause = xasprintf("%s is larger than 64 KiB; ignored", path);
+		*cause = xasprintf("%s is larger than %d bytes; ignored", path, STORE_FILE_MAX);
 		return -EINVAL;
 	}
 	r = secret_read_fd(fd, STORE_FILE_MAX, &buf, &len, &size);
 	if (r == -EFBIG) {
-		*cause = xasprintf("%s is larger than 64 KiB; ignored", path);
+		*cause = xasprintf("%s is larger than %d bytes; ignored", path, STORE_FILE_MAX);
 		return -EINVAL;
 	}
 	if (r < 0) {
@@ -486,15 +495,15 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 		goto out;
 	}
 	if (fingerprint == NULL || strcmp(fp, fingerprint) != 0) {
-		r = store_stale(path, cause, "was made with other settings");
+		r = store_stale(dfd, file, path, cause, "was made with other settings");
 		goto out;
 	}
 	if (rec->expires_wall_ms <= now_wall_ms) {
-		r = store_stale(path, cause, "holds an expired token");
+		r = store_stale(dfd, file, path, cause, "holds an expired token");
 		goto out;
 	}
 	if (rec->expires_wall_ms - now_wall_ms <= min_left_ms) {
-		r = store_stale(path, cause, "holds a token about to expire");
+		r = store_stale(dfd, file, path, cause, "holds a token about to expire");
 		goto out;
 	}
 	*ret = TAKE_PTR(rec);
@@ -509,20 +518,19 @@ out:
 int
 store_remove(const char *dir, const char *name)
 {
-	_cleanup_free_ char *path = NULL;
-	int dfd;
+	_cleanup_free_ char *file = NULL, *cause = NULL;
+	_cleanup_close_ int dfd = -1;
 
 	if (!conf_name_valid(name))
 		return -EINVAL;
-	path = store_path(dir, name);
-	if (unlink(path) < 0)
+	dfd = safedir_open(dir, 0, &cause);
+	if (dfd < 0)
+		return dfd == -ENOENT ? 0 : dfd;
+	file = store_file_name(name);
+	if (unlinkat(dfd, file, 0) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	/* Best effort: the removal is done either way. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
+	(void)fsync(dfd);
 	return 0;
 }
 

@@ -32,8 +32,12 @@ struct store_record {
 void store_fingerprint(const struct cred_conf *cc, char out[65]);
 
 /*
- * Writes rec for credential name into dir atomically.  0, or -errno with
- * *cause (caller frees) naming the file and the failure.
+ * Writes rec for credential name into dir atomically.  dir is opened by
+ * safedir_open (every directory on the way owned by root or us and
+ * writable by no one else; its last component created, mode 0700, when
+ * missing).  0, or -errno with *cause (caller frees) naming the file and
+ * the failure: -EFBIG when the file would be larger than store_load reads,
+ * -EPERM when a directory on the way is not safe.
  */
 int store_save(const char *dir, const char *name, const char *fingerprint,
 	       const struct store_record *rec, char **cause);
@@ -43,9 +47,10 @@ int store_save(const char *dir, const char *name, const char *fingerprint,
  * ours, mode 0600 or stricter, its fingerprint matches and the token has
  * more than min_left_ms left at now_wall_ms; -ENOENT when there is no file;
  * -ESTALE when it expired or was made with other settings (the file is
- * removed); -EINVAL or -EPERM when it is corrupt, truncated, over-permissive
- * or not owned by us (left alone; *cause says why).  Never crashes on any
- * content.
+ * removed); -EINVAL or -EPERM when it is corrupt, truncated, over-permissive,
+ * a symbolic link or not owned by us, or when dir is not safe as store_save
+ * wants it (left alone; *cause says why).  The file is opened relative to
+ * dir's fd, never by path.  Never crashes on any content.
  */
 int store_load(const char *dir, const char *name, const char *fingerprint, int64_t now_wall_ms,
 	       int64_t min_left_ms, struct store_record **ret, char **cause);

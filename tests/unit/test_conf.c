@@ -1044,15 +1044,19 @@ test_sink_errors(void **state)
 {
 	_cleanup_free_ char *file = test_path("file"), *pub = test_path("pub"),
 			    *sub = test_path("sub"), *link = test_path("link"),
-			    *fifo = test_path("fifo"), *text = NULL, *msg = NULL;
+			    *fifo = test_path("fifo"), *grp = test_path("grp"), *text = NULL,
+			    *msg = NULL;
 	struct {
 		const char *value; /* @: the test directory */
 		const char *msg;   /* @: the test directory */
 	} const cases[] = {
 		{ "@/nope/token", "t.conf:5: sink: directory @/nope does not exist" },
 		{ "@/pub/token",
-		  "t.conf:5: sink: directory @/pub is writable by everyone; use a directory only "
-		  "tokenbrokerd can write" },
+		  "t.conf:5: sink: @/pub: writable by group and others (mode 0777): chmod go-w "
+		  "@/pub" },
+		{ "@/grp/token",
+		  "t.conf:5: sink: @/grp: writable by group (mode 0770): chmod g-w @/grp" },
+		{ "@/nope/deeper/token", "t.conf:5: sink: directory @/nope does not exist" },
 		{ "@/file/token", "t.conf:5: sink: @/file is not a directory" },
 		{ "@/sub", "t.conf:5: sink: @/sub is a directory" },
 		{ "@/link", "t.conf:5: sink: @/link is a symbolic link (give the file itself)" },
@@ -1065,6 +1069,8 @@ test_sink_errors(void **state)
 	assert_int_equal(mkdir(pub, 0777), 0);
 	assert_int_equal(chmod(pub, 0777), 0);
 	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(mkdir(grp, 0770), 0);
+	assert_int_equal(chmod(grp, 0770), 0);
 	assert_int_equal(symlink(file, link), 0);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -1077,8 +1083,24 @@ test_sink_errors(void **state)
 		FREE(msg);
 	}
 	assert_one_error(CRED_OK "sink = /tmp/token\n",
-			 "t.conf:5: sink: directory /tmp is writable by everyone; use a directory "
-			 "only tokenbrokerd can write");
+			 "t.conf:5: sink: /tmp: writable by group and others (mode 1777; the "
+			 "sticky bit is not enough for the directory itself): use a directory "
+			 "only root can write");
+	/* A directory on the way that another user owns could be swapped for a link. */
+	if (geteuid() == 0) {
+		_cleanup_free_ char *nob = test_path("nob"), *deep = NULL, *want = NULL;
+
+		deep = xasprintf("%s/sub", nob);
+		assert_int_equal(mkdir(nob, 0755), 0);
+		assert_int_equal(mkdir(deep, 0755), 0);
+		assert_int_equal(chown(nob, 65534, 65534), 0);
+		text = xasprintf(CRED_OK "sink = %s/token\n", deep);
+		want = xasprintf("t.conf:5: sink: %s: owned by uid 65534 (nobody), must be owned "
+				 "by root: chown root %s",
+				 nob, nob);
+		assert_one_error(text, want);
+		FREE(text);
+	}
 	assert_one_error(CRED_OK "sink = token\n",
 			 "t.conf:5: sink: \"token\" is not an absolute path");
 	assert_one_error(CRED_OK "sink = /\n", "t.conf:5: sink: \"/\" does not name a file");
@@ -1222,6 +1244,31 @@ test_secret_files(void **state)
 	assert_one_error(text, msg);
 	FREE(text);
 	FREE(msg);
+
+	/* Owned by another user, who could change it: refused, also through a link. */
+	if (geteuid() == 0) {
+		_cleanup_free_ char *theirs = test_path("theirs"), *link = test_path("tolink");
+
+		write_file(theirs, 0600, "s\n");
+		assert_int_equal(chown(theirs, 65534, 65534), 0);
+		assert_int_equal(symlink(theirs, link), 0);
+		text = xasprintf(CRED_OK "auth_method = basic\nusername = u\npassword_file = %s\n",
+				 theirs);
+		msg = xasprintf("t.conf:7: password_file: %s is owned by uid 65534 (nobody), "
+				"must be owned by root: chown root %s",
+				theirs, theirs);
+		assert_one_error(text, msg);
+		FREE(text);
+		FREE(msg);
+		text = xasprintf(CRED_OK "auth_method = basic\nusername = u\npassword_file = %s\n",
+				 link);
+		msg = xasprintf("t.conf:7: password_file: %s is owned by uid 65534 (nobody), "
+				"must be owned by root: chown root %s",
+				link, link);
+		assert_one_error(text, msg);
+		FREE(text);
+		FREE(msg);
+	}
 
 	text = xasprintf(CRED_OK "auth_method = basic\nusername = u\npassword_file = %s/none\n",
 			 test_dir);

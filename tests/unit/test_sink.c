@@ -495,11 +495,79 @@ test_bad_places(void **state)
 	assert_int_equal(write_sink(f, "Bearer", NULL), -EPERM);
 	assert_int_equal(chmod(f->dir, 0700), 0);
 
+	/* Its group could race the temporary: refused too, naming what to change. */
+	assert_int_equal(chmod(f->dir, 0770), 0);
+	assert_int_equal(sink_write(&f->cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
+			 -EPERM);
+	assert_non_null(strstr(cause, "writable by group (mode 0770): chmod g-w"));
+	assert_non_null(strstr(cause, f->dir));
+	FREE(cause);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+
 	/* A directory at the sink's path: refused, nothing left behind. */
 	assert_int_equal(mkdir(f->path, 0700), 0);
 	assert_int_equal(write_sink(f, "Bearer", NULL), -EISDIR);
 	assert_int_equal(count_hidden(f->dir), 0);
 	assert_int_equal(rmdir(f->path), 0);
+}
+
+/*
+ * The attack: a user who owns a directory above the sink's swaps the sink's
+ * directory for a link to a directory of their choice.  Nothing is written
+ * there, and the cause names the directory at fault.
+ */
+static void
+test_swapped_directory(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *u = xasprintf("%s/u", f->dir), *sub = xasprintf("%s/u/sub", f->dir),
+			    *old = xasprintf("%s/u/sub.old", f->dir),
+			    *target = xasprintf("%s/target", f->dir), *cause = NULL,
+			    *want = NULL, *linked = NULL;
+	struct cred_conf cc = f->cc;
+	struct stat st;
+
+	if (geteuid() != 0) {
+		print_message("not root: other owners not tested\n");
+		skip();
+	}
+	assert_int_equal(mkdir(u, 0755), 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(mkdir(target, 0700), 0);
+	cc.sink = xasprintf("%s/environment", sub);
+	cc.sink_owner_set = true;
+	cc.sink_uid = 65534;
+	cc.sink_gid = 65534;
+	/* All root's: written. */
+	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
+	/* u given to nobody, who swaps sub for a link to target. */
+	assert_int_equal(chown(u, 65534, 65534), 0);
+	assert_int_equal(rename(sub, old), 0);
+	assert_int_equal(symlink(target, sub), 0);
+	assert_int_equal(lchown(sub, 65534, 65534), 0);
+	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), -EPERM);
+	want = xasprintf("%s: owned by uid 65534 (nobody), must be owned by root: chown root %s",
+			 u, u);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, want));
+	FREE(cause);
+	assert_int_equal(sink_clear(&cc, &cause), -EPERM);
+	FREE(cause);
+	linked = xasprintf("%s/environment", target);
+	assert_int_equal(lstat(linked, &st), -1);
+	assert_int_equal(count_hidden(target), 0);
+	/* u back to root: the link, still nobody's, is not followed either. */
+	assert_int_equal(chown(u, 0, 0), 0);
+	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), -EPERM);
+	assert_non_null(strstr(cause, "symbolic link owned by uid 65534"));
+	FREE(cause);
+	assert_int_equal(lstat(linked, &st), -1);
+	/* A link root made is root's word: followed. */
+	assert_int_equal(lchown(sub, 0, 0), 0);
+	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
+	assert_int_equal(lstat(linked, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	free(cc.sink);
 }
 
 /* The reader: counts complete reads of each token and anything else. */
@@ -605,6 +673,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_places, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swapped_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_never_sees_partial, setup, teardown),
 	};
 

@@ -34,6 +34,8 @@
 #define HOUR (3600LL * 1000)
 #define TOKEN "eyJhbGciOi.test-token_value+/="
 #define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+/* store.c's limit on a state file, for save and load alike. */
+#define FILE_MAX (1024 * 1024 + 4096)
 #define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 #define FREE(p)             \
@@ -289,6 +291,130 @@ test_save_refuses(void **state)
 	store_record_free(rec);
 }
 
+/*
+ * A token as large as an upstream answer can carry is saved and read back;
+ * one that would make a file store_load refuses is not saved at all.
+ */
+static void
+test_large_token(void **state)
+{
+	_cleanup_free_ char *cause = NULL, *big = xmalloc(FILE_MAX + 1);
+	struct store_record *rec, *got = NULL;
+
+	/* 100 KiB, over the 64 KiB that used to be read back. */
+	memset(big, 'T', 100 * 1024);
+	big[100 * 1024] = '\0';
+	rec = record_new(big, "Bearer", "read", NOW + HOUR, HOUR);
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
+	assert_token(got, big);
+	got = store_record_free(got);
+	store_record_free(rec);
+
+	/* The whole of a 1 MiB response body as the token still fits. */
+	memset(big, 'U', 1024 * 1024);
+	big[1024 * 1024] = '\0';
+	rec = record_new(big, "Bearer", NULL, NOW + HOUR, HOUR);
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
+	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
+	assert_token(got, big);
+	got = store_record_free(got);
+	store_record_free(rec);
+
+	/* Larger than what is read back: refused, the old file stays. */
+	memset(big, 'V', FILE_MAX);
+	big[FILE_MAX] = '\0';
+	rec = record_new(big, "Bearer", NULL, NOW + HOUR, HOUR);
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), -EFBIG);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "larger than"));
+	FREE(cause);
+	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
+	assert_int_equal(got->access_token->len, 1024 * 1024);
+	assert_int_equal(count_entries(test_dir, true), 0);
+	got = store_record_free(got);
+	store_record_free(rec);
+}
+
+/*
+ * A state_dir another user could change is refused for saving and loading,
+ * naming the directory at fault; a symbolic link at a file is never
+ * followed, nor is one in place of a directory owned by someone else.
+ */
+static void
+test_unsafe_dir(void **state)
+{
+	_cleanup_free_ char *cause = NULL, *grp = NULL, *grpstate = NULL, *nob = NULL,
+			    *nobstate = NULL, *link = NULL, *real = NULL, *want = NULL;
+	struct store_record *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
+	struct store_record *got = NULL;
+
+	/* Its group could swap the files: refused, also when the parent is at fault. */
+	grp = xasprintf("%s/grp", test_dir);
+	grpstate = xasprintf("%s/state", grp);
+	assert_int_equal(mkdir(grp, 0700), 0);
+	assert_int_equal(chmod(grp, 0770), 0);
+	assert_int_equal(store_save(grp, "api", FP_A, rec, &cause), -EPERM);
+	want = xasprintf("%s: writable by group (mode 0770): chmod g-w %s", grp, grp);
+	assert_non_null(strstr(cause, want));
+	FREE(cause);
+	assert_int_equal(store_save(grpstate, "api", FP_A, rec, &cause), -EPERM);
+	assert_non_null(strstr(cause, want));
+	FREE(cause);
+	assert_int_equal(count_entries(grp, false), 0);
+	/* Made safe, it works; loading from it made unsafe again is refused. */
+	assert_int_equal(chmod(grp, 0700), 0);
+	assert_int_equal(store_save(grpstate, "api", FP_A, rec, &cause), 0);
+	assert_int_equal(chmod(grp, 0770), 0);
+	assert_int_equal(store_load(grpstate, "api", FP_A, NOW, 0, &got, &cause), -EPERM);
+	assert_null(got);
+	assert_non_null(strstr(cause, want));
+	FREE(cause);
+	assert_int_equal(chmod(grp, 0700), 0);
+
+	/* A link owned by root (or us) to a safe directory is followed. */
+	link = xasprintf("%s/link", test_dir);
+	assert_int_equal(symlink("grp/state", link), 0);
+	assert_int_equal(store_load(link, "api", FP_A, NOW, 0, &got, &cause), 0);
+	assert_token(got, TOKEN);
+	got = store_record_free(got);
+
+	if (geteuid() != 0) {
+		store_record_free(rec);
+		return;
+	}
+	/* An ancestor owned by another user, who could swap what is below it. */
+	nob = xasprintf("%s/nob", test_dir);
+	nobstate = xasprintf("%s/state", nob);
+	assert_int_equal(mkdir(nob, 0755), 0);
+	assert_int_equal(mkdir(nobstate, 0700), 0);
+	assert_int_equal(chown(nob, 65534, 65534), 0);
+	assert_int_equal(store_save(nobstate, "api", FP_A, rec, &cause), -EPERM);
+	FREE(want);
+	want = xasprintf("%s: owned by uid 65534 (nobody), must be owned by root: chown root %s",
+			 nob, nob);
+	assert_non_null(strstr(cause, want));
+	FREE(cause);
+	assert_int_equal(count_entries(nobstate, false), 0);
+	/* The swap itself: the state directory replaced by a link elsewhere. */
+	real = xasprintf("%s/grp/state", test_dir);
+	assert_int_equal(rmdir(nobstate), 0);
+	assert_int_equal(symlink(real, nobstate), 0);
+	assert_int_equal(lchown(nobstate, 65534, 65534), 0);
+	assert_int_equal(chown(nob, 0, 0), 0);
+	assert_int_equal(store_load(nobstate, "api", FP_A, NOW, 0, &got, &cause), -EPERM);
+	assert_null(got);
+	FREE(want);
+	want = xasprintf("%s: symbolic link owned by uid 65534 (nobody)", nobstate);
+	assert_non_null(strstr(cause, want));
+	FREE(cause);
+	assert_int_equal(store_remove(nobstate, "api"), -EPERM);
+	assert_int_equal(store_load(real, "api", FP_A, NOW, 0, &got, &cause), 0);
+	got = store_record_free(got);
+	store_record_free(rec);
+}
+
 /* A save that fails half-way leaves the old file and no temporary. */
 static void
 test_atomic(void **state)
@@ -413,17 +539,17 @@ test_corrupt(void **state)
 	f[30] = '\0';
 	check_bad("NUL", f, len, 0600, -EINVAL);
 	FREE(f);
-	big = xmalloc(64 * 1024 + 1);
-	memset(big, 'a', 64 * 1024 + 1);
-	check_bad("huge", big, 64 * 1024 + 1, 0600, -EINVAL);
+	big = xmalloc(FILE_MAX + 1);
+	memset(big, 'a', FILE_MAX + 1);
+	check_bad("huge", big, FILE_MAX + 1, 0600, -EINVAL);
 	FREE(big);
-	/* A good file padded to just over 64 KiB (inside the token line). */
+	/* A good file padded to just over the limit (inside the scope line). */
 	{
-		_cleanup_free_ char *pad = xmalloc(64 * 1024 + 1);
+		_cleanup_free_ char *pad = xmalloc(FILE_MAX + 1);
 		_cleanup_free_ char *pb = NULL, *pf = NULL;
 
-		memset(pad, 'x', 64 * 1024);
-		pad[64 * 1024] = '\0';
+		memset(pad, 'x', FILE_MAX);
+		pad[FILE_MAX] = '\0';
 		pb = xasprintf("scope %s\n", pad);
 		FREE(b);
 		b = body("1700003600000", pb);
@@ -717,6 +843,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_save_refuses, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_large_token, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_unsafe_dir, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_atomic, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_kinds, setup_dir, teardown_dir),
