@@ -113,10 +113,11 @@ main_status_text(struct main_ctx *m, char *buf, size_t size)
 			valid++;
 	}
 	if (next >= 0)
-		snprintf(buf, size, "%zu credentials, %zu valid, next renewal in %s", n, valid,
+		snprintf(buf, size, "%zu credential%s, %zu valid, next renewal in %s", n,
+			 n == 1 ? "" : "s", valid,
 			 duration_format((next - time_mono_ms()) / 1000 * 1000, d, sizeof(d)));
 	else
-		snprintf(buf, size, "%zu credentials, %zu valid", n, valid);
+		snprintf(buf, size, "%zu credential%s, %zu valid", n, n == 1 ? "" : "s", valid);
 }
 
 static void
