@@ -674,7 +674,10 @@ conf_open_file(const char *path, bool private, struct stat *st, char **cause)
 
 		*cause = xasprintf("%s is owned by %s, must be owned by %s%s: chown root %s", path,
 				   owner, allowed,
-				   geteuid() == 0 ? " or " CONF_SERVICE_USER : "", path);
+				   geteuid() == 0 && getpwnam(CONF_SERVICE_USER) != NULL ?
+					   " or " CONF_SERVICE_USER :
+					   "",
+				   path);
 		close(fd);
 		return -EACCES;
 	}

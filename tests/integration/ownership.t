@@ -75,7 +75,7 @@ client_secret_file = $T_DIR/$f
 EOF_CONF
 	out=$("$TBD" -c "$T_DIR/tb.conf" --check-config 2>&1)
 	st=$?
-	like "$st: $out" "^1: .*tb.conf:[0-9]+: client_secret_file: $T_DIR/$f is owned by uid 65534 \(nobody\), must be owned by root: chown root $T_DIR/$f" \
+	like "$st: $out" "^1: .*tb.conf:[0-9]+: client_secret_file: $T_DIR/$f is owned by uid 65534 \(nobody\), must be owned by root( or tokenbroker)?: chown root $T_DIR/$f" \
 		"a secret file ($f) owned by nobody is refused at --check-config"
 done
 done_testing

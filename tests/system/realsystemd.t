@@ -153,7 +153,7 @@ if [ -z "$CT" ]; then
 	skip "systemd-nspawn cannot boot a container here"
 fi
 
-plan 35
+plan 36
 is "$install_st" 0 "make install DESTDIR=ROOT PREFIX=/usr into the overlay"
 [ "$install_st" = 0 ] || sed 's/^/#   /' "$T_DIR/make.log"
 is "$conf_owner" "root:root 640" \
@@ -229,6 +229,13 @@ wd2=$(prop WatchdogTimestampMonotonic)
 cmp_ok "${wd2:-0}" -gt "${wd1:-0}" "watchdog pings arrive (WatchdogTimestamp moves)"
 is "$(prop MainPID) $(prop ActiveState) $(prop NRestarts)" "$pid active 0" \
 	"the service outlives WatchdogSec=3s, same process, no restart"
+
+# --- --check-config run by root trusts secrets of the service's account ---
+in_ct sh -c 'umask 077 && mkdir -p /etc/tokenbroker/secrets && printf s >/etc/tokenbroker/secrets/svc &&
+	chown tokenbroker /etc/tokenbroker/secrets/svc && mkdir -p /tmp/chk &&
+	printf "[credential \"c\"]\ntoken_url = http://127.0.0.1:1/token\nclient_id = x\nclient_secret_file = /etc/tokenbroker/secrets/svc\n" >/tmp/chk/c.conf'
+out=$(in_ct /usr/sbin/tokenbrokerd --check-config -c /tmp/chk/c.conf 2>&1)
+is "$?" 0 "root's --check-config accepts a secret owned by tokenbroker ($out)"
 
 # --- a crash: Restart=on-failure ---
 in_ct systemctl kill -s KILL tokenbrokerd
