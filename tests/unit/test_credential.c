@@ -1,0 +1,260 @@
+/*
+ * One credential against a real token endpoint (an evhttp listener on
+ * 127.0.0.1 on the same event_base): renewals coalesce by token.  A renew
+ * for the token served now fetches a new one however fresh it is; a renew
+ * for a token already replaced is answered at once with the newer one; a
+ * renew while an attempt is in flight joins it; an upstream Retry-After
+ * holds renews back.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "conf.h"
+#include "credential.h"
+#include "http.h"
+#include "metrics.h"
+#include "renew.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct fx {
+	struct event_base *base;
+	struct evhttp *evh;
+	unsigned short port;
+	unsigned requests;
+	int delay_ms;	  /* hold each answer this long */
+	int fail_status;  /* answer with this status (and Retry-After: 60) when set */
+	struct http *http;
+	struct renew *renew;
+	struct metrics *metrics;
+	struct credential_ctx *ctx;
+	struct conf *conf;
+	struct credential *c;
+	unsigned answered;
+	enum credential_result results[8];
+};
+
+struct pending {
+	struct fx *fx;
+	struct evhttp_request *req;
+	struct event *timer;
+};
+
+static void
+fx_reply(struct fx *fx, struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (fx->fail_status != 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "60");
+		evbuffer_add_printf(b, "{\"error\":\"temporarily_unavailable\"}");
+		evhttp_send_reply(req, fx->fail_status, "Unavailable", b);
+	} else {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "application/json");
+		evbuffer_add_printf(b,
+				    "{\"access_token\":\"tok-%u\",\"token_type\":\"Bearer\","
+				    "\"expires_in\":3600}",
+				    fx->requests);
+		evhttp_send_reply(req, 200, "OK", b);
+	}
+	evbuffer_free(b);
+}
+
+static void
+fx_delayed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending *p = arg;
+
+	fx_reply(p->fx, p->req);
+	event_free(p->timer);
+	free(p);
+}
+
+static void
+fx_token_cb(struct evhttp_request *req, void *arg)
+{
+	struct fx *fx = arg;
+	struct pending *p;
+	struct timeval tv;
+
+	fx->requests++;
+	if (fx->delay_ms == 0) {
+		fx_reply(fx, req);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->fx = fx;
+	p->req = req;
+	p->timer = evtimer_new(fx->base, fx_delayed_cb, p);
+	tv = time_ms_to_tv(fx->delay_ms);
+	evtimer_add(p->timer, &tv);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = xcalloc(1, sizeof(*fx));
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct conf_errors errs = { 0 };
+	char *text;
+
+	fx->base = event_base_new();
+	fx->evh = evhttp_new(fx->base);
+	evhttp_set_cb(fx->evh, "/token", fx_token_cb, fx);
+	bound = evhttp_bind_socket_with_handle(fx->evh, "127.0.0.1", 0);
+	assert_non_null(bound);
+	assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&sin,
+				     &len),
+			 0);
+	fx->port = ntohs(sin.sin_port);
+	text = xasprintf("[credential \"c\"]\ntoken_url = http://127.0.0.1:%u/token\n"
+			 "client_id = id\nclient_secret = s3cret\nlazy = yes\n"
+			 "backoff_min = 30s\nbackoff_max = 60s\n",
+			 (unsigned)fx->port);
+	assert_int_equal(conf_load_string("t.conf", text, &fx->conf, &errs, NULL), 0);
+	free(text);
+	fx->metrics = metrics_new();
+	fx->http = http_new(fx->base, 4);
+	fx->renew = renew_new(fx->base);
+	fx->ctx = credential_ctx_new(fx->base, fx->http, fx->renew, fx->metrics);
+	credential_ctx_load(fx->ctx, fx->conf);
+	fx->c = credential_lookup(fx->ctx, "c");
+	assert_non_null(fx->c);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	credential_ctx_free(fx->ctx);
+	renew_free(fx->renew);
+	http_free(fx->http);
+	metrics_free(fx->metrics);
+	conf_free(fx->conf);
+	evhttp_free(fx->evh);
+	event_base_free(fx->base);
+	free(fx);
+	return 0;
+}
+
+static void
+answered_cb(struct credential *c, enum credential_result result, void *arg)
+{
+	struct fx *fx = arg;
+
+	assert_true(fx->answered < 8);
+	fx->results[fx->answered++] = result;
+}
+
+/* Runs the loop until n waiters have been answered (at most 5 s). */
+static void
+run_until(struct fx *fx, unsigned n)
+{
+	int64_t end = time_mono_ms() + 5000;
+
+	while (fx->answered < n && time_mono_ms() < end)
+		event_base_loop(fx->base, EVLOOP_ONCE);
+	assert_int_equal(fx->answered, n);
+}
+
+static const char *
+current(struct fx *fx)
+{
+	const struct token *t = credential_token(fx->c, 0);
+
+	assert_non_null(t);
+	return t->access_token->data;
+}
+
+static void
+test_renew_by_token(void **state)
+{
+	struct fx *fx = *state;
+	struct credential_waiter *w = NULL;
+	int64_t ra = 0;
+	uint64_t g1, g2, g3;
+
+	assert_int_equal(credential_generation(fx->c), 0);
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 1);
+	assert_int_equal(fx->results[0], CREDENTIAL_OK);
+	assert_int_equal(fx->requests, 1);
+	assert_string_equal(current(fx), "tok-1");
+	g1 = credential_generation(fx->c);
+	assert_true(g1 > 0);
+
+	/* The token served now is replaced at once, however fresh (backoff_min is 30 s). */
+	assert_int_equal(credential_renew(fx->c, g1, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_non_null(w);
+	run_until(fx, 2);
+	assert_int_equal(fx->results[1], CREDENTIAL_OK);
+	assert_int_equal(fx->requests, 2);
+	assert_string_equal(current(fx), "tok-2");
+	g2 = credential_generation(fx->c);
+	assert_true(g2 > g1);
+
+	/* A caller that saw tok-1 asks too late: tok-2 is the answer, nothing is sent. */
+	assert_int_equal(credential_renew(fx->c, g1, 5000, answered_cb, fx, &w, &ra), 0);
+	assert_null(w);
+	assert_int_equal(fx->requests, 2);
+
+	/* Three renews while the upstream takes its time: one request for all. */
+	fx->delay_ms = 100;
+	assert_int_equal(credential_renew(fx->c, g2, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_int_equal(credential_renew(fx->c, g2, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_int_equal(credential_renew(fx->c, g1, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_int_equal(credential_state(fx->c), CREDENTIAL_RENEWING);
+	run_until(fx, 5);
+	for (unsigned i = 2; i < 5; i++)
+		assert_int_equal(fx->results[i], CREDENTIAL_OK);
+	assert_int_equal(fx->requests, 3);
+	assert_string_equal(current(fx), "tok-3");
+	g3 = credential_generation(fx->c);
+	assert_true(g3 > g2);
+
+	/* The upstream says Retry-After: the next renew is held back, tok-3 stays. */
+	fx->delay_ms = 0;
+	fx->fail_status = 503;
+	assert_int_equal(credential_renew(fx->c, g3, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 6);
+	/* Failed, but tok-3 is still good: the waiter gets it, the generation says so. */
+	assert_int_equal(fx->results[5], CREDENTIAL_OK);
+	assert_int_equal(credential_generation(fx->c), g3);
+	assert_int_equal(fx->requests, 4);
+	assert_int_equal(credential_renew(fx->c, g3, 5000, answered_cb, fx, &w, &ra), 0);
+	assert_int_equal(fx->requests, 4);
+	assert_string_equal(current(fx), "tok-3");
+	assert_int_equal(credential_generation(fx->c), g3);
+	assert_int_equal(credential_state(fx->c), CREDENTIAL_FAILING);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_renew_by_token, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
