@@ -321,6 +321,63 @@ api_query_seconds(struct evhttp_request *req, struct evkeyvalq *q, const char *k
 	return 0;
 }
 
+/*
+ * Parses the query string qs into q (values decoded, '+' as a space), as
+ * evhttp_parse_query_str does, but refuses what it would let through: a
+ * parameter given twice (which one counts is then anyone's guess) and a NUL
+ * byte in a value (which would end it early: "5%00..." read as 5).  Returns
+ * 0, or -EINVAL with a 400 answer sent and q cleared.
+ */
+static int
+api_query_parse(struct evhttp_request *req, const char *qs, struct evkeyvalq *q)
+{
+	char *copy = xstrdup(qs), *p = copy, *arg;
+	const char *msg = NULL;
+	char *bad = NULL;
+
+	TAILQ_INIT(q);
+	while (msg == NULL && p != NULL && *p != '\0') {
+		char *key, *value, *decoded;
+		size_t len;
+
+		arg = strsep(&p, "&");
+		value = arg;
+		key = strsep(&value, "=");
+		if (value == NULL || *key == '\0') {
+			msg = "malformed query string";
+			break;
+		}
+		if (evhttp_find_header(q, key) != NULL) {
+			msg = "is given more than once";
+			bad = xstrndup(key, 64);
+			break;
+		}
+		if ((decoded = evhttp_uridecode(value, 1, &len)) == NULL)
+			fatal("out of memory");
+		if (strlen(decoded) != len) {
+			msg = "has a NUL byte";
+			bad = xstrndup(key, 64);
+		} else {
+			evhttp_add_header(q, key, decoded);
+		}
+		free(decoded);
+	}
+	free(copy);
+	if (msg == NULL)
+		return 0;
+	evhttp_clear_headers(q);
+	if (bad == NULL) {
+		api_error(req, 400, "bad_request", msg, 0, NULL, 0);
+		return -EINVAL;
+	}
+	for (char *c = bad; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f || *c == '"')
+			*c = '?';
+	api_errorf(req, 400, "bad_request", "parameter \"%s\" %s", bad, msg);
+	free(bad);
+	return -EINVAL;
+}
+
 /* Refuses query parameters other than the ones named. */
 static int
 api_query_only(struct evhttp_request *req, struct evkeyvalq *q, const char *const *known)
@@ -805,10 +862,8 @@ api_request_cb(struct evhttp_request *req, void *arg)
 		api_error(req, 400, "bad_request", "malformed request line", 0, NULL, 0);
 		return;
 	}
-	if (qs != NULL && evhttp_parse_query_str(qs, &query) < 0) {
-		api_error(req, 400, "bad_request", "malformed query string", 0, NULL, 0);
+	if (qs != NULL && api_query_parse(req, qs, &query) < 0)
 		return;
-	}
 	for (size_t i = 0; i < ELEMENTSOF(api_routes); i++) {
 		if (!api_route_match(api_routes[i].pattern, path, name))
 			continue;
