@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -35,8 +37,36 @@
 #define API_WAIT_MAX_S 300
 #define API_MIN_VALID_MAX_S 86400
 #define API_ACCEPT_PAUSE_MS 1000
+/*
+ * A connection has this long (or client_timeout when that is shorter) to
+ * start its first request: idle connections are what a local user would
+ * hold to crowd others out.
+ */
+#define API_HELLO_TIMEOUT_MS 5000
+/* Connections accepted in one turn of the loop before they are admitted. */
+#define API_ACCEPT_BATCH 32
+/*
+ * Descriptors kept out of the clients' reach: a base for stdio, the
+ * listener, the event loop, the journal, configuration reloads, state and
+ * sink files, plus a batch of connections not yet admitted and the
+ * refusals lingering below; and per upstream transfer its socket (and one
+ * kept for reuse), the resolver's socketpair.
+ */
+#define API_FD_RESERVE_BASE (48 + API_ACCEPT_BATCH + API_LINGER_MAX)
+#define API_FD_PER_TRANSFER 4
+/* Slots (at most, and at most 1/16 of the total) only root may take. */
+#define API_ROOT_SLOTS 16
+/*
+ * A refused connection is answered 503 and closed; up to this many wait a
+ * moment for the client to finish sending its request, so that it reads the
+ * answer instead of a broken pipe.  Beyond that they are closed at once.
+ */
+#define API_LINGER_MAX 16
+#define API_LINGER_MS 1000
+#define API_LINGER_BYTES 16384
+#define API_REFUSE_LOG_MS 1000
 
-/* A client connection, known from its first request until it closes. */
+/* A client connection, known from its accept until it closes. */
 struct api_conn {
 	struct api *api;
 	struct evhttp_connection *evcon;
@@ -45,8 +75,17 @@ struct api_conn {
 	gid_t gids[API_MAX_GROUPS]; /* primary first, then supplementary */
 	size_t ngids;
 	pid_t pid;
-	unsigned uid_conns; /* connections of this uid when this one came */
+	bool hello; /* no request yet: the short idle limit applies */
 	struct api_req *pending; /* a request waiting for a token */
+};
+
+/* A refused connection, answered, waiting briefly for its client to close. */
+struct api_linger {
+	struct api *api;
+	int fd;
+	size_t drained;
+	int64_t until_ms; /* monotonic */
+	struct event *ev;
 };
 
 struct api_uid {
@@ -80,9 +119,42 @@ struct api {
 	unsigned clients;
 	struct api_uid *uids; /* connections per uid, for max_clients_per_uid */
 	size_t nuids;
+	/*
+	 * Connections evhttp accepted in this turn of the loop, not yet
+	 * admitted: their bufferevents, each holding a reference of ours.
+	 */
+	struct bufferevent **fresh;
+	size_t nfresh, fresh_slots;
+	struct event *admit; /* admits the fresh ones once evhttp is done */
+	unsigned fd_cap;     /* clients the descriptor limit leaves room for */
+	struct api_linger linger[API_LINGER_MAX];
+	unsigned refused;    /* refusals not logged yet */
+	int64_t refused_logged_ms;
+	bool listening;
+	bool paused; /* out of descriptors: not accepting for a moment */
 	bool stopping;
 	struct api *next; /* in api_servers */
 };
+
+unsigned
+api_fd_reserve(const struct daemon_conf *dc)
+{
+	return API_FD_RESERVE_BASE + API_FD_PER_TRANSFER * dc->upstream_concurrency;
+}
+
+unsigned
+api_fd_cap(const struct daemon_conf *dc)
+{
+	struct rlimit rl;
+	unsigned reserve = api_fd_reserve(dc);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= (rlim_t)UINT_MAX)
+		return UINT_MAX;
+	if (rl.rlim_cur >= 2 * (rlim_t)reserve)
+		return (unsigned)(rl.rlim_cur - reserve);
+	return (unsigned)(rl.rlim_cur / 2);
+}
 
 struct api_route {
 	const char *pattern; /* '*' matches one path segment: the credential name */
@@ -319,6 +391,63 @@ api_query_seconds(struct evhttp_request *req, struct evkeyvalq *q, const char *k
 	}
 	*ret = n;
 	return 0;
+}
+
+/*
+ * Parses the query string qs into q (values decoded, '+' as a space), as
+ * evhttp_parse_query_str does, but refuses what it would let through: a
+ * parameter given twice (which one counts is then anyone's guess) and a NUL
+ * byte in a value (which would end it early: "5%00..." read as 5).  Returns
+ * 0, or -EINVAL with a 400 answer sent and q cleared.
+ */
+static int
+api_query_parse(struct evhttp_request *req, const char *qs, struct evkeyvalq *q)
+{
+	char *copy = xstrdup(qs), *p = copy, *arg;
+	const char *msg = NULL;
+	char *bad = NULL;
+
+	TAILQ_INIT(q);
+	while (msg == NULL && p != NULL && *p != '\0') {
+		char *key, *value, *decoded;
+		size_t len;
+
+		arg = strsep(&p, "&");
+		value = arg;
+		key = strsep(&value, "=");
+		if (value == NULL || *key == '\0') {
+			msg = "malformed query string";
+			break;
+		}
+		if (evhttp_find_header(q, key) != NULL) {
+			msg = "is given more than once";
+			bad = xstrndup(key, 64);
+			break;
+		}
+		if ((decoded = evhttp_uridecode(value, 1, &len)) == NULL)
+			fatal("out of memory");
+		if (strlen(decoded) != len) {
+			msg = "has a NUL byte";
+			bad = xstrndup(key, 64);
+		} else {
+			evhttp_add_header(q, key, decoded);
+		}
+		free(decoded);
+	}
+	free(copy);
+	if (msg == NULL)
+		return 0;
+	evhttp_clear_headers(q);
+	if (bad == NULL) {
+		api_error(req, 400, "bad_request", msg, 0, NULL, 0);
+		return -EINVAL;
+	}
+	for (char *c = bad; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f || *c == '"')
+			*c = '?';
+	api_errorf(req, 400, "bad_request", "parameter \"%s\" %s", bad, msg);
+	free(bad);
+	return -EINVAL;
 }
 
 /* Refuses query parameters other than the ones named. */
@@ -632,6 +761,16 @@ api_method_name(enum evhttp_cmd_type m)
 	}
 }
 
+/* Connections of uid open now. */
+static unsigned
+api_uid_conns(const struct api *api, uid_t uid)
+{
+	for (size_t i = 0; i < api->nuids; i++)
+		if (api->uids[i].uid == uid)
+			return api->uids[i].n;
+	return 0;
+}
+
 /* Counts a connection of uid in (delta 1) or out (-1); returns the new count. */
 static unsigned
 api_uid_count(struct api *api, uid_t uid, int delta)
@@ -652,12 +791,47 @@ api_uid_count(struct api *api, uid_t uid, int delta)
 	return 0;
 }
 
+/* Clients served at once: max_clients, or fewer when descriptors are short. */
+static unsigned
+api_cap(const struct api *api)
+{
+	unsigned max = api->conf->daemon.max_clients;
+
+	return api->fd_cap < max ? api->fd_cap : max;
+}
+
+/*
+ * Accepts unless stopping or out of descriptors, or until API_ACCEPT_BATCH
+ * connections accepted in this turn wait to be admitted: past the caps a
+ * connection is still accepted, to be answered and closed at once, but a
+ * burst must not take every descriptor before admission sorts it out.
+ */
+static void
+api_listen_update(struct api *api)
+{
+	bool want = !api->stopping && !api->paused && api->nfresh < API_ACCEPT_BATCH;
+
+	if (api->listener == NULL || want == api->listening)
+		return;
+	if (want)
+		evconnlistener_enable(api->listener);
+	else
+		evconnlistener_disable(api->listener);
+	api->listening = want;
+}
+
+/*
+ * evhttp closes a connection (the client left, a timeout, an error, our
+ * own free): called once for each admitted connection, which it frees.
+ */
 static void
 api_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct api_conn *conn = arg;
 	struct api *api = conn->api;
 
+	/* evhttp may report a close twice (a reset, then the free): count one. */
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
 	api_uid_count(api, conn->uid, -1);
 	if (conn->pending != NULL) {
 		credential_waiter_cancel(conn->pending->waiter);
@@ -667,6 +841,7 @@ api_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 		api->conns[conn->fd] = NULL;
 	api->clients--;
 	free(conn);
+	api_listen_update(api);
 }
 
 /* Reads the peer's uid, gid, pid and groups. */
@@ -691,19 +866,192 @@ api_conn_peer(struct api_conn *conn)
 	return 0;
 }
 
-/* The record of req's connection, made at its first request. NULL: refused. */
-static struct api_conn *
-api_conn_get(struct api *api, struct evhttp_request *req)
+/*
+ * Why one more connection of uid may not be served, or NULL.  Root may
+ * take every slot and has no per-uid cap, so it is answered while others
+ * hold all theirs; other uids leave API_ROOT_SLOTS to root, and hold at most
+ * max_clients_per_uid each.  When the descriptor limit is what makes the
+ * cap, one uid also holds at most half the rest, so it cannot shut out
+ * every other user by itself.
+ */
+static const char *
+api_over_cap(const struct api *api, uid_t uid)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-	struct api_conn *conn;
+	unsigned cap = api_cap(api), root = cap / 16, per_uid;
 
-	if (fd < 0)
+	if (root > API_ROOT_SLOTS)
+		root = API_ROOT_SLOTS;
+	if (api->clients >= cap)
+		return "too many clients";
+	if (uid == 0)
 		return NULL;
-	if ((size_t)fd < api->nconns_slots && api->conns[fd] != NULL &&
-	    api->conns[fd]->evcon == evcon)
-		return api->conns[fd];
+	if (api->clients >= cap - root)
+		return "too many clients";
+	per_uid = api->conf->daemon.max_clients_per_uid;
+	if (api->fd_cap < api->conf->daemon.max_clients && per_uid > (cap - root) / 2)
+		per_uid = (cap - root) / 2 > 0 ? (cap - root) / 2 : 1;
+	if (api_uid_conns(api, uid) >= per_uid)
+		return "too many connections from this uid";
+	return NULL;
+}
+
+/* Refusals are logged at most once a second, with how many there were. */
+static void
+api_refuse_log(struct api *api, uid_t uid, const char *why)
+{
+	int64_t now = time_mono_ms();
+
+	api->refused++;
+	if (api->refused_logged_ms != 0 && now - api->refused_logged_ms < API_REFUSE_LOG_MS)
+		return;
+	log_notice("refused %u connection%s over the client limits (the last from uid %u: %s)",
+		   api->refused, api->refused == 1 ? "" : "s", (unsigned)uid, why);
+	api->refused = 0;
+	api->refused_logged_ms = now;
+}
+
+static void
+api_linger_end(struct api_linger *l)
+{
+	if (l->ev == NULL)
+		return;
+	event_free(l->ev);
+	l->ev = NULL;
+	close(l->fd);
+	l->fd = -1;
+}
+
+/* A refused client's late request is read and dropped until it closes. */
+static void
+api_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_linger *l = arg;
+	char junk[4096];
+	ssize_t n;
+
+	if (what & EV_READ) {
+		n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n > 0)
+			l->drained += (size_t)n;
+		if ((n > 0 && l->drained < API_LINGER_BYTES) ||
+		    (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+			int64_t left = l->until_ms - time_mono_ms();
+			struct timeval tv = time_ms_to_tv(left > 0 ? left : 0);
+
+			/* The same deadline, however the client trickles. */
+			if (left > 0 && event_add(l->ev, &tv) == 0)
+				return;
+		}
+	}
+	api_linger_end(l);
+}
+
+/*
+ * Answers a connection over the limits with 503 too_many_clients and stops
+ * writing to it.  Unless API_LINGER_MAX others already do, a duplicate of fd
+ * stays open for a moment, so that a client still sending its request reads
+ * the answer rather than a broken pipe.  The caller closes fd.
+ */
+static void
+api_refuse(struct api *api, int fd, const char *why)
+{
+	struct timeval tv = time_ms_to_tv(API_LINGER_MS);
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *body;
+	size_t blen;
+	char head[256], junk[4096];
+	struct iovec iov[3];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
+	struct api_linger *l = NULL;
+	size_t drained = 0;
+	ssize_t got;
+	int n;
+
+	if (g == NULL)
+		fatal("out of memory");
+	yajl_gen_map_open(g);
+	api_gen_kv_str(g, "error", "too_many_clients");
+	api_gen_kv_str(g, "message", why);
+	yajl_gen_map_close(g);
+	yajl_gen_get_buf(g, &body, &blen);
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+		     "Cache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\n"
+		     "Content-Length: %zu\r\n\r\n",
+		     blen + 1);
+	iov[0] = (struct iovec){ head, (size_t)n };
+	iov[1] = (struct iovec){ (void *)body, blen };
+	iov[2] = (struct iovec){ (void *)"\n", 1 };
+	/* What already came is read first: closing over unread data resets. */
+	while (drained < API_LINGER_BYTES && (got = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
+		drained += (size_t)got;
+	(void)sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	yajl_gen_free(g);
+	shutdown(fd, SHUT_WR);
+	metrics_count_request(api->metrics, 503);
+	for (size_t i = 0; i < API_LINGER_MAX && l == NULL; i++)
+		if (api->linger[i].ev == NULL)
+			l = &api->linger[i];
+	if (l == NULL || api->stopping || (l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return;
+	l->api = api;
+	l->drained = drained;
+	l->until_ms = time_mono_ms() + API_LINGER_MS;
+	l->ev = event_new(api->base, l->fd, EV_READ, api_linger_cb, l);
+	if (l->ev == NULL || event_add(l->ev, &tv) < 0) {
+		if (l->ev != NULL)
+			event_free(l->ev);
+		l->ev = NULL;
+		close(l->fd);
+		l->fd = -1;
+	}
+}
+
+/*
+ * Admits or refuses one connection evhttp accepted: reads who the peer is,
+ * checks the caps, and either records it (counted until its close callback)
+ * with the short first-request idle limit, or answers 503 and closes it.
+ * busy is a connection whose request is being handled: not freed under
+ * its handler, which answers it (it has no record).  Drops our reference
+ * to bev.
+ */
+static void
+api_admit_one(struct api *api, struct bufferevent *bev, struct evhttp_connection *busy)
+{
+	void *cbarg = NULL;
+	struct evhttp_connection *evcon;
+	struct api_conn *conn;
+	struct timeval tv;
+	const char *why;
+	int fd;
+
+	/* evhttp makes the connection its bufferevent's callback argument. */
+	bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+	fd = bufferevent_getfd(bev);
+	bufferevent_decref(bev);
+	/* Already gone (its callbacks are cleared when evhttp drops it). */
+	if ((evcon = cbarg) == NULL || fd < 0)
+		return;
+	conn = xcalloc(1, sizeof(*conn));
+	conn->api = api;
+	conn->evcon = evcon;
+	conn->fd = fd;
+	if (api_conn_peer(conn) < 0) {
+		log_warn("cannot read a client's credentials: %s", strerror(errno));
+		free(conn);
+		if (evcon != busy)
+			evhttp_connection_free(evcon);
+		return;
+	}
+	if ((why = api_over_cap(api, conn->uid)) != NULL) {
+		api_refuse_log(api, conn->uid, why);
+		free(conn);
+		if (evcon != busy) {
+			api_refuse(api, fd, why);
+			evhttp_connection_free(evcon);
+		}
+		return;
+	}
 	if ((size_t)fd >= api->nconns_slots) {
 		size_t n = (size_t)fd + 64;
 
@@ -712,18 +1060,85 @@ api_conn_get(struct api *api, struct evhttp_request *req)
 		       (n - api->nconns_slots) * sizeof(*api->conns));
 		api->nconns_slots = n;
 	}
-	conn = xcalloc(1, sizeof(*conn));
-	conn->api = api;
-	conn->evcon = evcon;
-	conn->fd = fd;
-	if (api_conn_peer(conn) < 0) {
-		free(conn);
-		return NULL;
-	}
 	api->conns[fd] = conn;
 	api->clients++;
-	conn->uid_conns = api_uid_count(api, conn->uid, 1);
+	api_uid_count(api, conn->uid, 1);
+	conn->hello = true;
+	tv = time_ms_to_tv(api->conf->daemon.client_timeout_ms < API_HELLO_TIMEOUT_MS
+				   ? api->conf->daemon.client_timeout_ms
+				   : API_HELLO_TIMEOUT_MS);
+	evhttp_connection_set_timeout_tv(evcon, &tv);
 	evhttp_connection_set_closecb(evcon, api_conn_close_cb, conn);
+}
+
+/* Admits every connection accepted since the last time; busy: as above. */
+static void
+api_admit_pending(struct api *api, struct evhttp_connection *busy)
+{
+	/* api_admit_one never accepts, so the list does not grow under us. */
+	for (size_t i = 0; i < api->nfresh; i++)
+		api_admit_one(api, api->fresh[i], busy);
+	api->nfresh = 0;
+	api_listen_update(api);
+}
+
+static void
+api_admit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	api_admit_pending(arg, NULL);
+}
+
+/*
+ * evhttp's constructor for an accepted connection's bufferevent: the one
+ * point where libevent 2.1 lets us see a connection before its first
+ * request.  The fd is not set yet, so the bufferevent is kept (with a
+ * reference of ours) and looked at by api_admit_cb, made active now: it
+ * runs later in this same turn of the loop, before any read on the new
+ * connection.  Stops accepting when a batch waits (api_listen_update()).
+ */
+static struct bufferevent *
+api_bev_cb(struct event_base *base, void *arg)
+{
+	struct api *api = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+
+	if (bev == NULL)
+		fatal("out of memory");
+	if (api->nfresh == api->fresh_slots) {
+		api->fresh_slots = api->fresh_slots * 2 + 16;
+		api->fresh = xreallocarray(api->fresh, api->fresh_slots, sizeof(*api->fresh));
+	}
+	bufferevent_incref(bev);
+	api->fresh[api->nfresh++] = bev;
+	event_active(api->admit, EV_TIMEOUT, 1);
+	api_listen_update(api);
+	return bev;
+}
+
+/*
+ * The record of req's connection, made when it was accepted; NULL if it
+ * has none (not admitted).  Its first request brings the idle limit up to
+ * client_timeout.
+ */
+static struct api_conn *
+api_conn_get(struct api *api, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	struct api_conn *conn;
+
+	/* Admission runs before any request can arrive; this is in case not. */
+	if (api->nfresh > 0)
+		api_admit_pending(api, evcon);
+	if (fd < 0 || (size_t)fd >= api->nconns_slots || (conn = api->conns[fd]) == NULL ||
+	    conn->evcon != evcon)
+		return NULL;
+	if (conn->hello) {
+		struct timeval tv = time_ms_to_tv(api->conf->daemon.client_timeout_ms);
+
+		conn->hello = false;
+		evhttp_connection_set_timeout_tv(evcon, &tv);
+	}
 	return conn;
 }
 
@@ -775,21 +1190,8 @@ api_request_cb(struct evhttp_request *req, void *arg)
 
 	evhttp_request_set_on_complete_cb(req, api_complete_cb, api);
 	if ((conn = api_conn_get(api, req)) == NULL) {
-		evhttp_send_error(req, 500, "cannot read peer credentials");
-		return;
-	}
-	if (api->clients > api->conf->daemon.max_clients) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		api_error(req, 503, "too_many_clients", "too many clients", 0, NULL, 1);
-		return;
-	}
-	if (api->conf->daemon.max_clients_per_uid > 0 && conn->uid != 0 &&
-	    conn->uid_conns > api->conf->daemon.max_clients_per_uid) {
-		log_notice("uid %u has more than %u connections; refusing one", (unsigned)conn->uid,
-			   api->conf->daemon.max_clients_per_uid);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		api_error(req, 503, "too_many_clients", "too many connections from this uid", 0,
-			  NULL, 1);
+		api_error(req, 503, "too_many_clients", "connection not admitted", 0, NULL, 1);
 		return;
 	}
 	if (api->stopping) {
@@ -802,10 +1204,8 @@ api_request_cb(struct evhttp_request *req, void *arg)
 		api_error(req, 400, "bad_request", "malformed request line", 0, NULL, 0);
 		return;
 	}
-	if (qs != NULL && evhttp_parse_query_str(qs, &query) < 0) {
-		api_error(req, 400, "bad_request", "malformed query string", 0, NULL, 0);
+	if (qs != NULL && api_query_parse(req, qs, &query) < 0)
 		return;
-	}
 	for (size_t i = 0; i < ELEMENTSOF(api_routes); i++) {
 		if (!api_route_match(api_routes[i].pattern, path, name))
 			continue;
@@ -829,8 +1229,8 @@ api_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct api *api = arg;
 
-	if (!api->stopping)
-		evconnlistener_enable(api->listener);
+	api->paused = false;
+	api_listen_update(api);
 }
 
 /*
@@ -852,9 +1252,13 @@ api_accept_error_cb(struct evconnlistener *lev, void *arg)
 		;
 	log_warn("cannot accept a client: %s; pausing for %dms", strerror(err),
 		 API_ACCEPT_PAUSE_MS);
-	evconnlistener_disable(lev);
-	if (api != NULL)
-		evtimer_add(api->resume, &tv);
+	if (api == NULL) {
+		evconnlistener_disable(lev);
+		return;
+	}
+	api->paused = true;
+	api_listen_update(api);
+	evtimer_add(api->resume, &tv);
 }
 
 /* Whether something answers on the socket at path. */
@@ -961,12 +1365,22 @@ api_new(struct event_base *base, const struct conf *conf, struct credential_ctx 
 	} else {
 		evutil_make_socket_nonblocking(fd);
 	}
+	api->fd_cap = api_fd_cap(&conf->daemon);
+	/*
+	 * Backlog 0: the socket listens already (SOMAXCONN, or the .socket
+	 * unit's Backlog=); -1 would make it listen again with 128, which a
+	 * burst of connections fills, failing other clients' connect().
+	 */
 	api->listener = evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE |
-					   LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+					   LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	api->listening = true;
 	api->http = evhttp_new(base);
 	api->resume = evtimer_new(base, api_resume_cb, api);
+	api->admit = event_new(base, -1, 0, api_admit_cb, api);
+	for (size_t i = 0; i < API_LINGER_MAX; i++)
+		api->linger[i].fd = -1;
 	if (api->listener == NULL || api->http == NULL || api->resume == NULL ||
-	    evhttp_bind_listener(api->http, api->listener) == NULL) {
+	    api->admit == NULL || evhttp_bind_listener(api->http, api->listener) == NULL) {
 		*cause = xstrdup("cannot set up the HTTP server");
 		if (api->listener == NULL)
 			close(fd);
@@ -975,6 +1389,7 @@ api_new(struct event_base *base, const struct conf *conf, struct credential_ctx 
 	evconnlistener_set_error_cb(api->listener, api_accept_error_cb);
 	api->next = api_servers;
 	api_servers = api;
+	evhttp_set_bevcb(api->http, api_bev_cb, api);
 	evhttp_set_max_headers_size(api->http, API_MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(api->http, API_MAX_BODY_SIZE);
 	api_set_timeout(api);
@@ -1009,7 +1424,9 @@ api_set_conf(struct api *api, const struct conf *conf)
 			   "unit sets them");
 	}
 	api->conf = conf;
+	api->fd_cap = api_fd_cap(dc);
 	api_set_timeout(api);
+	api_listen_update(api);
 	return r;
 }
 
@@ -1017,8 +1434,7 @@ void
 api_shutdown(struct api *api)
 {
 	api->stopping = true;
-	if (api->listener != NULL)
-		evconnlistener_disable(api->listener);
+	api_listen_update(api);
 	for (size_t fd = 0; fd < api->nconns_slots; fd++) {
 		struct api_conn *conn = api->conns[fd];
 		struct api_req *ar;
@@ -1045,12 +1461,23 @@ api_free(struct api *api)
 		}
 	}
 	api->stopping = true;
-	if (api->http != NULL)
+	/* Fresh connections are evhttp's; only our references go. */
+	for (size_t i = 0; i < api->nfresh; i++)
+		bufferevent_decref(api->fresh[i]);
+	api->nfresh = 0;
+	free(api->fresh);
+	for (size_t i = 0; i < API_LINGER_MAX; i++)
+		api_linger_end(&api->linger[i]);
+	if (api->http != NULL) {
+		api->listener = NULL; /* evhttp's now, freed with it */
 		evhttp_free(api->http); /* closes connections: close callbacks free them */
+	}
 	else if (api->listener != NULL)
 		evconnlistener_free(api->listener);
 	if (api->resume != NULL)
 		event_free(api->resume);
+	if (api->admit != NULL)
+		event_free(api->admit);
 	if (api->path != NULL) {
 		unlink(api->path);
 		free(api->path);

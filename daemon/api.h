@@ -34,6 +34,18 @@ void api_shutdown(struct api *api);
 /* Closes the socket (removing the file it created) and frees. Takes NULL. */
 struct api *api_free(struct api *api);
 
+/*
+ * Descriptors kept back from clients for upstream requests, state, sinks
+ * and reloads: a base plus a few for each of upstream_concurrency.
+ */
+unsigned api_fd_reserve(const struct daemon_conf *dc);
+/*
+ * Clients the open-file limit (RLIMIT_NOFILE, as it is now) leaves room
+ * for: the limit less api_fd_reserve(), or half the limit when it is less
+ * than twice the reserve.  UINT_MAX when unlimited.
+ */
+unsigned api_fd_cap(const struct daemon_conf *dc);
+
 /* Connections open now. */
 unsigned api_clients(const struct api *api);
 

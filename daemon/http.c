@@ -529,6 +529,12 @@ http_new(struct event_base *base, unsigned max_concurrency)
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_curl_timer_cb);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	/*
+	 * Idle connections kept for reuse: no more than transfers at once, so
+	 * the descriptors upstream requests take stay within what the API
+	 * keeps back from clients for them (api_fd_reserve()).
+	 */
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_concurrency);
 	return h;
 }
 

@@ -206,23 +206,29 @@ main_free(struct main_ctx *m)
 /*
  * Each client is a descriptor: raise the soft limit on open files to the
  * hard one (systemd's default soft limit, 1024, is below max_clients'
- * default), and say so when even that is too low for max_clients.
+ * default).  Clients never get the descriptors upstream requests, state
+ * and reloads need (api_fd_reserve()); say so when what is left is less
+ * than max_clients.
  */
 static void
-main_raise_nofile(unsigned max_clients)
+main_raise_nofile(const struct daemon_conf *dc)
 {
 	struct rlimit rl;
+	unsigned cap;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_clients + 64)
-		log_warn("max_clients = %u but only %llu files may be open (LimitNOFILE=): "
-			 "clients past that wait until others leave", max_clients,
-			 (unsigned long long)rl.rlim_cur);
+	cap = api_fd_cap(dc);
+	if (cap < dc->max_clients)
+		log_warn("max_clients = %u but only %llu files may be open (LimitNOFILE=) and %u "
+			 "are kept for upstream requests: at most %u clients at once, more are "
+			 "refused",
+			 dc->max_clients, (unsigned long long)rl.rlim_cur, api_fd_reserve(dc), cap);
 }
 
 static int
@@ -233,7 +239,7 @@ main_run(struct main_ctx *m)
 	int listen_fd;
 
 	signal(SIGPIPE, SIG_IGN);
-	main_raise_nofile(m->conf->daemon.max_clients);
+	main_raise_nofile(&m->conf->daemon);
 	listen_fd = sd_listen_socket(&cause);
 	if (listen_fd < -1) {
 		log_err("%s", cause);

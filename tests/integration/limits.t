@@ -3,7 +3,7 @@
 # clients that hang up while they wait; and nothing secret in the logs.
 . "$(dirname "$0")/lib.sh"
 
-plan 15
+plan 16
 idp_start --lifetime 3600
 DAEMON_EXTRA="max_clients = 3
 client_timeout = 1s" write_conf "$T_DIR/tb.conf" <<EOF_CONF
@@ -53,7 +53,8 @@ code=$(api_code /v1/health -H "X-Long: $long")
 ok $? "request headers over the limit are refused ($code)"
 idp '/control?mode=normal' >/dev/null
 
-# Out of file descriptors: accepting pauses, and resumes when clients leave.
+# Few file descriptors: the clients' cap comes down to what is left after
+# the reserve for upstream requests; past it, clients are refused at once.
 tbd_stop
 rm -f "$SOCK"
 write_conf "$T_DIR/tb2.conf" <<EOF_CONF
@@ -65,17 +66,20 @@ wait_for 50 [ -S "$SOCK" ]
 idp '/control?mode=silent' >/dev/null
 pids=()
 for i in $(seq 60); do
-	curl -s -m 4 --unix-socket "$SOCK" 'http://localhost/v1/tokens/hang?wait=2' >/dev/null &
+	curl -s -m 4 --unix-socket "$SOCK" 'http://localhost/v1/tokens/hang?wait=2' \
+		>"$T_DIR/fd.$i" 2>/dev/null &
 	pids+=($!)
 done
 wait "${pids[@]}"
 idp '/control?mode=normal' >/dev/null
-grep -q 'only 40 files may be open' "$T_DIR/daemon.log"
-ok $? "a file limit below max_clients is warned about"
-grep -q 'cannot accept a client: Too many open files; pausing' "$T_DIR/daemon.log"
-ok $? "out of descriptors: accepting pauses"
+grep -q 'only 40 files may be open .* at most 20 clients at once' "$T_DIR/daemon.log"
+ok $? "a file limit below max_clients is warned about, with the clients it leaves room for"
+refused=$(cat "$T_DIR"/fd.* | grep -c too_many_clients)
+waited=$(cat "$T_DIR"/fd.* | grep -c 'no valid token within')
+cmp_ok "$refused" -ge 10 "clients past that cap are refused at once ($refused of 60)"
+is $((refused + waited)) 60 "and every client is answered ($waited waited their 2s)"
 wait_for 50 [ "$(api_code /v1/health)" = 200 ]
-ok $? "and resumes: the daemon answers again"
+ok $? "and the daemon answers again"
 
 tbd_stop
 grep -qF -- "$IDP_SECRET" "$T_DIR/daemon.log"
