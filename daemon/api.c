@@ -1151,6 +1151,35 @@ api_complete_cb(struct evhttp_request *req, void *arg)
 	metrics_count_request(api->metrics, evhttp_request_get_response_code(req));
 }
 
+/* Renders the metrics with the credentials' state as it is now, read only. */
+static void
+api_metrics_snapshot(struct api *api, struct evbuffer *buf)
+{
+	size_t n = credential_count(api->creds);
+	struct metrics_cred *mc = xcalloc(n > 0 ? n : 1, sizeof(*mc));
+	struct metrics_snapshot snap = {
+		.creds = mc,
+		.ncreds = n,
+		.waiting = credential_ctx_waiters(api->creds),
+		.clients = api->clients,
+	};
+	int64_t now = time_wall_ms() / 1000;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct credential *c = credential_at(api->creds, i);
+		struct credential_info info;
+
+		credential_info(c, &info);
+		mc[i].name = credential_name(c);
+		mc[i].renewals = info.renewals;
+		mc[i].failures = info.failures;
+		mc[i].up = credential_token(c, 0) != NULL;
+		mc[i].expiry_s = info.expires_at > now ? info.expires_at - now : 0;
+	}
+	metrics_render(api->metrics, &snap, buf);
+	free(mc);
+}
+
 /* GET /metrics: root and the users and groups of metrics_allow. */
 static void
 api_get_metrics(struct api_conn *conn, struct evhttp_request *req, const char *name,
@@ -1168,7 +1197,7 @@ api_get_metrics(struct api_conn *conn, struct evhttp_request *req, const char *n
 	buf = evbuffer_new();
 	if (buf == NULL)
 		fatal("out of memory");
-	metrics_render(conn->api->metrics, conn->api->creds, conn->api->clients, buf);
+	api_metrics_snapshot(conn->api, buf);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", buf);

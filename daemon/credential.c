@@ -203,13 +203,19 @@ credential_publish(struct credential *c)
 			free(cause);
 		}
 	}
-	/* When the token stops being served, files must stop offering it too. */
-	if (c->conf->sink != NULL || c->conf->persist)
-		renew_set(c->ctx->renew, &c->expiry,
-			  t->expires_mono_ms - credential_min_valid(c, t));
+	/*
+	 * When the token stops being served it is dropped on time, so that
+	 * files stop offering it too and a renewal the schedule missed (a
+	 * suspend, a clock step) starts; the getters never do it.
+	 */
+	renew_set(c->ctx->renew, &c->expiry, t->expires_mono_ms - credential_min_valid(c, t));
 }
 
-/* Drops a token that can no longer be handed out. */
+/*
+ * Drops a token that can no longer be handed out.  Runs from the expiry
+ * timer, at every hand-out (credential_get, credential_renew) and in the
+ * state machine's own steps; never from a getter.
+ */
 static void
 credential_expire(struct credential *c)
 {
@@ -231,11 +237,10 @@ credential_expire(struct credential *c)
 }
 
 const struct token *
-credential_token(struct credential *c, int64_t min_valid_ms)
+credential_token(const struct credential *c, int64_t min_valid_ms)
 {
 	int64_t need;
 
-	credential_expire(c);
 	if (c->token == NULL)
 		return NULL;
 	need = credential_min_valid(c, c->token);
@@ -618,6 +623,7 @@ credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, cred
 {
 	int64_t now = time_mono_ms();
 
+	credential_expire(c);
 	if (credential_token(c, min_valid_ms) != NULL)
 		return 0;
 	if (c->token != NULL && min_valid_ms >= c->token->lifetime_ms)
@@ -651,7 +657,7 @@ credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, cred
 }
 
 uint64_t
-credential_generation(struct credential *c)
+credential_generation(const struct credential *c)
 {
 	const struct token *t = credential_token(c, 0);
 
@@ -665,6 +671,7 @@ credential_renew(struct credential *c, uint64_t seen, int64_t wait_ms, credentia
 	int64_t now = time_mono_ms();
 
 	*ret_waiter = NULL;
+	credential_expire(c);
 	if (c->transfer == NULL) {
 		/* Somebody else's renewal already replaced the token the caller saw. */
 		if (credential_generation(c) > seen)
@@ -692,9 +699,7 @@ credential_renew(struct credential *c, uint64_t seen, int64_t wait_ms, credentia
 enum credential_state
 credential_state(const struct credential *c)
 {
-	struct credential *mc = (struct credential *)c;
-
-	if (credential_token(mc, 0) == NULL)
+	if (credential_token(c, 0) == NULL)
 		return c->had_token ? CREDENTIAL_EXPIRED : CREDENTIAL_PENDING;
 	if (c->transfer != NULL)
 		return CREDENTIAL_RENEWING;
@@ -716,13 +721,13 @@ credential_state_name(enum credential_state s)
 }
 
 void
-credential_info(struct credential *c, struct credential_info *ret)
+credential_info(const struct credential *c, struct credential_info *ret)
 {
 	int64_t now = time_mono_ms(), wall = time_wall_ms();
 
 	memset(ret, 0, sizeof(*ret));
 	ret->state = credential_state(c);
-	if (c->token != NULL)
+	if (credential_token(c, 0) != NULL)
 		ret->expires_at = c->token->expires_wall_ms / 1000;
 	if (c->due.queued) {
 		ret->next_renewal = (wall + c->due.due_mono_ms - now) / 1000;

@@ -83,9 +83,10 @@ const char *credential_state_name(enum credential_state s);
 
 /*
  * The current token if it has more than max(min_valid, the credential's
- * min_valid) left on both clocks; NULL otherwise.
+ * min_valid) left on both clocks; NULL otherwise.  Changes nothing: an
+ * expired token is dropped by the expiry timer or the next hand-out.
  */
-const struct token *credential_token(struct credential *c, int64_t min_valid_ms);
+const struct token *credential_token(const struct credential *c, int64_t min_valid_ms);
 
 /*
  * Asks for a token with at least min_valid_ms left.  Returns 0 when
@@ -103,7 +104,7 @@ int credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms,
  * none: what a caller that is about to use the token remembers, so that a
  * later credential_renew() can tell whether it was replaced meanwhile.
  */
-uint64_t credential_generation(struct credential *c);
+uint64_t credential_generation(const struct credential *c);
 
 /*
  * Replaces the token of generation seen (the one the caller found
@@ -135,6 +136,6 @@ struct credential_info {
 	int64_t retry_after_s;	     /* seconds until the next attempt, 0 if none queued */
 	bool permanent;		     /* the last failure will not fix itself (config or grant) */
 };
-void credential_info(struct credential *c, struct credential_info *ret);
+void credential_info(const struct credential *c, struct credential_info *ret);
 
 #endif

@@ -1,7 +1,6 @@
 #include <stdlib.h>
 
 #include "metrics.h"
-#include "timeutil.h"
 #include "xmalloc.h"
 
 /* Upper bounds of the upstream duration buckets, in ms; +Inf is implied. */
@@ -54,46 +53,29 @@ metrics_header(struct evbuffer *out, const char *name, const char *type, const c
 }
 
 void
-metrics_render(const struct metrics *m, struct credential_ctx *creds, unsigned clients,
-	       struct evbuffer *out)
+metrics_render(const struct metrics *m, const struct metrics_snapshot *s, struct evbuffer *out)
 {
-	size_t n = credential_count(creds);
-	int64_t now = time_wall_ms() / 1000;
-
-	/* Credential names are [A-Za-z0-9._-]: nothing to escape in a label. */
 	metrics_header(out, "tokenbroker_renewals_total", "counter",
 		       "Token requests to the upstream, by credential and result.");
-	for (size_t i = 0; i < n; i++) {
-		struct credential *c = credential_at(creds, i);
-		struct credential_info info;
-
-		credential_info(c, &info);
+	for (size_t i = 0; i < s->ncreds; i++)
 		evbuffer_add_printf(out,
 				    "tokenbroker_renewals_total{credential=\"%s\",result=\"success\"} %llu\n"
 				    "tokenbroker_renewals_total{credential=\"%s\",result=\"failure\"} %llu\n",
-				    credential_name(c), (unsigned long long)info.renewals,
-				    credential_name(c), (unsigned long long)info.failures);
-	}
+				    s->creds[i].name, (unsigned long long)s->creds[i].renewals,
+				    s->creds[i].name, (unsigned long long)s->creds[i].failures);
 	metrics_header(out, "tokenbroker_token_expiry_seconds", "gauge",
 		       "Seconds until the current token expires (0 when there is none).");
-	for (size_t i = 0; i < n; i++) {
-		struct credential *c = credential_at(creds, i);
-		struct credential_info info;
-		int64_t left;
-
-		credential_info(c, &info);
-		left = info.expires_at > now && credential_token(c, 0) != NULL ? info.expires_at - now : 0;
+	for (size_t i = 0; i < s->ncreds; i++)
 		evbuffer_add_printf(out, "tokenbroker_token_expiry_seconds{credential=\"%s\"} %lld\n",
-				    credential_name(c), (long long)left);
-	}
+				    s->creds[i].name,
+				    (long long)(s->creds[i].up && s->creds[i].expiry_s > 0 ?
+							s->creds[i].expiry_s :
+							0));
 	metrics_header(out, "tokenbroker_credential_up", "gauge",
 		       "1 when the credential has a token to hand out, else 0.");
-	for (size_t i = 0; i < n; i++) {
-		struct credential *c = credential_at(creds, i);
-
+	for (size_t i = 0; i < s->ncreds; i++)
 		evbuffer_add_printf(out, "tokenbroker_credential_up{credential=\"%s\"} %d\n",
-				    credential_name(c), credential_token(c, 0) != NULL);
-	}
+				    s->creds[i].name, s->creds[i].up);
 	metrics_header(out, "tokenbroker_requests_total", "counter",
 		       "Requests answered on the socket, by HTTP status code.");
 	for (int code = 100; code < 600; code++)
@@ -102,9 +84,9 @@ metrics_render(const struct metrics *m, struct credential_ctx *creds, unsigned c
 					    (unsigned long long)m->requests[code]);
 	metrics_header(out, "tokenbroker_waiting_clients", "gauge",
 		       "Clients waiting for a token.");
-	evbuffer_add_printf(out, "tokenbroker_waiting_clients %zu\n", credential_ctx_waiters(creds));
+	evbuffer_add_printf(out, "tokenbroker_waiting_clients %zu\n", s->waiting);
 	metrics_header(out, "tokenbroker_clients", "gauge", "Client connections open.");
-	evbuffer_add_printf(out, "tokenbroker_clients %u\n", clients);
+	evbuffer_add_printf(out, "tokenbroker_clients %u\n", s->clients);
 	metrics_header(out, "tokenbroker_upstream_duration_seconds", "histogram",
 		       "Duration of token requests to the upstream.");
 	for (size_t i = 0; i < METRICS_NBUCKETS; i++)

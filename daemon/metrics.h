@@ -2,16 +2,17 @@
  * Counters for GET /metrics and their rendering in the Prometheus text
  * format: renewals and failures per credential, seconds to expiry, API
  * answers by status code, waiting and connected clients, and a histogram
- * of upstream request durations.
+ * of upstream request durations.  A leaf: it counts what it is told and
+ * renders a snapshot it is handed, and reads no other module's state.
  */
 #ifndef TB_METRICS_H
 #define TB_METRICS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/buffer.h>
-
-#include "credential.h"
 
 struct metrics;
 
@@ -23,8 +24,25 @@ void metrics_count_request(struct metrics *m, int code);
 /* An upstream token request that took ms (answered or not). */
 void metrics_count_upstream(struct metrics *m, int64_t ms);
 
-/* Appends the whole exposition to out. */
-void metrics_render(const struct metrics *m, struct credential_ctx *creds, unsigned clients,
+/* One credential as the exposition shows it. */
+struct metrics_cred {
+	const char *name; /* [A-Za-z0-9._-]: nothing to escape in a label */
+	uint64_t renewals;
+	uint64_t failures;
+	bool up;	  /* it has a token to hand out */
+	int64_t expiry_s; /* seconds until that token expires; 0 without one */
+};
+
+/* What the caller saw at one moment: the state metrics does not own. */
+struct metrics_snapshot {
+	const struct metrics_cred *creds;
+	size_t ncreds;
+	size_t waiting;	  /* clients waiting for a token */
+	unsigned clients; /* connections open */
+};
+
+/* Appends the whole exposition of m and s to out. */
+void metrics_render(const struct metrics *m, const struct metrics_snapshot *s,
 		    struct evbuffer *out);
 
 #endif
