@@ -102,32 +102,10 @@ credential_of_entry(struct renew_entry *e)
 	return (struct credential *)((char *)e - offsetof(struct credential, due));
 }
 
-static struct token *
-credential_token_free(struct token *t)
-{
-	if (t == NULL)
-		return NULL;
-	secret_free(t->access_token);
-	free(t->token_type);
-	free(t->scope);
-	free(t);
-	return NULL;
-}
-
 static int64_t
 credential_min_valid(const struct credential *c, const struct token *t)
 {
 	return renew_min_valid(c->conf->min_valid_ms, t->lifetime_ms);
-}
-
-/* ms the token has left on the stricter of the two clocks. */
-static int64_t
-credential_token_left(const struct token *t, int64_t now_mono, int64_t now_wall)
-{
-	int64_t mono_left = t->expires_mono_ms - now_mono;
-	int64_t wall_left = t->expires_wall_ms - now_wall;
-
-	return mono_left < wall_left ? mono_left : wall_left;
 }
 
 /*
@@ -141,7 +119,7 @@ credential_drop_token(struct credential *c)
 
 	if (c->token == NULL)
 		return;
-	c->token = credential_token_free(c->token);
+	c->token = token_free(c->token);
 	renew_cancel(c->ctx->renew, &c->expiry);
 	if (c->conf->sink != NULL && sink_clear(c->conf, &cause) < 0) {
 		credential_log(c, LOG_WARNING, NULL, 0, "cannot empty sink: %s", cause);
@@ -165,8 +143,7 @@ credential_sink(struct credential *c)
 
 	free(c->sink_error);
 	c->sink_error = NULL;
-	if (sink_write(c->conf, t->access_token, t->token_type, t->scope, t->expires_wall_ms,
-		       time_wall_ms(), &cause) == 0)
+	if (sink_write(c->conf, t, time_wall_ms(), &cause) == 0)
 		return;
 	c->sink_error = xasprintf("cannot write sink: %s", cause);
 	credential_log(c, LOG_WARNING, t->fingerprint, 0, "%s", c->sink_error);
@@ -187,17 +164,10 @@ credential_publish(struct credential *c)
 	if (c->conf->sink != NULL)
 		credential_sink(c);
 	if (c->conf->persist) {
-		struct store_record rec = {
-			.access_token = t->access_token,
-			.token_type = t->token_type,
-			.scope = t->scope,
-			.expires_wall_ms = t->expires_wall_ms,
-			.lifetime_ms = t->lifetime_ms,
-		};
 		char fp[65];
 
 		store_fingerprint(c->conf, fp);
-		if (store_save(c->ctx->conf->daemon.state_dir, c->conf->name, fp, &rec, &cause) < 0) {
+		if (store_save(c->ctx->conf->daemon.state_dir, c->conf->name, fp, t, &cause) < 0) {
 			credential_log(c, LOG_WARNING, t->fingerprint, 0, "cannot persist the token: %s",
 				       cause);
 			free(cause);
@@ -221,7 +191,7 @@ credential_expire(struct credential *c)
 {
 	if (c->token == NULL)
 		return;
-	if (credential_token_left(c->token, time_mono_ms(), time_wall_ms()) >
+	if (token_left(c->token, time_mono_ms(), time_wall_ms()) >
 	    credential_min_valid(c, c->token))
 		return;
 	credential_log(c, LOG_NOTICE, c->token->fingerprint, 0,
@@ -246,7 +216,7 @@ credential_token(const struct credential *c, int64_t min_valid_ms)
 	need = credential_min_valid(c, c->token);
 	if (min_valid_ms > need)
 		need = min_valid_ms;
-	if (credential_token_left(c->token, time_mono_ms(), time_wall_ms()) <= need)
+	if (token_left(c->token, time_mono_ms(), time_wall_ms()) <= need)
 		return NULL;
 	return c->token;
 }
@@ -394,44 +364,27 @@ credential_failed(struct credential *c, long status, const char *error, const ch
 static void
 credential_succeeded(struct credential *c, struct token_response *tr)
 {
-	struct token *t = xcalloc(1, sizeof(*t));
+	struct token *t = TAKE_PTR(tr->token);
 	char life[32], next[32];
 	int64_t after, due, now;
 
-	t->access_token = TAKE_PTR(tr->access_token);
-	t->token_type = xstrdup(tr->token_type != NULL ? tr->token_type : "Bearer");
-	if (tr->scope != NULL)
-		t->scope = xstrdup(tr->scope);
-	else if (c->conf->scope != NULL && c->conf->scope[0] != '\0')
+	if (t->scope == NULL && c->conf->scope != NULL && c->conf->scope[0] != '\0')
 		t->scope = xstrdup(c->conf->scope);
-	t->lifetime_ms = tr->lifetime_ms;
-	if (tr->expires_at_ms > 0) {
-		/* An absolute expiry is the upstream's word: keep it as it is. */
-		t->expires_wall_ms = tr->expires_at_ms;
-		t->expires_mono_ms = time_mono_ms() + (tr->expires_at_ms - time_wall_ms());
-		t->obtained_mono_ms = t->expires_mono_ms - t->lifetime_ms;
-	} else {
-		/* A relative lifetime counts from when the request was sent: the safe side. */
-		t->obtained_mono_ms = c->attempt_mono_ms;
-		t->expires_mono_ms = c->attempt_mono_ms + t->lifetime_ms;
-		t->expires_wall_ms = time_wall_ms() - (time_mono_ms() - c->attempt_mono_ms) +
-				     t->lifetime_ms;
-	}
-	secret_fingerprint(t->access_token, t->fingerprint);
+	token_place(t, c->attempt_mono_ms, time_mono_ms(), time_wall_ms());
 	now = time_mono_ms();
-	if (credential_token_left(t, now, time_wall_ms()) <= credential_min_valid(c, t)) {
+	if (token_left(t, now, time_wall_ms()) <= credential_min_valid(c, t)) {
 		/* Served never: renewing at once again would only loop. */
 		char *msg = xasprintf("the token arrived with no more than min_valid left "
 				      "(lifetime %s, the request took %llds)",
 				      duration_format(t->lifetime_ms, life, sizeof(life)),
 				      (long long)((now - c->attempt_mono_ms) / 1000));
 
-		credential_token_free(t);
+		token_free(t);
 		credential_failed(c, 200, NULL, msg, false, NULL);
 		free(msg);
 		return;
 	}
-	credential_token_free(c->token);
+	token_free(c->token);
 	t->generation = ++c->generation;
 	c->token = t;
 	c->had_token = true;
@@ -549,15 +502,14 @@ credential_expiry_cb(struct renew_entry *e)
 static bool
 credential_restore(struct credential *c)
 {
-	struct store_record *rec = NULL;
 	int64_t now_mono = time_mono_ms(), now_wall = time_wall_ms(), after;
 	char fp[65], *cause = NULL, left[32];
-	struct token *t;
+	struct token *t = NULL;
 	int r;
 
 	store_fingerprint(c->conf, fp);
 	r = store_load(c->ctx->conf->daemon.state_dir, c->conf->name, fp, now_wall,
-		       c->conf->min_valid_ms, &rec, &cause);
+		       c->conf->min_valid_ms, &t, &cause);
 	if (r == -ESTALE)
 		credential_log(c, LOG_INFO, NULL, 0, "persisted token expired or made with other "
 						     "settings: removed");
@@ -567,16 +519,7 @@ credential_restore(struct credential *c)
 	free(cause);
 	if (r < 0)
 		return false;
-	t = xcalloc(1, sizeof(*t));
-	t->access_token = TAKE_PTR(rec->access_token);
-	t->token_type = xstrdup(rec->token_type != NULL ? rec->token_type : "Bearer");
-	t->scope = rec->scope != NULL ? xstrdup(rec->scope) : NULL;
-	t->lifetime_ms = rec->lifetime_ms > 0 ? rec->lifetime_ms : rec->expires_wall_ms - now_wall;
-	t->expires_wall_ms = rec->expires_wall_ms;
-	t->expires_mono_ms = now_mono + (rec->expires_wall_ms - now_wall);
-	t->obtained_mono_ms = t->expires_mono_ms - t->lifetime_ms;
-	secret_fingerprint(t->access_token, t->fingerprint);
-	store_record_free(rec);
+	token_place(t, now_mono, now_mono, now_wall);
 	t->generation = ++c->generation;
 	c->token = t;
 	c->had_token = true;
@@ -778,7 +721,7 @@ credential_free(struct credential *c)
 	renew_cancel(c->ctx->renew, &c->due);
 	renew_cancel(c->ctx->renew, &c->expiry);
 	credential_wake(c, true);
-	credential_token_free(c->token);
+	token_free(c->token);
 	free(c->last_error);
 	free(c->upstream_error);
 	free(c->sink_error);

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "renew.h"
 #include "secret.h"
+#include "token.h"
 
 enum credential_state {
 	CREDENTIAL_PENDING,  /* no token yet, no attempt has failed */
@@ -23,18 +24,6 @@ enum credential_state {
 	CREDENTIAL_RENEWING, /* valid, attempt in flight */
 	CREDENTIAL_FAILING,  /* valid, the last attempt failed */
 	CREDENTIAL_EXPIRED,  /* no valid token */
-};
-
-struct token {
-	struct secret *access_token;
-	char *token_type;
-	char *scope; /* granted, else configured; space-separated; may be NULL */
-	int64_t lifetime_ms;
-	int64_t obtained_mono_ms;
-	int64_t expires_mono_ms;
-	int64_t expires_wall_ms;
-	uint64_t generation; /* counts the credential's tokens: a newer one is larger */
-	char fingerprint[7];
 };
 
 /* What a waiting client is told. */

@@ -140,12 +140,12 @@ diag_done_cb(struct http_result *res, void *arg)
 	if (tr->found != NULL)
 		fprintf(d->out, "found:        %s\n", tr->found);
 	fprintf(d->out, "token:        %zu characters, type %s (not shown)\n",
-		tr->access_token->len, tr->token_type);
+		tr->token->access_token->len, tr->token->token_type);
 	fprintf(d->out, "lifetime:     %s, from %s\n",
-		duration_format(tr->lifetime_ms, life, sizeof(life)),
+		duration_format(tr->token->lifetime_ms, life, sizeof(life)),
 		diag_sources[tr->lifetime_source]);
-	if (tr->scope != NULL)
-		fprintf(d->out, "scope:        %s\n", tr->scope);
+	if (tr->token->scope != NULL)
+		fprintf(d->out, "scope:        %s\n", tr->token->scope);
 	fprintf(d->out, "result:       ok\n");
 	d->status = 0;
 	response_free(tr);

@@ -915,7 +915,7 @@ response_lifetime(const struct cred_conf *cc, struct response_doc *doc, int64_t 
 			goto done;
 		}
 	}
-	exp = response_jwt_exp(tok->access_token);
+	exp = response_jwt_exp(tok->token->access_token);
 	if (exp > 0 && exp <= RESPONSE_LIFETIME_MAX_S + now_ms / 1000) {
 		ms = exp * 1000 - now_ms;
 		response_found(&tok->found, "exp", "the JWT payload");
@@ -931,9 +931,9 @@ done:
 					   "the token has already expired");
 		return -EINVAL;
 	}
-	tok->lifetime_ms = ms;
+	tok->token->lifetime_ms = ms;
 	if (tok->lifetime_source == LIFETIME_EXPIRES_AT || tok->lifetime_source == LIFETIME_JWT_EXP)
-		tok->expires_at_ms = now_ms + ms;
+		tok->token->expires_wall_ms = now_ms + ms;
 	return 0;
 }
 
@@ -985,12 +985,12 @@ response_token_type(const struct cred_conf *cc, struct response_doc *doc,
 			response_value_clear(&v);
 			return -EINVAL;
 		}
-		tok->token_type = strcasecmp(v.text, "bearer") == 0 ? xstrdup("Bearer") :
+		free(tok->token->token_type);
+		tok->token->token_type = strcasecmp(v.text, "bearer") == 0 ? xstrdup("Bearer") :
 								      xstrndup(v.text, v.len);
 		response_found(&tok->found, "token_type", path);
-	} else {
-		tok->token_type = xstrdup("Bearer");
 	}
+	/* Otherwise token_new's "Bearer" stays. */
 	response_value_clear(&v);
 	return 0;
 }
@@ -1108,7 +1108,7 @@ response_extract(const struct cred_conf *cc, long status, const char *mt, size_t
 	response_env_clear(&env);
 
 	tok = xcalloc(1, sizeof(*tok));
-	tok->access_token = secret_new(v.text, v.len);
+	tok->token = token_new(secret_new(v.text, v.len), NULL, NULL);
 	response_value_clear(&v);
 	tok->format = doc->fmt == FMT_XML ? "xml" : "json";
 	response_found(&tok->found, "access_token", token_path);
@@ -1119,7 +1119,7 @@ response_extract(const struct cred_conf *cc, long status, const char *mt, size_t
 		free(text);
 		return response_fail(err, status, msg);
 	}
-	tok->scope = response_scope(cc, doc, tok);
+	tok->token->scope = response_scope(cc, doc, tok);
 	*ret_tok = tok;
 	return 0;
 }
@@ -1200,9 +1200,7 @@ response_free(struct token_response *tok)
 {
 	if (tok == NULL)
 		return NULL;
-	secret_free(tok->access_token);
-	free(tok->token_type);
-	free(tok->scope);
+	token_free(tok->token);
 	free(tok->found);
 	free(tok);
 	return NULL;

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "secret.h"
+#include "token.h"
 
 #define RESPONSE_BODY_MAX (1024 * 1024)
 #define RESPONSE_TEXT_MAX 256 /* cap for untrusted text kept from a body */
@@ -23,12 +24,13 @@ enum lifetime_source {
 	LIFETIME_DEFAULT,
 };
 
+/*
+ * A parsed answer: the token (its scope the granted one or NULL; its
+ * expires_wall_ms the upstream's absolute expiry when it gave one, else 0;
+ * not yet placed on the monotonic clock) and how it was found.
+ */
 struct token_response {
-	struct secret *access_token;
-	char *token_type;    /* "Bearer" when the server gave none */
-	char *scope;	     /* granted scope, space-separated; NULL if none given */
-	int64_t lifetime_ms; /* > 0 */
-	int64_t expires_at_ms; /* the upstream's absolute expiry (unix ms) when it gave one, else 0 */
+	struct token *token;
 	enum lifetime_source lifetime_source;
 	const char *format;  /* "json" or "xml" */
 	/* diagnostics: which field was found where (paths) */

@@ -190,11 +190,12 @@ sink_replace(const struct cred_conf *cc, const char *data, size_t len, char **ca
 }
 
 int
-sink_write(const struct cred_conf *cc, const struct secret *token, const char *token_type,
-	   const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms, char **cause)
+sink_write(const struct cred_conf *cc, const struct token *t, int64_t now_wall_ms, char **cause)
 {
 	struct secbuf b = { NULL, 0, 0 };
-	const char *type = token_type;
+	const struct secret *token = t->access_token;
+	const char *type = t->token_type, *scope = t->scope;
+	int64_t expires_wall_ms = t->expires_wall_ms;
 	int r;
 
 	if (cc->sink == NULL) {

@@ -11,15 +11,16 @@
 
 #include "conf.h"
 #include "secret.h"
+#include "token.h"
 
 /*
- * Writes the token to cc->sink in cc->sink_format: raw (the token and a
- * newline), header ("Authorization: <type> <token>"), json (the API's GET
+ * Writes token t (its value, type, scope and expiry) to cc->sink in
+ * cc->sink_format: raw (the token and a newline), header ("Authorization: <type> <token>"), json (the API's GET
  * answer: name, access_token, token_type, expires_at, expires_in, scope),
  * env (ACCESS_TOKEN=..., EXPIRES_AT=... lines).  0, or -errno with *cause.
  */
-int sink_write(const struct cred_conf *cc, const struct secret *token, const char *token_type,
-	       const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms, char **cause);
+int sink_write(const struct cred_conf *cc, const struct token *t, int64_t now_wall_ms,
+	       char **cause);
 
 /* Replaces the sink with an empty file (same mode and owner). */
 int sink_clear(const struct cred_conf *cc, char **cause);

@@ -148,7 +148,7 @@ store_path(const char *dir, const char *name)
 /* The file's content for rec, into b. */
 static int
 store_format(struct secbuf *b, const char *name, const char *fingerprint,
-	     const struct store_record *rec, char **cause)
+	     const struct token *rec, char **cause)
 {
 	char num[32], sum[65];
 	const struct secret *t = rec->access_token;
@@ -208,7 +208,7 @@ store_format(struct secbuf *b, const char *name, const char *fingerprint,
  */
 int
 store_save(const char *dir, const char *name, const char *fingerprint,
-	   const struct store_record *rec, char **cause)
+	   const struct token *rec, char **cause)
 {
 	struct secbuf b = { NULL, 0, 0 };
 	_cleanup_free_ char *file = NULL, *sdcause = NULL;
@@ -311,7 +311,7 @@ store_need_int(struct store_parse *sp, const char *key, int64_t *ret)
  * The name and fingerprint are returned for the caller to compare.
  */
 static int
-store_parse(const char *buf, size_t len, const char *path, struct store_record *rec,
+store_parse(const char *buf, size_t len, const char *path, struct token *rec,
 	    char *ret_name, char *ret_fp, char **cause)
 {
 	struct store_parse sp = { buf, buf + len, path, cause };
@@ -415,11 +415,11 @@ store_stale(int dfd, const char *file, const char *path, char **cause, const cha
 
 int
 store_load(const char *dir, const char *name, const char *fingerprint, int64_t now_wall_ms,
-	   int64_t min_left_ms, struct store_record **ret, char **cause)
+	   int64_t min_left_ms, struct token **ret, char **cause)
 {
 	_cleanup_free_ char *path = NULL, *file = NULL, *sdcause = NULL;
 	_cleanup_close_ int dfd = -1, fd = -1;
-	struct store_record *rec = NULL;
+	struct token *rec = NULL;
 	char fname[CONF_NAME_MAX + 1], fp[65];
 	char *buf = NULL;
 	size_t len = 0, size = 0;
@@ -506,12 +506,16 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 		r = store_stale(dfd, file, path, cause, "holds a token about to expire");
 		goto out;
 	}
+	/* Files from before lifetimes were kept: what is left is the lifetime. */
+	if (rec->lifetime_ms <= 0)
+		rec->lifetime_ms = rec->expires_wall_ms - now_wall_ms;
+	secret_fingerprint(rec->access_token, rec->fingerprint);
 	*ret = TAKE_PTR(rec);
 	r = 0;
 out:
 	explicit_bzero(fp, sizeof(fp));
 	secret_free_buf(buf, size);
-	store_record_free(rec);
+	token_free(rec);
 	return r;
 }
 
@@ -532,16 +536,4 @@ store_remove(const char *dir, const char *name)
 	/* Best effort: the removal is done either way. */
 	(void)fsync(dfd);
 	return 0;
-}
-
-struct store_record *
-store_record_free(struct store_record *rec)
-{
-	if (rec == NULL)
-		return NULL;
-	secret_free(rec->access_token);
-	free(rec->token_type);
-	free(rec->scope);
-	free(rec);
-	return NULL;
 }

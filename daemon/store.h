@@ -13,15 +13,7 @@
 
 #include "conf.h"
 #include "secret.h"
-
-/* What is kept of a token. */
-struct store_record {
-	struct secret *access_token;
-	char *token_type;
-	char *scope;		 /* or NULL */
-	int64_t expires_wall_ms; /* unix ms */
-	int64_t lifetime_ms;	 /* as the upstream granted it */
-};
+#include "token.h"
 
 /*
  * The fingerprint of what produces cc's tokens: token_url, auth_method,
@@ -32,18 +24,20 @@ struct store_record {
 void store_fingerprint(const struct cred_conf *cc, char out[65]);
 
 /*
- * Writes rec for credential name into dir atomically.  dir is opened by
- * safedir_open (every directory on the way owned by root or us and
- * writable by no one else; its last component created, mode 0700, when
+ * Writes token rec (its value, type, scope, expiry and lifetime) for
+ * credential name into dir atomically.  dir is opened by safedir_open
+ * (every directory on the way owned by root or us and writable by no one
+ * else; its last component created, mode 0700, when
  * missing).  0, or -errno with *cause (caller frees) naming the file and
  * the failure: -EFBIG when the file would be larger than store_load reads,
  * -EPERM when a directory on the way is not safe.
  */
 int store_save(const char *dir, const char *name, const char *fingerprint,
-	       const struct store_record *rec, char **cause);
+	       const struct token *rec, char **cause);
 
 /*
- * Reads the record of name.  Returns 0 with *ret when the file is intact,
+ * Reads the record of name.  Returns 0 with *ret, a token not yet
+ * placed on the monotonic clock (token_place), when the file is intact,
  * ours, mode 0600 or stricter, its fingerprint matches and the token has
  * more than min_left_ms left at now_wall_ms; -ENOENT when there is no file;
  * -ESTALE when it expired or was made with other settings (the file is
@@ -53,11 +47,9 @@ int store_save(const char *dir, const char *name, const char *fingerprint,
  * dir's fd, never by path.  Never crashes on any content.
  */
 int store_load(const char *dir, const char *name, const char *fingerprint, int64_t now_wall_ms,
-	       int64_t min_left_ms, struct store_record **ret, char **cause);
+	       int64_t min_left_ms, struct token **ret, char **cause);
 
 /* Removes name's file if there is one; 0 or -errno. */
 int store_remove(const char *dir, const char *name);
-
-struct store_record *store_record_free(struct store_record *rec);
 
 #endif

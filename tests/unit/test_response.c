@@ -168,7 +168,7 @@ check_token(const struct result *res, const char *want)
 
 	if (res->r != 0)
 		fail_msg("no token: %s", res->err.message);
-	t = res->tok->access_token;
+	t = res->tok->token->access_token;
 	assert_non_null(t);
 	if (t->len != strlen(want) || memcmp(t->data, want, t->len) != 0)
 		fail_msg("token differs (%zu bytes, expected %zu)", t->len, strlen(want));
@@ -197,10 +197,10 @@ test_oauth2_ok(void **state)
 	cc_init(&cc);
 	run_file(&cc, 200, "application/json;charset=UTF-8", "oauth2-ok.json", &res);
 	check_token(&res, "2YotnFZFEjr1zCsicMWpAA.fake-test-token");
-	assert_string_equal(res.tok->token_type, "Bearer"); /* was "bearer" */
-	assert_int_equal(res.tok->lifetime_ms, 3600 * 1000);
+	assert_string_equal(res.tok->token->token_type, "Bearer"); /* was "bearer" */
+	assert_int_equal(res.tok->token->lifetime_ms, 3600 * 1000);
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_EXPIRES_IN);
-	assert_string_equal(res.tok->scope, "read write");
+	assert_string_equal(res.tok->token->scope, "read write");
 	assert_string_equal(res.tok->format, "json");
 	assert_string_equal(res.tok->found, "access_token at /access_token, token_type at "
 					    "/token_type, expires_in at /expires_in, scope at /scope");
@@ -216,23 +216,23 @@ test_keycloak_and_xibo_ok(void **state)
 	cc_init(&cc);
 	run_file(&cc, 200, "application/json", "keycloak-ok.json", &res);
 	assert_int_equal(res.r, 0);
-	assert_int_equal(res.tok->lifetime_ms, 300 * 1000);
-	assert_string_equal(res.tok->scope, "profile email");
+	assert_int_equal(res.tok->token->lifetime_ms, 300 * 1000);
+	assert_string_equal(res.tok->token->scope, "profile email");
 	/* the JWT's exp is there too, but expires_in wins */
-	assert_int_equal(response_jwt_exp(res.tok->access_token), 1767225900);
+	assert_int_equal(response_jwt_exp(res.tok->token->access_token), 1767225900);
 	clear(&res);
 
 	run_file(&cc, 200, "application/json", "xibo2-ok.json", &res);
 	check_token(&res, "kL2yGQdXwzUV9eH3nTvQpR7fAcS1mBjO4iZxY0Wu");
-	assert_int_equal(res.tok->lifetime_ms, 3600 * 1000);
-	assert_null(res.tok->scope);
+	assert_int_equal(res.tok->token->lifetime_ms, 3600 * 1000);
+	assert_null(res.tok->token->scope);
 	clear(&res);
 
 	run_file(&cc, 200, "application/json", "xibo3-jwt-ok.json", &res);
 	assert_int_equal(res.r, 0);
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_EXPIRES_IN);
-	assert_int_equal(res.tok->lifetime_ms, 3600 * 1000);
-	assert_int_equal(response_jwt_exp(res.tok->access_token), 1767229200);
+	assert_int_equal(res.tok->token->lifetime_ms, 3600 * 1000);
+	assert_int_equal(response_jwt_exp(res.tok->token->access_token), 1767229200);
 	clear(&res);
 }
 
@@ -247,17 +247,17 @@ test_xvid_ok(void **state)
 	/* Xvid answers text/html for JSON: sniffed by its first byte */
 	run_file(&cc, 200, "text/html; charset=UTF-8", "xvid-ok.json", &res);
 	check_token(&res, "xv_8f3a9c2e7b1d4f6a0e5c9b8d7a6f5e4d");
-	assert_int_equal(res.tok->lifetime_ms, 7200 * 1000); /* "7200", a string */
+	assert_int_equal(res.tok->token->lifetime_ms, 7200 * 1000); /* "7200", a string */
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_EXPIRES_IN);
-	assert_string_equal(res.tok->token_type, "Bearer"); /* none given */
-	assert_string_equal(res.tok->scope, "mediahub.read mediahub.write");
+	assert_string_equal(res.tok->token->token_type, "Bearer"); /* none given */
+	assert_string_equal(res.tok->token->scope, "mediahub.read mediahub.write");
 	assert_null(strstr(res.tok->found, "token_type"));
 	clear(&res);
 
 	/* with the space separator a comma is part of a scope */
 	cc.scope_separator = SCOPE_SEP_SPACE;
 	run_file(&cc, 200, NULL, "xvid-ok.json", &res);
-	assert_string_equal(res.tok->scope, "mediahub.read,mediahub.write");
+	assert_string_equal(res.tok->token->scope, "mediahub.read,mediahub.write");
 	clear(&res);
 }
 
@@ -294,7 +294,7 @@ test_token_type(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		run_str(&cc, 200, "application/json", cases[i].body, &res);
 		assert_int_equal(res.r, 0);
-		assert_string_equal(res.tok->token_type, cases[i].want);
+		assert_string_equal(res.tok->token->token_type, cases[i].want);
 		clear(&res);
 	}
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
@@ -349,7 +349,7 @@ test_expires_in(void **state)
 		if (cases[i].message == NULL) {
 			if (res.r != 0)
 				fail_msg("%s: %s", cases[i].value, res.err.message);
-			assert_int_equal(res.tok->lifetime_ms, cases[i].ms);
+			assert_int_equal(res.tok->token->lifetime_ms, cases[i].ms);
 		} else {
 			check_error(&res, cases[i].message);
 			assert_false(res.err.auth_failed);
@@ -366,7 +366,7 @@ test_expires_in(void **state)
 	cc.expires_in_path = "/data/0/ttl";
 	run_str(&cc, 200, "application/json",
 		"{\"access_token\":\"t\",\"expires_in\":5,\"data\":[{\"ttl\":\"90\"}]}", &res);
-	assert_int_equal(res.tok->lifetime_ms, 90000);
+	assert_int_equal(res.tok->token->lifetime_ms, 90000);
 	assert_non_null(strstr(res.tok->found, "expires_in at /data/0/ttl"));
 	clear(&res);
 
@@ -374,7 +374,7 @@ test_expires_in(void **state)
 	cc.expires_in_path = "";
 	run_str(&cc, 200, "application/json", "{\"access_token\":\"t\",\"expires_in\":5}", &res);
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_DEFAULT);
-	assert_int_equal(res.tok->lifetime_ms, 600000);
+	assert_int_equal(res.tok->token->lifetime_ms, 600000);
 	clear(&res);
 }
 
@@ -410,7 +410,7 @@ test_expires_at(void **state)
 	run_file(&cc, 200, "application/json", "expires-at-iso.json", &res);
 	check_token(&res, "opaque-f1e2d3c4b5a6");
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_EXPIRES_AT);
-	assert_int_equal(res.tok->lifetime_ms, 5400 * 1000);
+	assert_int_equal(res.tok->token->lifetime_ms, 5400 * 1000);
 	assert_string_equal(res.tok->found,
 			    "access_token at /data/token, expires_at at /data/validUntil");
 	clear(&res);
@@ -418,7 +418,7 @@ test_expires_at(void **state)
 	cc.token_path = "/token";
 	cc.expires_at_path = "/expires_at";
 	run_file(&cc, 200, "application/json", "expires-at-unix.json", &res);
-	assert_int_equal(res.tok->lifetime_ms, 3600 * 1000);
+	assert_int_equal(res.tok->token->lifetime_ms, 3600 * 1000);
 	clear(&res);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -427,7 +427,7 @@ test_expires_at(void **state)
 		if (cases[i].message == NULL) {
 			if (res.r != 0)
 				fail_msg("%s: %s", cases[i].value, res.err.message);
-			assert_int_equal(res.tok->lifetime_ms, cases[i].ms);
+			assert_int_equal(res.tok->token->lifetime_ms, cases[i].ms);
 		} else {
 			check_error(&res, cases[i].message);
 		}
@@ -438,7 +438,7 @@ test_expires_at(void **state)
 	/* expires_in, when both are given, wins */
 	run_str(&cc, 200, "application/json",
 		"{\"token\":\"t\",\"expires_in\":60,\"expires_at\":1767229200}", &res);
-	assert_int_equal(res.tok->lifetime_ms, 60000);
+	assert_int_equal(res.tok->token->lifetime_ms, 60000);
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_EXPIRES_IN);
 	clear(&res);
 }
@@ -505,7 +505,7 @@ test_jwt_exp(void **state)
 	run_str(&cc, 200, "application/json", body, &res);
 	check_token(&res, t);
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_JWT_EXP);
-	assert_int_equal(res.tok->lifetime_ms, 1800 * 1000);
+	assert_int_equal(res.tok->token->lifetime_ms, 1800 * 1000);
 	assert_non_null(strstr(res.tok->found, "exp at the JWT payload"));
 	clear(&res);
 	free(body);
@@ -532,7 +532,7 @@ test_jwt_exp(void **state)
 	body = xasprintf("{\"access_token\":\"%s\"}", t);
 	run_str(&cc, 200, "application/json", body, &res);
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_DEFAULT);
-	assert_int_equal(res.tok->lifetime_ms, 600000);
+	assert_int_equal(res.tok->token->lifetime_ms, 600000);
 	clear(&res);
 	free(body);
 	free(t);
@@ -568,7 +568,7 @@ test_default_lifetime(void **state)
 	run_file(&cc, 200, "application/json", "no-lifetime.json", &res);
 	check_token(&res, "opaque-without-lifetime");
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_DEFAULT);
-	assert_int_equal(res.tok->lifetime_ms, 15 * 60 * 1000);
+	assert_int_equal(res.tok->token->lifetime_ms, 15 * 60 * 1000);
 	assert_string_equal(res.tok->found, "access_token at /access_token, token_type at /token_type");
 	clear(&res);
 
@@ -876,10 +876,10 @@ test_oracle_sbc(void **state)
 	run_file(&cc, 200, "application/xml", "oracle-sbc-ok.xml", &res);
 	check_token(&res, "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.ZmFrZS1zYmMtdG9rZW4.c2ln");
 	assert_string_equal(res.tok->format, "xml");
-	assert_string_equal(res.tok->token_type, "Bearer");
+	assert_string_equal(res.tok->token->token_type, "Bearer");
 	assert_int_equal(res.tok->lifetime_source, LIFETIME_DEFAULT);
-	assert_int_equal(res.tok->lifetime_ms, 600000);
-	assert_null(res.tok->scope);
+	assert_int_equal(res.tok->token->lifetime_ms, 600000);
+	assert_null(res.tok->token->scope);
 	assert_string_equal(res.tok->found, "access_token at /response/data/accessToken");
 	clear(&res);
 
@@ -894,14 +894,14 @@ test_oracle_sbc(void **state)
 		"<response><data><accessToken>t</accessToken><expiresIn> 120 </expiresIn></data>"
 		"</response>",
 		&res);
-	assert_int_equal(res.tok->lifetime_ms, 600000); /* not at the default path */
+	assert_int_equal(res.tok->token->lifetime_ms, 600000); /* not at the default path */
 	clear(&res);
 	cc.expires_in_path = "/response/data/expiresIn";
 	run_str(&cc, 200, "application/xml",
 		"<response><data><accessToken>t</accessToken><expiresIn> 120 </expiresIn></data>"
 		"</response>",
 		&res);
-	assert_int_equal(res.tok->lifetime_ms, 120000);
+	assert_int_equal(res.tok->token->lifetime_ms, 120000);
 	clear(&res);
 
 	run_file(&cc, 401, "application/xml", "oracle-sbc-error.xml", &res);

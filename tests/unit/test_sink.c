@@ -48,6 +48,21 @@ struct fixture {
 	struct secret *token;
 };
 
+/* sink_write for a token made of these parts (borrowed, not freed). */
+static int
+sink_write_parts(const struct cred_conf *cc, const struct secret *value, const char *type,
+		 const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms, char **cause)
+{
+	struct token t = {
+		.access_token = (struct secret *)value,
+		.token_type = (char *)type,
+		.scope = (char *)scope,
+		.expires_wall_ms = expires_wall_ms,
+	};
+
+	return sink_write(cc, &t, now_wall_ms, cause);
+}
+
 static int
 rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -154,7 +169,7 @@ write_sink(struct fixture *f, const char *type, const char *scope)
 	_cleanup_free_ char *cause = NULL;
 	int r;
 
-	r = sink_write(&f->cc, f->token, type, scope, EXPIRES, NOW, &cause);
+	r = sink_write_parts(&f->cc, f->token, type, scope, EXPIRES, NOW, &cause);
 	if (r < 0 && cause == NULL)
 		fail_msg("an error without a cause");
 	return r;
@@ -293,7 +308,7 @@ test_refused(void **state)
 
 	none = f->cc;
 	none.sink = NULL;
-	assert_int_equal(sink_write(&none, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
+	assert_int_equal(sink_write_parts(&none, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
 			 -EINVAL);
 	assert_non_null(cause);
 	FREE(cause);
@@ -395,7 +410,7 @@ owner_refused(struct fixture *f)
 	f->cc.sink_owner_set = true;
 	f->cc.sink_uid = 0;
 	f->cc.sink_gid = (gid_t)-1;
-	r = sink_write(&f->cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause);
+	r = sink_write_parts(&f->cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause);
 	if (r != -EPERM || cause == NULL || strstr(cause, "only root can") == NULL)
 		return 1;
 	if (stat(f->path, &st) == 0 || errno != ENOENT)
@@ -482,7 +497,7 @@ test_bad_places(void **state)
 
 	/* A missing directory: the cause names it. */
 	cc.sink = sink;
-	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
+	assert_int_equal(sink_write_parts(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
 			 -ENOENT);
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, missing));
@@ -497,7 +512,7 @@ test_bad_places(void **state)
 
 	/* Its group could race the temporary: refused too, naming what to change. */
 	assert_int_equal(chmod(f->dir, 0770), 0);
-	assert_int_equal(sink_write(&f->cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
+	assert_int_equal(sink_write_parts(&f->cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
 			 -EPERM);
 	assert_non_null(strstr(cause, "writable by group (mode 0770): chmod g-w"));
 	assert_non_null(strstr(cause, f->dir));
@@ -539,13 +554,13 @@ test_swapped_directory(void **state)
 	cc.sink_uid = 65534;
 	cc.sink_gid = 65534;
 	/* All root's: written. */
-	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
+	assert_int_equal(sink_write_parts(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
 	/* u given to nobody, who swaps sub for a link to target. */
 	assert_int_equal(chown(u, 65534, 65534), 0);
 	assert_int_equal(rename(sub, old), 0);
 	assert_int_equal(symlink(target, sub), 0);
 	assert_int_equal(lchown(sub, 65534, 65534), 0);
-	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), -EPERM);
+	assert_int_equal(sink_write_parts(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), -EPERM);
 	want = xasprintf("%s: owned by uid 65534 (nobody), must be owned by root: chown root %s",
 			 u, u);
 	assert_non_null(cause);
@@ -558,13 +573,13 @@ test_swapped_directory(void **state)
 	assert_int_equal(count_hidden(target), 0);
 	/* u back to root: the link, still nobody's, is not followed either. */
 	assert_int_equal(chown(u, 0, 0), 0);
-	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), -EPERM);
+	assert_int_equal(sink_write_parts(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), -EPERM);
 	assert_non_null(strstr(cause, "symbolic link owned by uid 65534"));
 	FREE(cause);
 	assert_int_equal(lstat(linked, &st), -1);
 	/* A link root made is root's word: followed. */
 	assert_int_equal(lchown(sub, 0, 0), 0);
-	assert_int_equal(sink_write(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
+	assert_int_equal(sink_write_parts(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
 	assert_int_equal(lstat(linked, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
 	free(cc.sink);
@@ -636,12 +651,12 @@ test_reader_never_sees_partial(void **state)
 	rd.b = xasprintf("%s\n", long_token);
 	rd.blen = strlen(rd.b);
 
-	assert_int_equal(sink_write(&f->cc, ta, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
+	assert_int_equal(sink_write_parts(&f->cc, ta, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
 	assert_int_equal(pthread_create(&th, NULL, reader_main, &rd), 0);
 	while (!atomic_load(&rd.started))
 		usleep(100);
 	for (int i = 0; i < 2000; i++) {
-		assert_int_equal(sink_write(&f->cc, i % 2 == 0 ? tb : ta, "Bearer", NULL,
+		assert_int_equal(sink_write_parts(&f->cc, i % 2 == 0 ? tb : ta, "Bearer", NULL,
 					    EXPIRES, NOW, &cause),
 				 0);
 	}

@@ -73,11 +73,11 @@ file_path(const char *name)
 	return xasprintf("%s/%s.token", test_dir, name);
 }
 
-static struct store_record *
+static struct token *
 record_new(const char *token, const char *type, const char *scope, int64_t expires,
 	   int64_t lifetime)
 {
-	struct store_record *rec = xcalloc(1, sizeof(*rec));
+	struct token *rec = xcalloc(1, sizeof(*rec));
 
 	rec->access_token = secret_from_str(token);
 	rec->token_type = xstrdup(type);
@@ -88,7 +88,7 @@ record_new(const char *token, const char *type, const char *scope, int64_t expir
 }
 
 static void
-assert_token(const struct store_record *rec, const char *want)
+assert_token(const struct token *rec, const char *want)
 {
 	assert_non_null(rec->access_token);
 	assert_int_equal(rec->access_token->len, strlen(want));
@@ -181,7 +181,7 @@ body(const char *expires, const char *extra_before_token)
 
 static int
 load(const char *name, const char *fp, int64_t now, int64_t min_left,
-     struct store_record **rec, char **cause)
+     struct token **rec, char **cause)
 {
 	*rec = NULL;
 	*cause = NULL;
@@ -193,8 +193,8 @@ test_round_trip(void **state)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/state", test_dir), *path = NULL,
 			    *cause = NULL;
-	struct store_record *rec = record_new(TOKEN, "Bearer", "read write", NOW + HOUR, HOUR);
-	struct store_record *got = NULL;
+	struct token *rec = record_new(TOKEN, "Bearer", "read write", NOW + HOUR, HOUR);
+	struct token *got = NULL;
 	struct stat st;
 
 	/* A missing state_dir is created, mode 0700. */
@@ -216,8 +216,8 @@ test_round_trip(void **state)
 	assert_string_equal(got->scope, "read write");
 	assert_int_equal(got->expires_wall_ms, NOW + HOUR);
 	assert_int_equal(got->lifetime_ms, HOUR);
-	got = store_record_free(got);
-	store_record_free(rec);
+	got = token_free(got);
+	token_free(rec);
 
 	/* Replaced by the next save; no scope stays no scope. */
 	rec = record_new("second-token", "MAC", NULL, NOW + 2 * HOUR, 2 * HOUR);
@@ -228,7 +228,7 @@ test_round_trip(void **state)
 	assert_null(got->scope);
 	assert_int_equal(got->expires_wall_ms, NOW + 2 * HOUR);
 	assert_int_equal(count_entries(dir, false), 1);
-	got = store_record_free(got);
+	got = token_free(got);
 
 	/* An empty scope is not the same as none. */
 	free(rec->scope);
@@ -236,16 +236,16 @@ test_round_trip(void **state)
 	assert_int_equal(store_save(dir, "api", FP_A, rec, &cause), 0);
 	assert_int_equal(store_load(dir, "api", FP_A, NOW, 0, &got, &cause), 0);
 	assert_string_equal(got->scope, "");
-	got = store_record_free(got);
+	got = token_free(got);
 
 	/* Each credential has its own file. */
 	assert_int_equal(store_save(dir, "other.cred-1", FP_B, rec, &cause), 0);
 	assert_int_equal(count_entries(dir, false), 2);
 	assert_int_equal(store_load(dir, "api", FP_A, NOW, 0, &got, &cause), 0);
-	got = store_record_free(got);
+	got = token_free(got);
 	assert_int_equal(store_load(dir, "other.cred-1", FP_B, NOW, 0, &got, &cause), 0);
-	got = store_record_free(got);
-	store_record_free(rec);
+	got = token_free(got);
+	token_free(rec);
 }
 
 /* What cannot be written back exactly is not written at all. */
@@ -254,7 +254,7 @@ test_save_refuses(void **state)
 {
 	static const char *const tokens[] = { "a\nb", "a\rb", "tab\there", "del\x7f", "" };
 	_cleanup_free_ char *cause = NULL;
-	struct store_record *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
+	struct token *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
 
 	for (size_t i = 0; i < ELEMENTSOF(tokens); i++) {
 		secret_free(rec->access_token);
@@ -288,7 +288,7 @@ test_save_refuses(void **state)
 	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), -EINVAL);
 	FREE(cause);
 	assert_int_equal(count_entries(test_dir, false), 0);
-	store_record_free(rec);
+	token_free(rec);
 }
 
 /*
@@ -299,7 +299,7 @@ static void
 test_large_token(void **state)
 {
 	_cleanup_free_ char *cause = NULL, *big = xmalloc(FILE_MAX + 1);
-	struct store_record *rec, *got = NULL;
+	struct token *rec, *got = NULL;
 
 	/* 100 KiB, over the 64 KiB that used to be read back. */
 	memset(big, 'T', 100 * 1024);
@@ -309,8 +309,8 @@ test_large_token(void **state)
 	assert_null(cause);
 	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
 	assert_token(got, big);
-	got = store_record_free(got);
-	store_record_free(rec);
+	got = token_free(got);
+	token_free(rec);
 
 	/* The whole of a 1 MiB response body as the token still fits. */
 	memset(big, 'U', 1024 * 1024);
@@ -319,8 +319,8 @@ test_large_token(void **state)
 	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
 	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
 	assert_token(got, big);
-	got = store_record_free(got);
-	store_record_free(rec);
+	got = token_free(got);
+	token_free(rec);
 
 	/* Larger than what is read back: refused, the old file stays. */
 	memset(big, 'V', FILE_MAX);
@@ -333,8 +333,8 @@ test_large_token(void **state)
 	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
 	assert_int_equal(got->access_token->len, 1024 * 1024);
 	assert_int_equal(count_entries(test_dir, true), 0);
-	got = store_record_free(got);
-	store_record_free(rec);
+	got = token_free(got);
+	token_free(rec);
 }
 
 /*
@@ -347,8 +347,8 @@ test_unsafe_dir(void **state)
 {
 	_cleanup_free_ char *cause = NULL, *grp = NULL, *grpstate = NULL, *nob = NULL,
 			    *nobstate = NULL, *link = NULL, *real = NULL, *want = NULL;
-	struct store_record *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
-	struct store_record *got = NULL;
+	struct token *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
+	struct token *got = NULL;
 
 	/* Its group could swap the files: refused, also when the parent is at fault. */
 	grp = xasprintf("%s/grp", test_dir);
@@ -378,10 +378,10 @@ test_unsafe_dir(void **state)
 	assert_int_equal(symlink("grp/state", link), 0);
 	assert_int_equal(store_load(link, "api", FP_A, NOW, 0, &got, &cause), 0);
 	assert_token(got, TOKEN);
-	got = store_record_free(got);
+	got = token_free(got);
 
 	if (geteuid() != 0) {
-		store_record_free(rec);
+		token_free(rec);
 		return;
 	}
 	/* An ancestor owned by another user, who could swap what is below it. */
@@ -411,8 +411,8 @@ test_unsafe_dir(void **state)
 	FREE(cause);
 	assert_int_equal(store_remove(nobstate, "api"), -EPERM);
 	assert_int_equal(store_load(real, "api", FP_A, NOW, 0, &got, &cause), 0);
-	got = store_record_free(got);
-	store_record_free(rec);
+	got = token_free(got);
+	token_free(rec);
 }
 
 /* A save that fails half-way leaves the old file and no temporary. */
@@ -421,10 +421,10 @@ test_atomic(void **state)
 {
 	_cleanup_free_ char *path = file_path("api"), *before = NULL, *after = NULL,
 			    *cause = NULL, *notdir = NULL, *deep = NULL;
-	struct store_record *a = record_new("old-token", "Bearer", NULL, NOW + HOUR, HOUR);
-	struct store_record *b = record_new("new-token-that-is-longer", "Bearer", "s", NOW + HOUR,
+	struct token *a = record_new("old-token", "Bearer", NULL, NOW + HOUR, HOUR);
+	struct token *b = record_new("new-token-that-is-longer", "Bearer", "s", NOW + HOUR,
 					    HOUR);
-	struct store_record *got = NULL;
+	struct token *got = NULL;
 	struct rlimit saved, small;
 	size_t blen, alen;
 
@@ -450,7 +450,7 @@ test_atomic(void **state)
 	assert_int_equal(count_entries(test_dir, true), 0);
 	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
 	assert_token(got, "old-token");
-	got = store_record_free(got);
+	got = token_free(got);
 
 	/* A read-only directory stops anyone but root. */
 	if (geteuid() != 0) {
@@ -461,7 +461,7 @@ test_atomic(void **state)
 		assert_int_equal(chmod(test_dir, 0700), 0);
 		assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
 		assert_token(got, "old-token");
-		got = store_record_free(got);
+		got = token_free(got);
 	}
 
 	/* state_dir is a file, or its parent is missing (mkdir is tried once). */
@@ -474,8 +474,8 @@ test_atomic(void **state)
 	assert_non_null(strstr(cause, deep));
 	assert_non_null(strstr(cause, "cannot create"));
 	FREE(cause);
-	store_record_free(a);
-	store_record_free(b);
+	token_free(a);
+	token_free(b);
 }
 
 /* One bad file: the code wanted, a cause, no record, the file left alone. */
@@ -483,7 +483,7 @@ static void
 check_bad(const char *what, const void *content, size_t len, mode_t mode, int want)
 {
 	_cleanup_free_ char *path = file_path("api"), *cause = NULL;
-	struct store_record *rec = NULL;
+	struct token *rec = NULL;
 	struct stat st;
 	int r;
 
@@ -618,12 +618,12 @@ test_corrupt(void **state)
 	check_bad("mode 0602", good, len, 0602, -EPERM);
 	{
 		_cleanup_free_ char *path = file_path("api"), *cause = NULL;
-		struct store_record *rec = NULL;
+		struct token *rec = NULL;
 
 		write_raw(path, 0400, good, len);
 		assert_int_equal(load("api", FP_A, NOW, 0, &rec, &cause), 0);
 		assert_token(rec, TOKEN);
-		store_record_free(rec);
+		token_free(rec);
 		unlink(path);
 	}
 }
@@ -635,7 +635,7 @@ test_bad_kinds(void **state)
 	_cleanup_free_ char *b = body("1700003600000", ""), *good = with_sum(b),
 			    *path = file_path("api"), *target = NULL, *cause = NULL,
 			    *content = NULL;
-	struct store_record *rec = NULL;
+	struct token *rec = NULL;
 	struct stat st;
 	size_t len;
 
@@ -721,18 +721,18 @@ static void
 test_expiry(void **state)
 {
 	_cleanup_free_ char *path = file_path("api"), *cause = NULL;
-	struct store_record *rec = record_new(TOKEN, "Bearer", NULL, NOW + 60000, HOUR);
-	struct store_record *got = NULL;
+	struct token *rec = record_new(TOKEN, "Bearer", NULL, NOW + 60000, HOUR);
+	struct token *got = NULL;
 	struct stat st;
 
 	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
 	/* More than min_left left: reused. */
 	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
-	got = store_record_free(got);
+	got = token_free(got);
 	assert_int_equal(load("api", FP_A, NOW, 59999, &got, &cause), 0);
-	got = store_record_free(got);
+	got = token_free(got);
 	assert_int_equal(load("api", FP_A, NOW + 59000, 999, &got, &cause), 0);
-	got = store_record_free(got);
+	got = token_free(got);
 	/* Exactly min_left left is not more: stale, and removed. */
 	assert_int_equal(load("api", FP_A, NOW, 60000, &got, &cause), -ESTALE);
 	assert_null(got);
@@ -757,14 +757,14 @@ test_expiry(void **state)
 	assert_non_null(strstr(cause, "other settings"));
 	FREE(cause);
 	assert_int_equal(stat(path, &st), -1);
-	store_record_free(rec);
+	token_free(rec);
 }
 
 static void
 test_remove(void **state)
 {
 	_cleanup_free_ char *path = file_path("api"), *cause = NULL;
-	struct store_record *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
+	struct token *rec = record_new(TOKEN, "Bearer", NULL, NOW + HOUR, HOUR);
 	struct stat st;
 
 	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
@@ -776,8 +776,8 @@ test_remove(void **state)
 	assert_int_equal(store_remove("/nonexistent/tokenbroker", "api"), 0);
 	assert_int_equal(store_remove(test_dir, "../keep"), -EINVAL);
 	assert_int_equal(count_entries(test_dir, false), 1);
-	store_record_free(rec);
-	assert_null(store_record_free(NULL));
+	token_free(rec);
+	assert_null(token_free(NULL));
 }
 
 static void
