@@ -306,7 +306,6 @@ api_unavailable(struct evhttp_request *req, struct credential *c, const char *wh
 	free(msg);
 }
 
-/* The token answer: JSON, or the bare token for Accept: text/plain. */
 /*
  * The token answer: JSON, or the bare token for Accept: text/plain.  ar,
  * when not NULL, is a POST .../renew: its JSON answer also says whether the
@@ -1515,10 +1514,4 @@ api_free(struct api *api)
 	free(api->uids);
 	free(api);
 	return NULL;
-}
-
-unsigned
-api_clients(const struct api *api)
-{
-	return api->clients;
 }

@@ -46,7 +46,4 @@ unsigned api_fd_reserve(const struct daemon_conf *dc);
  */
 unsigned api_fd_cap(const struct daemon_conf *dc);
 
-/* Connections open now. */
-unsigned api_clients(const struct api *api);
-
 #endif

@@ -434,7 +434,7 @@ credential_http_done_cb(struct http_result *res, void *arg)
 	}
 	if (res->body_too_large) {
 		msg = xasprintf("HTTP %ld: response body larger than %d bytes", res->status,
-				RESPONSE_BODY_MAX);
+				TOKEN_BODY_MAX);
 		credential_failed(c, res->status, NULL, msg, false, res->retry_after);
 		free(msg);
 		return;

@@ -124,7 +124,7 @@ diag_done_cb(struct http_result *res, void *arg)
 		fprintf(d->out, "Retry-After:  %s\n", res->retry_after);
 	if (res->body_too_large) {
 		fprintf(d->out, "result:       failed: the body is larger than %d bytes\n",
-			RESPONSE_BODY_MAX);
+			TOKEN_BODY_MAX);
 		return;
 	}
 	if (response_parse(d->cc, res->status, res->content_type, res->body->data, res->body->len,

@@ -23,7 +23,7 @@
 
 #include "duration.h"
 #include "http.h"
-#include "response.h"
+#include "token.h"
 #include "secbuf.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -54,7 +54,7 @@ struct http_transfer {
 	void *arg;
 
 	char errbuf[CURL_ERROR_SIZE];
-	struct secbuf body; /* as it arrives, at most RESPONSE_BODY_MAX bytes */
+	struct secbuf body; /* as it arrives, at most TOKEN_BODY_MAX bytes */
 	bool body_too_large;
 	char *retry_after;
 };
@@ -127,7 +127,7 @@ http_error_text(struct http_transfer *t, CURLcode code)
 	size_t n;
 
 	if (t->body_too_large)
-		return xasprintf("response body larger than %d bytes", RESPONSE_BODY_MAX);
+		return xasprintf("response body larger than %d bytes", TOKEN_BODY_MAX);
 	if (code == CURLE_OPERATION_TIMEDOUT) {
 		curl_off_t connect_us = 0;
 		int64_t limit = t->timeout_ms;
@@ -350,7 +350,7 @@ http_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 }
 
 /*
- * CURLOPT_WRITEFUNCTION: appends to the body until RESPONSE_BODY_MAX; past
+ * CURLOPT_WRITEFUNCTION: appends to the body until TOKEN_BODY_MAX; past
  * it, keeps what fits and aborts the transfer.
  */
 static size_t
@@ -359,9 +359,9 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	struct http_transfer *t = arg;
 	size_t n = size * nmemb, fit = n;
 
-	if (n > RESPONSE_BODY_MAX - t->body.len) {
+	if (n > TOKEN_BODY_MAX - t->body.len) {
 		t->body_too_large = true;
-		fit = RESPONSE_BODY_MAX - t->body.len;
+		fit = TOKEN_BODY_MAX - t->body.len;
 	}
 	secbuf_add(&t->body, data, fit);
 	return t->body_too_large ? 0 : n;
@@ -495,7 +495,7 @@ http_setup(struct http_transfer *t, const struct cred_conf *cc, char **cause)
 		HTTP_SETOPT(t, CURLOPT_SSLCERT, cc->client_cert);
 	if (cc->client_key != NULL)
 		HTTP_SETOPT(t, CURLOPT_SSLKEY, cc->client_key);
-	HTTP_SETOPT(t, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)RESPONSE_BODY_MAX);
+	HTTP_SETOPT(t, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)TOKEN_BODY_MAX);
 	HTTP_SETOPT(t, CURLOPT_WRITEFUNCTION, http_write_cb);
 	HTTP_SETOPT(t, CURLOPT_WRITEDATA, t);
 	HTTP_SETOPT(t, CURLOPT_HEADERFUNCTION, http_header_cb);
@@ -525,16 +525,20 @@ http_new(struct event_base *base, unsigned max_concurrency)
 		http_free(h);
 		return NULL;
 	}
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_curl_socket_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_curl_timer_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	/*
 	 * Idle connections kept for reuse: no more than transfers at once, so
 	 * the descriptors upstream requests take stay within what the API
 	 * keeps back from clients for them (api_fd_reserve()).
 	 */
-	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_concurrency);
+	if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_curl_socket_cb) != CURLM_OK ||
+	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
+	    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_curl_timer_cb) != CURLM_OK ||
+	    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK ||
+	    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_concurrency) !=
+		    CURLM_OK) {
+		http_free(h);
+		return NULL;
+	}
 	return h;
 }
 

@@ -24,7 +24,7 @@ struct http_result {
 	char *retry_after;    /* the raw Retry-After header, or NULL */
 	struct secret *body;  /* never NULL; wiped on free */
 	char *error;	      /* transport failure ("connection refused ..."), or NULL */
-	bool body_too_large;  /* the body passed RESPONSE_BODY_MAX and was cut */
+	bool body_too_large;  /* the body passed TOKEN_BODY_MAX and was cut */
 	int64_t duration_ms;
 	const char *url;      /* as requested, valid during the callback */
 };

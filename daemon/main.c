@@ -28,6 +28,7 @@
 
 #define MAIN_STOP_GRACE_MS 300
 #define MAIN_STATUS_INTERVAL_MS 5000
+#define MAIN_STATUS_MAX 160 /* one line of STATUS=: counts and a duration */
 
 struct main_ctx {
 	const char *path;   /* the configuration file, for reloads */
@@ -123,7 +124,7 @@ main_status_text(struct main_ctx *m, char *buf, size_t size)
 static void
 main_status_cb(evutil_socket_t fd, short what, void *arg)
 {
-	char status[160];
+	char status[MAIN_STATUS_MAX];
 
 	struct main_ctx *m = arg;
 
@@ -156,7 +157,7 @@ main_hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_ctx *m = arg;
 	struct conf *conf, *old = m->conf;
-	char status[160];
+	char status[MAIN_STATUS_MAX];
 
 	if (m->stopping)
 		return;
@@ -235,13 +236,15 @@ static int
 main_run(struct main_ctx *m)
 {
 	struct timeval tv = time_ms_to_tv(MAIN_STATUS_INTERVAL_MS);
-	char status[160], *cause = NULL;
+	char status[MAIN_STATUS_MAX], *cause = NULL;
 	int listen_fd;
 
 	signal(SIGPIPE, SIG_IGN);
 	main_raise_nofile(&m->conf->daemon);
 	listen_fd = sd_listen_socket(&cause);
-	if (listen_fd < -1) {
+	if (listen_fd == -ENOENT) {
+		listen_fd = -1; /* none passed: bind the configured path */
+	} else if (listen_fd < 0) {
 		log_err("%s", cause);
 		free(cause);
 		conf_free(m->conf);

@@ -7,8 +7,12 @@
 static const int64_t metrics_buckets_ms[] = { 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000 };
 #define METRICS_NBUCKETS (sizeof(metrics_buckets_ms) / sizeof(metrics_buckets_ms[0]))
 
+/* HTTP status codes counted: [METRICS_STATUS_MIN, METRICS_STATUS_END). */
+#define METRICS_STATUS_MIN 100
+#define METRICS_STATUS_END 600
+
 struct metrics {
-	uint64_t requests[600]; /* by HTTP status code, 100..599 */
+	uint64_t requests[METRICS_STATUS_END]; /* by HTTP status code, 100..599 */
 	uint64_t upstream_buckets[METRICS_NBUCKETS];
 	uint64_t upstream_count;
 	int64_t upstream_sum_ms;
@@ -30,7 +34,7 @@ metrics_free(struct metrics *m)
 void
 metrics_count_request(struct metrics *m, int code)
 {
-	if (m != NULL && code >= 100 && code < 600)
+	if (m != NULL && code >= METRICS_STATUS_MIN && code < METRICS_STATUS_END)
 		m->requests[code]++;
 }
 
@@ -78,7 +82,7 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, struct
 				    s->creds[i].name, s->creds[i].up);
 	metrics_header(out, "tokenbroker_requests_total", "counter",
 		       "Requests answered on the socket, by HTTP status code.");
-	for (int code = 100; code < 600; code++)
+	for (int code = METRICS_STATUS_MIN; code < METRICS_STATUS_END; code++)
 		if (m->requests[code] > 0)
 			evbuffer_add_printf(out, "tokenbroker_requests_total{code=\"%d\"} %llu\n", code,
 					    (unsigned long long)m->requests[code]);

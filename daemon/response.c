@@ -1141,7 +1141,7 @@ response_parse(const struct cred_conf *cc, long status, const char *content_type
 	if (body == NULL)
 		len = 0;
 	mt = response_media_type(content_type);
-	if (len > RESPONSE_BODY_MAX) {
+	if (len > TOKEN_BODY_MAX) {
 		r = response_fail(ret_err, status,
 				  xasprintf("HTTP %ld: the body is too large (%zu bytes)", status,
 					    len));

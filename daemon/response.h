@@ -13,7 +13,6 @@
 #include "secret.h"
 #include "token.h"
 
-#define RESPONSE_BODY_MAX (1024 * 1024)
 #define RESPONSE_TEXT_MAX 256 /* cap for untrusted text kept from a body */
 #define RESPONSE_TOKEN_TYPE_MAX 64
 

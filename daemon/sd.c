@@ -89,7 +89,7 @@ sd_listen_socket(char **cause)
 	int n = sd_listen_fds(1);
 
 	if (n == 0)
-		return -1;
+		return -ENOENT;
 	if (n < 0) {
 		*cause = xasprintf("cannot take the sockets passed by the service manager: %s",
 				   strerror(-n));

@@ -26,9 +26,9 @@ void sd_reloading(struct sd *sd);
 void sd_stopping(struct sd *sd);
 
 /*
- * The listening socket passed by socket activation: >= 0, -1 when none was
- * passed, or -EINVAL with *cause when what was passed is not one Unix
- * stream socket.
+ * The listening socket passed by socket activation: the fd (>= 0), -ENOENT
+ * when none was passed, or -EINVAL with *cause when what was passed is not
+ * one Unix stream socket.
  */
 int sd_listen_socket(char **cause);
 

@@ -31,7 +31,6 @@
 #include "atomicfile.h"
 #include "cleanup.h"
 #include "conf.h"
-#include "response.h"
 #include "safedir.h"
 #include "secbuf.h"
 #include "secret.h"
@@ -43,9 +42,9 @@
 /*
  * The largest state file, for store_save and store_load alike: room for
  * the largest token an upstream answer can carry (the whole body, at most
- * RESPONSE_BODY_MAX bytes, with its type and scope) and the other lines.
+ * TOKEN_BODY_MAX bytes, with its type and scope) and the other lines.
  */
-#define STORE_FILE_MAX (RESPONSE_BODY_MAX + 4096)
+#define STORE_FILE_MAX (TOKEN_BODY_MAX + 4096)
 #define STORE_INT_DIGITS 18 /* fits int64_t whatever the digits */
 #define STORE_INT_MAX 999999999999999999LL
 

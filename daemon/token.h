@@ -12,6 +12,12 @@
 
 #include "secret.h"
 
+/*
+ * The most of an upstream's answer that is read (http) and parsed
+ * (response): so also the longest token there can be (store, sink).
+ */
+#define TOKEN_BODY_MAX (1024 * 1024)
+
 struct token {
 	struct secret *access_token;
 	char *token_type;	  /* never NULL: "Bearer" when the server gave none */

@@ -155,7 +155,7 @@ server_cb(struct evhttp_request *req, void *arg)
 		evhttp_add_header(out, "Location", "/json");
 		evhttp_send_reply(req, 302, "Found", buf);
 	} else if (strcmp(path, "/big") == 0 || strcmp(path, "/bigchunked") == 0) {
-		size_t n = RESPONSE_BODY_MAX + 4096;
+		size_t n = TOKEN_BODY_MAX + 4096;
 		char *big = xmalloc(n);
 
 		memset(big, 'x', n);
@@ -466,7 +466,7 @@ check_too_large(struct fixture *f, const char *path)
 	assert_true(o.too_large);
 	assert_non_null(o.error);
 	assert_non_null(strstr(o.error, "larger than"));
-	assert_true(o.body_len <= RESPONSE_BODY_MAX);
+	assert_true(o.body_len <= TOKEN_BODY_MAX);
 	assert_int_equal(http_active(f->http), 0);
 	outcome_clear(&o);
 }

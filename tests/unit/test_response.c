@@ -722,10 +722,10 @@ test_unparsable(void **state)
 	assert_int_equal(res.err.http_status, 0);
 	clear(&res);
 
-	big = xmalloc(RESPONSE_BODY_MAX + 2);
-	memset(big, ' ', RESPONSE_BODY_MAX + 1);
+	big = xmalloc(TOKEN_BODY_MAX + 2);
+	memset(big, ' ', TOKEN_BODY_MAX + 1);
 	big[0] = '{';
-	run(&cc, 200, "application/json", big, RESPONSE_BODY_MAX + 1, &res);
+	run(&cc, 200, "application/json", big, TOKEN_BODY_MAX + 1, &res);
 	check_error(&res, "HTTP 200: the body is too large (1048577 bytes)");
 	clear(&res);
 	free(big);
