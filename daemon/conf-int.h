@@ -1,8 +1,9 @@
 /*
- * What the pieces of the configuration share, and nothing outside conf*.c
- * includes: the loader (files, sections and messages as read), the value
- * parsers of conf-value.c, and the credential key table that conf-cred.c
- * fills and conf-cred-check.c reads.
+ * What the pieces of the configuration share; nothing but conf*.c and
+ * their unit tests includes it (the public API is conf.h).  The loader
+ * (files, sections and messages as read), the value parsers of
+ * conf-value.c, and the credential key table that conf-cred.c fills and
+ * conf-cred-check.c reads.
  */
 #ifndef TB_CONF_INT_H
 #define TB_CONF_INT_H

@@ -1,23 +1,25 @@
 /*
- * Reading the files: the main file and the *.conf files in conf.d/, line by line, into
- * sections of raw key = value entries, each with its FILE:LINE.  Nothing is
- * interpreted here beyond which keys a section knows; conf-daemon.c and
- * conf-cred.c turn the entries into values once every file is read.
+ * Reading the files: the main file and the *.conf files in conf.d/, line
+ * by line, into sections of raw key = value entries, each with its
+ * FILE:LINE.  Nothing is interpreted here beyond which keys a section
+ * knows; conf-daemon.c and conf-cred.c turn the entries into values once
+ * every file is read.
  *
- * No libinih.  It was tried both ways: letting it lex (ini_parse_stream
- * over our files) cannot keep our messages, for the library as distributions
- * build it (Debian 12: libinih 55) has INI_HANDLER_LINENO off, so the
- * handler never learns its line; cuts lines at INI_MAX_LINE (200) without a
- * word and takes the rest for a line of its own; truncates section names
- * at 50 bytes; never tells the handler of a section without keys; and
- * reports only the first syntax error.  Keeping it behind a reader of our
- * own that handled lines, comments, section headers, the BOM and line
- * length left it only the split at "=" - a dozen lines here.  So the reader
- * below does it all, to libinih's rules where a file could tell: "#" and
- * ";" start a comment line, ";" after white space starts an inline comment,
- * the first "=" or ":" splits a key line, and a line may be 199
- * characters long (what libinih's buffer held, so every file that loaded
- * still loads).
+ * Why not libinih: letting it do the lexing (ini_parse_stream or
+ * ini_parse_string) cannot keep our messages, for the library as
+ * distributions build it (Debian 12: libinih 55) has INI_HANDLER_LINENO
+ * off, so a handler never learns its line; cuts a line at INI_MAX_LINE
+ * (200) without a word and reads the rest as a line of its own; truncates
+ * section names at 50 bytes; never calls the handler for a section without
+ * keys; and returns the line of the first syntax error only.  Those are
+ * compile-time options we cannot set in a shared library.  Used behind a
+ * reader of our own that handled lines, comments, section headers, the BOM
+ * and line length, it was left only the split at "=", which is a dozen
+ * lines here.  So this reader does it all, to libinih's rules wherever a
+ * file could tell the difference: "#" and ";" start a comment line, ";"
+ * after white space starts an inline comment, the first "=" or ":" splits
+ * a key line, and a line may be 199 characters long (what libinih's buffer
+ * held), so every file that loaded still loads, with the same messages.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -41,7 +43,9 @@
 /*
  * A kind of section: [NAME] (all of them merge into one) or [NAME "LABEL"]
  * (one section each, the label unique).  key_known says which keys it
- * takes; the values are checked when the section is built.
+ * takes; the values are checked when conf.c builds the section.  A new kind
+ * is an entry here and an id in conf-int.h; the messages that list the
+ * kinds ("use [daemon] or ...") are made from this table.
  */
 struct conf_read_sect {
 	const char *name;
