@@ -1,6 +1,6 @@
 /*
- * The configuration: the main file and the *.conf files in conf.d parsed with libinih
- * into a struct conf, validated as a whole.  A struct conf is immutable once
+ * The configuration: the main file and the *.conf files in conf.d parsed
+ * (INI, see conf-read.c) into a struct conf, validated as a whole.  A struct conf is immutable once
  * loaded; reloading builds a new one and swaps.
  */
 #ifndef TB_CONF_H

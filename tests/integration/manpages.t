@@ -42,12 +42,13 @@ has_words() {
 # A section of a rendered page: from its heading to the next one.
 section() { awk -v h="$2" '/^[A-Z]/ { on = ($0 == h) } on' "$1"; }
 
-# tokenbroker.conf(5) against the parser's key tables in daemon/conf.c.
-daemon_keys=$(sed -n '/daemon_keys\[\] = {/,/^};/s/^[[:space:]]*{ "\([a-z_]*\)",.*/\1/p' daemon/conf.c)
-cred_keys=$(sed -n 's/^[[:space:]]*CK(CK_[A-Z_]*, "\([a-z_.]*\)".*/\1/p' daemon/conf.c |
+# tokenbroker.conf(5) against the parser's key tables in daemon/conf-daemon.c
+# and daemon/conf-cred.c.
+daemon_keys=$(sed -n '/daemon_keys\[\] = {/,/^};/s/^[[:space:]]*{ "\([a-z_]*\)",.*/\1/p' daemon/conf-daemon.c)
+cred_keys=$(sed -n 's/^[[:space:]]*CK(CK_[A-Z_]*, "\([a-z_.]*\)".*/\1/p' daemon/conf-cred.c |
 	sed 's/\.$/.NAME/')
-cmp_ok "$(echo "$daemon_keys" | wc -w)" -ge 8 "the [daemon] keys are found in daemon/conf.c"
-cmp_ok "$(echo "$cred_keys" | wc -w)" -ge 40 "the credential keys are found in daemon/conf.c"
+cmp_ok "$(echo "$daemon_keys" | wc -w)" -ge 8 "the [daemon] keys are found in daemon/conf-daemon.c"
+cmp_ok "$(echo "$cred_keys" | wc -w)" -ge 40 "the credential keys are found in daemon/conf-cred.c"
 is "$(has_words "$T_DIR/conf.txt" $daemon_keys)" "" \
 	"tokenbroker.conf(5) names every [daemon] key of the parser"
 is "$(has_words "$T_DIR/conf.txt" $cred_keys)" "" \

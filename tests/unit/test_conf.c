@@ -423,6 +423,36 @@ test_syntax(void **state)
 	loaded_clear(&l);
 }
 
+/*
+ * How a key line splits, as libinih split it when it read the files: at
+ * the first '=' or ':', white space trimmed, and ';' starting a comment
+ * only after white space (so values may hold ';', '#', '=' and ':').
+ */
+static void
+test_key_line_split(void **state)
+{
+	struct loaded l;
+	const struct cred_conf *cc;
+
+	assert_loads(&l, "[credential \"api\"]\n"
+			 "token_url=https://idp.example.com/token?a=b;c#d\n"
+			 "client_id =app;id # not a comment\n"
+			 "client_secret : s=3:cret\t; a comment\n"
+			 "reauth_token_param = ; empty, then a comment\n"
+			 "param.x =;\n"
+			 "header.X-A = a ;b\n");
+	cc = l.conf->creds[0];
+	assert_string_equal(cc->token_url, "https://idp.example.com/token?a=b;c#d");
+	assert_string_equal(cc->client_id, "app;id # not a comment");
+	assert_string_equal(cc->client_secret->data, "s=3:cret");
+	assert_string_equal(cc->reauth_token_param, "");
+	assert_int_equal(cc->params.n, 1);
+	assert_string_equal(cc->params.v[0].value, ";");
+	assert_int_equal(cc->headers.n, 1);
+	assert_string_equal(cc->headers.v[0].value, "a");
+	loaded_clear(&l);
+}
+
 static void
 test_line_length(void **state)
 {
@@ -1535,6 +1565,7 @@ main(void)
 		cmocka_unit_test(test_daemon_errors),
 		cmocka_unit_test(test_errors_collected),
 		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_key_line_split),
 		cmocka_unit_test(test_line_length),
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_credential_values),

@@ -1,0 +1,235 @@
+/*
+ * The checks across a credential's keys, made once the whole section is
+ * set: what one key requires of another (token_url or a profile's
+ * base_url, the secrets an auth_method needs, backoff_min within
+ * backoff_max, paths that suit response_format) and keys that mean nothing
+ * here (a warning).  Each message goes to the line of the key at fault,
+ * else to the section's header.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cleanup.h"
+#include "conf-int.h"
+#include "profile.h"
+#include "xmalloc.h"
+
+/* Where a message about a key goes: its line, else the section's. */
+static void
+cred_where(const struct cred_build *b, int id, unsigned *file, unsigned *line)
+{
+	if (b->key_line[id] != 0) {
+		*file = b->key_file[id];
+		*line = b->key_line[id];
+	} else {
+		*file = b->sect->file;
+		*line = b->sect->line;
+	}
+}
+
+/* base + path with every "{api_version}" replaced. */
+static char *
+cred_join_url(const char *base, const char *path, const char *api_version)
+{
+	static const char var[] = "{api_version}";
+	char *url = xstrdup(base);
+	const char *p = path, *hit;
+
+	while ((hit = strstr(p, var)) != NULL) {
+		char *u = xasprintf("%s%.*s%s", url, (int)(hit - p), p, api_version);
+
+		free(url);
+		url = u;
+		p = hit + strlen(var);
+	}
+	if (*p != '\0') {
+		char *u = xasprintf("%s%s", url, p);
+
+		free(url);
+		url = u;
+	}
+	return url;
+}
+
+static void
+cred_check_token_url(struct cred_build *b)
+{
+	struct cred_conf *cc = b->cc;
+	const struct profile *p = cc->profile;
+	const char *base = cc->base_url != NULL ? cc->base_url : p->default_base_url;
+	char *url, *cause = NULL;
+	unsigned file, line;
+
+	if (cc->token_url != NULL || b->key_failed[CK_TOKEN_URL] || b->key_failed[CK_BASE_URL] ||
+	    b->key_failed[CK_API_VERSION])
+		return;
+	if (p->token_path == NULL || base == NULL) {
+		conf_error(b->ld, b->sect->file, b->sect->line,
+			   "credential \"%s\": token_url (or base_url with a profile) is required",
+			   cc->name);
+		return;
+	}
+	url = cred_join_url(base, p->token_path, cc->api_version);
+	if (conf_value_url(url, true, &cause) < 0) {
+		cred_where(b, CK_BASE_URL, &file, &line);
+		conf_error(b->ld, file, line, "base_url: %s", cause);
+		free(cause);
+		free(url);
+		return;
+	}
+	cc->token_url = url;
+}
+
+static void
+cred_check_auth(struct cred_build *b)
+{
+	struct cred_conf *cc = b->cc;
+	const char *am = conf_cred_auth_method_name(cc->auth_method);
+	unsigned sf = b->sect->file, sl = b->sect->line, file, line;
+	bool client = cc->auth_method == AUTH_CLIENT_SECRET_BASIC ||
+		      cc->auth_method == AUTH_CLIENT_SECRET_POST;
+	bool user = cc->auth_method == AUTH_BASIC;
+	bool password_grant = cc->grant_type != NULL && strcmp(cc->grant_type, "password") == 0;
+	_cleanup_free_ char *why = NULL;
+
+	if (b->key_failed[CK_AUTH_METHOD])
+		return;
+	if (client) {
+		if (cc->client_id == NULL && !b->key_failed[CK_CLIENT_ID])
+			conf_error(b->ld, sf, sl, "client_id: required by auth_method %s", am);
+		if (cc->client_secret == NULL && !b->key_failed[CK_CLIENT_SECRET] &&
+		    !b->key_failed[CK_CLIENT_SECRET_FILE])
+			conf_error(b->ld, sf, sl,
+				   "client_secret: required by auth_method %s (give client_secret "
+				   "or client_secret_file)",
+				   am);
+	}
+	if (user || password_grant) {
+		why = user ? xasprintf("auth_method %s", am) : xstrdup("grant_type password");
+		if (cc->username == NULL && !b->key_failed[CK_USERNAME])
+			conf_error(b->ld, sf, sl, "username: required by %s", why);
+		if (cc->password == NULL && !b->key_failed[CK_PASSWORD] &&
+		    !b->key_failed[CK_PASSWORD_FILE])
+			conf_error(b->ld, sf, sl,
+				   "password: required by %s (give password or password_file)",
+				   why);
+	}
+	if (user && cc->username != NULL && strchr(cc->username, ':') != NULL) {
+		cred_where(b, CK_USERNAME, &file, &line);
+		conf_error(b->ld, file, line,
+			   "username: must not contain ':' with auth_method basic (RFC 7617)");
+	}
+	if (cc->auth_method != AUTH_CLIENT_SECRET_BASIC && cc->auth_method != AUTH_BASIC)
+		return;
+	for (size_t i = 0; i < cc->headers.n; i++) {
+		if (strcasecmp(cc->headers.v[i].name, "Authorization") != 0)
+			continue;
+		cred_where(b, CK_HEADER, &file, &line);
+		conf_error(b->ld, file, line,
+			   "header.%s: auth_method %s sends its own Authorization header; use "
+			   "auth_method none to send this one",
+			   cc->headers.v[i].name, am);
+	}
+}
+
+static void
+cred_check_timing(struct cred_build *b)
+{
+	struct cred_conf *cc = b->cc;
+	char min[32], max[32];
+	unsigned file, line;
+
+	if (b->key_failed[CK_BACKOFF_MIN] || b->key_failed[CK_BACKOFF_MAX] ||
+	    cc->backoff_min_ms <= cc->backoff_max_ms)
+		return;
+	duration_format(cc->backoff_min_ms, min, sizeof(min));
+	duration_format(cc->backoff_max_ms, max, sizeof(max));
+	if (b->key_line[CK_BACKOFF_MIN] != 0) {
+		cred_where(b, CK_BACKOFF_MIN, &file, &line);
+		conf_error(b->ld, file, line, "backoff_min: %s is larger than backoff_max (%s)",
+			   min, max);
+	} else {
+		cred_where(b, CK_BACKOFF_MAX, &file, &line);
+		conf_error(b->ld, file, line, "backoff_max: %s is smaller than backoff_min (%s)",
+			   max, min);
+	}
+}
+
+/* The paths against response_format, which may stand after them. */
+static void
+cred_check_paths(struct cred_build *b)
+{
+	static const int ids[] = { CK_TOKEN_PATH, CK_EXPIRES_IN_PATH, CK_TOKEN_TYPE_PATH,
+				   CK_EXPIRES_AT_PATH };
+	struct cred_conf *cc = b->cc;
+	unsigned file, line;
+
+	if (b->key_failed[CK_RESPONSE_FORMAT])
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+		const struct cred_key *k = &conf_cred_keys[ids[i]];
+		const char *v = *(char *const *)(const void *)((const char *)cc + k->off);
+
+		if (v == NULL)
+			continue;
+		cred_where(b, ids[i], &file, &line);
+		if (cc->response_format == RESPONSE_FORMAT_JSON && !conf_value_json_pointer_ok(v))
+			conf_error(b->ld, file, line,
+				   "%s: \"%s\" is not a JSON Pointer (use /name/name, or empty "
+				   "for the whole body)",
+				   k->name, v);
+		else if (cc->response_format == RESPONSE_FORMAT_XML && *v == '\0')
+			conf_error(b->ld, file, line,
+				   "%s: must not be empty with response_format xml", k->name);
+	}
+}
+
+static void
+cred_check_profile_keys(struct cred_build *b)
+{
+	struct cred_conf *cc = b->cc;
+	const struct profile *p = cc->profile;
+
+	if (b->key_line[CK_API_VERSION] != 0 && !b->key_failed[CK_API_VERSION] &&
+	    (p->token_path == NULL || strstr(p->token_path, "{api_version}") == NULL))
+		conf_warning(b->ld, b->key_file[CK_API_VERSION], b->key_line[CK_API_VERSION],
+			     "api_version: profile %s has no version in its path; ignored",
+			     p->name);
+	if (b->key_line[CK_REQUESTED_LIFETIME] != 0 && cc->requested_lifetime_ms > 0 &&
+	    p->requested_lifetime_query == NULL)
+		conf_warning(b->ld, b->key_file[CK_REQUESTED_LIFETIME],
+			     b->key_line[CK_REQUESTED_LIFETIME],
+			     "requested_lifetime: profile %s cannot ask for a lifetime; ignored",
+			     p->name);
+}
+
+/* sink_mode, sink_owner and sink_format mean nothing without a sink. */
+static void
+cred_check_sink(struct cred_build *b)
+{
+	static const int ids[] = { CK_SINK_MODE, CK_SINK_OWNER, CK_SINK_FORMAT };
+
+	if (b->cc->sink != NULL || b->key_failed[CK_SINK])
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+		if (b->key_line[ids[i]] != 0 && !b->key_failed[ids[i]])
+			conf_warning(b->ld, b->key_file[ids[i]], b->key_line[ids[i]],
+				     "%s: no sink is set; ignored", conf_cred_keys[ids[i]].name);
+}
+
+/*
+ * Every check, in the order its messages should come for one line.  The
+ * caller skips them when the profile is unknown or a line could not be
+ * read: with a key missing they would only add noise.
+ */
+void
+conf_cred_check_all(struct cred_build *b)
+{
+	cred_check_token_url(b);
+	cred_check_auth(b);
+	cred_check_timing(b);
+	cred_check_paths(b);
+	cred_check_profile_keys(b);
+	cred_check_sink(b);
+}

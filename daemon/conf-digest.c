@@ -1,0 +1,122 @@
+/*
+ * A credential's digest: SHA-256 over every setting that shapes its token
+ * request, so that a reload can tell a credential that changed (and must
+ * fetch anew) from one that did not (and keeps its token).  Each field goes
+ * in as its tag, a NUL, a presence byte and a 64-bit length before its
+ * bytes, so no two settings feed the same stream.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "conf-int.h"
+#include "profile.h"
+#include "secret.h"
+
+static void
+conf_digest_put(EVP_MD_CTX *md, const char *tag, const void *data, size_t len)
+{
+	unsigned char hdr[9];
+	uint64_t n = len;
+
+	hdr[0] = data != NULL;
+	for (int i = 0; i < 8; i++)
+		hdr[1 + i] = (unsigned char)(n >> (8 * i));
+	EVP_DigestUpdate(md, tag, strlen(tag) + 1);
+	EVP_DigestUpdate(md, hdr, sizeof(hdr));
+	if (data != NULL && len > 0)
+		EVP_DigestUpdate(md, data, len);
+}
+
+static void
+conf_digest_str(EVP_MD_CTX *md, const char *tag, const char *s)
+{
+	conf_digest_put(md, tag, s, s != NULL ? strlen(s) : 0);
+}
+
+static void
+conf_digest_secret(EVP_MD_CTX *md, const char *tag, const struct secret *s)
+{
+	conf_digest_put(md, tag, s != NULL ? s->data : NULL, s != NULL ? s->len : 0);
+}
+
+static void
+conf_digest_int(EVP_MD_CTX *md, const char *tag, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	conf_digest_str(md, tag, buf);
+}
+
+static void
+conf_digest_pairs(EVP_MD_CTX *md, const char *tag, const struct conf_pairs *pairs)
+{
+	conf_digest_int(md, tag, (int64_t)pairs->n);
+	for (size_t i = 0; i < pairs->n; i++) {
+		conf_digest_str(md, "name", pairs->v[i].name);
+		conf_digest_str(md, "value", pairs->v[i].value);
+	}
+}
+
+/*
+ * Fills cc->digest (64 hex digits) from everything but the name, where it
+ * stands, who may fetch it and lazy: those do not change what a token is
+ * or how it is obtained.
+ */
+void
+conf_digest_cred(struct cred_conf *cc)
+{
+	unsigned char out[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *md;
+
+	md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		abort(); /* only out of memory gets here */
+	conf_digest_str(md, "profile", cc->profile->name);
+	conf_digest_str(md, "token_url", cc->token_url);
+	conf_digest_str(md, "base_url", cc->base_url);
+	conf_digest_int(md, "auth_method", cc->auth_method);
+	conf_digest_str(md, "grant_type", cc->grant_type);
+	conf_digest_str(md, "client_id", cc->client_id);
+	conf_digest_secret(md, "client_secret", cc->client_secret);
+	conf_digest_str(md, "username", cc->username);
+	conf_digest_secret(md, "password", cc->password);
+	conf_digest_str(md, "scope", cc->scope);
+	conf_digest_int(md, "scope_separator", cc->scope_separator);
+	conf_digest_pairs(md, "params", &cc->params);
+	conf_digest_pairs(md, "query", &cc->query);
+	conf_digest_pairs(md, "headers", &cc->headers);
+	conf_digest_int(md, "response_format", cc->response_format);
+	conf_digest_str(md, "token_path", cc->token_path);
+	conf_digest_str(md, "expires_in_path", cc->expires_in_path);
+	conf_digest_str(md, "token_type_path", cc->token_type_path);
+	conf_digest_str(md, "expires_at_path", cc->expires_at_path);
+	conf_digest_int(md, "default_lifetime", cc->default_lifetime_ms);
+	conf_digest_int(md, "refresh_before.share", cc->refresh_before.share);
+	conf_digest_int(md, "refresh_before.ms", cc->refresh_before.ms);
+	conf_digest_int(md, "refresh_before.permille", cc->refresh_before.permille);
+	conf_digest_int(md, "min_valid", cc->min_valid_ms);
+	conf_digest_int(md, "reauth_with_token", cc->reauth_with_token);
+	conf_digest_str(md, "reauth_token_param", cc->reauth_token_param);
+	conf_digest_str(md, "api_version", cc->api_version);
+	conf_digest_int(md, "requested_lifetime", cc->requested_lifetime_ms);
+	conf_digest_int(md, "timeout", cc->timeout_ms);
+	conf_digest_int(md, "connect_timeout", cc->connect_timeout_ms);
+	conf_digest_int(md, "backoff_min", cc->backoff_min_ms);
+	conf_digest_int(md, "backoff_max", cc->backoff_max_ms);
+	conf_digest_str(md, "ca_file", cc->ca_file);
+	conf_digest_str(md, "client_cert", cc->client_cert);
+	conf_digest_str(md, "client_key", cc->client_key);
+	conf_digest_int(md, "tls_verify", cc->tls_verify);
+	conf_digest_str(md, "proxy", cc->proxy);
+	if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
+		abort();
+	EVP_MD_CTX_free(md);
+	secret_hex(out, 32, cc->digest);
+	explicit_bzero(out, sizeof(out));
+}
