@@ -24,11 +24,11 @@
 #include <unistd.h>
 
 #include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
 #include "cleanup.h"
 #include "ctlhttp.h"
 #include "duration.h"
+#include "json.h"
 #include "log.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -37,7 +37,6 @@
 #define CTL_SOCKET_DEFAULT "/run/tokenbroker/tokenbroker.sock"
 #define CTL_TIMEOUT_MS ((int64_t)30 * 1000)
 #define CTL_NAME_MAX 64
-#define CTL_JSON_DEPTH_MAX 64
 
 /* The contract's usage status; sysexits' EX_USAGE (64) is not used. */
 #define CTL_EX_USAGE 2
@@ -467,173 +466,73 @@ ctl_parse_args(struct ctl_args *args, int argc, char **argv)
 }
 
 /*
- * JSON.  yajl_tree keeps its own copies of every string, the token among
- * them, so trees are wiped before they are freed.  Nesting is bounded before
- * parsing because yajl_tree_free() recurses.
+ * Parses an answer's body as a JSON object; NULL when it is not one.  The
+ * parser's cause is dropped: the user needs only to know that the answer
+ * was not understood.  The tree wipes every copy of the token when freed.
  */
-static void
-ctl_json_wipe(yajl_val v)
-{
-	if (v == NULL)
-		return;
-	switch (v->type) {
-	case yajl_t_string:
-		explicit_bzero(v->u.string, strlen(v->u.string));
-		break;
-	case yajl_t_number:
-		explicit_bzero(v->u.number.r, strlen(v->u.number.r));
-		break;
-	case yajl_t_object:
-		for (size_t i = 0; i < v->u.object.len; i++) {
-			explicit_bzero((char *)(uintptr_t)v->u.object.keys[i], strlen(v->u.object.keys[i]));
-			ctl_json_wipe(v->u.object.values[i]);
-		}
-		break;
-	case yajl_t_array:
-		for (size_t i = 0; i < v->u.array.len; i++)
-			ctl_json_wipe(v->u.array.values[i]);
-		break;
-	default:
-		break;
-	}
-}
-
-static yajl_val
-ctl_json_free(yajl_val v)
-{
-	ctl_json_wipe(v);
-	yajl_tree_free(v);
-	return NULL;
-}
-
-/* Whether [ and { nest at most CTL_JSON_DEPTH_MAX deep outside strings. */
-static bool
-ctl_json_depth_ok(const char *s, size_t len)
-{
-	bool in_string = false, escaped = false;
-	int depth = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (in_string) {
-			if (escaped)
-				escaped = false;
-			else if (c == '\\')
-				escaped = true;
-			else if (c == '"')
-				in_string = false;
-		} else if (c == '"') {
-			in_string = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > CTL_JSON_DEPTH_MAX)
-				return false;
-		} else if (c == ']' || c == '}') {
-			depth--;
-		}
-	}
-	return true;
-}
-
-/*
- * Parses an answer's body as a JSON object; NULL when it is not one.  No
- * error text is asked of yajl: it would quote the body, which may hold a
- * token.
- */
-static yajl_val
+static struct json *
 ctl_json_parse(const struct ctlhttp_answer *a)
 {
-	yajl_val v;
+	struct json *v = NULL;
+	char *cause = NULL;
 
-	if (a->bodylen == 0 || memchr(a->body, '\0', a->bodylen) != NULL ||
-	    !ctl_json_depth_ok(a->body, a->bodylen))
+	if (json_parse(a->body, a->bodylen, &v, &cause) < 0) {
+		free(cause);
 		return NULL;
-	v = yajl_tree_parse(a->body, NULL, 0);
-	if (v != NULL && !YAJL_IS_OBJECT(v))
-		v = ctl_json_free(v);
+	}
+	if (v->type != JSON_OBJECT)
+		v = json_free(v);
 	return v;
-}
-
-/* An object's member, or NULL. */
-static yajl_val
-ctl_json_get(yajl_val obj, const char *key)
-{
-	if (!YAJL_IS_OBJECT(obj))
-		return NULL;
-	for (size_t i = 0; i < obj->u.object.len; i++)
-		if (strcmp(obj->u.object.keys[i], key) == 0)
-			return obj->u.object.values[i];
-	return NULL;
-}
-
-static const char *
-ctl_json_string(yajl_val obj, const char *key)
-{
-	yajl_val v = ctl_json_get(obj, key);
-
-	return YAJL_IS_STRING(v) ? v->u.string : NULL;
 }
 
 /* A whole number (unix seconds, a count) into *ret; false when absent or null. */
 static bool
-ctl_json_int(yajl_val obj, const char *key, int64_t *ret)
+ctl_json_int(const struct json *obj, const char *key, int64_t *ret)
 {
-	yajl_val v = ctl_json_get(obj, key);
-
-	if (YAJL_IS_INTEGER(v)) {
-		*ret = YAJL_GET_INTEGER(v);
-		return true;
-	}
-	if (YAJL_IS_DOUBLE(v) && v->u.number.d > -9e18 && v->u.number.d < 9e18) {
-		*ret = (int64_t)v->u.number.d;
-		return true;
-	}
-	return false;
+	return json_int64(json_get(obj, key), ret) == 0;
 }
 
 /* Re-encodes v, leaving out the top-level member named skip (or none). */
 static yajl_gen_status
-ctl_json_gen(yajl_gen g, yajl_val v, const char *skip)
+ctl_json_gen(yajl_gen g, const struct json *v, const char *skip)
 {
 	yajl_gen_status st = yajl_gen_status_ok;
 
 	switch (v->type) {
-	case yajl_t_string:
-		return yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
-	case yajl_t_number:
-		return yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
-	case yajl_t_true:
-	case yajl_t_false:
-		return yajl_gen_bool(g, v->type == yajl_t_true);
-	case yajl_t_null:
+	case JSON_STRING:
+		return yajl_gen_string(g, (const unsigned char *)v->text, v->len);
+	case JSON_NUMBER:
+		return yajl_gen_number(g, v->text, v->len);
+	case JSON_BOOL:
+		return yajl_gen_bool(g, v->boolean);
+	case JSON_NULL:
 		return yajl_gen_null(g);
-	case yajl_t_object:
+	case JSON_OBJECT:
 		if ((st = yajl_gen_map_open(g)) != yajl_gen_status_ok)
 			return st;
-		for (size_t i = 0; i < v->u.object.len && st == yajl_gen_status_ok; i++) {
-			const char *key = v->u.object.keys[i];
+		for (size_t i = 0; i < v->n && st == yajl_gen_status_ok; i++) {
+			const char *key = v->keys[i];
 
 			if (skip != NULL && strcmp(key, skip) == 0)
 				continue;
 			st = yajl_gen_string(g, (const unsigned char *)key, strlen(key));
 			if (st == yajl_gen_status_ok)
-				st = ctl_json_gen(g, v->u.object.values[i], NULL);
+				st = ctl_json_gen(g, v->values[i], NULL);
 		}
 		return st != yajl_gen_status_ok ? st : yajl_gen_map_close(g);
-	case yajl_t_array:
+	case JSON_ARRAY:
 		if ((st = yajl_gen_array_open(g)) != yajl_gen_status_ok)
 			return st;
-		for (size_t i = 0; i < v->u.array.len && st == yajl_gen_status_ok; i++)
-			st = ctl_json_gen(g, v->u.array.values[i], NULL);
+		for (size_t i = 0; i < v->n && st == yajl_gen_status_ok; i++)
+			st = ctl_json_gen(g, v->values[i], NULL);
 		return st != yajl_gen_status_ok ? st : yajl_gen_array_close(g);
 	default:
 		return yajl_gen_invalid_string;
 	}
 }
-
 /* Prints v as JSON without its member skip; never used on a token. */
 static int
-ctl_json_print(yajl_val v, const char *skip)
+ctl_json_print(const struct json *v, const char *skip)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	const unsigned char *buf;
@@ -714,18 +613,18 @@ ctl_exit_for_status(int status)
 static int
 ctl_report_refusal(const char *name, const struct ctlhttp_answer *a)
 {
-	yajl_val root = ctl_json_parse(a);
+	struct json *root = ctl_json_parse(a);
 	const char *text = NULL, *upstream = NULL;
 	_cleanup_free_ char *extra = NULL, *retry = NULL;
 	int64_t ustatus = 0;
 	bool has_ustatus;
 
-	text = ctl_json_string(root, "message");
+	text = json_get_string(root, "message");
 	if (text == NULL)
-		text = ctl_json_string(root, "error");
+		text = json_get_string(root, "error");
 	if (text == NULL)
 		text = a->reason[0] != '\0' ? a->reason : "unexpected answer";
-	upstream = ctl_json_string(root, "upstream_error");
+	upstream = json_get_string(root, "upstream_error");
 	has_ustatus = ctl_json_int(root, "upstream_status", &ustatus);
 	if (upstream != NULL && strstr(text, upstream) == NULL) {
 		if (has_ustatus)
@@ -742,7 +641,7 @@ ctl_report_refusal(const char *name, const struct ctlhttp_answer *a)
 		retry = xasprintf(" (retry after %llds)", (long long)a->retry_after);
 	ctl_error("%s%s%d: %s%s%s", name != NULL ? name : "", name != NULL ? ": " : "", a->status, text,
 	    extra != NULL ? extra : "", retry != NULL ? retry : "");
-	ctl_json_free(root);
+	json_free(root);
 	return ctl_exit_for_status(a->status);
 }
 
@@ -787,7 +686,7 @@ ctl_call(const struct ctl_args *args, const char *method, const char *path,
 /* A token as answered; all pointers into the answer's JSON tree. */
 struct ctl_token {
 	struct ctlhttp_answer *answer;
-	yajl_val root;
+	struct json *root;
 	const char *token;
 	const char *type;
 };
@@ -795,7 +694,7 @@ struct ctl_token {
 static void
 ctl_token_clear(struct ctl_token *t)
 {
-	t->root = ctl_json_free(t->root);
+	t->root = json_free(t->root);
 	t->answer = ctlhttp_answer_free(t->answer);
 	t->token = t->type = NULL;
 }
@@ -835,8 +734,8 @@ ctl_token_fetch(const struct ctl_args *args, bool renew, struct ctl_token *t)
 		ctl_token_clear(t);
 		return EX_TEMPFAIL;
 	}
-	t->token = ctl_json_string(t->root, "access_token");
-	t->type = ctl_json_string(t->root, "token_type");
+	t->token = json_get_string(t->root, "access_token");
+	t->type = json_get_string(t->root, "token_type");
 	if (t->token == NULL || t->token[0] == '\0') {
 		ctl_error("%s: the daemon's answer holds no token", args->name);
 		ctl_token_clear(t);
@@ -903,7 +802,8 @@ ctl_cmd_renew(const struct ctl_args *args)
 {
 	struct ctl_token t = { 0 };
 	int64_t at = 0, in = 0;
-	yajl_val renewed;
+	const struct json *renewed;
+	bool not_renewed;
 	bool known;
 	int rc;
 
@@ -914,9 +814,10 @@ ctl_cmd_renew(const struct ctl_args *args)
 	 * The daemon answers a renewal that failed (or that the upstream's
 	 * Retry-After holds back) with the token that is still valid.
 	 */
-	renewed = ctl_json_get(t.root, "renewed");
-	if (YAJL_IS_FALSE(renewed) && !(args->given & CTL_OPT_JSON)) {
-		const char *why = ctl_json_string(t.root, "renew_error");
+	renewed = json_get(t.root, "renewed");
+	not_renewed = renewed != NULL && renewed->type == JSON_BOOL && !renewed->boolean;
+	if (not_renewed && !(args->given & CTL_OPT_JSON)) {
+		const char *why = json_get_string(t.root, "renew_error");
 
 		ctl_error("%s: not renewed: %s; the current token stays valid", args->name,
 			  why != NULL ? why : "no reason given");
@@ -930,7 +831,7 @@ ctl_cmd_renew(const struct ctl_args *args)
 		known = ctl_json_int(t.root, "expires_in", &in);
 	if (args->given & CTL_OPT_JSON) {
 		rc = ctl_json_print(t.root, "access_token");
-		if (rc == 0 && YAJL_IS_FALSE(renewed))
+		if (rc == 0 && not_renewed)
 			rc = EX_UNAVAILABLE;
 	} else if (known && in > 0) {
 		char span[32];
@@ -986,9 +887,9 @@ static const char *const ctl_status_heads[7] = {
 };
 
 static char *
-ctl_cell_string(yajl_val cred, const char *key)
+ctl_cell_string(const struct json *cred, const char *key)
 {
-	const char *s = ctl_json_string(cred, key);
+	const char *s = json_get_string(cred, key);
 	char *c = xstrdup(s != NULL && s[0] != '\0' ? s : "-");
 
 	ctl_sanitize(c);
@@ -996,7 +897,7 @@ ctl_cell_string(yajl_val cred, const char *key)
 }
 
 static char *
-ctl_cell_number(yajl_val cred, const char *key)
+ctl_cell_number(const struct json *cred, const char *key)
 {
 	int64_t n;
 
@@ -1010,7 +911,7 @@ ctl_cell_number(yajl_val cred, const char *key)
  * renewal that is due.
  */
 static char *
-ctl_cell_time(yajl_val cred, const char *key, int64_t now, bool expiry)
+ctl_cell_time(const struct json *cred, const char *key, int64_t now, bool expiry)
 {
 	char span[32];
 	int64_t at;
@@ -1025,7 +926,7 @@ ctl_cell_time(yajl_val cred, const char *key, int64_t now, bool expiry)
 }
 
 static void
-ctl_print_table(yajl_val *creds, size_t n)
+ctl_print_table(struct json *const *creds, size_t n)
 {
 	int64_t now = (int64_t)time(NULL);
 	struct ctl_row *rows = xcalloc(n == 0 ? 1 : n, sizeof(*rows));
@@ -1064,24 +965,25 @@ static int
 ctl_cmd_status(const struct ctl_args *args)
 {
 	struct ctlhttp_answer *a = NULL;
-	yajl_val root, list, one = NULL;
+	struct json *root, *one = NULL;
+	const struct json *list;
 	int rc;
 
 	if ((rc = ctl_call(args, "GET", "/v1/credentials", &a)) != 0)
 		return rc;
 	root = ctl_json_parse(a);
-	list = ctl_json_get(root, "credentials");
-	if (!YAJL_IS_ARRAY(list)) {
+	list = json_get(root, "credentials");
+	if (list == NULL || list->type != JSON_ARRAY) {
 		ctl_error("bad answer from the daemon at %s: no list of credentials", args->socket);
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
 	if (args->name != NULL) {
-		for (size_t i = 0; i < list->u.array.len && one == NULL; i++) {
-			const char *name = ctl_json_string(list->u.array.values[i], "name");
+		for (size_t i = 0; i < list->n && one == NULL; i++) {
+			const char *name = json_get_string(list->values[i], "name");
 
 			if (name != NULL && strcmp(name, args->name) == 0)
-				one = list->u.array.values[i];
+				one = list->values[i];
 		}
 		if (one == NULL) {
 			ctl_error("%s: no such credential (or not yours to see)", args->name);
@@ -1096,9 +998,9 @@ ctl_cmd_status(const struct ctl_args *args)
 	else if (one != NULL)
 		ctl_print_table(&one, 1);
 	else
-		ctl_print_table(list->u.array.values, list->u.array.len);
+		ctl_print_table(list->values, list->n);
 out:
-	ctl_json_free(root);
+	json_free(root);
 	ctlhttp_answer_free(a);
 	return rc;
 }

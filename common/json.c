@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,4 +436,45 @@ json_pointer(const struct json *root, const char *pointer)
 	}
 	free(tok);
 	return cur;
+}
+
+const char *
+json_get_string(const struct json *obj, const char *key)
+{
+	const struct json *v = json_get(obj, key);
+
+	if (v == NULL || v->type != JSON_STRING || memchr(v->text, '\0', v->len) != NULL)
+		return NULL;
+	return v->text;
+}
+
+int
+json_int64(const struct json *v, int64_t *ret)
+{
+	long long n;
+	double d;
+	char *end;
+
+	if (v == NULL || v->type != JSON_NUMBER)
+		return -EINVAL;
+	/* yajl has checked the syntax: digits with an optional minus sign, or not. */
+	if (strcspn(v->text, ".eE") == v->len) {
+		errno = 0;
+		n = strtoll(v->text, &end, 10);
+		if (errno == ERANGE)
+			return -ERANGE;
+		if (*end != '\0')
+			return -EINVAL;
+		*ret = n;
+		return 0;
+	}
+	errno = 0;
+	d = strtod(v->text, &end);
+	if (*end != '\0')
+		return -EINVAL;
+	/* 2^63 is exact in a double; anything below it converts safely. */
+	if (!isfinite(d) || d >= 9223372036854775808.0 || d < -9223372036854775808.0)
+		return -ERANGE;
+	*ret = (int64_t)d;
+	return 0;
 }
