@@ -30,6 +30,7 @@
 #include "duration.h"
 #include "json.h"
 #include "log.h"
+#include "text.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -169,15 +170,6 @@ static const char ctl_help_text[] =
     "  77  not allowed (by the daemon, or by the socket's permissions)\n"
     " 127  exec: CMD cannot be run\n";
 
-/* Replaces control characters so that a message cannot drive a terminal. */
-static void
-ctl_sanitize(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 /*
  * Prints "tokenctl: message" on stderr.  The log module would add a level
  * ("tokenctl: err: ..."); users and scripts read these lines, so they keep
@@ -186,14 +178,15 @@ ctl_sanitize(char *s)
 static void __attribute__((format(printf, 1, 2)))
 ctl_error(const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
+	_cleanup_free_ char *msg = NULL, *shown = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	ctl_sanitize(msg);
-	fprintf(stderr, "tokenctl: %s\n", msg);
+	/* Nothing in it may drive the terminal. */
+	shown = text_sanitize(msg, strlen(msg), SIZE_MAX);
+	fprintf(stderr, "tokenctl: %s\n", shown);
 }
 
 /* Records the first usage error; parsing goes on so that --help still wins. */
@@ -699,16 +692,6 @@ ctl_token_clear(struct ctl_token *t)
 	t->token = t->type = NULL;
 }
 
-/* Whether s holds no control character (a newline would split the output). */
-static bool
-ctl_printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
 /*
  * GETs /v1/tokens/NAME (or POSTs .../renew) and checks the answer holds a
  * token.  0 and *t (clear with ctl_token_clear) or the exit status.
@@ -741,14 +724,18 @@ ctl_token_fetch(const struct ctl_args *args, bool renew, struct ctl_token *t)
 		ctl_token_clear(t);
 		return EX_TEMPFAIL;
 	}
-	if (!ctl_printable(t->token)) {
+	/* A control character (a newline) would split the output. */
+	if (!text_printable(t->token, strlen(t->token))) {
 		ctl_error("%s: the token holds control characters; refusing to use it", args->name);
 		ctl_token_clear(t);
 		return EX_UNAVAILABLE;
 	}
-	/* RFC 6750 names the scheme "Bearer"; servers often send it lowercase. */
-	if (t->type == NULL || t->type[0] == '\0' || strcasecmp(t->type, "bearer") == 0 ||
-	    strpbrk(t->type, " \t") != NULL || !ctl_printable(t->type))
+	/*
+	 * RFC 6750 names the scheme "Bearer"; servers often send it lowercase.
+	 * Anything that is not an auth-scheme (an RFC 7230 token) is not used.
+	 */
+	if (t->type == NULL || strcasecmp(t->type, "bearer") == 0 ||
+	    !text_token(t->type, strlen(t->type)))
 		t->type = "Bearer";
 	return 0;
 }
@@ -890,10 +877,10 @@ static char *
 ctl_cell_string(const struct json *cred, const char *key)
 {
 	const char *s = json_get_string(cred, key);
-	char *c = xstrdup(s != NULL && s[0] != '\0' ? s : "-");
 
-	ctl_sanitize(c);
-	return c;
+	if (s == NULL || s[0] == '\0')
+		return xstrdup("-");
+	return text_sanitize(s, strlen(s), SIZE_MAX);
 }
 
 static char *

@@ -151,15 +151,3 @@ secret_read_fd(int fd, size_t max, char **ret, size_t *ret_len, size_t *ret_size
 	*ret_size = size;
 	return 0;
 }
-
-bool
-secret_printable(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return true;
-}

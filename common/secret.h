@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "digest.h"
+#include "text.h"
 
 struct secret {
 	size_t len;
@@ -81,8 +82,12 @@ void secret_free_buf(void *p, size_t len);
  */
 int secret_read_fd(int fd, size_t max, char **ret, size_t *ret_len, size_t *ret_size);
 
-/* No byte below 0x20 and no DEL (UTF-8 passes): fit for a header or a line. */
-bool secret_printable(const char *s, size_t len);
+/* Former name of text_printable, for callers not yet moved. */
+static inline bool
+secret_printable(const char *s, size_t len)
+{
+	return text_printable(s, len);
+}
 
 /* Process-wide hardening: no core dumps, no ptrace by non-root peers. */
 void secret_harden_process(void);
