@@ -32,12 +32,10 @@
 #include "log.h"
 #include "text.h"
 #include "timeutil.h"
+#include "tokenbroker.h"
 #include "xmalloc.h"
 
-#define CTL_VERSION "0.1"
-#define CTL_SOCKET_DEFAULT "/run/tokenbroker/tokenbroker.sock"
 #define CTL_TIMEOUT_MS ((int64_t)30 * 1000)
-#define CTL_NAME_MAX 64
 
 /* The contract's usage status; sysexits' EX_USAGE (64) is not used. */
 #define CTL_EX_USAGE 2
@@ -157,7 +155,7 @@ static const char ctl_help_text[] =
     "\n"
     "environment:\n"
     "  TOKENBROKER_SOCKET the socket when -s is not given\n"
-    "                     (default " CTL_SOCKET_DEFAULT ")\n"
+    "                     (default " TOKENBROKER_SOCKET_DEFAULT ")\n"
     "\n"
     "exit status:\n"
     "   0  success (exec: the command's status)\n"
@@ -242,20 +240,6 @@ ctl_output(const char *text, size_t len)
 		return EX_IOERR;
 	}
 	return 0;
-}
-
-/* [A-Za-z0-9._-]{1,64}, as credential names are in the configuration. */
-static bool
-ctl_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > CTL_NAME_MAX)
-		return false;
-	for (const char *p = name; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-			return false;
-	return true;
 }
 
 /* A portable environment variable name. */
@@ -452,8 +436,9 @@ ctl_parse_args(struct ctl_args *args, int argc, char **argv)
 			ctl_usage(args, "option --%s does not apply to %s", ctl_option_name(bit), args->cmd->name);
 	if (args->name == NULL && args->cmd->name_use == CTL_NAME_REQUIRED)
 		ctl_usage(args, "%s needs a credential NAME", args->cmd->name);
-	else if (args->name != NULL && !ctl_name_valid(args->name))
-		ctl_usage(args, "bad credential name '%s' (1 to 64 of A-Z a-z 0-9 . _ -)", args->name);
+	else if (args->name != NULL && !tokenbroker_name_valid(args->name))
+		ctl_usage(args, "bad credential name '%s' (1 to %d of A-Z a-z 0-9 . _ -)", args->name,
+		    TOKENBROKER_NAME_MAX);
 	if (args->cmd->run == ctl_cmd_exec && args->exec_argv == NULL)
 		ctl_usage(args, "exec needs a command to run after NAME");
 }
@@ -1020,7 +1005,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (args.given & CTL_OPT_VERSION) {
-		puts("tokenctl " CTL_VERSION);
+		puts("tokenctl " TOKENBROKER_VERSION);
 		rc = 0;
 		goto out;
 	}
@@ -1032,7 +1017,7 @@ main(int argc, char **argv)
 	}
 	if (args.socket == NULL) {
 		env = getenv("TOKENBROKER_SOCKET");
-		args.socket = env != NULL && env[0] != '\0' ? env : CTL_SOCKET_DEFAULT;
+		args.socket = env != NULL && env[0] != '\0' ? env : TOKENBROKER_SOCKET_DEFAULT;
 	}
 	rc = args.cmd->run(&args);
 out:
