@@ -5,6 +5,7 @@
  * nothing here needs libcrypto, so the client can link it.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -110,6 +111,32 @@ secret_free_buf(void *p, size_t len)
 		return;
 	explicit_bzero(p, len);
 	free(p);
+}
+
+void
+secret_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void *
+secret_wipe_realloc(void *p, size_t size)
+{
+	size_t old;
+	void *n;
+
+	if (size == 0)
+		size = 1;
+	n = xmalloc(size);
+	if (p != NULL) {
+		old = malloc_usable_size(p);
+		memcpy(n, p, old < size ? old : size);
+		secret_wipe_free(p);
+	}
+	return n;
 }
 
 void

@@ -74,6 +74,17 @@ secret_hex(const void *in, size_t len, char *out)
 void secret_free_str(char *s);
 /* Wipes len bytes then frees: for buffers that held a secret; takes NULL. */
 void secret_free_buf(void *p, size_t len);
+/*
+ * For blocks whose size the caller does not track (a parser's own): wipes
+ * the whole heap block, as malloc sized it, then frees; takes NULL.
+ */
+void secret_wipe_free(void *p);
+/*
+ * realloc that never leaves the old contents behind: a fresh block, a copy,
+ * and the old block wiped (secret_wipe_free).  size 0 gives a 1-byte block;
+ * dies on exhaustion like xmalloc.
+ */
+void *secret_wipe_realloc(void *p, size_t size);
 
 /*
  * Reads all of fd, at most max bytes, into a buffer of *ret_size bytes that
