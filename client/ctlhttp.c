@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "ctlhttp.h"
 #include "secbuf.h"
+#include "text.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -117,14 +118,10 @@ ctlhttp_send(int fd, const char *buf, size_t len, int64_t deadline)
 static void
 ctlhttp_copy_reason(char *dst, size_t size, const char *src, size_t len)
 {
-	size_t i;
+	char *shown = text_sanitize(src, len, size - 1);
 
-	for (i = 0; i < len && i + 1 < size; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	dst[i] = '\0';
+	memcpy(dst, shown, strlen(shown) + 1);
+	free(shown);
 }
 
 /* "HTTP/1.x NNN reason": 0, or -EBADMSG. */

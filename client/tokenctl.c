@@ -24,20 +24,18 @@
 #include <unistd.h>
 
 #include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
 #include "cleanup.h"
 #include "ctlhttp.h"
 #include "duration.h"
+#include "json.h"
 #include "log.h"
+#include "text.h"
 #include "timeutil.h"
+#include "tokenbroker.h"
 #include "xmalloc.h"
 
-#define CTL_VERSION "0.1"
-#define CTL_SOCKET_DEFAULT "/run/tokenbroker/tokenbroker.sock"
 #define CTL_TIMEOUT_MS ((int64_t)30 * 1000)
-#define CTL_NAME_MAX 64
-#define CTL_JSON_DEPTH_MAX 64
 
 /* The contract's usage status; sysexits' EX_USAGE (64) is not used. */
 #define CTL_EX_USAGE 2
@@ -157,7 +155,7 @@ static const char ctl_help_text[] =
     "\n"
     "environment:\n"
     "  TOKENBROKER_SOCKET the socket when -s is not given\n"
-    "                     (default " CTL_SOCKET_DEFAULT ")\n"
+    "                     (default " TOKENBROKER_SOCKET_DEFAULT ")\n"
     "\n"
     "exit status:\n"
     "   0  success (exec: the command's status)\n"
@@ -170,15 +168,6 @@ static const char ctl_help_text[] =
     "  77  not allowed (by the daemon, or by the socket's permissions)\n"
     " 127  exec: CMD cannot be run\n";
 
-/* Replaces control characters so that a message cannot drive a terminal. */
-static void
-ctl_sanitize(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 /*
  * Prints "tokenctl: message" on stderr.  The log module would add a level
  * ("tokenctl: err: ..."); users and scripts read these lines, so they keep
@@ -187,14 +176,15 @@ ctl_sanitize(char *s)
 static void __attribute__((format(printf, 1, 2)))
 ctl_error(const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
+	_cleanup_free_ char *msg = NULL, *shown = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	ctl_sanitize(msg);
-	fprintf(stderr, "tokenctl: %s\n", msg);
+	/* Nothing in it may drive the terminal. */
+	shown = text_sanitize(msg, strlen(msg), SIZE_MAX);
+	fprintf(stderr, "tokenctl: %s\n", shown);
 }
 
 /* Records the first usage error; parsing goes on so that --help still wins. */
@@ -250,20 +240,6 @@ ctl_output(const char *text, size_t len)
 		return EX_IOERR;
 	}
 	return 0;
-}
-
-/* [A-Za-z0-9._-]{1,64}, as credential names are in the configuration. */
-static bool
-ctl_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > CTL_NAME_MAX)
-		return false;
-	for (const char *p = name; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-			return false;
-	return true;
 }
 
 /* A portable environment variable name. */
@@ -460,180 +436,81 @@ ctl_parse_args(struct ctl_args *args, int argc, char **argv)
 			ctl_usage(args, "option --%s does not apply to %s", ctl_option_name(bit), args->cmd->name);
 	if (args->name == NULL && args->cmd->name_use == CTL_NAME_REQUIRED)
 		ctl_usage(args, "%s needs a credential NAME", args->cmd->name);
-	else if (args->name != NULL && !ctl_name_valid(args->name))
-		ctl_usage(args, "bad credential name '%s' (1 to 64 of A-Z a-z 0-9 . _ -)", args->name);
+	else if (args->name != NULL && !tokenbroker_name_valid(args->name))
+		ctl_usage(args, "bad credential name '%s' (1 to %d of A-Z a-z 0-9 . _ -)", args->name,
+		    TOKENBROKER_NAME_MAX);
 	if (args->cmd->run == ctl_cmd_exec && args->exec_argv == NULL)
 		ctl_usage(args, "exec needs a command to run after NAME");
 }
 
 /*
- * JSON.  yajl_tree keeps its own copies of every string, the token among
- * them, so trees are wiped before they are freed.  Nesting is bounded before
- * parsing because yajl_tree_free() recurses.
+ * Parses an answer's body as a JSON object; NULL when it is not one.  The
+ * parser's cause is dropped: the user needs only to know that the answer
+ * was not understood.  The tree wipes every copy of the token when freed.
  */
-static void
-ctl_json_wipe(yajl_val v)
-{
-	if (v == NULL)
-		return;
-	switch (v->type) {
-	case yajl_t_string:
-		explicit_bzero(v->u.string, strlen(v->u.string));
-		break;
-	case yajl_t_number:
-		explicit_bzero(v->u.number.r, strlen(v->u.number.r));
-		break;
-	case yajl_t_object:
-		for (size_t i = 0; i < v->u.object.len; i++) {
-			explicit_bzero((char *)(uintptr_t)v->u.object.keys[i], strlen(v->u.object.keys[i]));
-			ctl_json_wipe(v->u.object.values[i]);
-		}
-		break;
-	case yajl_t_array:
-		for (size_t i = 0; i < v->u.array.len; i++)
-			ctl_json_wipe(v->u.array.values[i]);
-		break;
-	default:
-		break;
-	}
-}
-
-static yajl_val
-ctl_json_free(yajl_val v)
-{
-	ctl_json_wipe(v);
-	yajl_tree_free(v);
-	return NULL;
-}
-
-/* Whether [ and { nest at most CTL_JSON_DEPTH_MAX deep outside strings. */
-static bool
-ctl_json_depth_ok(const char *s, size_t len)
-{
-	bool in_string = false, escaped = false;
-	int depth = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (in_string) {
-			if (escaped)
-				escaped = false;
-			else if (c == '\\')
-				escaped = true;
-			else if (c == '"')
-				in_string = false;
-		} else if (c == '"') {
-			in_string = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > CTL_JSON_DEPTH_MAX)
-				return false;
-		} else if (c == ']' || c == '}') {
-			depth--;
-		}
-	}
-	return true;
-}
-
-/*
- * Parses an answer's body as a JSON object; NULL when it is not one.  No
- * error text is asked of yajl: it would quote the body, which may hold a
- * token.
- */
-static yajl_val
+static struct json *
 ctl_json_parse(const struct ctlhttp_answer *a)
 {
-	yajl_val v;
+	struct json *v = NULL;
+	char *cause = NULL;
 
-	if (a->bodylen == 0 || memchr(a->body, '\0', a->bodylen) != NULL ||
-	    !ctl_json_depth_ok(a->body, a->bodylen))
+	if (json_parse(a->body, a->bodylen, &v, &cause) < 0) {
+		free(cause);
 		return NULL;
-	v = yajl_tree_parse(a->body, NULL, 0);
-	if (v != NULL && !YAJL_IS_OBJECT(v))
-		v = ctl_json_free(v);
+	}
+	if (v->type != JSON_OBJECT)
+		v = json_free(v);
 	return v;
-}
-
-/* An object's member, or NULL. */
-static yajl_val
-ctl_json_get(yajl_val obj, const char *key)
-{
-	if (!YAJL_IS_OBJECT(obj))
-		return NULL;
-	for (size_t i = 0; i < obj->u.object.len; i++)
-		if (strcmp(obj->u.object.keys[i], key) == 0)
-			return obj->u.object.values[i];
-	return NULL;
-}
-
-static const char *
-ctl_json_string(yajl_val obj, const char *key)
-{
-	yajl_val v = ctl_json_get(obj, key);
-
-	return YAJL_IS_STRING(v) ? v->u.string : NULL;
 }
 
 /* A whole number (unix seconds, a count) into *ret; false when absent or null. */
 static bool
-ctl_json_int(yajl_val obj, const char *key, int64_t *ret)
+ctl_json_int(const struct json *obj, const char *key, int64_t *ret)
 {
-	yajl_val v = ctl_json_get(obj, key);
-
-	if (YAJL_IS_INTEGER(v)) {
-		*ret = YAJL_GET_INTEGER(v);
-		return true;
-	}
-	if (YAJL_IS_DOUBLE(v) && v->u.number.d > -9e18 && v->u.number.d < 9e18) {
-		*ret = (int64_t)v->u.number.d;
-		return true;
-	}
-	return false;
+	return json_int64(json_get(obj, key), ret) == 0;
 }
 
 /* Re-encodes v, leaving out the top-level member named skip (or none). */
 static yajl_gen_status
-ctl_json_gen(yajl_gen g, yajl_val v, const char *skip)
+ctl_json_gen(yajl_gen g, const struct json *v, const char *skip)
 {
 	yajl_gen_status st = yajl_gen_status_ok;
 
 	switch (v->type) {
-	case yajl_t_string:
-		return yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
-	case yajl_t_number:
-		return yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
-	case yajl_t_true:
-	case yajl_t_false:
-		return yajl_gen_bool(g, v->type == yajl_t_true);
-	case yajl_t_null:
+	case JSON_STRING:
+		return yajl_gen_string(g, (const unsigned char *)v->text, v->len);
+	case JSON_NUMBER:
+		return yajl_gen_number(g, v->text, v->len);
+	case JSON_BOOL:
+		return yajl_gen_bool(g, v->boolean);
+	case JSON_NULL:
 		return yajl_gen_null(g);
-	case yajl_t_object:
+	case JSON_OBJECT:
 		if ((st = yajl_gen_map_open(g)) != yajl_gen_status_ok)
 			return st;
-		for (size_t i = 0; i < v->u.object.len && st == yajl_gen_status_ok; i++) {
-			const char *key = v->u.object.keys[i];
+		for (size_t i = 0; i < v->n && st == yajl_gen_status_ok; i++) {
+			const char *key = v->keys[i];
 
 			if (skip != NULL && strcmp(key, skip) == 0)
 				continue;
 			st = yajl_gen_string(g, (const unsigned char *)key, strlen(key));
 			if (st == yajl_gen_status_ok)
-				st = ctl_json_gen(g, v->u.object.values[i], NULL);
+				st = ctl_json_gen(g, v->values[i], NULL);
 		}
 		return st != yajl_gen_status_ok ? st : yajl_gen_map_close(g);
-	case yajl_t_array:
+	case JSON_ARRAY:
 		if ((st = yajl_gen_array_open(g)) != yajl_gen_status_ok)
 			return st;
-		for (size_t i = 0; i < v->u.array.len && st == yajl_gen_status_ok; i++)
-			st = ctl_json_gen(g, v->u.array.values[i], NULL);
+		for (size_t i = 0; i < v->n && st == yajl_gen_status_ok; i++)
+			st = ctl_json_gen(g, v->values[i], NULL);
 		return st != yajl_gen_status_ok ? st : yajl_gen_array_close(g);
 	default:
 		return yajl_gen_invalid_string;
 	}
 }
-
 /* Prints v as JSON without its member skip; never used on a token. */
 static int
-ctl_json_print(yajl_val v, const char *skip)
+ctl_json_print(const struct json *v, const char *skip)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	const unsigned char *buf;
@@ -714,18 +591,18 @@ ctl_exit_for_status(int status)
 static int
 ctl_report_refusal(const char *name, const struct ctlhttp_answer *a)
 {
-	yajl_val root = ctl_json_parse(a);
+	struct json *root = ctl_json_parse(a);
 	const char *text = NULL, *upstream = NULL;
 	_cleanup_free_ char *extra = NULL, *retry = NULL;
 	int64_t ustatus = 0;
 	bool has_ustatus;
 
-	text = ctl_json_string(root, "message");
+	text = json_get_string(root, "message");
 	if (text == NULL)
-		text = ctl_json_string(root, "error");
+		text = json_get_string(root, "error");
 	if (text == NULL)
 		text = a->reason[0] != '\0' ? a->reason : "unexpected answer";
-	upstream = ctl_json_string(root, "upstream_error");
+	upstream = json_get_string(root, "upstream_error");
 	has_ustatus = ctl_json_int(root, "upstream_status", &ustatus);
 	if (upstream != NULL && strstr(text, upstream) == NULL) {
 		if (has_ustatus)
@@ -742,7 +619,7 @@ ctl_report_refusal(const char *name, const struct ctlhttp_answer *a)
 		retry = xasprintf(" (retry after %llds)", (long long)a->retry_after);
 	ctl_error("%s%s%d: %s%s%s", name != NULL ? name : "", name != NULL ? ": " : "", a->status, text,
 	    extra != NULL ? extra : "", retry != NULL ? retry : "");
-	ctl_json_free(root);
+	json_free(root);
 	return ctl_exit_for_status(a->status);
 }
 
@@ -787,7 +664,7 @@ ctl_call(const struct ctl_args *args, const char *method, const char *path,
 /* A token as answered; all pointers into the answer's JSON tree. */
 struct ctl_token {
 	struct ctlhttp_answer *answer;
-	yajl_val root;
+	struct json *root;
 	const char *token;
 	const char *type;
 };
@@ -795,19 +672,9 @@ struct ctl_token {
 static void
 ctl_token_clear(struct ctl_token *t)
 {
-	t->root = ctl_json_free(t->root);
+	t->root = json_free(t->root);
 	t->answer = ctlhttp_answer_free(t->answer);
 	t->token = t->type = NULL;
-}
-
-/* Whether s holds no control character (a newline would split the output). */
-static bool
-ctl_printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
 }
 
 /*
@@ -835,21 +702,25 @@ ctl_token_fetch(const struct ctl_args *args, bool renew, struct ctl_token *t)
 		ctl_token_clear(t);
 		return EX_TEMPFAIL;
 	}
-	t->token = ctl_json_string(t->root, "access_token");
-	t->type = ctl_json_string(t->root, "token_type");
+	t->token = json_get_string(t->root, "access_token");
+	t->type = json_get_string(t->root, "token_type");
 	if (t->token == NULL || t->token[0] == '\0') {
 		ctl_error("%s: the daemon's answer holds no token", args->name);
 		ctl_token_clear(t);
 		return EX_TEMPFAIL;
 	}
-	if (!ctl_printable(t->token)) {
+	/* A control character (a newline) would split the output. */
+	if (!text_printable(t->token, strlen(t->token))) {
 		ctl_error("%s: the token holds control characters; refusing to use it", args->name);
 		ctl_token_clear(t);
 		return EX_UNAVAILABLE;
 	}
-	/* RFC 6750 names the scheme "Bearer"; servers often send it lowercase. */
-	if (t->type == NULL || t->type[0] == '\0' || strcasecmp(t->type, "bearer") == 0 ||
-	    strpbrk(t->type, " \t") != NULL || !ctl_printable(t->type))
+	/*
+	 * RFC 6750 names the scheme "Bearer"; servers often send it lowercase.
+	 * Anything that is not an auth-scheme (an RFC 7230 token) is not used.
+	 */
+	if (t->type == NULL || strcasecmp(t->type, "bearer") == 0 ||
+	    !text_token(t->type, strlen(t->type)))
 		t->type = "Bearer";
 	return 0;
 }
@@ -903,7 +774,8 @@ ctl_cmd_renew(const struct ctl_args *args)
 {
 	struct ctl_token t = { 0 };
 	int64_t at = 0, in = 0;
-	yajl_val renewed;
+	const struct json *renewed;
+	bool not_renewed;
 	bool known;
 	int rc;
 
@@ -914,9 +786,10 @@ ctl_cmd_renew(const struct ctl_args *args)
 	 * The daemon answers a renewal that failed (or that the upstream's
 	 * Retry-After holds back) with the token that is still valid.
 	 */
-	renewed = ctl_json_get(t.root, "renewed");
-	if (YAJL_IS_FALSE(renewed) && !(args->given & CTL_OPT_JSON)) {
-		const char *why = ctl_json_string(t.root, "renew_error");
+	renewed = json_get(t.root, "renewed");
+	not_renewed = renewed != NULL && renewed->type == JSON_BOOL && !renewed->boolean;
+	if (not_renewed && !(args->given & CTL_OPT_JSON)) {
+		const char *why = json_get_string(t.root, "renew_error");
 
 		ctl_error("%s: not renewed: %s; the current token stays valid", args->name,
 			  why != NULL ? why : "no reason given");
@@ -930,7 +803,7 @@ ctl_cmd_renew(const struct ctl_args *args)
 		known = ctl_json_int(t.root, "expires_in", &in);
 	if (args->given & CTL_OPT_JSON) {
 		rc = ctl_json_print(t.root, "access_token");
-		if (rc == 0 && YAJL_IS_FALSE(renewed))
+		if (rc == 0 && not_renewed)
 			rc = EX_UNAVAILABLE;
 	} else if (known && in > 0) {
 		char span[32];
@@ -986,17 +859,17 @@ static const char *const ctl_status_heads[7] = {
 };
 
 static char *
-ctl_cell_string(yajl_val cred, const char *key)
+ctl_cell_string(const struct json *cred, const char *key)
 {
-	const char *s = ctl_json_string(cred, key);
-	char *c = xstrdup(s != NULL && s[0] != '\0' ? s : "-");
+	const char *s = json_get_string(cred, key);
 
-	ctl_sanitize(c);
-	return c;
+	if (s == NULL || s[0] == '\0')
+		return xstrdup("-");
+	return text_sanitize(s, strlen(s), SIZE_MAX);
 }
 
 static char *
-ctl_cell_number(yajl_val cred, const char *key)
+ctl_cell_number(const struct json *cred, const char *key)
 {
 	int64_t n;
 
@@ -1010,7 +883,7 @@ ctl_cell_number(yajl_val cred, const char *key)
  * renewal that is due.
  */
 static char *
-ctl_cell_time(yajl_val cred, const char *key, int64_t now, bool expiry)
+ctl_cell_time(const struct json *cred, const char *key, int64_t now, bool expiry)
 {
 	char span[32];
 	int64_t at;
@@ -1025,7 +898,7 @@ ctl_cell_time(yajl_val cred, const char *key, int64_t now, bool expiry)
 }
 
 static void
-ctl_print_table(yajl_val *creds, size_t n)
+ctl_print_table(struct json *const *creds, size_t n)
 {
 	int64_t now = (int64_t)time(NULL);
 	struct ctl_row *rows = xcalloc(n == 0 ? 1 : n, sizeof(*rows));
@@ -1064,24 +937,25 @@ static int
 ctl_cmd_status(const struct ctl_args *args)
 {
 	struct ctlhttp_answer *a = NULL;
-	yajl_val root, list, one = NULL;
+	struct json *root, *one = NULL;
+	const struct json *list;
 	int rc;
 
 	if ((rc = ctl_call(args, "GET", "/v1/credentials", &a)) != 0)
 		return rc;
 	root = ctl_json_parse(a);
-	list = ctl_json_get(root, "credentials");
-	if (!YAJL_IS_ARRAY(list)) {
+	list = json_get(root, "credentials");
+	if (list == NULL || list->type != JSON_ARRAY) {
 		ctl_error("bad answer from the daemon at %s: no list of credentials", args->socket);
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
 	if (args->name != NULL) {
-		for (size_t i = 0; i < list->u.array.len && one == NULL; i++) {
-			const char *name = ctl_json_string(list->u.array.values[i], "name");
+		for (size_t i = 0; i < list->n && one == NULL; i++) {
+			const char *name = json_get_string(list->values[i], "name");
 
 			if (name != NULL && strcmp(name, args->name) == 0)
-				one = list->u.array.values[i];
+				one = list->values[i];
 		}
 		if (one == NULL) {
 			ctl_error("%s: no such credential (or not yours to see)", args->name);
@@ -1096,9 +970,9 @@ ctl_cmd_status(const struct ctl_args *args)
 	else if (one != NULL)
 		ctl_print_table(&one, 1);
 	else
-		ctl_print_table(list->u.array.values, list->u.array.len);
+		ctl_print_table(list->values, list->n);
 out:
-	ctl_json_free(root);
+	json_free(root);
 	ctlhttp_answer_free(a);
 	return rc;
 }
@@ -1131,7 +1005,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (args.given & CTL_OPT_VERSION) {
-		puts("tokenctl " CTL_VERSION);
+		puts("tokenctl " TOKENBROKER_VERSION);
 		rc = 0;
 		goto out;
 	}
@@ -1143,7 +1017,7 @@ main(int argc, char **argv)
 	}
 	if (args.socket == NULL) {
 		env = getenv("TOKENBROKER_SOCKET");
-		args.socket = env != NULL && env[0] != '\0' ? env : CTL_SOCKET_DEFAULT;
+		args.socket = env != NULL && env[0] != '\0' ? env : TOKENBROKER_SOCKET_DEFAULT;
 	}
 	rc = args.cmd->run(&args);
 out:

@@ -53,12 +53,6 @@ log_set_level(int level)
 	log_level = level;
 }
 
-int
-log_get_level(void)
-{
-	return log_level;
-}
-
 bool
 log_enabled(int level)
 {
@@ -76,14 +70,6 @@ log_level_from_string(const char *s)
 		if (strcmp(s, log_names[i]) == 0)
 			return i;
 	return -1;
-}
-
-const char *
-log_level_to_string(int level)
-{
-	if (level < LOG_EMERG || level > LOG_DEBUG)
-		return "?";
-	return log_names[level];
 }
 
 static void
@@ -107,12 +93,6 @@ log_vfields(int level, const struct log_field *fields, size_t nfields, const cha
 }
 
 void
-log_vmsg(int level, const char *fmt, va_list ap)
-{
-	log_vfields(level, NULL, 0, fmt, ap);
-}
-
-void
 log_fields(int level, const struct log_field *fields, size_t nfields, const char *fmt, ...)
 {
 	va_list ap;
@@ -128,7 +108,7 @@ log_msg(int level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vmsg(level, fmt, ap);
+	log_vfields(level, NULL, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -138,7 +118,7 @@ fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vmsg(LOG_ERR, fmt, ap);
+	log_vfields(LOG_ERR, NULL, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

@@ -34,15 +34,12 @@ void log_init(const char *prog, int level);
 bool log_stderr_is_journal(void);
 void log_set_writer(log_writer_fn writer);
 void log_set_level(int level);
-int log_get_level(void);
 bool log_enabled(int level);
 
 /* Parses "debug", "info", "notice", "warning", "err"; -1 if unknown. */
 int log_level_from_string(const char *s);
-const char *log_level_to_string(int level);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* A message with structured fields (values NULL are left out). */
 void log_fields(int level, const struct log_field *fields, size_t nfields, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

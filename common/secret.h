@@ -1,15 +1,16 @@
 /*
  * Secrets and tokens: heap memory that is wiped before it is released and
  * that no formatting function ever sees.  Compare with secret_equal (constant
- * time); print only secret_fingerprint.
+ * time); print only a fingerprint (digest.h).
  */
 #ifndef TB_SECRET_H
 #define TB_SECRET_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
+
+#include "digest.h"
+#include "text.h"
 
 struct secret {
 	size_t len;
@@ -17,8 +18,9 @@ struct secret {
 };
 
 /*
- * The arena for secrets (OpenSSL's secure heap): size bytes, a power of
- * two, made once before the first secret.  0; 1 when it could not be
+ * The arena for secrets (OpenSSL's secure heap, in secret_arena.c, the only
+ * part that needs libcrypto): size bytes, a power of two, made once before
+ * the first secret.  0; 1 when it could not be
  * locked in memory (RLIMIT_MEMLOCK) but is usable; -ENOMEM.  Without it,
  * or once it is full, secrets use the ordinary heap (still wiped on free).
  */
@@ -30,6 +32,18 @@ void secret_arena_done(void);
 /* Bytes of the arena in use: 0 once every secret is freed. */
 size_t secret_arena_used(void);
 
+/*
+ * Where secret bytes go before the ordinary heap.  alloc returns size
+ * bytes, or NULL when it has no room (the heap is used then); release wipes
+ * and frees p when it is its own and says whether it was.  The arena sets
+ * this; NULL puts everything back on the ordinary heap.
+ */
+struct secret_heap {
+	void *(*alloc)(size_t size);
+	bool (*release)(void *p, size_t size);
+};
+void secret_heap_set(const struct secret_heap *heap);
+
 /* Copies len bytes of data; the copy is NUL-terminated. */
 struct secret *secret_new(const void *data, size_t len);
 struct secret *secret_from_str(const char *s);
@@ -39,27 +53,38 @@ struct secret *secret_free(struct secret *s);
 bool secret_equal(const struct secret *a, const struct secret *b);
 
 /* First 6 hex digits of SHA-256 of the secret: safe to log. */
-void secret_fingerprint(const struct secret *s, char out[7]);
-/* Lowercase hex SHA-256 of len bytes of p, NUL-terminated. */
-void secret_sha256_hex(const void *p, size_t len, char out[65]);
-/* len bytes of in as lowercase hex into out (2 * len + 1 bytes, with NUL). */
-void secret_hex(const void *in, size_t len, char *out);
+static inline void
+secret_fingerprint(const struct secret *s, char out[7])
+{
+	digest_fingerprint(s->data, s->len, out);
+}
+/* Former names of digest_sha256_hex and digest_hex, for callers not yet moved. */
+static inline void
+secret_sha256_hex(const void *p, size_t len, char out[65])
+{
+	digest_sha256_hex(p, len, out);
+}
+static inline void
+secret_hex(const void *in, size_t len, char *out)
+{
+	digest_hex(in, len, out);
+}
 
 /* Wipes and frees a NUL-terminated heap string; takes NULL. */
 void secret_free_str(char *s);
+/* Wipes len bytes then frees: for buffers that held a secret; takes NULL. */
+void secret_free_buf(void *p, size_t len);
 /*
- * Wipes len bytes then frees: for buffers that held a secret; takes NULL.
- * Inline, so that what uses only this (secbuf, thus tokenctl) does not pull
- * in secret.o and with it libcrypto.
+ * For blocks whose size the caller does not track (a parser's own): wipes
+ * the whole heap block, as malloc sized it, then frees; takes NULL.
  */
-static inline void
-secret_free_buf(void *p, size_t len)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, len);
-	free(p);
-}
+void secret_wipe_free(void *p);
+/*
+ * realloc that never leaves the old contents behind: a fresh block, a copy,
+ * and the old block wiped (secret_wipe_free).  size 0 gives a 1-byte block;
+ * dies on exhaustion like xmalloc.
+ */
+void *secret_wipe_realloc(void *p, size_t size);
 
 /*
  * Reads all of fd, at most max bytes, into a buffer of *ret_size bytes that
@@ -68,8 +93,12 @@ secret_free_buf(void *p, size_t len)
  */
 int secret_read_fd(int fd, size_t max, char **ret, size_t *ret_len, size_t *ret_size);
 
-/* No byte below 0x20 and no DEL (UTF-8 passes): fit for a header or a line. */
-bool secret_printable(const char *s, size_t len);
+/* Former name of text_printable, for callers not yet moved. */
+static inline bool
+secret_printable(const char *s, size_t len)
+{
+	return text_printable(s, len);
+}
 
 /* Process-wide hardening: no core dumps, no ptrace by non-root peers. */
 void secret_harden_process(void);

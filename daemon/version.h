@@ -1,6 +1,7 @@
 #ifndef TB_VERSION_H
 #define TB_VERSION_H
 
-#define TOKENBROKER_VERSION "0.1"
+/* TOKENBROKER_VERSION lives with the other facts the client shares. */
+#include "tokenbroker.h"
 
 #endif

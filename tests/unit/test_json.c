@@ -344,6 +344,47 @@ test_pointer_valid(void **state)
 	assert_false(json_pointer_valid(NULL));
 }
 
+/* A string with an escaped NUL is not handed out as a shorter C string. */
+static void
+test_get_string(void **state)
+{
+	struct json *j = parse_ok("{\"a\":\"x\",\"b\":\"ab\\u0000cd\",\"c\":1,\"d\":null}");
+
+	assert_string_equal(json_get_string(j, "a"), "x");
+	assert_null(json_get_string(j, "b"));
+	assert_null(json_get_string(j, "c"));
+	assert_null(json_get_string(j, "d"));
+	assert_null(json_get_string(j, "e"));
+	assert_null(json_get_string(NULL, "a"));
+	json_free(j);
+}
+
+static void
+test_int64(void **state)
+{
+	struct json *j = parse_ok("{\"i\":1700000000,\"n\":-5,\"f\":3.9,\"e\":1.5e3,"
+				  "\"max\":9223372036854775807,\"big\":9223372036854775808,"
+				  "\"huge\":1e300,\"s\":\"12\",\"t\":true}");
+	int64_t v = 0;
+
+	assert_int_equal(json_int64(json_get(j, "i"), &v), 0);
+	assert_int_equal(v, 1700000000);
+	assert_int_equal(json_int64(json_get(j, "n"), &v), 0);
+	assert_int_equal(v, -5);
+	assert_int_equal(json_int64(json_get(j, "f"), &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(json_int64(json_get(j, "e"), &v), 0);
+	assert_int_equal(v, 1500);
+	assert_int_equal(json_int64(json_get(j, "max"), &v), 0);
+	assert_true(v == INT64_MAX);
+	assert_int_equal(json_int64(json_get(j, "big"), &v), -ERANGE);
+	assert_int_equal(json_int64(json_get(j, "huge"), &v), -ERANGE);
+	assert_int_equal(json_int64(json_get(j, "s"), &v), -EINVAL);
+	assert_int_equal(json_int64(json_get(j, "t"), &v), -EINVAL);
+	assert_int_equal(json_int64(json_get(j, "none"), &v), -EINVAL);
+	json_free(j);
+}
+
 int
 main(void)
 {
@@ -359,6 +400,8 @@ main(void)
 		cmocka_unit_test(test_pointer_rfc6901),
 		cmocka_unit_test(test_pointer_misses),
 		cmocka_unit_test(test_pointer_valid),
+		cmocka_unit_test(test_get_string),
+		cmocka_unit_test(test_int64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -120,11 +120,29 @@ test_no_arena(void **state)
 	assert_null(secret_free(NULL));
 }
 
+/* Growing and shrinking keep the bytes that fit; NULL and 0 are taken. */
+static void
+test_wipe_realloc(void **state)
+{
+	char *p = secret_wipe_realloc(NULL, 4);
+
+	memcpy(p, "abcd", 4);
+	p = secret_wipe_realloc(p, 4096);
+	assert_memory_equal(p, "abcd", 4);
+	p = secret_wipe_realloc(p, 2);
+	assert_memory_equal(p, "ab", 2);
+	p = secret_wipe_realloc(p, 0);
+	assert_non_null(p);
+	secret_wipe_free(p);
+	secret_wipe_free(NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_arena),
+		cmocka_unit_test(test_wipe_realloc),
 		cmocka_unit_test(test_many_secrets_fixed_mappings),
 		cmocka_unit_test(test_full_arena_falls_back),
 	};

@@ -6,7 +6,7 @@
  * response holds the token, so nothing of it may linger in freed memory.
  */
 #include <errno.h>
-#include <malloc.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "json.h"
+#include "secret.h"
 #include "xmalloc.h"
 
 #define JSON_DEPTH_MAX 64
@@ -27,37 +28,6 @@ struct json_builder {
 	const char *error; /* why a callback cancelled the parse */
 };
 
-/* Wipes a heap block (all of it, as malloc sized it) and frees it. */
-static void
-json_wipe_free(void *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, malloc_usable_size(p));
-	free(p);
-}
-
-/*
- * realloc that never leaves the old contents behind: a fresh block, a copy,
- * and the old block wiped.  Dies on exhaustion like xmalloc.
- */
-static void *
-json_wipe_realloc(void *p, size_t size)
-{
-	size_t old;
-	void *n;
-
-	if (size == 0)
-		size = 1;
-	n = xmalloc(size);
-	if (p != NULL) {
-		old = malloc_usable_size(p);
-		memcpy(n, p, old < size ? old : size);
-		json_wipe_free(p);
-	}
-	return n;
-}
-
 static void *
 json_yajl_malloc_cb(void *ctx, size_t size)
 {
@@ -67,13 +37,13 @@ json_yajl_malloc_cb(void *ctx, size_t size)
 static void *
 json_yajl_realloc_cb(void *ctx, void *p, size_t size)
 {
-	return json_wipe_realloc(p, size);
+	return secret_wipe_realloc(p, size);
 }
 
 static void
 json_yajl_free_cb(void *ctx, void *p)
 {
-	json_wipe_free(p);
+	secret_wipe_free(p);
 }
 
 static char *
@@ -94,12 +64,12 @@ json_free(struct json *j)
 		return NULL;
 	for (size_t i = 0; i < j->n; i++) {
 		if (j->keys != NULL)
-			json_wipe_free(j->keys[i]);
+			secret_wipe_free(j->keys[i]);
 		json_free(j->values[i]);
 	}
-	json_wipe_free(j->keys);
-	json_wipe_free(j->values);
-	json_wipe_free(j->text);
+	secret_wipe_free(j->keys);
+	secret_wipe_free(j->values);
+	secret_wipe_free(j->text);
 	explicit_bzero(j, sizeof(*j));
 	free(j);
 	return NULL;
@@ -140,9 +110,9 @@ json_attach(struct json_builder *b, struct json *v)
 	}
 	if (json_full(parent->n)) {
 		cap = parent->n < 4 ? 4 : parent->n * 2;
-		parent->values = json_wipe_realloc(parent->values, cap * sizeof(*parent->values));
+		parent->values = secret_wipe_realloc(parent->values, cap * sizeof(*parent->values));
 		if (parent->type == JSON_OBJECT)
-			parent->keys = json_wipe_realloc(parent->keys, cap * sizeof(*parent->keys));
+			parent->keys = secret_wipe_realloc(parent->keys, cap * sizeof(*parent->keys));
 	}
 	if (parent->type == JSON_OBJECT) {
 		parent->keys[parent->n] = b->key;
@@ -250,7 +220,7 @@ json_map_key_cb(void *ctx, const unsigned char *s, size_t len)
 		b->error = "NUL character in an object key";
 		return 0;
 	}
-	json_wipe_free(b->key);
+	secret_wipe_free(b->key);
 	b->key = json_strndup(s, len);
 	return 1;
 }
@@ -321,12 +291,12 @@ json_parse(const char *text, size_t len, struct json **ret, char **cause)
 		else
 			*cause = xstrdup("invalid JSON: no value");
 		yajl_free(h);
-		json_wipe_free(b.key);
+		secret_wipe_free(b.key);
 		json_free(b.root);
 		return -EINVAL;
 	}
 	yajl_free(h);
-	json_wipe_free(b.key);
+	secret_wipe_free(b.key);
 	*ret = b.root;
 	return 0;
 }
@@ -435,4 +405,45 @@ json_pointer(const struct json *root, const char *pointer)
 	}
 	free(tok);
 	return cur;
+}
+
+const char *
+json_get_string(const struct json *obj, const char *key)
+{
+	const struct json *v = json_get(obj, key);
+
+	if (v == NULL || v->type != JSON_STRING || memchr(v->text, '\0', v->len) != NULL)
+		return NULL;
+	return v->text;
+}
+
+int
+json_int64(const struct json *v, int64_t *ret)
+{
+	long long n;
+	double d;
+	char *end;
+
+	if (v == NULL || v->type != JSON_NUMBER)
+		return -EINVAL;
+	/* yajl has checked the syntax: digits with an optional minus sign, or not. */
+	if (strcspn(v->text, ".eE") == v->len) {
+		errno = 0;
+		n = strtoll(v->text, &end, 10);
+		if (errno == ERANGE)
+			return -ERANGE;
+		if (*end != '\0')
+			return -EINVAL;
+		*ret = n;
+		return 0;
+	}
+	errno = 0;
+	d = strtod(v->text, &end);
+	if (*end != '\0')
+		return -EINVAL;
+	/* 2^63 is exact in a double; anything below it converts safely. */
+	if (!isfinite(d) || d >= 9223372036854775808.0 || d < -9223372036854775808.0)
+		return -ERANGE;
+	*ret = (int64_t)d;
+	return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum json_type {
 	JSON_NULL,
@@ -44,5 +45,18 @@ const struct json *json_pointer(const struct json *root, const char *pointer);
 const struct json *json_get(const struct json *obj, const char *key);
 /* Whether pointer is syntactically an RFC 6901 pointer. */
 bool json_pointer_valid(const char *pointer);
+
+/*
+ * The string member key of obj as a C string pointing into the tree, or
+ * NULL when it is absent, not a string, or holds a NUL (which would cut a
+ * C string short and let one value pose as another).
+ */
+const char *json_get_string(const struct json *obj, const char *key);
+/*
+ * A number as a whole number into *ret: an integer literal exactly, one
+ * with a fraction or an exponent rounded toward zero.  0; -EINVAL when v is
+ * NULL or not a number; -ERANGE when it does not fit in an int64_t.
+ */
+int json_int64(const struct json *v, int64_t *ret);
 
 #endif
