@@ -10,7 +10,6 @@
 #include <stddef.h>
 
 #include "digest.h"
-#include "text.h"
 
 struct secret {
 	size_t len;
@@ -58,17 +57,6 @@ secret_fingerprint(const struct secret *s, char out[7])
 {
 	digest_fingerprint(s->data, s->len, out);
 }
-/* Former names of digest_sha256_hex and digest_hex, for callers not yet moved. */
-static inline void
-secret_sha256_hex(const void *p, size_t len, char out[65])
-{
-	digest_sha256_hex(p, len, out);
-}
-static inline void
-secret_hex(const void *in, size_t len, char *out)
-{
-	digest_hex(in, len, out);
-}
 
 /* Wipes and frees a NUL-terminated heap string; takes NULL. */
 void secret_free_str(char *s);
@@ -93,12 +81,6 @@ void *secret_wipe_realloc(void *p, size_t size);
  */
 int secret_read_fd(int fd, size_t max, char **ret, size_t *ret_len, size_t *ret_size);
 
-/* Former name of text_printable, for callers not yet moved. */
-static inline bool
-secret_printable(const char *s, size_t len)
-{
-	return text_printable(s, len);
-}
 
 /* Process-wide hardening: no core dumps, no ptrace by non-root peers. */
 void secret_harden_process(void);

@@ -153,7 +153,7 @@ static void
 daemon_defaults(struct daemon_conf *dc)
 {
 	memset(dc, 0, sizeof(*dc));
-	dc->socket = xstrdup("/run/tokenbroker/tokenbroker.sock");
+	dc->socket = xstrdup(TOKENBROKER_SOCKET_DEFAULT);
 	dc->socket_mode = 0660;
 	dc->state_dir = xstrdup("/var/lib/tokenbroker");
 	dc->log_level = LOG_INFO;

@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "digest.h"
 #include "conf-int.h"
 #include "profile.h"
 #include "secret.h"
@@ -117,6 +118,6 @@ conf_digest_cred(struct cred_conf *cc)
 	if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
 		abort();
 	EVP_MD_CTX_free(md);
-	secret_hex(out, 32, cc->digest);
+	digest_hex(out, 32, cc->digest);
 	explicit_bzero(out, sizeof(out));
 }

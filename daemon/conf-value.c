@@ -21,6 +21,8 @@
 
 #include <event2/http.h>
 
+#include "text.h"
+#include "tokenbroker.h"
 #include "cleanup.h"
 #include "conf-int.h"
 #include "safedir.h"
@@ -596,37 +598,19 @@ conf_value_json_pointer_ok(const char *p)
 bool
 conf_value_header_name_ok(const char *s)
 {
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
-			return false;
-	return true;
+	return text_token(s, strlen(s));
 }
 
 /* A header value: no control characters but tab. */
 bool
 conf_value_header_value_ok(const char *s)
 {
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
+	return text_field_value(s, strlen(s));
 }
 
 /* A section NAME: 1 to CONF_NAME_MAX of A-Z a-z 0-9 . _ - */
 bool
 conf_value_name_ok(const char *name)
 {
-	size_t len = strlen(name);
-
-	if (len == 0 || len > CONF_NAME_MAX)
-		return false;
-	for (const char *p = name; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-			return false;
-	return true;
+	return tokenbroker_name_valid(name);
 }

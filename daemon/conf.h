@@ -13,9 +13,10 @@
 
 #include "duration.h"
 #include "secret.h"
+#include "tokenbroker.h"
 
 #define CONF_DEFAULT_PATH "/etc/tokenbroker/tokenbroker.conf"
-#define CONF_NAME_MAX 64
+#define CONF_NAME_MAX TOKENBROKER_NAME_MAX
 
 enum auth_method {
 	AUTH_CLIENT_SECRET_BASIC,

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "text.h"
 #include "profile.h"
 #include "request.h"
 #include "secbuf.h"
@@ -157,18 +158,6 @@ request_header_name_valid(const char *s)
 	return true;
 }
 
-static bool
-request_header_value_valid(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 && *s != '\t')
-			return false;
-		if (*s == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 static void
 request_add_header(struct token_request *req, char *line)
 {
@@ -188,7 +177,7 @@ request_headers(const struct cred_conf *cc, struct token_request *req, char **ca
 			*cause = xasprintf("header.%s: not a valid header name", h->name);
 			return -EINVAL;
 		}
-		if (!request_header_value_valid(h->value)) {
+		if (!text_field_value(h->value, strlen(h->value))) {
 			*cause = xasprintf("header.%s: control character in the value", h->name);
 			return -EINVAL;
 		}

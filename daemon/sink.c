@@ -21,6 +21,7 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "text.h"
 #include "atomicfile.h"
 #include "cleanup.h"
 #include "conf.h"
@@ -30,19 +31,6 @@
 #include "sink.h"
 #include "xmalloc.h"
 
-
-/* An RFC 7230 token: what an auth-scheme (the token type) may be. */
-static bool
-sink_tchars(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
-		    !(*s >= '0' && *s <= '9') && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
-			return false;
-	return true;
-}
 
 /* Safe unquoted in a shell and in systemd's EnvironmentFile=. */
 static bool
@@ -202,7 +190,7 @@ sink_write(const struct cred_conf *cc, const struct token *t, int64_t now_wall_m
 		*cause = xasprintf("credential %s has no sink", cc->name);
 		return -EINVAL;
 	}
-	if (token == NULL || token->len == 0 || !secret_printable(token->data, token->len)) {
+	if (token == NULL || token->len == 0 || !text_printable(token->data, token->len)) {
 		*cause = xasprintf("not writing sink %s: the token is %s", cc->sink,
 				   token == NULL || token->len == 0 ? "empty" :
 								      "not printable text");
@@ -210,7 +198,7 @@ sink_write(const struct cred_conf *cc, const struct token *t, int64_t now_wall_m
 	}
 	if (type == NULL || strcasecmp(type, "bearer") == 0)
 		type = "Bearer";
-	if (!sink_tchars(type)) {
+	if (!text_token(type, strlen(type))) {
 		*cause = xasprintf("not writing sink %s: invalid token type", cc->sink);
 		return -EINVAL;
 	}

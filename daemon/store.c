@@ -28,6 +28,8 @@
 
 #include <openssl/evp.h>
 
+#include "digest.h"
+#include "text.h"
 #include "atomicfile.h"
 #include "cleanup.h"
 #include "conf.h"
@@ -127,7 +129,7 @@ store_fingerprint(const struct cred_conf *cc, char out[65])
 	if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
 		abort();
 	EVP_MD_CTX_free(ctx);
-	secret_hex(md, 32, out);
+	digest_hex(md, 32, out);
 	explicit_bzero(md, sizeof(md));
 }
 
@@ -152,15 +154,15 @@ store_format(struct secbuf *b, const char *name, const char *fingerprint,
 	char num[32], sum[65];
 	const struct secret *t = rec->access_token;
 
-	if (t == NULL || t->len == 0 || !secret_printable(t->data, t->len)) {
+	if (t == NULL || t->len == 0 || !text_printable(t->data, t->len)) {
 		*cause = xasprintf("cannot save the token of %s: %s", name,
 				   t == NULL || t->len == 0 ? "it is empty" :
 							      "it contains control characters");
 		return -EINVAL;
 	}
 	if (rec->token_type == NULL || *rec->token_type == '\0' ||
-	    !secret_printable(rec->token_type, strlen(rec->token_type)) ||
-	    (rec->scope != NULL && !secret_printable(rec->scope, strlen(rec->scope)))) {
+	    !text_printable(rec->token_type, strlen(rec->token_type)) ||
+	    (rec->scope != NULL && !text_printable(rec->scope, strlen(rec->scope)))) {
 		*cause = xasprintf("cannot save the token of %s: its type or scope is not "
 				   "printable text",
 				   name);
@@ -187,7 +189,7 @@ store_format(struct secbuf *b, const char *name, const char *fingerprint,
 	if (rec->scope != NULL)
 		store_line(b, "scope", rec->scope, strlen(rec->scope));
 	store_line(b, "token", t->data, t->len);
-	secret_sha256_hex(b->data, b->len, sum);
+	digest_sha256_hex(b->data, b->len, sum);
 	store_line(b, "sha256", sum, 64);
 	if (b->len > STORE_FILE_MAX) {
 		*cause = xasprintf("cannot save the token of %s: the file would be larger than "
@@ -262,7 +264,7 @@ store_field(struct store_parse *sp, const char *key, const char **v, size_t *len
 		return 0;
 	*v = sp->p + klen + 1;
 	*len = (size_t)(nl - *v);
-	if (!secret_printable(*v, *len)) {
+	if (!text_printable(*v, *len)) {
 		*sp->cause = xasprintf("%s: %s holds control characters", sp->path, key);
 		return -EINVAL;
 	}
@@ -349,7 +351,7 @@ store_parse(const char *buf, size_t len, const char *path, struct token *rec,
 		*cause = xasprintf("%s is truncated (no checksum)", path);
 		return -EINVAL;
 	}
-	secret_sha256_hex(buf, (size_t)(last - buf), sum);
+	digest_sha256_hex(buf, (size_t)(last - buf), sum);
 	if (memcmp(sum, last + 7, 64) != 0) {
 		*cause = xasprintf("%s does not match its checksum (truncated or altered)", path);
 		return -EINVAL;
@@ -508,7 +510,7 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 	/* Files from before lifetimes were kept: what is left is the lifetime. */
 	if (rec->lifetime_ms <= 0)
 		rec->lifetime_ms = rec->expires_wall_ms - now_wall_ms;
-	secret_fingerprint(rec->access_token, rec->fingerprint);
+	digest_fingerprint(rec->access_token->data, rec->access_token->len, rec->fingerprint);
 	*ret = TAKE_PTR(rec);
 	r = 0;
 out:

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "digest.h"
 #include "token.h"
 #include "xmalloc.h"
 
@@ -15,7 +16,7 @@ token_new(struct secret *access_token, const char *token_type, const char *scope
 	t->access_token = access_token;
 	t->token_type = xstrdup(token_type != NULL && token_type[0] != '\0' ? token_type : "Bearer");
 	t->scope = scope != NULL ? xstrdup(scope) : NULL;
-	secret_fingerprint(access_token, t->fingerprint);
+	digest_fingerprint(access_token->data, access_token->len, t->fingerprint);
 	return t;
 }
 
