@@ -23,7 +23,7 @@
 #include "sd.h"
 #include "secret.h"
 #include "timeutil.h"
-#include "version.h"
+#include "tokenbroker.h"
 #include "xmalloc.h"
 
 #define MAIN_STOP_GRACE_MS 300
