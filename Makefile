@@ -29,18 +29,25 @@ COMMON_SRC = $(wildcard common/*.c)
 DAEMON_SRC = $(wildcard daemon/*.c)
 CLIENT_SRC = $(wildcard client/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+FAKEIDP_SRC = $(wildcard tests/fakeidp/*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_LIB_OBJ = $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJ))
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Not under $(BUILD)/tests/fakeidp/: that is the program.
+FAKEIDP_OBJ = $(FAKEIDP_SRC:tests/fakeidp/%.c=$(BUILD)/tests/fakeidp-obj/%.o)
 
 all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp $(BUILD)/tests/notifylisten
 	@ln -sf $(BUILD)/tokenbrokerd tokenbrokerd
 	@ln -sf $(BUILD)/tokenctl tokenctl
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h daemon/*.h client/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/fakeidp-obj/%.o: tests/fakeidp/%.c $(wildcard common/*.h tests/fakeidp/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -56,7 +63,7 @@ $(BUILD)/tokenbrokerd: $(BUILD)/daemon/main.o $(BUILD)/libdaemon.a $(BUILD)/libc
 $(BUILD)/tokenctl: $(CLIENT_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
-$(BUILD)/tests/fakeidp: $(BUILD)/tests/fakeidp.o $(BUILD)/libcommon.a
+$(BUILD)/tests/fakeidp: $(FAKEIDP_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(FAKEIDP_LIBS)
 
 $(BUILD)/tests/notifylisten: $(BUILD)/tests/notifylisten.o $(BUILD)/libcommon.a
