@@ -17,32 +17,63 @@ DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Icommon -Idaemon \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CLIENT_LIBS = $(shell pkg-config --libs $(CLIENT_PKGS) 2>/dev/null)
-EVENT_LIBS = $(shell pkg-config --libs libevent 2>/dev/null)
-FAKEIDP_LIBS = $(shell pkg-config --libs libevent_openssl openssl 2>/dev/null)
-CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# pkg-config's answer for packages, or the build stops naming the missing
+# ones.  Only recipes that compile or link expand it, so deps, clean and
+# install work on a machine that does not have the packages yet.
+tb_missing = $(if $(shell command -v pkg-config 2>/dev/null),pkg-config cannot find $(strip \
+	$(shell for p in $(1); do pkg-config --exists $$p || echo $$p; done)),pkg-config is not installed)
+tb_pkg = $(if $(shell pkg-config --exists $(2) 2>/dev/null && echo ok),$(shell pkg-config $(1) $(2)),$(error \
+	cannot build: $(call tb_missing,$(2)); run 'make deps' (as root) to install what is missing))
+# NAME = $(call tb_once,NAME,OPTION,PACKAGES): pkg-config runs on first use only.
+tb_once = $(eval $(1) := $$(call tb_pkg,$(2),$(3)))$($(1))
+
+PKG_CFLAGS   = $(call tb_once,PKG_CFLAGS,--cflags,$(PKGS))
+LIBS         = $(call tb_once,LIBS,--libs,$(PKGS))
+CLIENT_LIBS  = $(call tb_once,CLIENT_LIBS,--libs,$(CLIENT_PKGS))
+EVENT_LIBS   = $(call tb_once,EVENT_LIBS,--libs,libevent)
+FAKEIDP_LIBS = $(call tb_once,FAKEIDP_LIBS,--libs,libevent_openssl openssl)
+CMOCKA_LIBS  = $(call tb_once,CMOCKA_LIBS,--libs,cmocka)
+
+# Each tree sees its own headers and common's, and common only its own:
+# TREE_INC is set per object below.  -MMD -MP: each object's .d lists the
+# headers it includes, so a header change rebuilds just those objects.
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE $(TREE_INC) $(PKG_CFLAGS)
+DEPFLAGS   = -MMD -MP
 
 COMMON_SRC = $(wildcard common/*.c)
 DAEMON_SRC = $(wildcard daemon/*.c)
 CLIENT_SRC = $(wildcard client/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+FAKEIDP_SRC = $(wildcard tests/fakeidp/*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_LIB_OBJ = $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJ))
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+UNIT_OBJ   = $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Not under $(BUILD)/tests/fakeidp/: that is the program.
+FAKEIDP_OBJ = $(FAKEIDP_SRC:tests/fakeidp/%.c=$(BUILD)/tests/fakeidp-obj/%.o)
+NOTIFYLISTEN_OBJ = $(BUILD)/tests/notifylisten.o
+LOADGEN = $(BUILD)/bench/loadgen
+
+$(COMMON_OBJ): TREE_INC = -Icommon
+$(DAEMON_OBJ) $(UNIT_OBJ): TREE_INC = -Icommon -Idaemon
+$(CLIENT_OBJ): TREE_INC = -Icommon -Iclient
+$(FAKEIDP_OBJ) $(NOTIFYLISTEN_OBJ) $(LOADGEN): TREE_INC = -Icommon
 
 all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp $(BUILD)/tests/notifylisten
 	@ln -sf $(BUILD)/tokenbrokerd tokenbrokerd
 	@ln -sf $(BUILD)/tokenctl tokenctl
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h daemon/*.h client/*.h) Makefile
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/fakeidp-obj/%.o: tests/fakeidp/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
@@ -56,10 +87,10 @@ $(BUILD)/tokenbrokerd: $(BUILD)/daemon/main.o $(BUILD)/libdaemon.a $(BUILD)/libc
 $(BUILD)/tokenctl: $(CLIENT_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
-$(BUILD)/tests/fakeidp: $(BUILD)/tests/fakeidp.o $(BUILD)/libcommon.a
+$(BUILD)/tests/fakeidp: $(FAKEIDP_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(FAKEIDP_LIBS)
 
-$(BUILD)/tests/notifylisten: $(BUILD)/tests/notifylisten.o $(BUILD)/libcommon.a
+$(BUILD)/tests/notifylisten: $(NOTIFYLISTEN_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libdaemon.a $(BUILD)/libcommon.a
@@ -68,11 +99,11 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libdaemon.a $(BUILD
 unit: $(UNIT_BIN)
 
 # The load generator for bench/run.sh.
-$(BUILD)/bench/loadgen: bench/loadgen.c Makefile
+$(LOADGEN): bench/loadgen.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(EVENT_LIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< $(EVENT_LIBS)
 
-bench: $(BUILD)/bench/loadgen
+bench: $(LOADGEN)
 
 # Installs what is missing from Debian's packages (root), or says how to.
 deps:
@@ -106,6 +137,10 @@ demo: deps
 
 clean:
 	rm -rf build tokenbrokerd tokenctl
+
+# What -MMD wrote on the last build; absent ones are simply not there yet.
+-include $(patsubst %.o,%.d,$(COMMON_OBJ) $(DAEMON_OBJ) $(CLIENT_OBJ) $(UNIT_OBJ) \
+	$(FAKEIDP_OBJ) $(NOTIFYLISTEN_OBJ)) $(LOADGEN).d
 
 include install.mk
 

@@ -1,0 +1,179 @@
+/*
+ * stats.c: the counters and what /stats tells about the last token
+ * request, with every secret and token in it redacted; /stats itself.
+ */
+
+#include <string.h>
+#include <strings.h>
+
+#include <event2/keyvalq_struct.h>
+
+#include "cleanup.h"
+#include "xmalloc.h"
+#include "fakeidp.h"
+
+static void
+kvlist_clear(struct kvlist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->name[i]);
+		free(l->value[i]);
+	}
+	l->n = 0;
+}
+
+static void
+kvlist_add(struct kvlist *l, const char *name, const char *value)
+{
+	if (l->n == KV_MAX)
+		return;
+	l->name[l->n] = xstrdup(name);
+	l->value[l->n] = xstrdup(value);
+	l->n++;
+}
+
+void
+stats_last_clear(struct last_request *l)
+{
+	free(l->method);
+	free(l->path);
+	free(l->client_id);
+	free(l->grant_type);
+	free(l->scope);
+	free(l->scope_raw);
+	free(l->content_type);
+	free(l->query);
+	kvlist_clear(&l->params);
+	kvlist_clear(&l->headers);
+	memset(l, 0, sizeof(*l));
+}
+
+/* True when s contains the client secret (an empty secret never matches). */
+static bool
+mentions_secret(const struct fakeidp *fk, const char *s)
+{
+	return s != NULL && fk->client_secret->len > 0 && strstr(s, fk->client_secret->data) != NULL;
+}
+
+static bool
+param_is_secret(const char *name)
+{
+	static const char *const names[] = {
+		"client_secret", "password", "token", "access_token", "refresh_token",
+		"assertion", "client_assertion", "code",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Authorization keeps its scheme only; cookies go entirely. */
+static char *
+header_redacted(const struct fakeidp *fk, const char *name, const char *value)
+{
+	if (strcasecmp(name, "Authorization") == 0 || strcasecmp(name, "Proxy-Authorization") == 0) {
+		size_t n = strcspn(value, " \t");
+
+		return xasprintf("%.*s " REDACTED, (int)(n > 32 ? 32 : n), value);
+	}
+	if (strcasecmp(name, "Cookie") == 0 || mentions_secret(fk, value))
+		return xstrdup(REDACTED);
+	return xstrdup(value);
+}
+
+/* Keeps what /stats tells about this token request. */
+void
+stats_record(struct fakeidp *fk, struct evhttp_request *req, const struct token_req *tr)
+{
+	struct last_request *l = &fk->stats.last;
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const struct evkeyval *kv;
+	const char *query = http_query(req);
+
+	stats_last_clear(l);
+	l->seen = true;
+	l->auth = tr->auth;
+	l->method = xstrdup(http_method(req));
+	l->path = xstrdup(http_path(req));
+	l->client_id = util_strdup_or_null(tr->id);
+	l->grant_type = util_strdup_or_null(form_get(&tr->form, "grant_type"));
+	l->scope = util_strdup_or_null(form_get(&tr->form, "scope"));
+	if (tr->is_form)
+		l->scope_raw = form_raw_get(tr->body, tr->body_len, "scope");
+	l->content_type = util_strdup_or_null(evhttp_find_header(h, "Content-Type"));
+	if (query != NULL) {
+		bool secret = mentions_secret(fk, query);
+
+		for (size_t i = 0; i < tr->query.n && !secret; i++)
+			secret = mentions_secret(fk, tr->query.value[i]) ||
+			    (param_is_secret(tr->query.name[i]) && tr->query.value[i][0] != '\0');
+		l->query = xstrdup(secret ? REDACTED : query);
+	}
+
+	l->reauth_token = tr->presented != NULL;
+	l->reauth_token_known = tokens_find(fk, tr->presented) != NULL;
+
+	for (size_t i = 0; i < tr->form.n; i++) {
+		bool secret = param_is_secret(tr->form.name[i]) || mentions_secret(fk, tr->form.value[i]);
+
+		kvlist_add(&l->params, tr->form.name[i], secret ? REDACTED : tr->form.value[i]);
+	}
+	TAILQ_FOREACH(kv, h, next) {
+		_cleanup_free_ char *v = header_redacted(fk, kv->key, kv->value);
+
+		kvlist_add(&l->headers, kv->key, v);
+	}
+}
+
+/* Counters to zero; max_concurrent restarts from what is in flight. */
+void
+stats_reset(struct stats *s)
+{
+	stats_last_clear(&s->last);
+	s->requests = s->issued = s->failed = s->reauths = 0;
+	s->max_concurrent = s->inflight;
+}
+
+void
+stats_handle(struct fakeidp *fk, struct evhttp_request *req)
+{
+	const struct stats *s = &fk->stats;
+	const struct last_request *l = &s->last;
+	yajl_gen g;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		http_header(req, "Allow", "GET");
+		http_error(req, 405, "invalid_request", "use GET");
+		return;
+	}
+	g = json_new();
+	json_int(g, "requests", (long long)s->requests);
+	json_int(g, "issued", (long long)s->issued);
+	json_int(g, "failed", (long long)s->failed);
+	json_str(g, "auth", l->auth);
+	json_str(g, "grant_type", l->grant_type);
+	json_str(g, "scope", l->scope);
+	json_str(g, "scope_raw", l->scope_raw);
+	json_str(g, "content_type", l->content_type);
+	json_str(g, "query", l->query);
+	json_bool(g, "reauth_token", l->reauth_token);
+	json_bool(g, "reauth_token_known", l->reauth_token_known);
+	json_bool(g, "reauth", l->reauth);
+	json_int(g, "reauths", (long long)s->reauths);
+	json_int(g, "lineages", (long long)fk->lineages);
+	json_int(g, "lock_holder", (long long)sbc_lock_holder(fk));
+	json_int(g, "max_concurrent", s->max_concurrent);
+	json_int(g, "held", (long long)fk->n_holds);
+	json_str(g, "dialect", dialect_name(fk->dialect));
+	json_int(g, "xibo_version", fk->cur.xibo_version);
+	json_str(g, "reauth_param", fk->cur.reauth_param);
+	json_str(g, "mode", control_mode_name(fk->cur.mode));
+	json_str(g, "method", l->method);
+	json_str(g, "path", l->path);
+	json_str(g, "client_id", l->client_id);
+	json_kvlist(g, "params", &l->params, l->seen);
+	json_kvlist(g, "headers", &l->headers, l->seen);
+	http_json(req, 200, json_finish(g));
+}
