@@ -10,7 +10,7 @@ CLIENT_PKGS  = yajl
 # Debian 12 packages that provide the above, plus what the tests use
 # (systemd-container: systemd-nspawn, for tests/system/).
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
-	libyajl-dev libxml2-dev libsystemd-dev libinih-dev libssl-dev \
+	libyajl-dev libxml2-dev libsystemd-dev libssl-dev \
 	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
 	mandoc man-db systemd-container
 
@@ -76,9 +76,11 @@ $(BUILD)/tests/fakeidp-obj/%.o: tests/fakeidp/%.c Makefile
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/libdaemon.a: $(DAEMON_LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/tokenbrokerd: $(BUILD)/daemon/main.o $(BUILD)/libdaemon.a $(BUILD)/libcommon.a
