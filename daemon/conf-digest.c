@@ -1,7 +1,9 @@
 /*
- * A credential's digest: SHA-256 over every setting that shapes its token
+ * A credential's digests: SHA-256 over every setting that shapes its token
  * request, so that a reload can tell a credential that changed (and must
- * fetch anew) from one that did not (and keeps its token).  Each field goes
+ * fetch anew) from one that did not (and keeps its token); and the
+ * narrower fingerprint a persisted token carries, of what the upstream
+ * grants from, so that a restart reuses a token only for the same client.  Each field goes
  * in as its tag, a NUL, a presence byte and a 64-bit length before its
  * bytes, so no two settings feed the same stream.
  */
@@ -12,10 +14,11 @@
 
 #include <openssl/evp.h>
 
-#include "digest.h"
 #include "conf-int.h"
+#include "digest.h"
 #include "profile.h"
 #include "secret.h"
+#include "xmalloc.h"
 
 static void
 conf_digest_put(EVP_MD_CTX *md, const char *tag, const void *data, size_t len)
@@ -120,4 +123,53 @@ conf_digest_cred(struct cred_conf *cc)
 	EVP_MD_CTX_free(md);
 	digest_hex(out, 32, cc->digest);
 	explicit_bzero(out, sizeof(out));
+}
+
+/* Each pair as prefix+name and its value, in order. */
+static void
+conf_digest_prefixed(EVP_MD_CTX *md, const char *prefix, const struct conf_pairs *pairs)
+{
+	for (size_t i = 0; i < pairs->n; i++) {
+		char *key = xasprintf("%s%s", prefix, pairs->v[i].name);
+
+		conf_digest_str(md, key, pairs->v[i].value);
+		free(key);
+	}
+}
+
+void
+conf_token_fingerprint(const struct cred_conf *cc, char out[65])
+{
+	/* Changing any of this invalidates every persisted token. */
+	static const char domain[] = "tokenbroker store fingerprint 2";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char num[24];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx;
+
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		abort(); /* only out of memory gets here */
+	EVP_DigestUpdate(ctx, domain, sizeof(domain));
+	conf_digest_str(ctx, "token_url", cc->token_url);
+	/* By name: renumbering the enum must not invalidate every file. */
+	conf_digest_str(ctx, "auth_method", conf_auth_method_name(cc->auth_method));
+	conf_digest_str(ctx, "grant_type", cc->grant_type);
+	conf_digest_str(ctx, "client_id", cc->client_id);
+	conf_digest_str(ctx, "username", cc->username);
+	conf_digest_str(ctx, "scope", cc->scope);
+	/* Everything else that shapes what the upstream grants. */
+	conf_digest_str(ctx, "client_secret",
+			cc->client_secret != NULL ? cc->client_secret->data : NULL);
+	conf_digest_str(ctx, "password", cc->password != NULL ? cc->password->data : NULL);
+	conf_digest_prefixed(ctx, "param.", &cc->params);
+	conf_digest_prefixed(ctx, "query.", &cc->query);
+	conf_digest_prefixed(ctx, "header.", &cc->headers);
+	snprintf(num, sizeof(num), "%lld", (long long)cc->requested_lifetime_ms);
+	conf_digest_str(ctx, "requested_lifetime", num);
+	if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
+		abort();
+	EVP_MD_CTX_free(ctx);
+	digest_hex(md, 32, out);
+	explicit_bzero(md, sizeof(md));
 }

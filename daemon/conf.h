@@ -165,6 +165,15 @@ void conf_errors_clear(struct conf_errors *errs);
 const struct cred_conf *conf_find(const struct conf *conf, const char *name);
 bool conf_name_valid(const char *name);
 
+/*
+ * The fingerprint a persisted token carries (lowercase hex SHA-256 into
+ * out) of what produces cc's tokens: token_url, auth_method, grant_type,
+ * client_id, username, the secrets, scope, param.*, query.*, header.* and
+ * requested_lifetime; not timing, TLS or file settings, whose change keeps
+ * a token good.  A token is reused after a restart only when it matches.
+ */
+void conf_token_fingerprint(const struct cred_conf *cc, char out[65]);
+
 /* Whether uid (with primary gid and supplementary groups) may use ids. */
 bool conf_ids_allow(const struct conf_ids *users, const struct conf_ids *groups, uid_t uid,
 		    const gid_t *gids, size_t ngids);

@@ -166,7 +166,7 @@ credential_publish(struct credential *c)
 	if (c->conf->persist) {
 		char fp[65];
 
-		store_fingerprint(c->conf, fp);
+		conf_token_fingerprint(c->conf, fp);
 		if (store_save(c->ctx->conf->daemon.state_dir, c->conf->name, fp, t, &cause) < 0) {
 			credential_log(c, LOG_WARNING, t->fingerprint, 0, "cannot persist the token: %s",
 				       cause);
@@ -507,7 +507,7 @@ credential_restore(struct credential *c)
 	struct token *t = NULL;
 	int r;
 
-	store_fingerprint(c->conf, fp);
+	conf_token_fingerprint(c->conf, fp);
 	r = store_load(c->ctx->conf->daemon.state_dir, c->conf->name, fp, now_wall,
 		       c->conf->min_valid_ms, &t, &cause);
 	if (r == -ESTALE)

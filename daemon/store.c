@@ -4,7 +4,7 @@
  *
  *	tokenbroker-token 1
  *	name NAME
- *	fingerprint HEX			(store_fingerprint of the settings)
+ *	fingerprint HEX			(conf_token_fingerprint of the settings)
  *	expires_at_ms N			(unix ms)
  *	lifetime_ms N
  *	token_type TYPE
@@ -26,17 +26,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
-#include "digest.h"
-#include "text.h"
 #include "atomicfile.h"
 #include "cleanup.h"
-#include "conf.h"
+#include "digest.h"
 #include "safedir.h"
 #include "secbuf.h"
 #include "secret.h"
 #include "store.h"
+#include "text.h"
+#include "tokenbroker.h"
 #include "xmalloc.h"
 
 #define STORE_MAGIC "tokenbroker-token"
@@ -65,72 +63,6 @@ static bool
 store_is_hex64(const char *s, size_t len)
 {
 	return len == 64 && strspn(s, "0123456789abcdef") >= 64;
-}
-
-/*
- * Each field as its tag, a NUL, a presence byte and a 64-bit length before
- * its bytes, so no two different settings feed the same stream.
- */
-static void
-store_fp_put(EVP_MD_CTX *md, const char *tag, const char *s)
-{
-	unsigned char hdr[9];
-	uint64_t n = s != NULL ? strlen(s) : 0;
-
-	hdr[0] = s != NULL;
-	for (int i = 0; i < 8; i++)
-		hdr[1 + i] = (unsigned char)(n >> (8 * i));
-	EVP_DigestUpdate(md, tag, strlen(tag) + 1);
-	EVP_DigestUpdate(md, hdr, sizeof(hdr));
-	if (n > 0)
-		EVP_DigestUpdate(md, s, (size_t)n);
-}
-
-/* Each pair as prefix+name and value, in order. */
-static void
-store_fp_pairs(EVP_MD_CTX *md, const char *prefix, const struct conf_pairs *pairs)
-{
-	for (size_t i = 0; i < pairs->n; i++) {
-		char *key = xasprintf("%s%s", prefix, pairs->v[i].name);
-
-		store_fp_put(md, key, pairs->v[i].value);
-		free(key);
-	}
-}
-
-void
-store_fingerprint(const struct cred_conf *cc, char out[65])
-{
-	static const char domain[] = "tokenbroker store fingerprint 2";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char num[24];
-	unsigned int len = 0;
-	EVP_MD_CTX *ctx;
-
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		abort(); /* only out of memory gets here */
-	EVP_DigestUpdate(ctx, domain, sizeof(domain));
-	store_fp_put(ctx, "token_url", cc->token_url);
-	/* By name: renumbering the enum must not invalidate every file. */
-	store_fp_put(ctx, "auth_method", conf_auth_method_name(cc->auth_method));
-	store_fp_put(ctx, "grant_type", cc->grant_type);
-	store_fp_put(ctx, "client_id", cc->client_id);
-	store_fp_put(ctx, "username", cc->username);
-	store_fp_put(ctx, "scope", cc->scope);
-	/* Everything else that shapes what the upstream grants. */
-	store_fp_put(ctx, "client_secret", cc->client_secret != NULL ? cc->client_secret->data : NULL);
-	store_fp_put(ctx, "password", cc->password != NULL ? cc->password->data : NULL);
-	store_fp_pairs(ctx, "param.", &cc->params);
-	store_fp_pairs(ctx, "query.", &cc->query);
-	store_fp_pairs(ctx, "header.", &cc->headers);
-	snprintf(num, sizeof(num), "%lld", (long long)cc->requested_lifetime_ms);
-	store_fp_put(ctx, "requested_lifetime", num);
-	if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
-		abort();
-	EVP_MD_CTX_free(ctx);
-	digest_hex(md, 32, out);
-	explicit_bzero(md, sizeof(md));
 }
 
 /* NAME.token, the file's name in state_dir. */
@@ -216,7 +148,7 @@ store_save(const char *dir, const char *name, const char *fingerprint,
 	_cleanup_close_ int dfd = -1;
 	int r;
 
-	if (!conf_name_valid(name)) {
+	if (!tokenbroker_name_valid(name)) {
 		*cause = xstrdup("cannot save a token: invalid credential name");
 		return -EINVAL;
 	}
@@ -360,7 +292,7 @@ store_parse(const char *buf, size_t len, const char *path, struct token *rec,
 
 	if ((r = store_need(&sp, "name", &v, &vlen)) < 0)
 		return r;
-	if (vlen == 0 || vlen > CONF_NAME_MAX) {
+	if (vlen == 0 || vlen > TOKENBROKER_NAME_MAX) {
 		*cause = xasprintf("%s: invalid name", path);
 		return -EINVAL;
 	}
@@ -421,14 +353,14 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 	_cleanup_free_ char *path = NULL, *file = NULL, *sdcause = NULL;
 	_cleanup_close_ int dfd = -1, fd = -1;
 	struct token *rec = NULL;
-	char fname[CONF_NAME_MAX + 1], fp[65];
+	char fname[TOKENBROKER_NAME_MAX + 1], fp[65];
 	char *buf = NULL;
 	size_t len = 0, size = 0;
 	struct stat st;
 	uid_t euid = geteuid();
 	int r;
 
-	if (!conf_name_valid(name)) {
+	if (!tokenbroker_name_valid(name)) {
 		*cause = xstrdup("cannot load a token: invalid credential name");
 		return -EINVAL;
 	}
@@ -526,7 +458,7 @@ store_remove(const char *dir, const char *name)
 	_cleanup_free_ char *file = NULL, *cause = NULL;
 	_cleanup_close_ int dfd = -1;
 
-	if (!conf_name_valid(name))
+	if (!tokenbroker_name_valid(name))
 		return -EINVAL;
 	dfd = safedir_open(dir, 0, &cause);
 	if (dfd < 0)

@@ -11,17 +11,8 @@
 
 #include <stdint.h>
 
-#include "conf.h"
 #include "secret.h"
 #include "token.h"
-
-/*
- * The fingerprint of what produces cc's tokens: token_url, auth_method,
- * grant_type, client_id, username, the secrets, scope, param.*, query.*,
- * header.* and requested_lifetime (lowercase hex SHA-256 into out); not
- * timing, TLS or file settings, whose change keeps a token good.
- */
-void store_fingerprint(const struct cred_conf *cc, char out[65]);
 
 /*
  * Writes token rec (its value, type, scope, expiry and lifetime) for

@@ -780,63 +780,6 @@ test_remove(void **state)
 	assert_null(token_free(NULL));
 }
 
-static void
-test_fingerprint(void **state)
-{
-	struct cred_conf base, cc;
-	char a[65], b[65];
-
-	memset(&base, 0, sizeof(base));
-	base.name = "api";
-	base.token_url = "https://idp.example.com/token";
-	base.auth_method = AUTH_CLIENT_SECRET_BASIC;
-	base.grant_type = "client_credentials";
-	base.client_id = "app";
-	base.scope = "read";
-	base.token_path = "/access_token";
-
-	store_fingerprint(&base, a);
-	assert_int_equal(strlen(a), 64);
-	assert_int_equal(strspn(a, "0123456789abcdef"), 64);
-	store_fingerprint(&base, b);
-	assert_string_equal(a, b);
-
-#define CHANGES(field, value)                                  \
-	do {                                                   \
-		cc = base;                                     \
-		cc.field = value;                              \
-		store_fingerprint(&cc, b);                     \
-		if (strcmp(a, b) == 0)                         \
-			fail_msg("unchanged by %s", #field);   \
-	} while (0)
-	CHANGES(token_url, "https://idp.example.com/token2");
-	CHANGES(auth_method, AUTH_CLIENT_SECRET_POST);
-	CHANGES(grant_type, "password");
-	CHANGES(client_id, "app2");
-	CHANGES(username, "app");
-	CHANGES(scope, "read write");
-	CHANGES(scope, NULL);
-	CHANGES(scope, "");
-	CHANGES(client_id, NULL);
-#undef CHANGES
-
-	/* A byte moved from one field to the next is another fingerprint. */
-	cc = base;
-	cc.client_id = "ap";
-	cc.grant_type = "client_credentialsp";
-	store_fingerprint(&cc, b);
-	assert_string_not_equal(a, b);
-
-	/* What does not make the token does not count. */
-	cc = base;
-	cc.name = "other";
-	cc.token_path = "/t";
-	cc.lazy = true;
-	cc.persist = true;
-	store_fingerprint(&cc, b);
-	assert_string_equal(a, b);
-}
-
 int
 main(void)
 {
@@ -851,7 +794,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mutations, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_expiry, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_remove, setup_dir, teardown_dir),
-		cmocka_unit_test(test_fingerprint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
