@@ -283,3 +283,17 @@ conf_auth_method_name(enum auth_method m)
 {
 	return conf_cred_auth_method_name(m);
 }
+
+void
+conf_sink_opts(const struct cred_conf *cc, struct sink_opts *ret)
+{
+	*ret = (struct sink_opts){
+		.name = cc->name,
+		.path = cc->sink,
+		.format = cc->sink_format,
+		.mode = cc->sink_mode,
+		.owner_set = cc->sink_owner_set,
+		.uid = cc->sink_uid,
+		.gid = cc->sink_gid,
+	};
+}

@@ -13,6 +13,7 @@
 
 #include "duration.h"
 #include "secret.h"
+#include "sink.h"
 #include "tokenbroker.h"
 
 #define CONF_DEFAULT_PATH "/etc/tokenbroker/tokenbroker.conf"
@@ -34,13 +35,6 @@ enum response_format {
 enum scope_separator {
 	SCOPE_SEP_SPACE,
 	SCOPE_SEP_COMMA,
-};
-
-enum sink_format {
-	SINK_FORMAT_RAW,
-	SINK_FORMAT_HEADER,
-	SINK_FORMAT_JSON,
-	SINK_FORMAT_ENV,
 };
 
 struct conf_pair {
@@ -173,6 +167,9 @@ bool conf_name_valid(const char *name);
  * a token good.  A token is reused after a restart only when it matches.
  */
 void conf_token_fingerprint(const struct cred_conf *cc, char out[65]);
+
+/* cc's sink settings as the sink module takes them (borrowed from cc). */
+void conf_sink_opts(const struct cred_conf *cc, struct sink_opts *ret);
 
 /* Whether uid (with primary gid and supplementary groups) may use ids. */
 bool conf_ids_allow(const struct conf_ids *users, const struct conf_ids *groups, uid_t uid,

@@ -108,6 +108,16 @@ credential_min_valid(const struct credential *c, const struct token *t)
 	return renew_min_valid(c->conf->min_valid_ms, t->lifetime_ms);
 }
 
+/* Empties the sink of settings cc. */
+static int
+credential_sink_clear(const struct cred_conf *cc, char **cause)
+{
+	struct sink_opts so;
+
+	conf_sink_opts(cc, &so);
+	return sink_clear(&so, cause);
+}
+
 /*
  * Forgets the token: its sink is emptied and its persisted copy removed, so
  * no file holds a token that is no longer served.
@@ -121,7 +131,7 @@ credential_drop_token(struct credential *c)
 		return;
 	c->token = token_free(c->token);
 	renew_cancel(c->ctx->renew, &c->expiry);
-	if (c->conf->sink != NULL && sink_clear(c->conf, &cause) < 0) {
+	if (c->conf->sink != NULL && credential_sink_clear(c->conf, &cause) < 0) {
 		credential_log(c, LOG_WARNING, NULL, 0, "cannot empty sink: %s", cause);
 		free(cause);
 	}
@@ -140,14 +150,16 @@ credential_sink(struct credential *c)
 {
 	const struct token *t = c->token;
 	char *cause = NULL, *cause2 = NULL;
+	struct sink_opts so;
 
 	free(c->sink_error);
 	c->sink_error = NULL;
-	if (sink_write(c->conf, t, time_wall_ms(), &cause) == 0)
+	conf_sink_opts(c->conf, &so);
+	if (sink_write(&so, t, time_wall_ms(), &cause) == 0)
 		return;
 	c->sink_error = xasprintf("cannot write sink: %s", cause);
 	credential_log(c, LOG_WARNING, t->fingerprint, 0, "%s", c->sink_error);
-	if (sink_clear(c->conf, &cause2) == 0)
+	if (sink_clear(&so, &cause2) == 0)
 		credential_log(c, LOG_WARNING, NULL, 0, "emptied sink %s: it held the previous token",
 			       c->conf->sink);
 	free(cause2);
@@ -826,7 +838,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 
 			/* allow_*, lazy, sink and persist apply as they are. */
 			if (was->sink != NULL && (cc->sink == NULL || strcmp(was->sink, cc->sink) != 0) &&
-			    sink_clear(was, &cause) < 0) {
+			    credential_sink_clear(was, &cause) < 0) {
 				credential_log(c, LOG_WARNING, NULL, 0, "cannot empty sink: %s", cause);
 				free(cause);
 			}

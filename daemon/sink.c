@@ -24,7 +24,6 @@
 #include "text.h"
 #include "atomicfile.h"
 #include "cleanup.h"
-#include "conf.h"
 #include "safedir.h"
 #include "secbuf.h"
 #include "secret.h"
@@ -79,7 +78,7 @@ sink_gen_str(yajl_gen g, const char *s, size_t len)
 
 /* As the API's GET: one JSON object and a newline. */
 static int
-sink_format_json(struct secbuf *b, const struct cred_conf *cc, const struct secret *token,
+sink_format_json(struct secbuf *b, const struct sink_opts *o, const struct secret *token,
 		 const char *type, const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms)
 {
 	int64_t left = expires_wall_ms - now_wall_ms;
@@ -93,7 +92,7 @@ sink_format_json(struct secbuf *b, const struct cred_conf *cc, const struct secr
 	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
 	yajl_gen_map_open(g);
 	r = r < 0 ? r : sink_gen_str(g, "name", 4);
-	r = r < 0 ? r : sink_gen_str(g, cc->name, strlen(cc->name));
+	r = r < 0 ? r : sink_gen_str(g, o->name, strlen(o->name));
 	r = r < 0 ? r : sink_gen_str(g, "access_token", 12);
 	r = r < 0 ? r : sink_gen_str(g, token->data, token->len);
 	r = r < 0 ? r : sink_gen_str(g, "token_type", 10);
@@ -117,16 +116,16 @@ sink_format_json(struct secbuf *b, const struct cred_conf *cc, const struct secr
 }
 
 /*
- * The sink's content in cc->sink_format.  env: ACCESS_TOKEN, EXPIRES_AT
+ * The sink's content in o->format.  env: ACCESS_TOKEN, EXPIRES_AT
  * (unix seconds) and TOKEN_TYPE lines, in that order.
  */
 static int
-sink_format(struct secbuf *b, const struct cred_conf *cc, const struct secret *token,
+sink_format(struct secbuf *b, const struct sink_opts *o, const struct secret *token,
 	    const char *type, const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms)
 {
 	char num[32];
 
-	switch (cc->sink_format) {
+	switch (o->format) {
 	case SINK_FORMAT_RAW:
 		secbuf_add(b, token->data, token->len);
 		secbuf_add(b, "\n", 1);
@@ -139,7 +138,7 @@ sink_format(struct secbuf *b, const struct cred_conf *cc, const struct secret *t
 		secbuf_add(b, "\n", 1);
 		return 0;
 	case SINK_FORMAT_JSON:
-		return sink_format_json(b, cc, token, type, scope, expires_wall_ms, now_wall_ms);
+		return sink_format_json(b, o, token, type, scope, expires_wall_ms, now_wall_ms);
 	case SINK_FORMAT_ENV:
 		snprintf(num, sizeof(num), "%lld", (long long)(expires_wall_ms / 1000));
 		sink_env_line(b, "ACCESS_TOKEN", token->data, token->len);
@@ -151,34 +150,34 @@ sink_format(struct secbuf *b, const struct cred_conf *cc, const struct secret *t
 }
 
 /*
- * Replaces cc->sink with len bytes of data: its directory is opened by the
+ * Replaces o->path with len bytes of data: its directory is opened by the
  * safe walk (safedir_open), and everything after that happens relative to
  * it, so no one can redirect the write by swapping a directory on the way.
  */
 static int
-sink_replace(const struct cred_conf *cc, const char *data, size_t len, char **cause)
+sink_replace(const struct sink_opts *o, const char *data, size_t len, char **cause)
 {
-	struct atomicfile_owner owner = { cc->sink_uid, cc->sink_gid };
+	struct atomicfile_owner owner = { o->uid, o->gid };
 	const char *base;
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int dfd = -1;
 
-	if (cc->sink == NULL || cc->sink[0] != '/') {
-		*cause = xasprintf("credential %s has no sink", cc->name);
+	if (o->path == NULL || o->path[0] != '/') {
+		*cause = xasprintf("credential %s has no sink", o->name);
 		return -EINVAL;
 	}
-	base = strrchr(cc->sink, '/') + 1;
-	dir = base - cc->sink > 1 ? xstrndup(cc->sink, (size_t)(base - cc->sink - 1)) :
+	base = strrchr(o->path, '/') + 1;
+	dir = base - o->path > 1 ? xstrndup(o->path, (size_t)(base - o->path - 1)) :
 				    xstrdup("/");
 	dfd = safedir_open(dir, 0, cause);
 	if (dfd < 0)
 		return dfd;
-	return atomicfile_replace(dfd, dir, base, data, len, cc->sink_mode,
-				  cc->sink_owner_set ? &owner : NULL, cause);
+	return atomicfile_replace(dfd, dir, base, data, len, o->mode,
+				  o->owner_set ? &owner : NULL, cause);
 }
 
 int
-sink_write(const struct cred_conf *cc, const struct token *t, int64_t now_wall_ms, char **cause)
+sink_write(const struct sink_opts *o, const struct token *t, int64_t now_wall_ms, char **cause)
 {
 	struct secbuf b = { NULL, 0, 0 };
 	const struct secret *token = t->access_token;
@@ -186,12 +185,12 @@ sink_write(const struct cred_conf *cc, const struct token *t, int64_t now_wall_m
 	int64_t expires_wall_ms = t->expires_wall_ms;
 	int r;
 
-	if (cc->sink == NULL) {
-		*cause = xasprintf("credential %s has no sink", cc->name);
+	if (o->path == NULL) {
+		*cause = xasprintf("credential %s has no sink", o->name);
 		return -EINVAL;
 	}
 	if (token == NULL || token->len == 0 || !text_printable(token->data, token->len)) {
-		*cause = xasprintf("not writing sink %s: the token is %s", cc->sink,
+		*cause = xasprintf("not writing sink %s: the token is %s", o->path,
 				   token == NULL || token->len == 0 ? "empty" :
 								      "not printable text");
 		return -EINVAL;
@@ -199,21 +198,21 @@ sink_write(const struct cred_conf *cc, const struct token *t, int64_t now_wall_m
 	if (type == NULL || strcasecmp(type, "bearer") == 0)
 		type = "Bearer";
 	if (!text_token(type, strlen(type))) {
-		*cause = xasprintf("not writing sink %s: invalid token type", cc->sink);
+		*cause = xasprintf("not writing sink %s: invalid token type", o->path);
 		return -EINVAL;
 	}
-	r = sink_format(&b, cc, token, type, scope, expires_wall_ms, now_wall_ms);
+	r = sink_format(&b, o, token, type, scope, expires_wall_ms, now_wall_ms);
 	if (r < 0)
 		*cause = xasprintf("not writing sink %s: the token or scope is not valid UTF-8",
-				   cc->sink);
+				   o->path);
 	else
-		r = sink_replace(cc, b.data, b.len, cause);
+		r = sink_replace(o, b.data, b.len, cause);
 	secbuf_clear(&b);
 	return r;
 }
 
 int
-sink_clear(const struct cred_conf *cc, char **cause)
+sink_clear(const struct sink_opts *o, char **cause)
 {
-	return sink_replace(cc, "", 0, cause);
+	return sink_replace(o, "", 0, cause);
 }

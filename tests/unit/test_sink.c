@@ -44,13 +44,13 @@
 struct fixture {
 	char dir[64];
 	char *path;
-	struct cred_conf cc;
+	struct sink_opts cc;
 	struct secret *token;
 };
 
 /* sink_write for a token made of these parts (borrowed, not freed). */
 static int
-sink_write_parts(const struct cred_conf *cc, const struct secret *value, const char *type,
+sink_write_parts(const struct sink_opts *cc, const struct secret *value, const char *type,
 		 const char *scope, int64_t expires_wall_ms, int64_t now_wall_ms, char **cause)
 {
 	struct token t = {
@@ -79,11 +79,11 @@ setup(void **state)
 		return -1;
 	f->path = xasprintf("%s/token", f->dir);
 	f->cc.name = "api";
-	f->cc.sink = f->path;
-	f->cc.sink_mode = 0600;
-	f->cc.sink_uid = (uid_t)-1;
-	f->cc.sink_gid = (gid_t)-1;
-	f->cc.sink_format = SINK_FORMAT_RAW;
+	f->cc.path = f->path;
+	f->cc.mode = 0600;
+	f->cc.uid = (uid_t)-1;
+	f->cc.gid = (gid_t)-1;
+	f->cc.format = SINK_FORMAT_RAW;
 	f->token = secret_from_str(TOKEN);
 	*state = f;
 	return 0;
@@ -190,7 +190,7 @@ test_header(void **state)
 {
 	struct fixture *f = *state;
 
-	f->cc.sink_format = SINK_FORMAT_HEADER;
+	f->cc.format = SINK_FORMAT_HEADER;
 	assert_int_equal(write_sink(f, "bearer", "read"), 0);
 	assert_content(f->path, "Authorization: Bearer " TOKEN "\n");
 	assert_int_equal(write_sink(f, NULL, NULL), 0);
@@ -206,7 +206,7 @@ test_json(void **state)
 {
 	struct fixture *f = *state;
 
-	f->cc.sink_format = SINK_FORMAT_JSON;
+	f->cc.format = SINK_FORMAT_JSON;
 	assert_int_equal(write_sink(f, "bearer", "read write"), 0);
 	assert_content(f->path, "{\"name\":\"api\",\"access_token\":\"" TOKEN "\","
 				"\"token_type\":\"Bearer\",\"expires_at\":1700000100,"
@@ -255,7 +255,7 @@ test_env(void **state)
 	struct fixture *f = *state;
 	char *v;
 
-	f->cc.sink_format = SINK_FORMAT_ENV;
+	f->cc.format = SINK_FORMAT_ENV;
 	assert_int_equal(write_sink(f, "bearer", "read"), 0);
 	assert_content(f->path, "ACCESS_TOKEN=" TOKEN "\nEXPIRES_AT=1700000100\n"
 				"TOKEN_TYPE=Bearer\n");
@@ -286,11 +286,11 @@ test_refused(void **state)
 	static const char *const bad[] = { "a\nb", "a\rb", "tab\t", "", "del\x7f" };
 	struct fixture *f = *state;
 	_cleanup_free_ char *cause = NULL;
-	struct cred_conf none;
+	struct sink_opts none;
 
 	assert_int_equal(write_sink(f, "Bearer", NULL), 0);
 	for (int fmt = SINK_FORMAT_RAW; fmt <= SINK_FORMAT_ENV; fmt++) {
-		f->cc.sink_format = (enum sink_format)fmt;
+		f->cc.format = (enum sink_format)fmt;
 		for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 			secret_free(f->token);
 			f->token = secret_from_str(bad[i]);
@@ -302,12 +302,12 @@ test_refused(void **state)
 		assert_int_equal(write_sink(f, "Bearer\n", NULL), -EINVAL);
 		assert_int_equal(write_sink(f, "", NULL), -EINVAL);
 	}
-	f->cc.sink_format = SINK_FORMAT_RAW;
+	f->cc.format = SINK_FORMAT_RAW;
 	assert_content(f->path, TOKEN "\n");
 	assert_int_equal(count_hidden(f->dir), 0);
 
 	none = f->cc;
-	none.sink = NULL;
+	none.path = NULL;
 	assert_int_equal(sink_write_parts(&none, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
 			 -EINVAL);
 	assert_non_null(cause);
@@ -337,18 +337,18 @@ test_mode(void **state)
 	/* Neither the umask nor the file replaced decides the mode. */
 	assert_int_equal(chmod(f->path, 0666), 0);
 	old = umask(0777);
-	f->cc.sink_mode = 0640;
+	f->cc.mode = 0640;
 	assert_int_equal(write_sink(f, "Bearer", NULL), 0);
 	umask(old);
 	assert_int_equal(file_mode(f->path), 0640);
-	f->cc.sink_mode = 0444;
+	f->cc.mode = 0444;
 	assert_int_equal(write_sink(f, "Bearer", NULL), 0);
 	assert_int_equal(file_mode(f->path), 0444);
 	/* A mode that does not let even us write does not stop the next write. */
-	f->cc.sink_mode = 0;
+	f->cc.mode = 0;
 	assert_int_equal(write_sink(f, "Bearer", NULL), 0);
 	assert_int_equal(file_mode(f->path), 0);
-	f->cc.sink_mode = 0600;
+	f->cc.mode = 0600;
 	assert_int_equal(write_sink(f, "Bearer", NULL), 0);
 	assert_int_equal(file_mode(f->path), 0600);
 	assert_content(f->path, TOKEN "\n");
@@ -364,10 +364,10 @@ test_owner(void **state)
 		print_message("not root: owner changes not tested\n");
 		skip();
 	}
-	f->cc.sink_owner_set = true;
-	f->cc.sink_uid = 65534;
-	f->cc.sink_gid = 65534;
-	f->cc.sink_mode = 0640;
+	f->cc.owner_set = true;
+	f->cc.uid = 65534;
+	f->cc.gid = 65534;
+	f->cc.mode = 0640;
 	assert_int_equal(write_sink(f, "Bearer", NULL), 0);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
@@ -375,8 +375,8 @@ test_owner(void **state)
 	assert_int_equal(st.st_mode & 07777, 0640);
 
 	/* A group only: the user stays ours. */
-	f->cc.sink_uid = (uid_t)-1;
-	f->cc.sink_gid = 4242;
+	f->cc.uid = (uid_t)-1;
+	f->cc.gid = 4242;
 	assert_int_equal(write_sink(f, "Bearer", NULL), 0);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_uid, 0);
@@ -407,9 +407,9 @@ owner_refused(struct fixture *f)
 	struct stat st;
 	int r;
 
-	f->cc.sink_owner_set = true;
-	f->cc.sink_uid = 0;
-	f->cc.sink_gid = (gid_t)-1;
+	f->cc.owner_set = true;
+	f->cc.uid = 0;
+	f->cc.gid = (gid_t)-1;
 	r = sink_write_parts(&f->cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause);
 	if (r != -EPERM || cause == NULL || strstr(cause, "only root can") == NULL)
 		return 1;
@@ -449,7 +449,7 @@ test_clear(void **state)
 	_cleanup_free_ char *cause = NULL;
 	struct stat st;
 
-	f->cc.sink_mode = 0640;
+	f->cc.mode = 0640;
 	assert_int_equal(write_sink(f, "Bearer", NULL), 0);
 	assert_int_equal(sink_clear(&f->cc, &cause), 0);
 	assert_null(cause);
@@ -493,10 +493,10 @@ test_bad_places(void **state)
 	struct fixture *f = *state;
 	_cleanup_free_ char *cause = NULL, *missing = xasprintf("%s/nope", f->dir);
 	_cleanup_free_ char *sink = xasprintf("%s/nope/token", f->dir);
-	struct cred_conf cc = f->cc;
+	struct sink_opts cc = f->cc;
 
 	/* A missing directory: the cause names it. */
-	cc.sink = sink;
+	cc.path = sink;
 	assert_int_equal(sink_write_parts(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause),
 			 -ENOENT);
 	assert_non_null(cause);
@@ -538,8 +538,8 @@ test_swapped_directory(void **state)
 	_cleanup_free_ char *u = xasprintf("%s/u", f->dir), *sub = xasprintf("%s/u/sub", f->dir),
 			    *old = xasprintf("%s/u/sub.old", f->dir),
 			    *target = xasprintf("%s/target", f->dir), *cause = NULL,
-			    *want = NULL, *linked = NULL;
-	struct cred_conf cc = f->cc;
+			    *want = NULL, *linked = NULL, *path = NULL;
+	struct sink_opts cc = f->cc;
 	struct stat st;
 
 	if (geteuid() != 0) {
@@ -549,10 +549,11 @@ test_swapped_directory(void **state)
 	assert_int_equal(mkdir(u, 0755), 0);
 	assert_int_equal(mkdir(sub, 0755), 0);
 	assert_int_equal(mkdir(target, 0700), 0);
-	cc.sink = xasprintf("%s/environment", sub);
-	cc.sink_owner_set = true;
-	cc.sink_uid = 65534;
-	cc.sink_gid = 65534;
+	path = xasprintf("%s/environment", sub);
+	cc.path = path;
+	cc.owner_set = true;
+	cc.uid = 65534;
+	cc.gid = 65534;
 	/* All root's: written. */
 	assert_int_equal(sink_write_parts(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
 	/* u given to nobody, who swaps sub for a link to target. */
@@ -582,7 +583,6 @@ test_swapped_directory(void **state)
 	assert_int_equal(sink_write_parts(&cc, f->token, "Bearer", NULL, EXPIRES, NOW, &cause), 0);
 	assert_int_equal(lstat(linked, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
-	free(cc.sink);
 }
 
 /* The reader: counts complete reads of each token and anything else. */
