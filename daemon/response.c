@@ -1,8 +1,9 @@
 /*
  * The token endpoint's answer: JSON (through json.c) or XML (libxml2, no
  * entities, no network), the token and its lifetime out of it, or an error
- * a person can act on.  Error text from the body is sanitized and capped;
- * neither the token nor the body itself ever goes into a message.
+ * a person can act on; a JWT's exp is read in response-jwt.c.  Error text
+ * from the body is sanitized and capped; neither the token nor the body
+ * itself ever goes into a message.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -21,6 +22,7 @@
 
 #include "cleanup.h"
 #include "json.h"
+#include "response-int.h"
 #include "response.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -213,7 +215,7 @@ response_text(const char *s, size_t len)
  * A decimal number as JSON writes it (sign, digits, fraction, exponent),
  * nothing else: no hex, no "inf", no blanks.
  */
-static bool
+bool
 response_number(const char *s, size_t len, double *ret)
 {
 	size_t i = 0, d;
@@ -1216,91 +1218,4 @@ response_error_clear(struct response_error *err)
 	free(err->text);
 	free(err->message);
 	memset(err, 0, sizeof(*err));
-}
-
-static int
-response_b64url_digit(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/*
- * base64url without padding (RFC 7515 2) into a buffer the caller wipes
- * with secret_free_buf(*ret, len + 1).  Returns the length or -1.
- */
-static ssize_t
-response_b64url_decode(const char *s, size_t len, char **ret)
-{
-	uint32_t acc = 0;
-	size_t o = 0;
-	int bits = 0, d;
-	char *out;
-
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-	if (len % 4 == 1)
-		return -1;
-	out = xmalloc(len * 3 / 4 + 1);
-	for (size_t i = 0; i < len; i++) {
-		d = response_b64url_digit((unsigned char)s[i]);
-		if (d < 0) {
-			secret_free_buf(out, len * 3 / 4 + 1);
-			return -1;
-		}
-		acc = (acc << 6) | (uint32_t)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*ret = out;
-	return (ssize_t)o;
-}
-
-int64_t
-response_jwt_exp(const struct secret *token)
-{
-	const char *p, *dot1, *dot2;
-	struct json *j = NULL;
-	const struct json *exp;
-	char *payload, *cause = NULL;
-	ssize_t n;
-	double v;
-	int64_t r = -1;
-
-	if (token == NULL)
-		return -1;
-	p = token->data;
-	dot1 = memchr(p, '.', token->len);
-	if (dot1 == NULL)
-		return -1;
-	dot2 = memchr(dot1 + 1, '.', token->len - (size_t)(dot1 + 1 - p));
-	/* A JWS has three parts; a JWE (five) has no readable payload. */
-	if (dot2 == NULL || memchr(dot2 + 1, '.', token->len - (size_t)(dot2 + 1 - p)) != NULL)
-		return -1;
-	n = response_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &payload);
-	if (n < 0)
-		return -1;
-	if (json_parse(payload, (size_t)n, &j, &cause) == 0) {
-		exp = json_get(j, "exp");
-		if (exp != NULL && exp->type == JSON_NUMBER &&
-		    response_number(exp->text, exp->len, &v) && v > 0 && v < 1e12)
-			r = (int64_t)v;
-		json_free(j);
-	}
-	free(cause);
-	secret_free_buf(payload, (size_t)n + 1);
-	return r;
 }
