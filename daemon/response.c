@@ -1,26 +1,21 @@
 /*
- * The token endpoint's answer: JSON (through json.c) or XML (libxml2, no
- * entities, no network), the token and its lifetime out of it, or an error
- * a person can act on.  Error text from the body is sanitized and capped;
+ * The token endpoint's answer: its format told from the configuration, the
+ * Content-Type or the first byte; the token, its type, lifetime and granted
+ * scope out of it, or an error a person can act on; and the sanitizing of
+ * untrusted text that every piece uses.  The document layer is
+ * response-doc.c, the error envelopes response-env.c, the JWT's exp
+ * response-jwt.c.  Error text from the body is sanitized and capped;
  * neither the token nor the body itself ever goes into a message.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/types.h>
-
-#include <libxml/globals.h>
-#include <libxml/parser.h>
-#include <libxml/xmlerror.h>
-#include <libxml/xmlmemory.h>
-#include <libxml/xpath.h>
 
 #include "cleanup.h"
 #include "json.h"
+#include "response-int.h"
 #include "response.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -28,71 +23,7 @@
 /* Longest lifetime believed: ten years. */
 #define RESPONSE_LIFETIME_MAX_S (10 * 36525LL * 864) /* 10 * 365.25 days in seconds */
 
-enum response_fmt {
-	FMT_UNKNOWN,
-	FMT_JSON,
-	FMT_XML,
-	FMT_HTML, /* by Content-Type only: never sniffed as XML */
-};
-
-enum response_kind {
-	RV_NONE, /* absent (or JSON null) */
-	RV_STRING,
-	RV_NUMBER,
-	RV_OTHER, /* bool, object, array */
-};
-
-/* A value found at a path; text is wiped when freed. */
-struct response_value {
-	enum response_kind kind;
-	char *text;
-	size_t len;
-};
-
-struct response_doc {
-	enum response_fmt fmt;
-	struct json *json;
-	xmlDocPtr xml;
-	xmlXPathContextPtr xpath;
-};
-
-/* What an error envelope said, sanitized. */
-struct response_env {
-	char *code;
-	char *desc;
-	char *hint;
-	bool code_last;	 /* Xvid: "description (code)" */
-	bool code_is_error; /* code goes to response_error.error */
-	bool error_key;	 /* the body has an "error" member: a failure even on 2xx */
-};
-
-/* libxml2's global state, saved around each use. */
-struct response_xml_saved {
-	xmlStructuredErrorFunc serror;
-	void *sctx;
-	xmlGenericErrorFunc gerror;
-	void *gctx;
-	xmlExternalEntityLoader loader;
-};
-
-static void
-response_wipe_free(void *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, malloc_usable_size(p));
-	free(p);
-}
-
-static void
-response_value_clear(struct response_value *v)
-{
-	if (v->text != NULL)
-		secret_free_buf(v->text, v->len + 1);
-	v->text = NULL;
-	v->len = 0;
-	v->kind = RV_NONE;
-}
+/* ---- untrusted text ---- */
 
 /*
  * Decodes one UTF-8 sequence at s; returns its length, or 0 when it is not
@@ -188,14 +119,18 @@ response_sanitize(const char *text, size_t len, size_t max)
 	return out;
 }
 
-static bool
+/* A blank as JSON and XML skip it. */
+bool
 response_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Sanitized text with surrounding blanks dropped; NULL when nothing is left. */
-static char *
+/*
+ * Sanitized text (capped at RESPONSE_TEXT_MAX) with surrounding blanks
+ * dropped; NULL when nothing is left.
+ */
+char *
 response_text(const char *s, size_t len)
 {
 	while (len > 0 && response_blank(*s)) {
@@ -213,7 +148,7 @@ response_text(const char *s, size_t len)
  * A decimal number as JSON writes it (sign, digits, fraction, exponent),
  * nothing else: no hex, no "inf", no blanks.
  */
-static bool
+bool
 response_number(const char *s, size_t len, double *ret)
 {
 	size_t i = 0, d;
@@ -249,453 +184,6 @@ response_number(const char *s, size_t len, double *ret)
 	buf[len] = '\0';
 	*ret = strtod(buf, NULL);
 	return isfinite(*ret);
-}
-
-/* ---- libxml2 ---- */
-
-static void
-response_xml_free_cb(void *p)
-{
-	response_wipe_free(p);
-}
-
-static void *
-response_xml_malloc_cb(size_t size)
-{
-	return xmalloc(size == 0 ? 1 : size);
-}
-
-static void *
-response_xml_realloc_cb(void *p, size_t size)
-{
-	size_t old;
-	void *n;
-
-	n = xmalloc(size == 0 ? 1 : size);
-	if (p != NULL) {
-		old = malloc_usable_size(p);
-		memcpy(n, p, old < size ? old : size);
-		response_wipe_free(p);
-	}
-	return n;
-}
-
-static char *
-response_xml_strdup_cb(const char *s)
-{
-	return xstrdup(s);
-}
-
-static void
-response_xml_serror_cb(void *ctx, xmlErrorPtr e)
-{
-}
-
-static void
-response_xml_gerror_cb(void *ctx, const char *fmt, ...)
-{
-}
-
-/* No external entity, DTD or XInclude is ever loaded, from anywhere. */
-static xmlParserInputPtr
-response_xml_noload_cb(const char *url, const char *id, xmlParserCtxtPtr ctxt)
-{
-	return NULL;
-}
-
-/*
- * Points libxml2 at allocators that wipe (the document holds the token) the
- * first time it is used: they are plain malloc underneath, so blocks from
- * before are freed correctly too.
- */
-static void
-response_xml_init(void)
-{
-	static bool done;
-
-	if (done)
-		return;
-	xmlMemSetup(response_xml_free_cb, response_xml_malloc_cb, response_xml_realloc_cb,
-		    response_xml_strdup_cb);
-	xmlInitParser();
-	done = true;
-}
-
-/* Silences libxml2's error output and entity loading until the matching end. */
-static void
-response_xml_begin(struct response_xml_saved *sv)
-{
-	response_xml_init();
-	sv->serror = xmlStructuredError;
-	sv->sctx = xmlStructuredErrorContext;
-	sv->gerror = xmlGenericError;
-	sv->gctx = xmlGenericErrorContext;
-	sv->loader = xmlGetExternalEntityLoader();
-	xmlSetStructuredErrorFunc(NULL, response_xml_serror_cb);
-	xmlSetGenericErrorFunc(NULL, response_xml_gerror_cb);
-	xmlSetExternalEntityLoader(response_xml_noload_cb);
-}
-
-static void
-response_xml_end(struct response_xml_saved *sv)
-{
-	xmlSetStructuredErrorFunc(sv->sctx, sv->serror);
-	xmlSetGenericErrorFunc(sv->gctx, sv->gerror);
-	xmlSetExternalEntityLoader(sv->loader);
-	xmlResetLastError();
-}
-
-/*
- * Parses XML without entity substitution, DTD loading or network access.
- * A document that declares entities is refused outright.  Returns 0, or
- * -EINVAL with *cause (no text from the body in it).
- */
-static int
-response_xml_parse(const char *body, size_t len, struct response_doc *doc, char **cause)
-{
-	xmlErrorPtr e;
-	xmlDtdPtr dtd;
-
-	xmlResetLastError();
-	doc->xml = xmlReadMemory(body, (int)len, NULL, NULL,
-				 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc->xml == NULL) {
-		e = xmlGetLastError();
-		if (e != NULL && e->line > 0)
-			*cause = xasprintf("parse error at line %d", e->line);
-		else
-			*cause = xstrdup("parse error");
-		return -EINVAL;
-	}
-	/*
-	 * Nothing was expanded or loaded, but a token taken from a document
-	 * that declares entities, or names a DTD that might, could be partial.
-	 */
-	dtd = doc->xml->intSubset;
-	if (dtd != NULL && (dtd->entities != NULL || dtd->pentities != NULL)) {
-		*cause = xstrdup("entity declarations refused");
-		return -EINVAL;
-	}
-	if ((dtd != NULL && (dtd->SystemID != NULL || dtd->ExternalID != NULL)) ||
-	    doc->xml->extSubset != NULL) {
-		*cause = xstrdup("external DTD refused");
-		return -EINVAL;
-	}
-	doc->xpath = xmlXPathNewContext(doc->xml);
-	if (doc->xpath == NULL) {
-		*cause = xstrdup("cannot evaluate XPath");
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The string value of an XPath result, blanks trimmed (XML indents). */
-static int
-response_xml_value(struct response_doc *doc, const char *path, struct response_value *ret)
-{
-	xmlXPathObjectPtr obj;
-	xmlChar *s;
-	const char *p;
-	size_t n;
-
-	memset(ret, 0, sizeof(*ret));
-	obj = xmlXPathEvalExpression((const xmlChar *)path, doc->xpath);
-	if (obj == NULL)
-		return -EINVAL;
-	switch (obj->type) {
-	case XPATH_NODESET:
-		if (obj->nodesetval == NULL || obj->nodesetval->nodeNr == 0) {
-			xmlXPathFreeObject(obj);
-			return 0;
-		}
-		break;
-	case XPATH_NUMBER:
-		if (isnan(obj->floatval)) {
-			xmlXPathFreeObject(obj);
-			return 0;
-		}
-		break;
-	case XPATH_STRING:
-		break;
-	default:
-		xmlXPathFreeObject(obj);
-		ret->kind = RV_OTHER;
-		return 0;
-	}
-	s = xmlXPathCastToString(obj);
-	xmlXPathFreeObject(obj);
-	if (s == NULL)
-		return -ENOMEM;
-	p = (const char *)s;
-	n = strlen(p);
-	while (n > 0 && response_blank(*p)) {
-		p++;
-		n--;
-	}
-	while (n > 0 && response_blank(p[n - 1]))
-		n--;
-	ret->kind = RV_STRING;
-	ret->text = xstrndup(p, n);
-	ret->len = n;
-	xmlFree(s);
-	return 0;
-}
-
-/*
- * The value at path: a JSON Pointer for JSON, an XPath for XML.  Returns 0
- * (kind RV_NONE when absent) or -EINVAL when path is not valid.
- */
-static int
-response_value(struct response_doc *doc, const char *path, struct response_value *ret)
-{
-	const struct json *j;
-
-	memset(ret, 0, sizeof(*ret));
-	if (doc->fmt == FMT_XML)
-		return response_xml_value(doc, path, ret);
-	if (!json_pointer_valid(path))
-		return -EINVAL;
-	j = json_pointer(doc->json, path);
-	if (j == NULL || j->type == JSON_NULL)
-		return 0;
-	if (j->type == JSON_STRING || j->type == JSON_NUMBER) {
-		ret->kind = j->type == JSON_STRING ? RV_STRING : RV_NUMBER;
-		ret->text = xmalloc(j->len + 1);
-		memcpy(ret->text, j->text, j->len);
-		ret->text[j->len] = '\0';
-		ret->len = j->len;
-	} else {
-		ret->kind = RV_OTHER;
-	}
-	return 0;
-}
-
-static void
-response_doc_clear(struct response_doc *doc)
-{
-	if (doc->xpath != NULL)
-		xmlXPathFreeContext(doc->xpath);
-	if (doc->xml != NULL)
-		xmlFreeDoc(doc->xml);
-	json_free(doc->json);
-	memset(doc, 0, sizeof(*doc));
-}
-
-/* ---- error envelopes ---- */
-
-/* A JSON string or number as sanitized text, or NULL. */
-static char *
-response_json_text(const struct json *j)
-{
-	if (j == NULL || (j->type != JSON_STRING && j->type != JSON_NUMBER))
-		return NULL;
-	return response_text(j->text, j->len);
-}
-
-static void
-response_env_clear(struct response_env *env)
-{
-	free(env->code);
-	free(env->desc);
-	free(env->hint);
-	memset(env, 0, sizeof(*env));
-}
-
-/*
- * The error envelopes of JSON token endpoints, tried in order: RFC 6749
- * 5.2, Xibo 2.x, Xvid, then a top-level "message" (or RFC 7807 "detail").
- */
-static void
-response_json_env(const struct json *root, struct response_env *env)
-{
-	const struct json *e = json_get(root, "error");
-
-	if (e != NULL && e->type == JSON_STRING && e->len > 0) {
-		env->error_key = true;
-		env->code_is_error = true;
-		env->code = response_json_text(e);
-		env->desc = response_json_text(json_get(root, "error_description"));
-		env->hint = response_json_text(json_get(root, "hint"));
-		if (env->desc == NULL)
-			env->desc = response_json_text(json_get(root, "message"));
-		return;
-	}
-	if (e != NULL && e->type == JSON_OBJECT) {
-		env->error_key = true;
-		if (json_get(e, "error_code") != NULL || json_get(e, "error_message") != NULL) {
-			env->code = response_json_text(json_get(e, "error_code"));
-			env->desc = response_json_text(json_get(e, "error_message"));
-			env->code_last = true;
-			env->code_is_error = true;
-		} else {
-			/* Xibo 2.x: code repeats the HTTP status. */
-			env->desc = response_json_text(json_get(e, "message"));
-		}
-		if (env->code != NULL || env->desc != NULL)
-			return;
-	}
-	if (e != NULL && e->type == JSON_BOOL && e->boolean)
-		env->error_key = true;
-	env->desc = response_json_text(json_get(root, "message"));
-	if (env->desc == NULL)
-		env->desc = response_json_text(json_get(root, "detail"));
-	if (env->desc == NULL)
-		env->desc = response_json_text(json_get(root, "title"));
-}
-
-/* Appends the non-blank text of n's leaves to b, parts joined by ": ". */
-static void
-response_xml_leaves(xmlNodePtr n, char **b)
-{
-	xmlChar *s;
-	char *t, *joined;
-
-	for (xmlNodePtr c = n->children; c != NULL; c = c->next) {
-		if (c->type == XML_ELEMENT_NODE) {
-			response_xml_leaves(c, b);
-			continue;
-		}
-		if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE)
-			continue;
-		s = xmlNodeGetContent(c);
-		if (s == NULL)
-			continue;
-		t = response_text((const char *)s, strlen((const char *)s));
-		xmlFree(s);
-		if (t == NULL)
-			continue;
-		if (*b == NULL) {
-			*b = t;
-			continue;
-		}
-		joined = xasprintf("%s: %s", *b, t);
-		free(*b);
-		free(t);
-		*b = joined;
-	}
-}
-
-/*
- * XML: the text under <messages> (Oracle SBC: <error><reasonCode/>
- * <reasonText/></error>), each message's parts joined by ": ", messages by
- * "; ", else <error>/<error_description> under the root.
- */
-static void
-response_xml_env(struct response_doc *doc, struct response_env *env)
-{
-	xmlXPathObjectPtr obj;
-	xmlNodeSetPtr set;
-	struct response_value v = { 0 };
-	char *all = NULL, *one, *joined, *capped;
-
-	obj = xmlXPathEvalExpression((const xmlChar *)"//*[local-name()='messages']/node()",
-				     doc->xpath);
-	set = obj != NULL && obj->type == XPATH_NODESET ? obj->nodesetval : NULL;
-	for (int i = 0; set != NULL && i < set->nodeNr; i++) {
-		xmlNodePtr n = set->nodeTab[i];
-
-		one = NULL;
-		if (n->type == XML_ELEMENT_NODE) {
-			if (xmlStrcasecmp(n->name, (const xmlChar *)"error") == 0)
-				env->error_key = true;
-			response_xml_leaves(n, &one);
-		} else if (n->type == XML_TEXT_NODE) {
-			xmlChar *s = xmlNodeGetContent(n);
-
-			if (s != NULL)
-				one = response_text((const char *)s, strlen((const char *)s));
-			xmlFree(s);
-		}
-		if (one == NULL)
-			continue;
-		if (all == NULL) {
-			all = one;
-			continue;
-		}
-		joined = xasprintf("%s; %s", all, one);
-		free(all);
-		free(one);
-		all = joined;
-	}
-	if (obj != NULL)
-		xmlXPathFreeObject(obj);
-	if (all != NULL) {
-		capped = response_sanitize(all, strlen(all), RESPONSE_TEXT_MAX);
-		free(all);
-		env->desc = capped;
-		return;
-	}
-	if (response_xml_value(doc, "/*/error", &v) == 0 && v.kind == RV_STRING && v.len > 0) {
-		env->error_key = true;
-		env->code_is_error = true;
-		env->code = response_text(v.text, v.len);
-		response_value_clear(&v);
-		if (response_xml_value(doc, "/*/error_description", &v) == 0 && v.kind == RV_STRING)
-			env->desc = response_text(v.text, v.len);
-	}
-	response_value_clear(&v);
-}
-
-/* "code: description (hint: ...)" or the parts there are; NULL if none. */
-static char *
-response_env_text(const struct response_env *env)
-{
-	char *s, *h;
-
-	if (env->code != NULL && env->desc != NULL)
-		s = env->code_last ? xasprintf("%s (%s)", env->desc, env->code) :
-				     xasprintf("%s: %s", env->code, env->desc);
-	else if (env->code != NULL)
-		s = xstrdup(env->code);
-	else if (env->desc != NULL)
-		s = xstrdup(env->desc);
-	else
-		return NULL;
-	if (env->hint != NULL) {
-		h = xasprintf("%s (hint: %s)", s, env->hint);
-		free(s);
-		s = h;
-	}
-	return s;
-}
-
-static bool
-response_code_in(const char *code, const char *const *codes)
-{
-	if (code == NULL)
-		return false;
-	for (; *codes != NULL; codes++) {
-		if (strcasecmp(code, *codes) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool
-response_auth_code(const char *code)
-{
-	static const char *const codes[] = { "invalid_client", "unauthorized_client",
-					     "invalid_grant", "access_denied", NULL };
-
-	return response_code_in(code, codes);
-}
-
-/*
- * Whether sending the same request again can succeed.  A 4xx says the
- * request is wrong, except 408 (timeout), 425 (too early) and 429 (too
- * many); RFC 6749 5.2 and 8693 codes that name the request are wrong
- * whatever the status they come with.
- */
-static bool
-response_permanent(long status, const char *code, bool auth_failed)
-{
-	static const char *const codes[] = { "invalid_request", "invalid_scope",
-					     "unsupported_grant_type", "invalid_target",
-					     "unsupported_token_type", NULL };
-
-	if (auth_failed || response_code_in(code, codes))
-		return true;
-	return status >= 400 && status <= 499 && status != 408 && status != 425 && status != 429;
 }
 
 /* ---- the answer ---- */
@@ -770,9 +258,9 @@ response_fail(struct response_error *err, long status, char *message)
 {
 	err->http_status = status;
 	err->message = message;
-	if (status == 401 || response_auth_code(err->error))
+	if (status == 401 || response_env_auth_code(err->error))
 		err->auth_failed = true;
-	err->permanent = response_permanent(status, err->error, err->auth_failed);
+	err->permanent = response_env_permanent(status, err->error, err->auth_failed);
 	return -EINVAL;
 }
 
@@ -860,7 +348,7 @@ response_lifetime(const struct cred_conf *cc, struct response_doc *doc, int64_t 
 	int r;
 
 	if (in_path != NULL) {
-		if (response_value(doc, in_path, &v) < 0) {
+		if (response_doc_value(doc, in_path, &v) < 0) {
 			*ret_msg = xasprintf("expires_in_path %s is not valid", in_path);
 			return -EINVAL;
 		}
@@ -874,17 +362,17 @@ response_lifetime(const struct cred_conf *cc, struct response_doc *doc, int64_t 
 				} else {
 					*ret_msg = xstrdup("expires_in: not a number");
 				}
-				response_value_clear(&v);
+				response_doc_value_clear(&v);
 				return r;
 			}
-			response_value_clear(&v);
+			response_doc_value_clear(&v);
 			response_found(&tok->found, "expires_in", in_path);
 			tok->lifetime_source = LIFETIME_EXPIRES_IN;
 			goto done;
 		}
 	}
 	if (at_path != NULL) {
-		if (response_value(doc, at_path, &v) < 0) {
+		if (response_doc_value(doc, at_path, &v) < 0) {
 			*ret_msg = xasprintf("expires_at_path %s is not valid", at_path);
 			return -EINVAL;
 		}
@@ -902,10 +390,10 @@ response_lifetime(const struct cred_conf *cc, struct response_doc *doc, int64_t 
 				} else {
 					*ret_msg = xstrdup("expires_at: not a time");
 				}
-				response_value_clear(&v);
+				response_doc_value_clear(&v);
 				return r;
 			}
-			response_value_clear(&v);
+			response_doc_value_clear(&v);
 			if (ms > RESPONSE_LIFETIME_MAX_S * 1000) {
 				*ret_msg = xstrdup("expires_at: more than ten years away");
 				return -EINVAL;
@@ -969,7 +457,7 @@ response_token_type(const struct cred_conf *cc, struct response_doc *doc,
 	const char *path = response_path(cc->token_type_path, "/token_type");
 	struct response_value v = { 0 };
 
-	if (path != NULL && response_value(doc, path, &v) < 0) {
+	if (path != NULL && response_doc_value(doc, path, &v) < 0) {
 		*ret_msg = xasprintf("token_type_path %s is not valid", path);
 		return -EINVAL;
 	}
@@ -982,7 +470,7 @@ response_token_type(const struct cred_conf *cc, struct response_doc *doc,
 					     "%d): refused '%s'",
 					     path, RESPONSE_TOKEN_TYPE_MAX, shown);
 			free(shown);
-			response_value_clear(&v);
+			response_doc_value_clear(&v);
 			return -EINVAL;
 		}
 		free(tok->token->token_type);
@@ -991,7 +479,7 @@ response_token_type(const struct cred_conf *cc, struct response_doc *doc,
 		response_found(&tok->found, "token_type", path);
 	}
 	/* Otherwise token_new's "Bearer" stays. */
-	response_value_clear(&v);
+	response_doc_value_clear(&v);
 	return 0;
 }
 
@@ -1062,10 +550,7 @@ response_extract(const struct cred_conf *cc, long status, const char *mt, size_t
 
 	if (token_path == NULL)
 		token_path = "";
-	if (doc->fmt == FMT_JSON)
-		response_json_env(doc->json, &env);
-	else
-		response_xml_env(doc, &env);
+	response_env_read(doc, &env);
 	text = response_env_text(&env);
 
 	if (!response_2xx(status) || env.error_key) {
@@ -1087,7 +572,7 @@ response_extract(const struct cred_conf *cc, long status, const char *mt, size_t
 		return response_fail(err, status, msg);
 	}
 
-	if (response_value(doc, token_path, &v) < 0) {
+	if (response_doc_value(doc, token_path, &v) < 0) {
 		msg = xasprintf("HTTP %ld but token_path %s is not a valid %s", status, token_path,
 				doc->fmt == FMT_XML ? "XPath" : "JSON Pointer");
 	} else if (v.kind != RV_STRING || v.len == 0) {
@@ -1102,14 +587,14 @@ response_extract(const struct cred_conf *cc, long status, const char *mt, size_t
 	if (msg != NULL) {
 		err->description = TAKE_PTR(env.desc);
 		response_env_clear(&env);
-		response_value_clear(&v);
+		response_doc_value_clear(&v);
 		return response_fail(err, status, msg);
 	}
 	response_env_clear(&env);
 
 	tok = xcalloc(1, sizeof(*tok));
 	tok->token = token_new(secret_new(v.text, v.len), NULL, NULL);
-	response_value_clear(&v);
+	response_doc_value_clear(&v);
 	tok->format = doc->fmt == FMT_XML ? "xml" : "json";
 	response_found(&tok->found, "access_token", token_path);
 	if (response_token_type(cc, doc, tok, &text) < 0 ||
@@ -1130,9 +615,7 @@ response_parse(const struct cred_conf *cc, long status, const char *content_type
 	       struct token_response **ret_tok, struct response_error *ret_err)
 {
 	struct response_doc doc = { 0 };
-	struct response_xml_saved sv = { 0 };
 	char *mt, *cause = NULL, *desc, *msg;
-	bool xml;
 	int r;
 
 	memset(ret_err, 0, sizeof(*ret_err));
@@ -1158,18 +641,10 @@ response_parse(const struct cred_conf *cc, long status, const char *content_type
 	}
 
 	doc.fmt = response_detect(cc->response_format, mt, body, len);
-	if (doc.fmt == FMT_JSON) {
-		/* RFC 8259 8.1: a parser may ignore a byte order mark; yajl does not */
-		if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
-			r = json_parse(body + 3, len - 3, &doc.json, &cause);
-		else
-			r = json_parse(body, len, &doc.json, &cause);
-	} else if (doc.fmt == FMT_XML) {
-		response_xml_begin(&sv);
-		r = response_xml_parse(body, len, &doc, &cause);
-	} else {
+	if (doc.fmt == FMT_JSON || doc.fmt == FMT_XML)
+		r = response_doc_parse(&doc, body, len, &cause);
+	else
 		r = -EINVAL;
-	}
 
 	if (r == 0) {
 		r = response_extract(cc, status, mt, len, &doc, now_wall_ms, ret_tok, ret_err);
@@ -1187,10 +662,7 @@ response_parse(const struct cred_conf *cc, long status, const char *content_type
 		free(cause);
 		r = response_fail(ret_err, status, msg);
 	}
-	xml = doc.fmt == FMT_XML;
 	response_doc_clear(&doc);
-	if (xml)
-		response_xml_end(&sv);
 	free(mt);
 	return r;
 }
@@ -1216,91 +688,4 @@ response_error_clear(struct response_error *err)
 	free(err->text);
 	free(err->message);
 	memset(err, 0, sizeof(*err));
-}
-
-static int
-response_b64url_digit(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/*
- * base64url without padding (RFC 7515 2) into a buffer the caller wipes
- * with secret_free_buf(*ret, len + 1).  Returns the length or -1.
- */
-static ssize_t
-response_b64url_decode(const char *s, size_t len, char **ret)
-{
-	uint32_t acc = 0;
-	size_t o = 0;
-	int bits = 0, d;
-	char *out;
-
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-	if (len % 4 == 1)
-		return -1;
-	out = xmalloc(len * 3 / 4 + 1);
-	for (size_t i = 0; i < len; i++) {
-		d = response_b64url_digit((unsigned char)s[i]);
-		if (d < 0) {
-			secret_free_buf(out, len * 3 / 4 + 1);
-			return -1;
-		}
-		acc = (acc << 6) | (uint32_t)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*ret = out;
-	return (ssize_t)o;
-}
-
-int64_t
-response_jwt_exp(const struct secret *token)
-{
-	const char *p, *dot1, *dot2;
-	struct json *j = NULL;
-	const struct json *exp;
-	char *payload, *cause = NULL;
-	ssize_t n;
-	double v;
-	int64_t r = -1;
-
-	if (token == NULL)
-		return -1;
-	p = token->data;
-	dot1 = memchr(p, '.', token->len);
-	if (dot1 == NULL)
-		return -1;
-	dot2 = memchr(dot1 + 1, '.', token->len - (size_t)(dot1 + 1 - p));
-	/* A JWS has three parts; a JWE (five) has no readable payload. */
-	if (dot2 == NULL || memchr(dot2 + 1, '.', token->len - (size_t)(dot2 + 1 - p)) != NULL)
-		return -1;
-	n = response_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &payload);
-	if (n < 0)
-		return -1;
-	if (json_parse(payload, (size_t)n, &j, &cause) == 0) {
-		exp = json_get(j, "exp");
-		if (exp != NULL && exp->type == JSON_NUMBER &&
-		    response_number(exp->text, exp->len, &v) && v > 0 && v < 1e12)
-			r = (int64_t)v;
-		json_free(j);
-	}
-	free(cause);
-	secret_free_buf(payload, (size_t)n + 1);
-	return r;
 }
