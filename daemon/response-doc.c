@@ -6,7 +6,6 @@
  * allocates is wiped when freed, since the document holds the token.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +20,6 @@
 #include "response-int.h"
 #include "secret.h"
 #include "xmalloc.h"
-
-static void
-response_doc_wipe_free(void *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, malloc_usable_size(p));
-	free(p);
-}
 
 /* Wipes and frees v's text; v is RV_NONE after. */
 void
@@ -47,7 +37,7 @@ response_doc_value_clear(struct response_value *v)
 static void
 response_doc_xml_free_cb(void *p)
 {
-	response_doc_wipe_free(p);
+	secret_wipe_free(p);
 }
 
 static void *
@@ -59,16 +49,7 @@ response_doc_xml_malloc_cb(size_t size)
 static void *
 response_doc_xml_realloc_cb(void *p, size_t size)
 {
-	size_t old;
-	void *n;
-
-	n = xmalloc(size == 0 ? 1 : size);
-	if (p != NULL) {
-		old = malloc_usable_size(p);
-		memcpy(n, p, old < size ? old : size);
-		response_doc_wipe_free(p);
-	}
-	return n;
+	return secret_wipe_realloc(p, size);
 }
 
 static char *

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "text.h"
 #include "cleanup.h"
 #include "json.h"
 #include "response-int.h"
@@ -25,98 +26,11 @@
 
 /* ---- untrusted text ---- */
 
-/*
- * Decodes one UTF-8 sequence at s; returns its length, or 0 when it is not
- * valid (overlong, surrogate, beyond U+10FFFF, cut short).
- */
-static size_t
-response_utf8(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c = s[0];
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		c &= 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/* Characters that could rearrange or break a log line. */
-static bool
-response_cp_control(uint32_t c)
-{
-	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
-	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
-}
-
+/* The text module's sanitizer, under the name the daemon has always used. */
 char *
 response_sanitize(const char *text, size_t len, size_t max)
 {
-	const unsigned char *s = (const unsigned char *)text;
-	size_t i, n, total = 0, limit, o = 0;
-	uint32_t cp;
-	bool cut;
-	char *out;
-
-	if (text == NULL)
-		len = 0;
-	/* Each input byte yields at most one output byte. */
-	for (i = 0; i < len; i += n) {
-		n = response_utf8(s + i, len - i, &cp);
-		if (n == 0 || response_cp_control(cp)) {
-			n = n == 0 ? 1 : n;
-			total++;
-		} else {
-			total += n;
-		}
-	}
-	cut = total > max;
-	limit = cut ? (max >= 4 ? max - 3 : max) : total;
-	out = xmalloc(limit + 4);
-	for (i = 0; i < len; i += n) {
-		n = response_utf8(s + i, len - i, &cp);
-		if (n == 0 || response_cp_control(cp)) {
-			n = n == 0 ? 1 : n;
-			if (o + 1 > limit)
-				break;
-			out[o++] = '?';
-		} else {
-			if (o + n > limit)
-				break;
-			memcpy(out + o, s + i, n);
-			o += n;
-		}
-	}
-	if (cut && max >= 4) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-	return out;
+	return text_sanitize(text, len, max);
 }
 
 /* A blank as JSON and XML skip it. */
@@ -521,17 +435,6 @@ response_scope(const struct cred_conf *cc, struct response_doc *doc, struct toke
 }
 
 /* Whether the token would be unsafe in a header or a file line. */
-static bool
-response_token_bad(const struct response_value *v)
-{
-	for (size_t i = 0; i < v->len; i++) {
-		unsigned char c = (unsigned char)v->text[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return true;
-	}
-	return false;
-}
 
 /*
  * The answer once parsed: an error envelope, or the token and its lifetime.
@@ -579,7 +482,7 @@ response_extract(const struct cred_conf *cc, long status, const char *mt, size_t
 		msg = text != NULL ?
 			      xasprintf("HTTP %ld but no token at %s: %s", status, token_path, text) :
 			      xasprintf("HTTP %ld but no token at %s", status, token_path);
-	} else if (response_token_bad(&v)) {
+	} else if (!text_printable(v.text, v.len)) {
 		msg = xasprintf("HTTP %ld but the token at %s contains control characters", status,
 				token_path);
 	}
