@@ -1,7 +1,7 @@
 /*
  * The HTTP/1.1 API on the Unix-domain socket (libevent's evhttp): tokens,
- * credentials' status, health.  Every request is checked against the peer
- * credentials (SO_PEERCRED, SO_PEERGROUPS) of its connection.
+ * credentials' status, health, metrics.  Every request is checked against
+ * the peer credentials of its connection, which listen.h accepted.
  */
 #ifndef TB_API_H
 #define TB_API_H
@@ -25,25 +25,13 @@ struct api *api_new(struct event_base *base, const struct conf *conf,
 		    char **cause);
 /*
  * Takes a reloaded configuration (borrowed): limits, metrics_allow, and the
- * socket's mode and group apply at once; a new socket path needs a restart
- * (returns 1 and logs it), else 0.
+ * socket's mode and group apply at once (listen_set_conf); a new socket path
+ * needs a restart (returns 1 and logs it), else 0.
  */
 int api_set_conf(struct api *api, const struct conf *conf);
 /* Stops accepting and answers every waiting client (503, stopping). */
 void api_shutdown(struct api *api);
 /* Closes the socket (removing the file it created) and frees. Takes NULL. */
 struct api *api_free(struct api *api);
-
-/*
- * Descriptors kept back from clients for upstream requests, state, sinks
- * and reloads: a base plus a few for each of upstream_concurrency.
- */
-unsigned api_fd_reserve(const struct daemon_conf *dc);
-/*
- * Clients the open-file limit (RLIMIT_NOFILE, as it is now) leaves room
- * for: the limit less api_fd_reserve(), or half the limit when it is less
- * than twice the reserve.  UINT_MAX when unlimited.
- */
-unsigned api_fd_cap(const struct daemon_conf *dc);
 
 #endif

@@ -17,6 +17,7 @@
 #include "credential.h"
 #include "diag.h"
 #include "http.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "renew.h"
@@ -208,7 +209,7 @@ main_free(struct main_ctx *m)
  * Each client is a descriptor: raise the soft limit on open files to the
  * hard one (systemd's default soft limit, 1024, is below max_clients'
  * default).  Clients never get the descriptors upstream requests, state
- * and reloads need (api_fd_reserve()); say so when what is left is less
+ * and reloads need (listen_fd_reserve()); say so when what is left is less
  * than max_clients.
  */
 static void
@@ -224,12 +225,12 @@ main_raise_nofile(const struct daemon_conf *dc)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	cap = api_fd_cap(dc);
+	cap = listen_fd_cap(dc);
 	if (cap < dc->max_clients)
 		log_warn("max_clients = %u but only %llu files may be open (LimitNOFILE=) and %u "
 			 "are kept for upstream requests: at most %u clients at once, more are "
 			 "refused",
-			 dc->max_clients, (unsigned long long)rl.rlim_cur, api_fd_reserve(dc), cap);
+			 dc->max_clients, (unsigned long long)rl.rlim_cur, listen_fd_reserve(dc), cap);
 }
 
 static int

@@ -1,0 +1,835 @@
+/*
+ * The listening socket and the connections on it, up to the point where a
+ * request is read: the socket file (umask, mode, group, a stale one
+ * replaced) or the one socket activation hands over; the accept path
+ * (evhttp's bufferevent hook, admission, peer credentials); the caps
+ * (max_clients, per uid, root's slots, the descriptor reserve) and the
+ * canned 503 for a connection past them; pausing on EMFILE; the idle
+ * limits; a record per admitted connection, and holds on the ones a
+ * request waits on.  What the requests say is api.c's.
+ *
+ * The holds are here, not in api.c, because what they track is the
+ * connection's life: EV_CLOSED on its socket and evhttp's close callback,
+ * which this module already owns for the caps' counts.  api.c keeps what
+ * the wait is for (the credential, the answer owed) and is told when the
+ * connection goes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <yajl/yajl_gen.h>
+
+#include "cleanup.h"
+#include "listen.h"
+#include "log.h"
+#include "metrics.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define LISTEN_ACCEPT_PAUSE_MS 1000
+/*
+ * A connection has this long (or client_timeout when that is shorter) to
+ * start its first request: idle connections are what a local user would
+ * hold to crowd others out.
+ */
+#define LISTEN_HELLO_TIMEOUT_MS 5000
+/* Connections accepted in one turn of the loop before they are admitted. */
+#define LISTEN_ACCEPT_BATCH 32
+/*
+ * Descriptors kept out of the clients' reach: a base for stdio, the
+ * listener, the event loop, the journal, configuration reloads, state and
+ * sink files, plus a batch of connections not yet admitted and the
+ * refusals lingering below; and per upstream transfer its socket (and one
+ * kept for reuse), the resolver's socketpair.
+ */
+#define LISTEN_FD_RESERVE_BASE (48 + LISTEN_ACCEPT_BATCH + LISTEN_LINGER_MAX)
+#define LISTEN_FD_PER_TRANSFER 4
+/* Slots (at most, and at most 1/16 of the total) only root may take. */
+#define LISTEN_ROOT_SLOTS 16
+/*
+ * A refused connection is answered 503 and closed; up to this many wait a
+ * moment for the client to finish sending its request, so that it reads the
+ * answer instead of a broken pipe.  Beyond that they are closed at once.
+ */
+#define LISTEN_LINGER_MAX 16
+#define LISTEN_LINGER_MS 1000
+#define LISTEN_LINGER_BYTES 16384
+#define LISTEN_REFUSE_LOG_MS 1000
+
+/* A client connection, known from its admission until it closes. */
+struct listen_conn {
+	struct listen_peer peer; /* first: listen_hold finds the record from it */
+	struct listen *ls;
+	struct evhttp_connection *evcon;
+	int fd;
+	bool hello; /* no request yet: the short idle limit applies */
+	/* A hold (listen_hold): a request waits on this connection. */
+	void (*gone_cb)(void *arg);
+	void *gone_arg;
+	struct event *closed; /* the client hung up */
+};
+
+/* A refused connection, answered, waiting briefly for its client to close. */
+struct listen_linger {
+	int fd;
+	size_t drained;
+	int64_t until_ms; /* monotonic */
+	struct event *ev;
+};
+
+struct listen_uid {
+	uid_t uid;
+	unsigned n;
+};
+
+struct listen {
+	struct event_base *base;
+	const struct daemon_conf *dc;
+	struct metrics *metrics;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct evconnlistener *listener;
+	struct event *resume; /* re-enables accepting after EMFILE */
+	char *path;	      /* socket file we created, removed at exit */
+	struct listen_conn **conns; /* by fd */
+	size_t nconns_slots;
+	unsigned clients;
+	struct listen_uid *uids; /* connections per uid, for max_clients_per_uid */
+	size_t nuids;
+	/*
+	 * Connections evhttp accepted in this turn of the loop, not yet
+	 * admitted: their bufferevents, each holding a reference of ours.
+	 */
+	struct bufferevent **fresh;
+	size_t nfresh, fresh_slots;
+	struct event *admit; /* admits the fresh ones once evhttp is done */
+	unsigned fd_cap;     /* clients the descriptor limit leaves room for */
+	struct listen_linger linger[LISTEN_LINGER_MAX];
+	unsigned refused;    /* refusals not logged yet */
+	int64_t refused_logged_ms;
+	bool listening;
+	bool paused; /* out of descriptors: not accepting for a moment */
+	bool stopping;
+	struct listen *next; /* in listen_servers */
+};
+
+unsigned
+listen_fd_reserve(const struct daemon_conf *dc)
+{
+	return LISTEN_FD_RESERVE_BASE + LISTEN_FD_PER_TRANSFER * dc->upstream_concurrency;
+}
+
+unsigned
+listen_fd_cap(const struct daemon_conf *dc)
+{
+	struct rlimit rl;
+	unsigned reserve = listen_fd_reserve(dc);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= (rlim_t)UINT_MAX)
+		return UINT_MAX;
+	if (rl.rlim_cur >= 2 * (rlim_t)reserve)
+		return (unsigned)(rl.rlim_cur - reserve);
+	return (unsigned)(rl.rlim_cur / 2);
+}
+
+unsigned
+listen_clients(const struct listen *ls)
+{
+	return ls->clients;
+}
+
+/* Connections of uid open now. */
+static unsigned
+listen_uid_conns(const struct listen *ls, uid_t uid)
+{
+	for (size_t i = 0; i < ls->nuids; i++)
+		if (ls->uids[i].uid == uid)
+			return ls->uids[i].n;
+	return 0;
+}
+
+/* Counts a connection of uid in (delta 1) or out (-1); returns the new count. */
+static unsigned
+listen_uid_count(struct listen *ls, uid_t uid, int delta)
+{
+	size_t i;
+
+	for (i = 0; i < ls->nuids && ls->uids[i].uid != uid; i++)
+		;
+	if (i == ls->nuids) {
+		ls->uids = xreallocarray(ls->uids, ls->nuids + 1, sizeof(*ls->uids));
+		ls->uids[ls->nuids++] = (struct listen_uid){ uid, 0 };
+	}
+	ls->uids[i].n += (unsigned)delta;
+	if (ls->uids[i].n == 0)
+		ls->uids[i] = ls->uids[--ls->nuids];
+	else
+		return ls->uids[i].n;
+	return 0;
+}
+
+/* Clients served at once: max_clients, or fewer when descriptors are short. */
+static unsigned
+listen_cap(const struct listen *ls)
+{
+	unsigned max = ls->dc->max_clients;
+
+	return ls->fd_cap < max ? ls->fd_cap : max;
+}
+
+/*
+ * Accepts unless stopping or out of descriptors, or until
+ * LISTEN_ACCEPT_BATCH connections accepted in this turn wait to be
+ * admitted: past the caps a connection is still accepted, to be answered
+ * and closed at once, but a burst must not take every descriptor before
+ * admission sorts it out.
+ */
+static void
+listen_update(struct listen *ls)
+{
+	bool want = !ls->stopping && !ls->paused && ls->nfresh < LISTEN_ACCEPT_BATCH;
+
+	if (ls->listener == NULL || want == ls->listening)
+		return;
+	if (want)
+		evconnlistener_enable(ls->listener);
+	else
+		evconnlistener_disable(ls->listener);
+	ls->listening = want;
+}
+
+/*
+ * Ends conn's hold, if any; with tell, its callback is called (after, so
+ * that it may free what the hold pointed at).
+ */
+static void
+listen_unhold(struct listen_conn *conn, bool tell)
+{
+	void (*gone)(void *) = conn->gone_cb;
+	void *arg = conn->gone_arg;
+
+	if (conn->closed != NULL)
+		event_free(conn->closed);
+	conn->closed = NULL;
+	conn->gone_cb = NULL;
+	conn->gone_arg = NULL;
+	if (tell && gone != NULL)
+		gone(arg);
+}
+
+/*
+ * evhttp closes a connection (the client left, a timeout, an error, our
+ * own free): called once for each admitted connection, which it frees.
+ */
+static void
+listen_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct listen_conn *conn = arg;
+	struct listen *ls = conn->ls;
+
+	/* evhttp may report a close twice (a reset, then the free): count one. */
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	listen_uid_count(ls, conn->peer.uid, -1);
+	listen_unhold(conn, true);
+	if ((size_t)conn->fd < ls->nconns_slots && ls->conns[conn->fd] == conn)
+		ls->conns[conn->fd] = NULL;
+	ls->clients--;
+	free(conn);
+	listen_update(ls);
+}
+
+/* The client hung up while a request waited: its holder is told, it goes. */
+static void
+listen_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen_conn *conn = arg;
+	struct evhttp_connection *evcon = conn->evcon;
+
+	/*
+	 * EV_CLOSED also fires when the peer only shuts down its writing side;
+	 * libevent 2.1's evhttp drops such a connection as well, whether or
+	 * not a request waits on it, so it is treated as gone.
+	 */
+	log_debug("uid %u hung up while waiting", (unsigned)conn->peer.uid);
+	listen_unhold(conn, true);
+	evhttp_connection_free(evcon);
+}
+
+void
+listen_hold(const struct listen_peer *peer, void (*gone_cb)(void *arg), void *arg)
+{
+	struct listen_conn *conn = (struct listen_conn *)peer;
+
+	conn->gone_cb = gone_cb;
+	conn->gone_arg = arg;
+	/* EV_CLOSED: told when the peer hangs up, without reading its data. */
+	conn->closed = event_new(conn->ls->base, conn->fd, EV_CLOSED, listen_closed_cb, conn);
+	if (conn->closed != NULL)
+		event_add(conn->closed, NULL);
+}
+
+void
+listen_release(const struct listen_peer *peer)
+{
+	listen_unhold((struct listen_conn *)peer, false);
+}
+
+/* Reads the peer's uid, gid, pid and groups. */
+static int
+listen_conn_peer(struct listen_conn *conn)
+{
+	struct listen_peer *p = &conn->peer;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[LISTEN_MAX_GROUPS];
+
+	if (getsockopt(conn->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	p->uid = cred.uid;
+	p->pid = cred.pid;
+	p->gids[0] = cred.gid;
+	p->ngids = 1;
+	len = sizeof(groups);
+	if (getsockopt(conn->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		for (size_t i = 0; i < len / sizeof(gid_t) && p->ngids < LISTEN_MAX_GROUPS; i++)
+			p->gids[p->ngids++] = groups[i];
+	}
+	return 0;
+}
+
+/*
+ * Why one more connection of uid may not be served, or NULL.  Root may
+ * take every slot and has no per-uid cap, so it is answered while others
+ * hold all theirs; other uids leave LISTEN_ROOT_SLOTS to root, and hold at
+ * most max_clients_per_uid each.  When the descriptor limit is what makes
+ * the cap, one uid also holds at most half the rest, so it cannot shut out
+ * every other user by itself.
+ */
+static const char *
+listen_over_cap(const struct listen *ls, uid_t uid)
+{
+	unsigned cap = listen_cap(ls), root = cap / 16, per_uid;
+
+	if (root > LISTEN_ROOT_SLOTS)
+		root = LISTEN_ROOT_SLOTS;
+	if (ls->clients >= cap)
+		return "too many clients";
+	if (uid == 0)
+		return NULL;
+	if (ls->clients >= cap - root)
+		return "too many clients";
+	per_uid = ls->dc->max_clients_per_uid;
+	if (ls->fd_cap < ls->dc->max_clients && per_uid > (cap - root) / 2)
+		per_uid = (cap - root) / 2 > 0 ? (cap - root) / 2 : 1;
+	if (listen_uid_conns(ls, uid) >= per_uid)
+		return "too many connections from this uid";
+	return NULL;
+}
+
+/* Refusals are logged at most once a second, with how many there were. */
+static void
+listen_refuse_log(struct listen *ls, uid_t uid, const char *why)
+{
+	int64_t now = time_mono_ms();
+
+	ls->refused++;
+	if (ls->refused_logged_ms != 0 && now - ls->refused_logged_ms < LISTEN_REFUSE_LOG_MS)
+		return;
+	log_notice("refused %u connection%s over the client limits (the last from uid %u: %s)",
+		   ls->refused, ls->refused == 1 ? "" : "s", (unsigned)uid, why);
+	ls->refused = 0;
+	ls->refused_logged_ms = now;
+}
+
+static void
+listen_linger_end(struct listen_linger *l)
+{
+	if (l->ev == NULL)
+		return;
+	event_free(l->ev);
+	l->ev = NULL;
+	close(l->fd);
+	l->fd = -1;
+}
+
+/* A refused client's late request is read and dropped until it closes. */
+static void
+listen_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen_linger *l = arg;
+	char junk[4096];
+	ssize_t n;
+
+	if (what & EV_READ) {
+		n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n > 0)
+			l->drained += (size_t)n;
+		if ((n > 0 && l->drained < LISTEN_LINGER_BYTES) ||
+		    (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+			int64_t left = l->until_ms - time_mono_ms();
+			struct timeval tv = time_ms_to_tv(left > 0 ? left : 0);
+
+			/* The same deadline, however the client trickles. */
+			if (left > 0 && event_add(l->ev, &tv) == 0)
+				return;
+		}
+	}
+	listen_linger_end(l);
+}
+
+/*
+ * Answers a connection over the limits with 503 too_many_clients and stops
+ * writing to it.  Unless LISTEN_LINGER_MAX others already do, a duplicate
+ * of fd stays open for a moment, so that a client still sending its request
+ * reads the answer rather than a broken pipe.  The caller closes fd.
+ */
+static void
+listen_refuse(struct listen *ls, int fd, const char *why)
+{
+	struct timeval tv = time_ms_to_tv(LISTEN_LINGER_MS);
+	const char *const fields[] = { "error", "too_many_clients", "message", why };
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *body;
+	size_t blen;
+	char head[256], junk[4096];
+	struct iovec iov[3];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
+	struct listen_linger *l = NULL;
+	size_t drained = 0;
+	ssize_t got;
+	int n;
+
+	if (g == NULL)
+		fatal("out of memory");
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+		yajl_gen_string(g, (const unsigned char *)fields[i], strlen(fields[i]));
+	yajl_gen_map_close(g);
+	yajl_gen_get_buf(g, &body, &blen);
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+		     "Cache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\n"
+		     "Content-Length: %zu\r\n\r\n",
+		     blen + 1);
+	iov[0] = (struct iovec){ head, (size_t)n };
+	iov[1] = (struct iovec){ (void *)body, blen };
+	iov[2] = (struct iovec){ (void *)"\n", 1 };
+	/* What already came is read first: closing over unread data resets. */
+	while (drained < LISTEN_LINGER_BYTES &&
+	       (got = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
+		drained += (size_t)got;
+	(void)sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	yajl_gen_free(g);
+	shutdown(fd, SHUT_WR);
+	metrics_count_request(ls->metrics, 503);
+	for (size_t i = 0; i < LISTEN_LINGER_MAX && l == NULL; i++)
+		if (ls->linger[i].ev == NULL)
+			l = &ls->linger[i];
+	if (l == NULL || ls->stopping || (l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return;
+	l->drained = drained;
+	l->until_ms = time_mono_ms() + LISTEN_LINGER_MS;
+	l->ev = event_new(ls->base, l->fd, EV_READ, listen_linger_cb, l);
+	if (l->ev == NULL || event_add(l->ev, &tv) < 0) {
+		if (l->ev != NULL)
+			event_free(l->ev);
+		l->ev = NULL;
+		close(l->fd);
+		l->fd = -1;
+	}
+}
+
+/*
+ * Admits or refuses one connection evhttp accepted: reads who the peer is,
+ * checks the caps, and either records it (counted until its close callback)
+ * with the short first-request idle limit, or answers 503 and closes it.
+ * busy is a connection whose request is being handled: not freed under
+ * its handler, which answers it (it has no record).  Drops our reference
+ * to bev.
+ */
+static void
+listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_connection *busy)
+{
+	void *cbarg = NULL;
+	struct evhttp_connection *evcon;
+	struct listen_conn *conn;
+	struct timeval tv;
+	const char *why;
+	int fd;
+
+	/* evhttp makes the connection its bufferevent's callback argument. */
+	bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+	fd = bufferevent_getfd(bev);
+	bufferevent_decref(bev);
+	/* Already gone (its callbacks are cleared when evhttp drops it). */
+	if ((evcon = cbarg) == NULL || fd < 0)
+		return;
+	conn = xcalloc(1, sizeof(*conn));
+	conn->ls = ls;
+	conn->evcon = evcon;
+	conn->fd = fd;
+	if (listen_conn_peer(conn) < 0) {
+		log_warn("cannot read a client's credentials: %s", strerror(errno));
+		free(conn);
+		if (evcon != busy)
+			evhttp_connection_free(evcon);
+		return;
+	}
+	if ((why = listen_over_cap(ls, conn->peer.uid)) != NULL) {
+		listen_refuse_log(ls, conn->peer.uid, why);
+		free(conn);
+		if (evcon != busy) {
+			listen_refuse(ls, fd, why);
+			evhttp_connection_free(evcon);
+		}
+		return;
+	}
+	if ((size_t)fd >= ls->nconns_slots) {
+		size_t n = (size_t)fd + 64;
+
+		ls->conns = xreallocarray(ls->conns, n, sizeof(*ls->conns));
+		memset(ls->conns + ls->nconns_slots, 0,
+		       (n - ls->nconns_slots) * sizeof(*ls->conns));
+		ls->nconns_slots = n;
+	}
+	ls->conns[fd] = conn;
+	ls->clients++;
+	listen_uid_count(ls, conn->peer.uid, 1);
+	conn->hello = true;
+	tv = time_ms_to_tv(ls->dc->client_timeout_ms < LISTEN_HELLO_TIMEOUT_MS
+				   ? ls->dc->client_timeout_ms
+				   : LISTEN_HELLO_TIMEOUT_MS);
+	evhttp_connection_set_timeout_tv(evcon, &tv);
+	evhttp_connection_set_closecb(evcon, listen_conn_close_cb, conn);
+}
+
+/* Admits every connection accepted since the last time; busy: as above. */
+static void
+listen_admit_pending(struct listen *ls, struct evhttp_connection *busy)
+{
+	/* listen_admit_one never accepts, so the list does not grow under us. */
+	for (size_t i = 0; i < ls->nfresh; i++)
+		listen_admit_one(ls, ls->fresh[i], busy);
+	ls->nfresh = 0;
+	listen_update(ls);
+}
+
+static void
+listen_admit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	listen_admit_pending(arg, NULL);
+}
+
+/*
+ * evhttp's constructor for an accepted connection's bufferevent: the one
+ * point where libevent 2.1 lets us see a connection before its first
+ * request.  The fd is not set yet, so the bufferevent is kept (with a
+ * reference of ours) and looked at by listen_admit_cb, made active now: it
+ * runs later in this same turn of the loop, before any read on the new
+ * connection.  Stops accepting when a batch waits (listen_update()).
+ */
+static struct bufferevent *
+listen_bev_cb(struct event_base *base, void *arg)
+{
+	struct listen *ls = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+
+	if (bev == NULL)
+		fatal("out of memory");
+	if (ls->nfresh == ls->fresh_slots) {
+		ls->fresh_slots = ls->fresh_slots * 2 + 16;
+		ls->fresh = xreallocarray(ls->fresh, ls->fresh_slots, sizeof(*ls->fresh));
+	}
+	bufferevent_incref(bev);
+	ls->fresh[ls->nfresh++] = bev;
+	event_active(ls->admit, EV_TIMEOUT, 1);
+	listen_update(ls);
+	return bev;
+}
+
+const struct listen_peer *
+listen_conn_of(struct listen *ls, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	struct listen_conn *conn;
+
+	/* Admission runs before any request can arrive; this is in case not. */
+	if (ls->nfresh > 0)
+		listen_admit_pending(ls, evcon);
+	if (fd < 0 || (size_t)fd >= ls->nconns_slots || (conn = ls->conns[fd]) == NULL ||
+	    conn->evcon != evcon)
+		return NULL;
+	if (conn->hello) {
+		struct timeval tv = time_ms_to_tv(ls->dc->client_timeout_ms);
+
+		conn->hello = false;
+		evhttp_connection_set_timeout_tv(evcon, &tv);
+	}
+	return &conn->peer;
+}
+
+static void
+listen_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen *ls = arg;
+
+	ls->paused = false;
+	listen_update(ls);
+}
+
+/*
+ * The listeners in this process.  evhttp_bind_listener makes the listener's
+ * user data its struct evhttp, so the accept error callback gets that, not
+ * our struct listen: it finds its own here.
+ */
+static struct listen *listen_servers;
+
+/* accept() failed: out of descriptors pauses accepting instead of spinning. */
+static void
+listen_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct listen *ls;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = time_ms_to_tv(LISTEN_ACCEPT_PAUSE_MS);
+
+	for (ls = listen_servers; ls != NULL && ls->listener != lev; ls = ls->next)
+		;
+	log_warn("cannot accept a client: %s; pausing for %dms", strerror(err),
+		 LISTEN_ACCEPT_PAUSE_MS);
+	if (ls == NULL) {
+		evconnlistener_disable(lev);
+		return;
+	}
+	ls->paused = true;
+	listen_update(ls);
+	evtimer_add(ls->resume, &tv);
+}
+
+/* Whether something answers on the socket at path. */
+static bool
+listen_socket_live(const struct sockaddr_un *sa)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	return connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno != ECONNREFUSED;
+}
+
+/*
+ * Creates the listening socket at the configured path: owner-only while it
+ * is bound (umask), then the configured group and mode.  Returns the fd, or
+ * -errno with *cause set.
+ */
+static int
+listen_socket_create(const struct daemon_conf *dc, char **cause)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	mode_t old;
+	int r;
+
+	if (strlen(dc->socket) >= sizeof(sa.sun_path)) {
+		*cause = xasprintf("socket path %s is too long", dc->socket);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, dc->socket);
+	if (lstat(dc->socket, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			*cause = xasprintf("%s exists and is not a socket", dc->socket);
+			return -EEXIST;
+		}
+		if (listen_socket_live(&sa)) {
+			*cause = xasprintf("another daemon is listening on %s", dc->socket);
+			return -EADDRINUSE;
+		}
+		if (unlink(dc->socket) < 0 && errno != ENOENT) {
+			*cause = xasprintf("cannot remove stale socket %s: %s", dc->socket,
+					   strerror(errno));
+			return -errno;
+		}
+		log_info("replaced stale socket %s", dc->socket);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*cause = xasprintf("cannot create socket: %s", strerror(errno));
+		return -errno;
+	}
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot bind %s: %s", dc->socket, strerror(errno));
+		return r;
+	}
+	if ((dc->socket_group_set && chown(dc->socket, (uid_t)-1, dc->socket_group) < 0) ||
+	    chmod(dc->socket, dc->socket_mode) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot set owner or mode of %s: %s", dc->socket,
+				   strerror(errno));
+		unlink(dc->socket);
+		return r;
+	}
+	if (listen(fd, SOMAXCONN) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot listen on %s: %s", dc->socket, strerror(errno));
+		unlink(dc->socket);
+		return r;
+	}
+	return TAKE_FD(fd);
+}
+
+/* Slow or idle clients: evhttp closes a connection quiet for client_timeout. */
+static void
+listen_set_timeout(struct listen *ls)
+{
+	struct timeval tv = time_ms_to_tv(ls->dc->client_timeout_ms);
+
+	evhttp_set_timeout_tv(ls->http, &tv);
+}
+
+struct listen *
+listen_new(struct event_base *base, const struct daemon_conf *dc, struct evhttp *http,
+	   int activated_fd, struct metrics *metrics, char **cause)
+{
+	struct listen *ls = xcalloc(1, sizeof(*ls));
+	int fd = activated_fd;
+
+	ls->base = base;
+	ls->dc = dc;
+	ls->http = http;
+	ls->metrics = metrics;
+	for (size_t i = 0; i < LISTEN_LINGER_MAX; i++)
+		ls->linger[i].fd = -1;
+	if (fd < 0) {
+		if ((fd = listen_socket_create(dc, cause)) < 0) {
+			free(ls);
+			return NULL;
+		}
+		ls->path = xstrdup(dc->socket);
+	} else {
+		evutil_make_socket_nonblocking(fd);
+	}
+	ls->fd_cap = listen_fd_cap(dc);
+	/*
+	 * Backlog 0: the socket listens already (SOMAXCONN, or the .socket
+	 * unit's Backlog=); -1 would make it listen again with 128, which a
+	 * burst of connections fills, failing other clients' connect().
+	 */
+	ls->listener = evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE |
+					  LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	ls->listening = true;
+	ls->resume = evtimer_new(base, listen_resume_cb, ls);
+	ls->admit = event_new(base, -1, 0, listen_admit_cb, ls);
+	if (ls->listener == NULL || ls->resume == NULL || ls->admit == NULL ||
+	    (ls->bound = evhttp_bind_listener(http, ls->listener)) == NULL) {
+		*cause = xstrdup("cannot set up the HTTP server");
+		if (ls->listener == NULL)
+			close(fd);
+		return listen_free(ls);
+	}
+	evconnlistener_set_error_cb(ls->listener, listen_accept_error_cb);
+	ls->next = listen_servers;
+	listen_servers = ls;
+	evhttp_set_bevcb(http, listen_bev_cb, ls);
+	listen_set_timeout(ls);
+	return ls;
+}
+
+int
+listen_set_conf(struct listen *ls, const struct daemon_conf *dc)
+{
+	const struct daemon_conf *old = ls->dc;
+	int r = 0;
+
+	if (ls->path != NULL) {
+		if (strcmp(old->socket, dc->socket) != 0) {
+			log_warn("socket: %s -> %s needs a restart; still listening on %s",
+				 old->socket, dc->socket, ls->path);
+			r = 1;
+		}
+		if ((dc->socket_group_set && chown(ls->path, (uid_t)-1, dc->socket_group) < 0) ||
+		    chmod(ls->path, dc->socket_mode) < 0)
+			log_warn("cannot set owner or mode of %s: %s", ls->path, strerror(errno));
+	} else if (strcmp(old->socket, dc->socket) != 0 || old->socket_mode != dc->socket_mode ||
+		   old->socket_group_set != dc->socket_group_set ||
+		   old->socket_group != dc->socket_group) {
+		log_notice("socket settings are ignored under socket activation: the .socket "
+			   "unit sets them");
+	}
+	ls->dc = dc;
+	ls->fd_cap = listen_fd_cap(dc);
+	listen_set_timeout(ls);
+	listen_update(ls);
+	return r;
+}
+
+void
+listen_shutdown(struct listen *ls)
+{
+	ls->stopping = true;
+	listen_update(ls);
+}
+
+struct listen *
+listen_free(struct listen *ls)
+{
+	if (ls == NULL)
+		return NULL;
+	for (struct listen **p = &listen_servers; *p != NULL; p = &(*p)->next) {
+		if (*p == ls) {
+			*p = ls->next;
+			break;
+		}
+	}
+	ls->stopping = true;
+	/* Fresh connections are evhttp's; only our references go. */
+	for (size_t i = 0; i < ls->nfresh; i++)
+		bufferevent_decref(ls->fresh[i]);
+	ls->nfresh = 0;
+	free(ls->fresh);
+	for (size_t i = 0; i < LISTEN_LINGER_MAX; i++)
+		listen_linger_end(&ls->linger[i]);
+	if (ls->bound != NULL) {
+		/* evhttp's since the bind: it frees the listener (and closes fd). */
+		evhttp_del_accept_socket(ls->http, ls->bound);
+	} else if (ls->listener != NULL) {
+		evconnlistener_free(ls->listener);
+	}
+	ls->listener = NULL;
+	if (ls->http != NULL)
+		evhttp_set_bevcb(ls->http, NULL, NULL);
+	/* Close callbacks free the records and tell the holds. */
+	for (size_t fd = 0; fd < ls->nconns_slots; fd++)
+		if (ls->conns[fd] != NULL)
+			evhttp_connection_free(ls->conns[fd]->evcon);
+	if (ls->resume != NULL)
+		event_free(ls->resume);
+	if (ls->admit != NULL)
+		event_free(ls->admit);
+	if (ls->path != NULL) {
+		unlink(ls->path);
+		free(ls->path);
+	}
+	free(ls->conns);
+	free(ls->uids);
+	free(ls);
+	return NULL;
+}

@@ -1,0 +1,94 @@
+/*
+ * The listening socket and its connections: creating the Unix socket (or
+ * taking the one socket activation hands over), accepting with the caps
+ * (max_clients, per uid, root's slots, the descriptor reserve), refusing
+ * past them with a canned 503, the idle limits, and who the peer of each
+ * connection is (SO_PEERCRED, SO_PEERGROUPS).  What a request asks for is
+ * api.c's: it serves on the evhttp this module accepts for.
+ */
+#ifndef TB_LISTEN_H
+#define TB_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "conf.h"
+
+#define LISTEN_MAX_GROUPS 256
+
+struct listen;
+struct metrics;
+
+/* Who is at the other end of a connection, read when it was accepted. */
+struct listen_peer {
+	uid_t uid;
+	pid_t pid;
+	gid_t gids[LISTEN_MAX_GROUPS]; /* primary first, then supplementary */
+	size_t ngids;
+};
+
+/*
+ * Accepts for http on activated_fd when it is >= 0 (socket activation),
+ * else on a socket it creates at dc->socket with its mode and group: a
+ * stale socket file is replaced, one another process answers on is an
+ * error.  dc and metrics are borrowed (refusals are counted there as 503s);
+ * http is the caller's and must outlive the listener.  Returns NULL with
+ * *cause set (caller frees).
+ */
+struct listen *listen_new(struct event_base *base, const struct daemon_conf *dc,
+			  struct evhttp *http, int activated_fd, struct metrics *metrics,
+			  char **cause);
+/*
+ * Takes a reloaded [daemon] (borrowed): caps and timeouts, and the socket's
+ * mode and group apply at once; a new socket path needs a restart (returns
+ * 1 and logs it), else 0.
+ */
+int listen_set_conf(struct listen *ls, const struct daemon_conf *dc);
+/* Stops accepting for good; connections open stay until they close. */
+void listen_shutdown(struct listen *ls);
+/*
+ * Closes the socket (removing the file it created) and every connection it
+ * admitted (their holds are told, see listen_hold), then frees.  The evhttp
+ * stays the caller's, to free afterwards.  Takes NULL.
+ */
+struct listen *listen_free(struct listen *ls);
+
+/*
+ * The peer of req's connection, or NULL when it was not admitted (over the
+ * caps).  Valid until the connection closes.  The first request on a
+ * connection brings its idle limit from the short first-request one up to
+ * client_timeout.
+ */
+const struct listen_peer *listen_conn_of(struct listen *ls, struct evhttp_request *req);
+/* Connections admitted and open now. */
+unsigned listen_clients(const struct listen *ls);
+
+/*
+ * Holds peer's connection (peer from listen_conn_of) for an answer that
+ * comes later: when the client hangs up (EV_CLOSED, seen without reading its
+ * data) the connection is closed, and when it closes for that or any other
+ * reason gone_cb(arg) is called once; the hold has then ended and the
+ * request must not be answered (it goes with its connection).  One hold a
+ * connection.
+ */
+void listen_hold(const struct listen_peer *peer, void (*gone_cb)(void *arg), void *arg);
+/* Ends the hold on peer's connection, if there is one: it was answered. */
+void listen_release(const struct listen_peer *peer);
+
+/*
+ * Descriptors kept back from clients for upstream requests, state, sinks
+ * and reloads: a base plus a few for each of upstream_concurrency.
+ */
+unsigned listen_fd_reserve(const struct daemon_conf *dc);
+/*
+ * Clients the open-file limit (RLIMIT_NOFILE, as it is now) leaves room
+ * for: the limit less listen_fd_reserve(), or half the limit when it is
+ * less than twice the reserve.  UINT_MAX when unlimited.
+ */
+unsigned listen_fd_cap(const struct daemon_conf *dc);
+
+#endif
