@@ -1,0 +1,195 @@
+/*
+ * ctlcmd: tokenctl's commands, each one request to the daemon (ctlcall.c)
+ * and its answer printed (ctlout.c): token, header, renew, exec, status.
+ * Each returns the exit status the contract gives its outcome.
+ *
+ * A token reaches stdout only through write(2) and leaves this process only
+ * in exec's environment; every copy is wiped by ctlcall_token_clear.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "ctlhttp.h"
+#include "json.h"
+
+int
+ctlcmd_token(const struct ctl_args *args)
+{
+	struct ctlcall_token t = { 0 };
+	int rc;
+
+	if ((rc = ctlcall_token(args, false, &t)) != 0)
+		return rc;
+	if (args->given & CTL_OPT_JSON)
+		rc = ctlout_write(t.answer->body, t.answer->bodylen);
+	else
+		rc = ctlout_write(t.token, strlen(t.token));
+	ctlcall_token_clear(&t);
+	return rc;
+}
+
+int
+ctlcmd_header(const struct ctl_args *args)
+{
+	struct ctlcall_token t = { 0 };
+	int rc;
+
+	if ((rc = ctlcall_token(args, false, &t)) != 0)
+		return rc;
+	if (args->given & CTL_OPT_JSON) {
+		rc = ctlout_write(t.answer->body, t.answer->bodylen);
+	} else {
+		struct iovec iov[] = {
+			{ .iov_base = (void *)(uintptr_t) "Authorization: ", .iov_len = 15 },
+			{ .iov_base = (void *)(uintptr_t)t.type, .iov_len = strlen(t.type) },
+			{ .iov_base = (void *)(uintptr_t) " ", .iov_len = 1 },
+			{ .iov_base = (void *)(uintptr_t)t.token, .iov_len = strlen(t.token) },
+			{ .iov_base = (void *)(uintptr_t) "\n", .iov_len = 1 },
+		};
+
+		rc = ctlout_writev(iov, (int)ELEMENTSOF(iov));
+	}
+	ctlcall_token_clear(&t);
+	return rc;
+}
+
+/*
+ * Renews now and says when the new token expires; with --json, the answer
+ * without its token.  A renewal the daemon could not make is EX_UNAVAILABLE.
+ */
+int
+ctlcmd_renew(const struct ctl_args *args)
+{
+	struct ctlcall_token t = { 0 };
+	int64_t at = 0, in = 0;
+	const struct json *renewed;
+	bool not_renewed;
+	bool known;
+	int rc;
+
+	if ((rc = ctlcall_token(args, true, &t)) != 0)
+		return rc;
+	/*
+	 * The daemon answers a renewal that failed (or that the upstream's
+	 * Retry-After holds back) with the token that is still valid.
+	 */
+	renewed = json_get(t.root, "renewed");
+	not_renewed = renewed != NULL && renewed->type == JSON_BOOL && !renewed->boolean;
+	if (not_renewed && !(args->given & CTL_OPT_JSON)) {
+		const char *why = json_get_string(t.root, "renew_error");
+
+		ctlout_error("%s: not renewed: %s; the current token stays valid", args->name,
+		    why != NULL ? why : "no reason given");
+		ctlcall_token_clear(&t);
+		return EX_UNAVAILABLE;
+	}
+	/* The absolute expiry is exact; expires_in aged on the way here. */
+	if ((known = json_int64(json_get(t.root, "expires_at"), &at) == 0))
+		in = at - (int64_t)time(NULL);
+	else
+		known = json_int64(json_get(t.root, "expires_in"), &in) == 0;
+	if (args->given & CTL_OPT_JSON) {
+		rc = ctlout_json(t.root, "access_token");
+		if (rc == 0 && not_renewed)
+			rc = EX_UNAVAILABLE;
+	} else if (known && in > 0) {
+		char span[32];
+
+		printf("%s: renewed, expires in %s\n", args->name, ctlout_span(in, span, sizeof(span)));
+	} else if (known) {
+		printf("%s: renewed, already expired\n", args->name);
+	} else {
+		printf("%s: renewed\n", args->name);
+	}
+	ctlcall_token_clear(&t);
+	return rc;
+}
+
+/*
+ * Runs the command with the token in its environment.  On success this does
+ * not return; the token's copy in the environment is the command's.
+ */
+int
+ctlcmd_exec(const struct ctl_args *args)
+{
+	const char *var = args->env != NULL ? args->env : "TOKEN";
+	struct ctlcall_token t = { 0 };
+	char *left;
+	int rc, err;
+
+	if ((rc = ctlcall_token(args, false, &t)) != 0)
+		return rc;
+	if (setenv(var, t.token, 1) < 0) {
+		err = errno;
+		ctlcall_token_clear(&t);
+		ctlout_error("cannot set %s: %s", var, strerror(err));
+		return EX_OSERR;
+	}
+	ctlcall_token_clear(&t);
+	fflush(NULL);
+	execvp(args->exec_argv[0], args->exec_argv);
+	err = errno;
+	if ((left = getenv(var)) != NULL)
+		explicit_bzero(left, strlen(left));
+	unsetenv(var);
+	ctlout_error("cannot execute %s: %s", args->exec_argv[0], strerror(err));
+	return CTL_EX_EXEC;
+}
+
+/*
+ * The credentials the caller may see, as a table or the daemon's JSON; with
+ * NAME only that one, EX_NOINPUT when it is not among them.
+ */
+int
+ctlcmd_status(const struct ctl_args *args)
+{
+	struct ctlhttp_answer *a = NULL;
+	struct json *root, *one = NULL;
+	const struct json *list;
+	int rc;
+
+	if ((rc = ctlcall_request(args, "GET", "/v1/credentials", &a)) != 0)
+		return rc;
+	root = ctlcall_json(a);
+	list = json_get(root, "credentials");
+	if (list == NULL || list->type != JSON_ARRAY) {
+		ctlout_error("bad answer from the daemon at %s: no list of credentials", args->socket);
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	if (args->name != NULL) {
+		for (size_t i = 0; i < list->n && one == NULL; i++) {
+			const char *name = json_get_string(list->values[i], "name");
+
+			if (name != NULL && strcmp(name, args->name) == 0)
+				one = list->values[i];
+		}
+		if (one == NULL) {
+			ctlout_error("%s: no such credential (or not yours to see)", args->name);
+			rc = EX_NOINPUT;
+			goto out;
+		}
+	}
+	if ((args->given & CTL_OPT_JSON) && one != NULL)
+		rc = ctlout_json(one, NULL);
+	else if (args->given & CTL_OPT_JSON)
+		rc = ctlout_write(a->body, a->bodylen);
+	else if (one != NULL)
+		ctlout_table(&one, 1);
+	else
+		ctlout_table(list->values, list->n);
+out:
+	json_free(root);
+	ctlhttp_answer_free(a);
+	return rc;
+}
