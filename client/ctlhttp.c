@@ -1,3 +1,8 @@
+/*
+ * tokenctl's HTTP/1.1 over the Unix socket: one request on a plain socket,
+ * the status line, headers and a bounded body read back, with a deadline.
+ * No libcurl.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>

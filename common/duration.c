@@ -1,3 +1,7 @@
+/*
+ * Durations and shares as people write them in the configuration ("90",
+ * "15m", "1h", "33%") and as the daemon prints them.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,7 @@
+/*
+ * Logging: lines on stderr with syslog priority prefixes, or structured
+ * entries through a writer the daemon sets (the journal); levels.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,7 @@
+/*
+ * A growing byte buffer for secret material: every block it leaves behind,
+ * on growth or when cleared, is wiped first.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

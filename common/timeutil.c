@@ -1,3 +1,8 @@
+/*
+ * The two clocks (monotonic for schedules, wall for expiry) in
+ * milliseconds, and the timestamp formats upstreams send: HTTP-date and
+ * ISO 8601.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

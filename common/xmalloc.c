@@ -1,3 +1,7 @@
+/*
+ * Allocation that cannot fail: out of memory ends the process with a
+ * message, so callers need no error path for it.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

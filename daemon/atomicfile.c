@@ -1,3 +1,8 @@
+/*
+ * Atomic replacement of a file in a directory held open: a temporary made
+ * beside it with O_EXCL and O_NOFOLLOW, written, owned, synced, renamed over
+ * the old one, and the directory synced.  See atomicfile.h.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,3 +1,10 @@
+/*
+ * One credential at run time: its token, its state (pending, valid,
+ * renewing, failing, expired), the attempt in flight and the clients that
+ * wait for it; renewals on the schedule and on demand (coalesced by token),
+ * backoff after failures, expiry on time, and publishing each new token to
+ * the sink and the store.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,9 @@
+/*
+ * tokenbrokerd --test NAME: one real token request, outside the daemon's
+ * loop, and a diagnosis a person can act on: the URL, the status, what was
+ * found where, the lifetime and hints for the usual mistakes.  Never the
+ * token.
+ */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>

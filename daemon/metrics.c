@@ -1,3 +1,7 @@
+/*
+ * Counters for GET /metrics and the Prometheus text rendering of them and
+ * of a snapshot the caller hands in; reads no other module's state.
+ */
 #include <stdlib.h>
 
 #include "metrics.h"

@@ -1,3 +1,9 @@
+/*
+ * The schedule: a binary heap of entries by their due time on the monotonic
+ * clock, one libevent timer for the earliest, re-armed only when the head
+ * changes; and the arithmetic of when to renew (refresh_before, min_valid,
+ * jitter) and how long to back off (full jitter, Retry-After).
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,8 @@
+/*
+ * The only file that talks to systemd (libsystemd): READY=1, STATUS=,
+ * RELOADING=1, STOPPING=1, the watchdog, socket activation, and log lines
+ * with journal fields.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
