@@ -142,11 +142,23 @@ EOF_CONF
 systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --machine="$MACHINE" \
 	--private-network --console=passive </dev/null >"$T_DIR/nspawn.log" 2>&1 &
 NSPAWN_PID=$!
-for _ in $(seq 100); do
-	CT=$(ps --ppid "$NSPAWN_PID" -o pid= 2>/dev/null | head -n 1 | tr -d ' ')
-	[ -n "$CT" ] && break
+# The container's PID 1: nspawn's child that is pid 1 in its own PID
+# namespace (NSpid ends in 1).  nspawn forks an intermediate child first,
+# which exits: taking any child could catch that one.
+ct_init() {
+	local p
+	for p in $(ps --ppid "$NSPAWN_PID" -o pid= 2>/dev/null); do
+		[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ] &&
+			echo "$p" && return 0
+	done
+	return 1
+}
+CT=
+for _ in $(seq 200); do
+	CT=$(ct_init) && break
+	CT=
 	kill -0 "$NSPAWN_PID" 2>/dev/null || break
-	sleep 0.1
+	sleep 0.05
 done
 if [ -z "$CT" ]; then
 	sed 's/^/# /' "$T_DIR/nspawn.log"
@@ -165,10 +177,16 @@ state=
 for _ in $(seq 90); do
 	state=$(timeout 90 nsenter -t "$CT" -a systemctl is-system-running --wait 2>/dev/null)
 	case "$state" in running | degraded | maintenance | stopping) break ;; esac
+	kill -0 "$CT" 2>/dev/null || break
 	sleep 0.2
 done
 like "$state" '^(running|degraded)$' "the container boots (system state: $state)"
 [ "$state" = degraded ] && in_ct systemctl --failed --no-legend --no-pager | sed 's/^/#   /'
+if ! kill -0 "$CT" 2>/dev/null; then
+	sed 's/^/# /' "$T_DIR/nspawn.log" | tail -n 20
+	echo "Bail out! the container stopped"
+	exit 1
+fi
 
 # --- what the boot did, as for a package ---
 like "$(in_ct getent passwd tokenbroker)" '^tokenbroker:' "the boot created user tokenbroker (sysusers.d)"
