@@ -127,7 +127,7 @@ int
 ctlcall_request(const struct ctl_args *args, const char *method, const char *path,
     struct ctlhttp_answer **ret)
 {
-	int64_t start = time_mono_ms();
+	int64_t start = timeutil_mono_ms();
 	int64_t deadline = start + args->timeout_ms + (args->wait_ms > 0 ? args->wait_ms : 0);
 	_cleanup_free_ char *cause = NULL;
 	struct ctlhttp_answer *a;

@@ -51,7 +51,7 @@ ctlhttp_wait(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		int64_t left = deadline - time_mono_ms();
+		int64_t left = deadline - timeutil_mono_ms();
 		int n;
 
 		if (left <= 0)
@@ -78,7 +78,7 @@ ctlhttp_connect(int fd, const struct sockaddr_un *sun, int64_t deadline)
 		if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0)
 			return 0;
 		if (errno == EAGAIN) {
-			if (time_mono_ms() + CTLHTTP_BUSY_MS >= deadline)
+			if (timeutil_mono_ms() + CTLHTTP_BUSY_MS >= deadline)
 				return -EAGAIN;
 			(void)poll(NULL, 0, CTLHTTP_BUSY_MS);
 			continue;

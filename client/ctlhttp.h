@@ -24,7 +24,7 @@ struct ctlhttp_answer {
 /*
  * Sends "METHOD PATH" (no request body) to the daemon listening on
  * socket_path and reads its answer, giving up at deadline_ms on the
- * time_mono_ms() clock.  Any complete HTTP answer, whatever its status, is a
+ * timeutil_mono_ms() clock.  Any complete HTTP answer, whatever its status, is a
  * success: 0 and *ret, which the caller frees with ctlhttp_answer_free().
  * Otherwise -errno and *cause (caller frees), a message that names the
  * socket and never quotes the answer:

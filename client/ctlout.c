@@ -146,7 +146,7 @@ ctlout_json(const struct json *v, const char *skip)
 	int rc;
 
 	if (g == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	if (ctlout_json_gen(g, v, skip) != yajl_gen_status_ok ||
 	    yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
 		yajl_gen_free(g);

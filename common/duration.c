@@ -73,7 +73,7 @@ duration_parse(const char *s, int64_t *ret_ms)
 
 /* *ret is written only on success. */
 int
-span_parse(const char *s, struct span *ret)
+duration_span_parse(const char *s, struct span *ret)
 {
 	size_t len = strlen(s);
 	int64_t ms;
@@ -121,7 +121,7 @@ span_parse(const char *s, struct span *ret)
 }
 
 int64_t
-span_resolve(const struct span *sp, int64_t lifetime_ms)
+duration_span_resolve(const struct span *sp, int64_t lifetime_ms)
 {
 	if (sp->share)
 		return lifetime_ms * sp->permille / 1000;

@@ -24,10 +24,10 @@ struct span {
 };
 
 /* Parses "33%", "12.5%" or any duration; -EINVAL / -ERANGE as above. */
-int span_parse(const char *s, struct span *ret);
+int duration_span_parse(const char *s, struct span *ret);
 
 /* The span's length for a token of the given lifetime. */
-int64_t span_resolve(const struct span *sp, int64_t lifetime_ms);
+int64_t duration_span_resolve(const struct span *sp, int64_t lifetime_ms);
 
 /* Formats ms as "1h2m3s" / "450ms" into buf. */
 const char *duration_format(int64_t ms, char *buf, size_t size);

@@ -51,6 +51,6 @@ void log_fields(int level, const struct log_field *fields, size_t nfields, const
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 
 /* Logs at LOG_ERR and exits with status 1: for setup errors only. */
-void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

@@ -21,20 +21,20 @@ time_clock_ms(clockid_t id)
 }
 
 int64_t
-time_mono_ms(void)
+timeutil_mono_ms(void)
 {
 	/* CLOCK_BOOTTIME: monotonic, and it goes on while the machine sleeps. */
 	return time_clock_ms(CLOCK_BOOTTIME);
 }
 
 int64_t
-time_wall_ms(void)
+timeutil_wall_ms(void)
 {
 	return time_clock_ms(CLOCK_REALTIME);
 }
 
 struct timeval
-time_ms_to_tv(int64_t ms)
+timeutil_ms_to_tv(int64_t ms)
 {
 	struct timeval tv;
 
@@ -84,7 +84,7 @@ time_rfc850_year(int two_digits)
  * is refused here rather than moved into the next month by timegm().
  */
 int
-time_parse_http_date(const char *s, int64_t *ret_ms)
+timeutil_parse_http_date(const char *s, int64_t *ret_ms)
 {
 	static const char *const formats[] = {
 		"%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
@@ -134,7 +134,7 @@ time_digits(const char **p, int n)
  * Parsed by hand: strptime() skips spaces and takes single digits.
  */
 int
-time_parse_iso8601(const char *s, int64_t *ret_ms)
+timeutil_parse_iso8601(const char *s, int64_t *ret_ms)
 {
 	struct tm tm = { 0 };
 	const char *p = s;

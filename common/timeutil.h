@@ -11,22 +11,22 @@
 #include <stdint.h>
 #include <sys/time.h>
 
-int64_t time_mono_ms(void);
-int64_t time_wall_ms(void);
+int64_t timeutil_mono_ms(void);
+int64_t timeutil_wall_ms(void);
 
 /* ms to a struct timeval for libevent; negative values become zero. */
-struct timeval time_ms_to_tv(int64_t ms);
+struct timeval timeutil_ms_to_tv(int64_t ms);
 
 /*
  * Parses an HTTP-date (RFC 7231 IMF-fixdate, also RFC 850 and asctime
  * forms) into unix milliseconds.  0 on success, -EINVAL otherwise.
  */
-int time_parse_http_date(const char *s, int64_t *ret_ms);
+int timeutil_parse_http_date(const char *s, int64_t *ret_ms);
 
 /*
  * Parses an ISO 8601 / RFC 3339 timestamp ("2026-11-24T10:00:00Z",
  * "...+01:00", fractional seconds allowed) into unix milliseconds.
  */
-int time_parse_iso8601(const char *s, int64_t *ret_ms);
+int timeutil_parse_iso8601(const char *s, int64_t *ret_ms);
 
 #endif

@@ -85,7 +85,7 @@ api_gen_new(struct secbuf *o)
 	yajl_gen g = yajl_gen_alloc(NULL);
 
 	if (g == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	yajl_gen_config(g, yajl_gen_print_callback, secbuf_yajl_cb, o);
 	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
 	return g;
@@ -134,7 +134,7 @@ api_send(struct evhttp_request *req, int code, const char *content_type, struct 
 	evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	if (buf == NULL || evbuffer_add_reference(buf, o->data, o->len, api_out_cleanup_cb, o) < 0)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	evhttp_send_reply(req, code, reason, buf);
 	evbuffer_free(buf);
 }
@@ -222,7 +222,7 @@ api_send_token(struct evhttp_request *req, struct credential *c, const struct to
 	       const struct api_req *ar, bool text)
 {
 	struct secbuf *o = xcalloc(1, sizeof(*o));
-	int64_t now = time_wall_ms();
+	int64_t now = timeutil_wall_ms();
 	yajl_gen g;
 
 	if (text) {
@@ -330,7 +330,7 @@ api_query_parse(struct evhttp_request *req, const char *qs, struct evkeyvalq *q)
 			break;
 		}
 		if ((decoded = evhttp_uridecode(value, 1, &len)) == NULL)
-			fatal("out of memory");
+			log_fatal("out of memory");
 		if (strlen(decoded) != len) {
 			msg = "has a NUL byte";
 			bad = xstrndup(key, 64);
@@ -682,7 +682,7 @@ api_metrics_snapshot(struct api *api, struct evbuffer *buf)
 		.waiting = credential_ctx_waiters(api->creds),
 		.clients = listen_clients(api->listen),
 	};
-	int64_t now = time_wall_ms() / 1000;
+	int64_t now = timeutil_wall_ms() / 1000;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct credential *c = credential_at(api->creds, i);
@@ -715,7 +715,7 @@ api_get_metrics(struct api *api, const struct listen_peer *peer, struct evhttp_r
 	}
 	buf = evbuffer_new();
 	if (buf == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	api_metrics_snapshot(api, buf);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");

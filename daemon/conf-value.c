@@ -190,7 +190,7 @@ conf_value_span(const char *v, struct span *ret, char **cause)
 	struct span sp;
 	int r;
 
-	r = span_parse(v, &sp);
+	r = duration_span_parse(v, &sp);
 	if (r == -ERANGE && strchr(v, '%') != NULL) {
 		*cause = xasprintf("share \"%s\" must be between 1%% and 90%%", v);
 		return -EINVAL;

@@ -162,7 +162,7 @@ credential_sink(struct credential *c)
 	free(c->sink_error);
 	c->sink_error = NULL;
 	conf_sink_opts(c->conf, &so);
-	if (sink_write(&so, t, time_wall_ms(), &cause) == 0)
+	if (sink_write(&so, t, timeutil_wall_ms(), &cause) == 0)
 		return;
 	c->sink_error = xasprintf("cannot write sink: %s", cause);
 	credential_log(c, LOG_WARNING, t->fingerprint, 0, "%s", c->sink_error);
@@ -210,7 +210,7 @@ credential_expire(struct credential *c)
 {
 	if (c->token == NULL)
 		return;
-	if (token_left(c->token, time_mono_ms(), time_wall_ms()) >
+	if (token_left(c->token, timeutil_mono_ms(), timeutil_wall_ms()) >
 	    credential_min_valid(c, c->token))
 		return;
 	credential_log(c, LOG_NOTICE, c->token->fingerprint, 0,
@@ -221,8 +221,8 @@ credential_expire(struct credential *c)
 	 * step): renew at once unless an attempt runs or failures back off.
 	 */
 	if (c->transfer == NULL && c->consecutive_failures == 0 &&
-	    (!c->due.queued || c->due.due_mono_ms > time_mono_ms()))
-		credential_schedule(c, time_mono_ms());
+	    (!c->due.queued || c->due.due_mono_ms > timeutil_mono_ms()))
+		credential_schedule(c, timeutil_mono_ms());
 }
 
 const struct token *
@@ -235,7 +235,7 @@ credential_token(const struct credential *c, int64_t min_valid_ms)
 	need = credential_min_valid(c, c->token);
 	if (min_valid_ms > need)
 		need = min_valid_ms;
-	if (token_left(c->token, time_mono_ms(), time_wall_ms()) <= need)
+	if (token_left(c->token, timeutil_mono_ms(), timeutil_wall_ms()) <= need)
 		return NULL;
 	return c->token;
 }
@@ -279,7 +279,7 @@ credential_waiter_add(struct credential *c, int64_t min_valid_ms, int64_t wait_m
 		      credential_wait_cb cb, void *arg)
 {
 	struct credential_waiter *w = xcalloc(1, sizeof(*w));
-	struct timeval tv = time_ms_to_tv(wait_ms);
+	struct timeval tv = timeutil_ms_to_tv(wait_ms);
 
 	w->cred = c;
 	w->min_valid_ms = min_valid_ms;
@@ -287,7 +287,7 @@ credential_waiter_add(struct credential *c, int64_t min_valid_ms, int64_t wait_m
 	w->arg = arg;
 	w->timer = evtimer_new(c->ctx->base, credential_waiter_timeout_cb, w);
 	if (w->timer == NULL)
-		fatal("cannot create timer");
+		log_fatal("cannot create timer");
 	evtimer_add(w->timer, &tv);
 	TAILQ_INSERT_TAIL(&c->waiters, w, entry);
 	c->ctx->waiters++;
@@ -357,14 +357,14 @@ static void
 credential_failed(struct credential *c, long status, const char *error, const char *message,
 		  bool permanent, const char *retry_after)
 {
-	int64_t now = time_mono_ms(), retry_after_ms = -1, usable_left = -1, delay;
+	int64_t now = timeutil_mono_ms(), retry_after_ms = -1, usable_left = -1, delay;
 	char buf[32];
 
 	c->consecutive_failures++;
 	c->failures++;
 	credential_set_error(c, status, error, message, permanent);
 	if (retry_after != NULL &&
-	    renew_parse_retry_after(retry_after, time_wall_ms(), &retry_after_ms) == 0)
+	    renew_parse_retry_after(retry_after, timeutil_wall_ms(), &retry_after_ms) == 0)
 		c->retry_after_until_mono_ms = now + retry_after_ms;
 	credential_expire(c);
 	if (c->token != NULL)
@@ -389,9 +389,9 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 
 	if (t->scope == NULL && c->conf->scope != NULL && c->conf->scope[0] != '\0')
 		t->scope = xstrdup(c->conf->scope);
-	token_place(t, c->attempt_mono_ms, time_mono_ms(), time_wall_ms());
-	now = time_mono_ms();
-	if (token_left(t, now, time_wall_ms()) <= credential_min_valid(c, t)) {
+	token_place(t, c->attempt_mono_ms, timeutil_mono_ms(), timeutil_wall_ms());
+	now = timeutil_mono_ms();
+	if (token_left(t, now, timeutil_wall_ms()) <= credential_min_valid(c, t)) {
 		/* Served never: renewing at once again would only loop. */
 		char *msg = xasprintf("the token arrived with no more than min_valid left "
 				      "(lifetime %s, the request took %llds)",
@@ -409,8 +409,8 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 	c->had_token = true;
 	c->consecutive_failures = 0;
 	c->renewals++;
-	c->last_renewal_wall_ms = time_wall_ms();
-	c->last_success_mono_ms = time_mono_ms();
+	c->last_renewal_wall_ms = timeutil_wall_ms();
+	c->last_success_mono_ms = timeutil_mono_ms();
 	c->permanent = false;
 	free(c->last_error);
 	free(c->upstream_error);
@@ -459,7 +459,7 @@ credential_http_done_cb(struct http_result *res, void *arg)
 		return;
 	}
 	if (response_parse(c->conf, res->status, res->content_type, res->body->data,
-			   res->body->len, time_wall_ms(), &tr, &err) < 0) {
+			   res->body->len, timeutil_wall_ms(), &tr, &err) < 0) {
 		credential_failed(c, res->status, err.text != NULL ? err.text : err.error,
 				  err.message != NULL ? err.message : "invalid response",
 				  err.permanent, res->retry_after);
@@ -483,7 +483,7 @@ credential_attempt(struct credential *c)
 	credential_expire(c);
 	renew_cancel(c->ctx->renew, &c->due);
 	c->attempted = true;
-	c->attempt_mono_ms = time_mono_ms();
+	c->attempt_mono_ms = timeutil_mono_ms();
 	if (c->token != NULL)
 		current = c->token->access_token;
 	if (request_build(c->conf, current, &req, &cause) < 0) {
@@ -521,7 +521,7 @@ credential_expiry_cb(struct renew_entry *e)
 static bool
 credential_restore(struct credential *c)
 {
-	int64_t now_mono = time_mono_ms(), now_wall = time_wall_ms(), after;
+	int64_t now_mono = timeutil_mono_ms(), now_wall = timeutil_wall_ms(), after;
 	char fp[65], *cause = NULL, left[32];
 	struct token *t = NULL;
 	int r;
@@ -583,7 +583,7 @@ int
 credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, credential_wait_cb cb,
 	       void *arg, struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s)
 {
-	int64_t now = time_mono_ms();
+	int64_t now = timeutil_mono_ms();
 
 	credential_expire(c);
 	if (credential_token(c, min_valid_ms) != NULL)
@@ -630,7 +630,7 @@ int
 credential_renew(struct credential *c, uint64_t seen, int64_t wait_ms, credential_wait_cb cb,
 		 void *arg, struct credential_waiter **ret_waiter, int64_t *ret_retry_after_s)
 {
-	int64_t now = time_mono_ms();
+	int64_t now = timeutil_mono_ms();
 
 	*ret_waiter = NULL;
 	credential_expire(c);
@@ -685,7 +685,7 @@ credential_state_name(enum credential_state s)
 void
 credential_info(const struct credential *c, struct credential_info *ret)
 {
-	int64_t now = time_mono_ms(), wall = time_wall_ms();
+	int64_t now = timeutil_mono_ms(), wall = timeutil_wall_ms();
 
 	memset(ret, 0, sizeof(*ret));
 	ret->state = credential_state(c);
@@ -784,7 +784,7 @@ credential_cmp(const void *a, const void *b)
 void
 credential_ctx_load(struct credential_ctx *ctx, const struct conf *conf)
 {
-	int64_t now = time_mono_ms();
+	int64_t now = timeutil_mono_ms();
 
 	ctx->conf = conf;
 	ctx->creds = xreallocarray(ctx->creds, ctx->n + conf->ncreds, sizeof(*ctx->creds));
@@ -802,7 +802,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 {
 	struct credential **old = ctx->creds;
 	size_t nold = ctx->n, added = 0, changed = 0, kept = 0, removed = 0;
-	int64_t now = time_mono_ms();
+	int64_t now = timeutil_mono_ms();
 
 	ctx->creds = xcalloc(conf->ncreds, sizeof(*ctx->creds));
 	ctx->n = 0;

@@ -134,7 +134,7 @@ diag_done_cb(struct http_result *res, void *arg)
 		return;
 	}
 	if (response_parse(d->cc, res->status, res->content_type, res->body->data, res->body->len,
-			   time_wall_ms(), &tr, &err) < 0) {
+			   timeutil_wall_ms(), &tr, &err) < 0) {
 		fprintf(d->out, "result:       failed: %s\n", err.message ? err.message : "invalid");
 		if (err.error != NULL)
 			fprintf(d->out, "error code:   %s\n", err.error);

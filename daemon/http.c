@@ -165,7 +165,7 @@ http_finish(struct http_transfer *t, CURLcode code, const char *failure)
 	if (t->running) {
 		(void)curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res.status);
 		(void)curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
-		res.duration_ms = time_mono_ms() - t->started_ms;
+		res.duration_ms = timeutil_mono_ms() - t->started_ms;
 	}
 	if (ct != NULL)
 		res.content_type = xstrdup(ct);
@@ -209,7 +209,7 @@ http_run(struct http_transfer *t)
 	if (mc != CURLM_OK)
 		return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
 	t->running = true;
-	t->started_ms = time_mono_ms();
+	t->started_ms = timeutil_mono_ms();
 	TAILQ_INSERT_TAIL(&h->running, t, entry);
 	h->nrunning++;
 	return 0;
@@ -345,7 +345,7 @@ http_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 	if (timeout_ms < 0)
 		return evtimer_del(h->timer) < 0 ? -1 : 0;
-	tv = time_ms_to_tv(timeout_ms);
+	tv = timeutil_ms_to_tv(timeout_ms);
 	return evtimer_add(h->timer, &tv) < 0 ? -1 : 0;
 }
 

@@ -344,7 +344,7 @@ listen_over_cap(const struct listen *ls, uid_t uid)
 static void
 listen_refuse_log(struct listen *ls, uid_t uid, const char *why)
 {
-	int64_t now = time_mono_ms();
+	int64_t now = timeutil_mono_ms();
 
 	ls->refused++;
 	if (ls->refused_logged_ms != 0 && now - ls->refused_logged_ms < LISTEN_REFUSE_LOG_MS)
@@ -380,8 +380,8 @@ listen_linger_cb(evutil_socket_t fd, short what, void *arg)
 			l->drained += (size_t)n;
 		if ((n > 0 && l->drained < LISTEN_LINGER_BYTES) ||
 		    (n < 0 && (errno == EAGAIN || errno == EINTR))) {
-			int64_t left = l->until_ms - time_mono_ms();
-			struct timeval tv = time_ms_to_tv(left > 0 ? left : 0);
+			int64_t left = l->until_ms - timeutil_mono_ms();
+			struct timeval tv = timeutil_ms_to_tv(left > 0 ? left : 0);
 
 			/* The same deadline, however the client trickles. */
 			if (left > 0 && event_add(l->ev, &tv) == 0)
@@ -400,7 +400,7 @@ listen_linger_cb(evutil_socket_t fd, short what, void *arg)
 static void
 listen_refuse(struct listen *ls, int fd, const char *why)
 {
-	struct timeval tv = time_ms_to_tv(LISTEN_LINGER_MS);
+	struct timeval tv = timeutil_ms_to_tv(LISTEN_LINGER_MS);
 	const char *const fields[] = { "error", "too_many_clients", "message", why };
 	yajl_gen g = yajl_gen_alloc(NULL);
 	const unsigned char *body;
@@ -414,7 +414,7 @@ listen_refuse(struct listen *ls, int fd, const char *why)
 	int n;
 
 	if (g == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	yajl_gen_map_open(g);
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
 		yajl_gen_string(g, (const unsigned char *)fields[i], strlen(fields[i]));
@@ -442,7 +442,7 @@ listen_refuse(struct listen *ls, int fd, const char *why)
 	if (l == NULL || ls->stopping || (l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return;
 	l->drained = drained;
-	l->until_ms = time_mono_ms() + LISTEN_LINGER_MS;
+	l->until_ms = timeutil_mono_ms() + LISTEN_LINGER_MS;
 	l->ev = event_new(ls->base, l->fd, EV_READ, listen_linger_cb, l);
 	if (l->ev == NULL || event_add(l->ev, &tv) < 0) {
 		if (l->ev != NULL)
@@ -510,7 +510,7 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 	ls->clients++;
 	listen_uid_count(ls, conn->peer.uid, 1);
 	conn->hello = true;
-	tv = time_ms_to_tv(ls->dc->client_timeout_ms < LISTEN_HELLO_TIMEOUT_MS
+	tv = timeutil_ms_to_tv(ls->dc->client_timeout_ms < LISTEN_HELLO_TIMEOUT_MS
 				   ? ls->dc->client_timeout_ms
 				   : LISTEN_HELLO_TIMEOUT_MS);
 	evhttp_connection_set_timeout_tv(evcon, &tv);
@@ -549,7 +549,7 @@ listen_bev_cb(struct event_base *base, void *arg)
 	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
 
 	if (bev == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	if (ls->nfresh == ls->fresh_slots) {
 		ls->fresh_slots = ls->fresh_slots * 2 + 16;
 		ls->fresh = xreallocarray(ls->fresh, ls->fresh_slots, sizeof(*ls->fresh));
@@ -575,7 +575,7 @@ listen_conn_of(struct listen *ls, struct evhttp_request *req)
 	    conn->evcon != evcon)
 		return NULL;
 	if (conn->hello) {
-		struct timeval tv = time_ms_to_tv(ls->dc->client_timeout_ms);
+		struct timeval tv = timeutil_ms_to_tv(ls->dc->client_timeout_ms);
 
 		conn->hello = false;
 		evhttp_connection_set_timeout_tv(evcon, &tv);
@@ -605,7 +605,7 @@ listen_accept_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct listen *ls;
 	int err = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = time_ms_to_tv(LISTEN_ACCEPT_PAUSE_MS);
+	struct timeval tv = timeutil_ms_to_tv(LISTEN_ACCEPT_PAUSE_MS);
 
 	for (ls = listen_servers; ls != NULL && ls->listener != lev; ls = ls->next)
 		;
@@ -700,7 +700,7 @@ listen_socket_create(const struct daemon_conf *dc, char **cause)
 static void
 listen_set_timeout(struct listen *ls)
 {
-	struct timeval tv = time_ms_to_tv(ls->dc->client_timeout_ms);
+	struct timeval tv = timeutil_ms_to_tv(ls->dc->client_timeout_ms);
 
 	evhttp_set_timeout_tv(ls->http, &tv);
 }

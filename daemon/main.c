@@ -117,7 +117,7 @@ main_status_text(struct main_ctx *m, char *buf, size_t size)
 	if (next >= 0)
 		snprintf(buf, size, "%zu credential%s, %zu valid, next renewal in %s", n,
 			 n == 1 ? "" : "s", valid,
-			 duration_format((next - time_mono_ms()) / 1000 * 1000, d, sizeof(d)));
+			 duration_format((next - timeutil_mono_ms()) / 1000 * 1000, d, sizeof(d)));
 	else
 		snprintf(buf, size, "%zu credential%s, %zu valid", n, n == 1 ? "" : "s", valid);
 }
@@ -137,7 +137,7 @@ static void
 main_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_ctx *m = arg;
-	struct timeval grace = time_ms_to_tv(MAIN_STOP_GRACE_MS);
+	struct timeval grace = timeutil_ms_to_tv(MAIN_STOP_GRACE_MS);
 
 	if (m->stopping)
 		return;
@@ -236,7 +236,7 @@ main_raise_nofile(const struct daemon_conf *dc)
 static int
 main_run(struct main_ctx *m)
 {
-	struct timeval tv = time_ms_to_tv(MAIN_STATUS_INTERVAL_MS);
+	struct timeval tv = timeutil_ms_to_tv(MAIN_STATUS_INTERVAL_MS);
 	char status[MAIN_STATUS_MAX], *cause = NULL;
 	int listen_fd;
 
@@ -253,13 +253,13 @@ main_run(struct main_ctx *m)
 	}
 	m->base = event_base_new();
 	if (m->base == NULL)
-		fatal("cannot create the event loop");
+		log_fatal("cannot create the event loop");
 	m->sd = sd_new(m->base);
 	m->metrics = metrics_new();
 	m->http = http_new(m->base, m->conf->daemon.upstream_concurrency);
 	m->renew = renew_new(m->base);
 	if (m->http == NULL || m->renew == NULL)
-		fatal("cannot set up the upstream client");
+		log_fatal("cannot set up the upstream client");
 	m->creds = credential_ctx_new(m->base, m->http, m->renew, m->metrics);
 	m->api = api_new(m->base, m->conf, m->creds, m->metrics, listen_fd, &cause);
 	if (m->api == NULL) {
@@ -273,7 +273,7 @@ main_run(struct main_ctx *m)
 	m->sighup = evsignal_new(m->base, SIGHUP, main_hup_cb, m);
 	m->status = event_new(m->base, -1, EV_PERSIST, main_status_cb, m);
 	if (m->sigterm == NULL || m->sigint == NULL || m->sighup == NULL || m->status == NULL)
-		fatal("cannot set up signal handling");
+		log_fatal("cannot set up signal handling");
 	event_add(m->sigterm, NULL);
 	event_add(m->sigint, NULL);
 	event_add(m->sighup, NULL);

@@ -112,8 +112,8 @@ renew_rearm(struct renew *r)
 	 * libevent's timers stand still while the machine sleeps, the queue's
 	 * clock does not: wake at least every RENEW_TICK_MS to catch up.
 	 */
-	delay = due - time_mono_ms();
-	tv = time_ms_to_tv(delay < RENEW_TICK_MS ? delay : RENEW_TICK_MS);
+	delay = due - timeutil_mono_ms();
+	tv = timeutil_ms_to_tv(delay < RENEW_TICK_MS ? delay : RENEW_TICK_MS);
 	evtimer_add(r->timer, &tv);
 	r->armed_for = due;
 }
@@ -189,7 +189,7 @@ static void
 renew_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct renew *r = arg;
-	int64_t now = time_mono_ms();
+	int64_t now = timeutil_mono_ms();
 	size_t budget = r->n;
 
 	r->armed_for = -1;
@@ -214,7 +214,7 @@ int64_t
 renew_refresh_after(int64_t lifetime_ms, const struct span *refresh_before, int64_t min_valid_ms,
 		    int64_t timeout_ms, uint32_t rnd)
 {
-	int64_t left = span_resolve(refresh_before, lifetime_ms);
+	int64_t left = duration_span_resolve(refresh_before, lifetime_ms);
 	int64_t needed = renew_min_valid(min_valid_ms, lifetime_ms) + timeout_ms;
 	int64_t half = lifetime_ms / 2, at, jitter;
 
@@ -277,7 +277,7 @@ renew_parse_retry_after(const char *value, int64_t now_wall_ms, int64_t *ret_del
 	} else {
 		int64_t when;
 
-		if (time_parse_http_date(value, &when) < 0)
+		if (timeutil_parse_http_date(value, &when) < 0)
 			return -EINVAL;
 		delay = when - now_wall_ms;
 		if (delay < 0)

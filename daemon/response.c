@@ -292,7 +292,7 @@ response_lifetime(const struct cred_conf *cc, struct response_doc *doc, int64_t 
 		}
 		if (v.kind != RV_NONE) {
 			r = response_seconds(&v, true, now_ms, &ms, &why);
-			if (r < 0 && v.kind == RV_STRING && time_parse_iso8601(v.text, &exp) == 0) {
+			if (r < 0 && v.kind == RV_STRING && timeutil_parse_iso8601(v.text, &exp) == 0) {
 				ms = exp - now_ms;
 				r = 0;
 			}

@@ -37,7 +37,7 @@ sd_new(struct event_base *base)
 	uint64_t usec = 0;
 
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-		struct timeval tv = time_ms_to_tv((int64_t)(usec / 2000));
+		struct timeval tv = timeutil_ms_to_tv((int64_t)(usec / 2000));
 
 		if (tv.tv_sec == 0 && tv.tv_usec == 0)
 			tv.tv_usec = 1000;

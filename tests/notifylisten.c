@@ -29,7 +29,7 @@ main(int argc, char **argv)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sigaction act = { .sa_handler = notifylisten_signal };
 	char buf[4096];
-	int64_t start = time_mono_ms();
+	int64_t start = timeutil_mono_ms();
 	int fd;
 
 	if (argc != 2 || strlen(argv[1]) >= sizeof(sa.sun_path)) {
@@ -58,7 +58,7 @@ main(int argc, char **argv)
 		}
 		buf[n] = '\0';
 		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-			printf("%lld %s\n", (long long)(time_mono_ms() - start), line);
+			printf("%lld %s\n", (long long)(timeutil_mono_ms() - start), line);
 	}
 	unlink(argv[1]);
 	return 0;

@@ -55,7 +55,7 @@ static void
 hold_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hold *h = arg;
-	struct timeval tv = time_ms_to_tv(POLL_MS);
+	struct timeval tv = timeutil_ms_to_tv(POLL_MS);
 
 	if (hold_peer_gone(h->fd)) {
 		hold_gone(h);
@@ -64,7 +64,7 @@ hold_watch_cb(evutil_socket_t fd, short what, void *arg)
 	event_del(h->watch);
 	h->poll = event_new(h->fk->base, -1, EV_PERSIST, hold_poll_cb, h);
 	if (h->poll == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	event_add(h->poll, &tv);
 }
 
@@ -123,14 +123,14 @@ hold_start(struct fakeidp *fk, struct evhttp_request *req, int status, struct ev
 	h->body = body;
 	h->watch = event_new(fk->base, h->fd, EV_READ | EV_PERSIST, hold_watch_cb, h);
 	if (h->watch == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	event_add(h->watch, NULL);
 	if (body != NULL) {
-		struct timeval tv = time_ms_to_tv(delay_ms);
+		struct timeval tv = timeutil_ms_to_tv(delay_ms);
 
 		h->timer = evtimer_new(fk->base, hold_timer_cb, h);
 		if (h->timer == NULL)
-			fatal("out of memory");
+			log_fatal("out of memory");
 		evtimer_add(h->timer, &tv);
 	}
 	evhttp_connection_set_closecb(h->evcon, hold_close_cb, h);

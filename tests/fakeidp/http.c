@@ -127,6 +127,6 @@ http_buffer_new(void)
 	struct evbuffer *b = evbuffer_new();
 
 	if (b == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	return b;
 }

@@ -16,7 +16,7 @@ json_new(void)
 	yajl_gen g = yajl_gen_alloc(NULL);
 
 	if (g == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
 	yajl_gen_map_open(g);
 	return g;
@@ -80,7 +80,7 @@ json_finish(yajl_gen g)
 	size_t len;
 
 	if (b == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	yajl_gen_map_close(g);
 	yajl_gen_get_buf(g, &text, &len);
 	evbuffer_add(b, text, len);

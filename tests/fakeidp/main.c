@@ -247,11 +247,11 @@ tls_bev_cb(struct event_base *base, void *arg)
 	struct bufferevent *bev;
 
 	if (ssl == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
-		fatal("out of memory");
+		log_fatal("out of memory");
 	/* Clients that hang up without close_notify are common, not errors. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
@@ -276,14 +276,14 @@ tls_setup(const char *cert, const char *key)
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
 	if (ctx == NULL)
-		fatal("cannot create a TLS context: %s", tls_error());
+		log_fatal("cannot create a TLS context: %s", tls_error());
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
-		fatal("cannot load certificate %s: %s", cert, tls_error());
+		log_fatal("cannot load certificate %s: %s", cert, tls_error());
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-		fatal("cannot load key %s: %s", key, tls_error());
+		log_fatal("cannot load key %s: %s", key, tls_error());
 	if (SSL_CTX_check_private_key(ctx) != 1)
-		fatal("key %s does not match certificate %s", key, cert);
+		log_fatal("key %s does not match certificate %s", key, cert);
 	return ctx;
 }
 
@@ -315,19 +315,19 @@ port_file_write(const char *path, unsigned int port)
 
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		fatal("cannot write port file %s: %s", path, strerror(errno));
+		log_fatal("cannot write port file %s: %s", path, strerror(errno));
 	n = snprintf(line, sizeof(line), "%u\n", port);
 	if (fchmod(fd, 0644) < 0 || write(fd, line, (size_t)n) != n || close(fd) < 0) {
 		int e = errno;
 
 		unlink(tmp);
-		fatal("cannot write port file %s: %s", path, strerror(e));
+		log_fatal("cannot write port file %s: %s", path, strerror(e));
 	}
 	if (rename(tmp, path) < 0) {
 		int e = errno;
 
 		unlink(tmp);
-		fatal("cannot rename %s to %s: %s", tmp, path, strerror(e));
+		log_fatal("cannot rename %s to %s: %s", tmp, path, strerror(e));
 	}
 }
 
@@ -342,12 +342,12 @@ secret_file_read(const char *path)
 	struct secret *s;
 
 	if (fd < 0)
-		fatal("cannot open %s: %s", path, strerror(errno));
+		log_fatal("cannot open %s: %s", path, strerror(errno));
 	n = read(fd, buf, sizeof(buf) - 1);
 	e = errno;
 	close(fd);
 	if (n < 0)
-		fatal("cannot read %s: %s", path, strerror(e));
+		log_fatal("cannot read %s: %s", path, strerror(e));
 	len = strcspn(buf, "\r\n");
 	s = secret_new(buf, len);
 	explicit_bzero(buf, sizeof(buf));
@@ -376,9 +376,9 @@ listen_on(struct evhttp *http, const char *addr, long long port)
 
 	bound = evhttp_bind_socket_with_handle(http, addr, (uint16_t)port);
 	if (bound == NULL)
-		fatal("cannot listen on %s port %lld: %s", addr, port, strerror(errno));
+		log_fatal("cannot listen on %s port %lld: %s", addr, port, strerror(errno));
 	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sslen) < 0)
-		fatal("getsockname: %s", strerror(errno));
+		log_fatal("getsockname: %s", strerror(errno));
 	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 					      : ((struct sockaddr_in *)&ss)->sin_port);
 }
@@ -390,7 +390,7 @@ server_new(struct fakeidp *fk, void (*cb)(struct evhttp_request *, void *))
 	struct evhttp *http = evhttp_new(fk->base);
 
 	if (http == NULL)
-		fatal("cannot set up libevent");
+		log_fatal("cannot set up libevent");
 	evhttp_set_max_body_size(http, BODY_MAX);
 	evhttp_set_max_headers_size(http, HEADERS_MAX);
 	evhttp_set_timeout(http, 60);
@@ -593,7 +593,7 @@ main(int argc, char **argv)
 
 	fk.base = event_base_new();
 	if (fk.base == NULL)
-		fatal("cannot set up libevent");
+		log_fatal("cannot set up libevent");
 	fk.http = server_new(&fk, request_cb);
 	if (o.tls_cert != NULL) {
 		fk.ssl = tls_setup(o.tls_cert, o.tls_key);
@@ -610,7 +610,7 @@ main(int argc, char **argv)
 	sigint = evsignal_new(fk.base, SIGINT, signal_cb, &fk);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) < 0 ||
 	    event_add(sigint, NULL) < 0)
-		fatal("cannot set up signal handling");
+		log_fatal("cannot set up signal handling");
 
 	if (o.plain_port_file != NULL)
 		port_file_write(o.plain_port_file, plain_port);
@@ -625,7 +625,7 @@ main(int argc, char **argv)
 	}
 
 	if (event_base_dispatch(fk.base) < 0)
-		fatal("event loop failed");
+		log_fatal("event loop failed");
 
 	while ((h = TAILQ_FIRST(&fk.holds)) != NULL)
 		hold_free(h);

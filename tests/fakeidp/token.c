@@ -210,7 +210,7 @@ token_jwt(const char *aud, long long lifetime)
 	static const char hex[] = "0123456789abcdef";
 	unsigned char jti_raw[20], sig[256];
 	char jti[2 * sizeof(jti_raw) + 1];
-	long long now = time_wall_ms() / 1000;
+	long long now = timeutil_wall_ms() / 1000;
 	const unsigned char *text;
 	char *parts[3], *token, *p;
 	size_t len, n[3];

@@ -34,8 +34,8 @@ tokens_remember(struct fakeidp *fk, const char *token, long long lifetime, unsig
 	struct issued *t = &fk->tokens[fk->tokens_next];
 
 	SHA256((const unsigned char *)token, strlen(token), t->digest);
-	t->expires_mono_ms = time_mono_ms() + lifetime * 1000;
-	t->expires_wall_ms = time_wall_ms() + lifetime * 1000;
+	t->expires_mono_ms = timeutil_mono_ms() + lifetime * 1000;
+	t->expires_wall_ms = timeutil_wall_ms() + lifetime * 1000;
 	t->lineage = lineage;
 	fk->tokens_next = (fk->tokens_next + 1) % TOKENS_MAX;
 	if (fk->tokens_count < TOKENS_MAX)
@@ -57,7 +57,7 @@ tokens_find(const struct fakeidp *fk, const char *s)
 		const struct issued *t = &fk->tokens[i];
 
 		if (memcmp(t->digest, digest, sizeof(digest)) == 0) {
-			found = t->expires_mono_ms > time_mono_ms() ? t : NULL;
+			found = t->expires_mono_ms > timeutil_mono_ms() ? t : NULL;
 			break;
 		}
 	}
@@ -69,7 +69,7 @@ tokens_find(const struct fakeidp *fk, const char *s)
 bool
 tokens_lineage_alive(const struct fakeidp *fk, unsigned long lineage)
 {
-	int64_t now = time_mono_ms();
+	int64_t now = timeutil_mono_ms();
 
 	for (size_t i = 0; lineage != 0 && i < fk->tokens_count; i++)
 		if (fk->tokens[i].lineage == lineage && fk->tokens[i].expires_mono_ms > now)
@@ -119,7 +119,7 @@ tokens_introspect(struct fakeidp *fk, struct evhttp_request *req)
 	t = tokens_find(fk, token);
 	json_bool(g, "active", t != NULL);
 	if (t != NULL) {
-		json_int(g, "expires_in", (t->expires_mono_ms - time_mono_ms()) / 1000);
+		json_int(g, "expires_in", (t->expires_mono_ms - timeutil_mono_ms()) / 1000);
 		json_int(g, "exp", t->expires_wall_ms / 1000);
 	}
 	form_clear(&q);

@@ -80,7 +80,7 @@ util_random_bytes(void *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fatal("getrandom: %s", strerror(errno));
+			log_fatal("getrandom: %s", strerror(errno));
 		}
 		p += n;
 		len -= (size_t)n;

@@ -106,13 +106,13 @@ ask(struct fx *fx, const char *request)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	size_t len = 0, size = 65536;
 	char *buf = xmalloc(size);
-	int64_t end = time_mono_ms() + 5000;
+	int64_t end = timeutil_mono_ms() + 5000;
 
 	assert_true(fd >= 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx->sock);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(write(fd, request, strlen(request)), (ssize_t)strlen(request));
-	while (time_mono_ms() < end) {
+	while (timeutil_mono_ms() < end) {
 		ssize_t n;
 		const char *body, *cl;
 

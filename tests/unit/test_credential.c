@@ -102,7 +102,7 @@ fx_token_cb(struct evhttp_request *req, void *arg)
 	p->fx = fx;
 	p->req = req;
 	p->timer = evtimer_new(fx->base, fx_delayed_cb, p);
-	tv = time_ms_to_tv(fx->delay_ms);
+	tv = timeutil_ms_to_tv(fx->delay_ms);
 	evtimer_add(p->timer, &tv);
 }
 
@@ -171,9 +171,9 @@ answered_cb(struct credential *c, enum credential_result result, void *arg)
 static void
 run_until(struct fx *fx, unsigned n)
 {
-	int64_t end = time_mono_ms() + 5000;
+	int64_t end = timeutil_mono_ms() + 5000;
 
-	while (fx->answered < n && time_mono_ms() < end)
+	while (fx->answered < n && timeutil_mono_ms() < end)
 		event_base_loop(fx->base, EVLOOP_ONCE);
 	assert_int_equal(fx->answered, n);
 }

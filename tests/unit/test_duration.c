@@ -92,25 +92,25 @@ test_span_parse(void **state)
 {
 	struct span sp;
 
-	assert_int_equal(span_parse("33%", &sp), 0);
+	assert_int_equal(duration_span_parse("33%", &sp), 0);
 	assert_true(sp.share);
 	assert_int_equal(sp.permille, 330);
 
-	assert_int_equal(span_parse("12.5%", &sp), 0);
+	assert_int_equal(duration_span_parse("12.5%", &sp), 0);
 	assert_true(sp.share);
 	assert_int_equal(sp.permille, 125);
 
-	assert_int_equal(span_parse("0%", &sp), 0);
+	assert_int_equal(duration_span_parse("0%", &sp), 0);
 	assert_true(sp.share);
 	assert_int_equal(sp.permille, 0);
 
-	assert_int_equal(span_parse("100%", &sp), 0);
+	assert_int_equal(duration_span_parse("100%", &sp), 0);
 	assert_int_equal(sp.permille, 1000);
 
-	assert_int_equal(span_parse(" 50% ", &sp), 0);
+	assert_int_equal(duration_span_parse(" 50% ", &sp), 0);
 	assert_int_equal(sp.permille, 500);
 
-	assert_int_equal(span_parse("5m", &sp), 0);
+	assert_int_equal(duration_span_parse("5m", &sp), 0);
 	assert_false(sp.share);
 	assert_int_equal(sp.ms, 5 * MIN);
 
@@ -118,16 +118,16 @@ test_span_parse(void **state)
 	sp.share = true;
 	sp.permille = 777;
 	sp.ms = 0;
-	assert_int_equal(span_parse("101%", &sp), -ERANGE);
-	assert_int_equal(span_parse("100.1%", &sp), -ERANGE);
-	assert_int_equal(span_parse("1000%", &sp), -ERANGE);
-	assert_int_equal(span_parse("%", &sp), -EINVAL);
-	assert_int_equal(span_parse(".5%", &sp), -EINVAL);
-	assert_int_equal(span_parse("5.%", &sp), -EINVAL);
-	assert_int_equal(span_parse("33 %", &sp), -EINVAL);
-	assert_int_equal(span_parse("-5%", &sp), -EINVAL);
-	assert_int_equal(span_parse("abc", &sp), -EINVAL);
-	assert_int_equal(span_parse("31d", &sp), -ERANGE);
+	assert_int_equal(duration_span_parse("101%", &sp), -ERANGE);
+	assert_int_equal(duration_span_parse("100.1%", &sp), -ERANGE);
+	assert_int_equal(duration_span_parse("1000%", &sp), -ERANGE);
+	assert_int_equal(duration_span_parse("%", &sp), -EINVAL);
+	assert_int_equal(duration_span_parse(".5%", &sp), -EINVAL);
+	assert_int_equal(duration_span_parse("5.%", &sp), -EINVAL);
+	assert_int_equal(duration_span_parse("33 %", &sp), -EINVAL);
+	assert_int_equal(duration_span_parse("-5%", &sp), -EINVAL);
+	assert_int_equal(duration_span_parse("abc", &sp), -EINVAL);
+	assert_int_equal(duration_span_parse("31d", &sp), -ERANGE);
 	assert_true(sp.share);
 	assert_int_equal(sp.permille, 777);
 }
@@ -138,13 +138,13 @@ test_span_resolve(void **state)
 	struct span third = { true, 0, 330 }, half = { true, 0, 500 }, tenth = { true, 0, 125 };
 	struct span fixed = { false, 5 * MIN, 0 };
 
-	assert_int_equal(span_resolve(&third, HOUR), 1188 * SEC); /* 33% of 1h */
-	assert_int_equal(span_resolve(&half, 10 * MIN), 5 * MIN);
-	assert_int_equal(span_resolve(&tenth, 8 * SEC), SEC);
-	assert_int_equal(span_resolve(&third, 0), 0);
+	assert_int_equal(duration_span_resolve(&third, HOUR), 1188 * SEC); /* 33% of 1h */
+	assert_int_equal(duration_span_resolve(&half, 10 * MIN), 5 * MIN);
+	assert_int_equal(duration_span_resolve(&tenth, 8 * SEC), SEC);
+	assert_int_equal(duration_span_resolve(&third, 0), 0);
 	/* A duration does not depend on the lifetime. */
-	assert_int_equal(span_resolve(&fixed, HOUR), 5 * MIN);
-	assert_int_equal(span_resolve(&fixed, 10 * SEC), 5 * MIN);
+	assert_int_equal(duration_span_resolve(&fixed, HOUR), 5 * MIN);
+	assert_int_equal(duration_span_resolve(&fixed, 10 * SEC), 5 * MIN);
 }
 
 static void
@@ -193,7 +193,7 @@ assert_http_date(const char *s, int64_t want_s)
 {
 	int64_t ms = -1;
 
-	if (time_parse_http_date(s, &ms) != 0)
+	if (timeutil_parse_http_date(s, &ms) != 0)
 		fail_msg("\"%s\" was refused", s);
 	assert_int_equal(ms, want_s * 1000);
 }
@@ -203,7 +203,7 @@ assert_http_date_bad(const char *s)
 {
 	int64_t ms = 42;
 
-	if (time_parse_http_date(s, &ms) != -EINVAL)
+	if (timeutil_parse_http_date(s, &ms) != -EINVAL)
 		fail_msg("\"%s\" was accepted", s);
 	assert_int_equal(ms, 42);
 }
@@ -238,7 +238,7 @@ assert_iso(const char *s, int64_t want_ms)
 {
 	int64_t ms = -1;
 
-	if (time_parse_iso8601(s, &ms) != 0)
+	if (timeutil_parse_iso8601(s, &ms) != 0)
 		fail_msg("\"%s\" was refused", s);
 	if (ms != want_ms)
 		fail_msg("\"%s\": %lld, expected %lld", s, (long long)ms, (long long)want_ms);
@@ -249,7 +249,7 @@ assert_iso_bad(const char *s)
 {
 	int64_t ms = 42;
 
-	if (time_parse_iso8601(s, &ms) != -EINVAL)
+	if (timeutil_parse_iso8601(s, &ms) != -EINVAL)
 		fail_msg("\"%s\" was accepted", s);
 	assert_int_equal(ms, 42);
 }

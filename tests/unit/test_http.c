@@ -190,7 +190,7 @@ done_cb(struct http_result *res, void *arg)
 	memcpy(o->body, res->body->data, res->body->len + 1);
 	o->too_large = res->body_too_large;
 	o->url = xstrdup(res->url);
-	o->done_ms = time_mono_ms();
+	o->done_ms = timeutil_mono_ms();
 	o->seq = ++cur->seq;
 }
 
@@ -316,11 +316,11 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 static void
 run_until(struct fixture *f, const unsigned *counter, unsigned want)
 {
-	int64_t deadline = time_mono_ms() + 10000;
+	int64_t deadline = timeutil_mono_ms() + 10000;
 	struct timeval tick = { 0, 100 * 1000 };
 	struct event *wake = evtimer_new(f->srv.base, wake_cb, NULL);
 
-	while (*counter < want && time_mono_ms() < deadline) {
+	while (*counter < want && timeutil_mono_ms() < deadline) {
 		evtimer_add(wake, &tick); /* so EVLOOP_ONCE returns to check */
 		event_base_loop(f->srv.base, EVLOOP_ONCE);
 	}
@@ -457,7 +457,7 @@ check_too_large(struct fixture *f, const char *path)
 {
 	struct cred_conf cc = test_cc();
 	struct outcome o = { 0 };
-	int64_t t0 = time_mono_ms();
+	int64_t t0 = timeutil_mono_ms();
 
 	start(f, &cc, path, FORM_BODY, NULL, NULL, &o);
 	run_until(f, &o.calls, 1);
@@ -498,7 +498,7 @@ test_timeout(void **state)
 	outcome_clear(&warm);
 
 	cc.timeout_ms = 300;
-	t0 = time_mono_ms();
+	t0 = timeutil_mono_ms();
 	start(f, &cc, "/hang", FORM_BODY, NULL, NULL, &o);
 	run_until(f, &o.calls, 1);
 	assert_int_equal(f->srv.requests, 2);
@@ -535,7 +535,7 @@ test_connect_timeout(void **state)
 
 	cc.connect_timeout_ms = 200;
 	url = xasprintf("http://127.0.0.1:%u/token", ntohs(sin.sin_port));
-	t0 = time_mono_ms();
+	t0 = timeutil_mono_ms();
 	assert_non_null(http_start(f->http, &cc, make_request(url, FORM_BODY, NULL, NULL),
 				   done_cb, &o, &cause));
 	run_until(f, &o.calls, 1);

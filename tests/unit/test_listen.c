@@ -156,7 +156,7 @@ test_peer(void **state)
 	struct fx *fx = *state;
 	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t end = time_mono_ms() + 5000;
+	int64_t end = timeutil_mono_ms() + 5000;
 	char *cause = NULL, buf[512];
 	ssize_t n = 0;
 	int fd;
@@ -170,7 +170,7 @@ test_peer(void **state)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx->sock);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(write(fd, get, strlen(get)), (ssize_t)strlen(get));
-	while (time_mono_ms() < end) {
+	while (timeutil_mono_ms() < end) {
 		event_base_loop(fx->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		if ((n = read(fd, buf, sizeof(buf) - 1)) >= 0 || errno != EAGAIN)
 			break;

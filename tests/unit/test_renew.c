@@ -165,7 +165,7 @@ test_retry_after_parse(void **state)
 	assert_int_equal(renew_parse_retry_after("1e3", 0, &d), -EINVAL);
 	assert_int_equal(renew_parse_retry_after("-5", 0, &d), -EINVAL);
 	assert_int_equal(renew_parse_retry_after("soon", 0, &d), -EINVAL);
-	assert_int_equal(time_parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT", &now), 0);
+	assert_int_equal(timeutil_parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT", &now), 0);
 	assert_int_equal(renew_parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now, &d), 0);
 	assert_int_equal(d, S(30));
 	assert_int_equal(renew_parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now, &d), 0);
@@ -191,7 +191,7 @@ fire_cb(struct renew_entry *e)
 	f->order = ++fire_count;
 	if (f == fire_again) {
 		fire_again = NULL;
-		renew_set(fire_queue, e, time_mono_ms()); /* re-queues itself for now */
+		renew_set(fire_queue, e, timeutil_mono_ms()); /* re-queues itself for now */
 	}
 }
 
@@ -201,7 +201,7 @@ test_queue_fires_in_time_order(void **state)
 	struct event_base *base = event_base_new();
 	struct renew *r = renew_new(base);
 	struct fired f[5] = { 0 };
-	int64_t now = time_mono_ms();
+	int64_t now = timeutil_mono_ms();
 	const int64_t due[5] = { 80, 20, 60, 40, 10000 };
 
 	fire_count = 0;
@@ -222,7 +222,7 @@ test_queue_fires_in_time_order(void **state)
 	assert_int_equal(f[0].order, 3);
 	assert_int_equal(f[3].order, 0);
 	assert_int_equal(f[4].order, 0);
-	assert_true(time_mono_ms() - now >= 80);
+	assert_true(timeutil_mono_ms() - now >= 80);
 	assert_int_equal(renew_queued(r), 1);
 	renew_free(r);
 	event_base_free(base);
@@ -239,7 +239,7 @@ test_queue_requeue_in_callback(void **state)
 	fire_queue = r;
 	fire_again = &f;
 	f.e.fire = fire_cb;
-	renew_set(r, &f.e, time_mono_ms());
+	renew_set(r, &f.e, timeutil_mono_ms());
 	event_base_loop(base, EVLOOP_ONCE);
 	assert_int_equal(fire_count, 1); /* did not spin within one round */
 	assert_int_equal(renew_queued(r), 1);
