@@ -347,7 +347,7 @@ static int
 cred_set_pair(struct cred_build *b, const struct cred_key *k, const char *key, const char *v,
 	      char **cause)
 {
-	struct conf_pairs *pairs = CC_FIELD(b, k, struct conf_pairs);
+	struct request_pairs *pairs = CC_FIELD(b, k, struct request_pairs);
 	const char *name = key + strlen(k->name);
 	bool header = pairs == &b->cc->headers;
 
@@ -618,7 +618,7 @@ cred_defaults(struct cred_conf *cc)
 
 /* Pair values may be API keys (param.api_key): wiped like secrets. */
 static void
-conf_pairs_clear(struct conf_pairs *pairs)
+conf_pairs_clear(struct request_pairs *pairs)
 {
 	for (size_t i = 0; i < pairs->n; i++) {
 		free(pairs->v[i].name);

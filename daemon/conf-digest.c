@@ -57,7 +57,7 @@ conf_digest_int(EVP_MD_CTX *md, const char *tag, int64_t v)
 }
 
 static void
-conf_digest_pairs(EVP_MD_CTX *md, const char *tag, const struct conf_pairs *pairs)
+conf_digest_pairs(EVP_MD_CTX *md, const char *tag, const struct request_pairs *pairs)
 {
 	conf_digest_int(md, tag, (int64_t)pairs->n);
 	for (size_t i = 0; i < pairs->n; i++) {
@@ -127,7 +127,7 @@ conf_digest_cred(struct cred_conf *cc)
 
 /* Each pair as prefix+name and its value, in order. */
 static void
-conf_digest_prefixed(EVP_MD_CTX *md, const char *prefix, const struct conf_pairs *pairs)
+conf_digest_prefixed(EVP_MD_CTX *md, const char *prefix, const struct request_pairs *pairs)
 {
 	for (size_t i = 0; i < pairs->n; i++) {
 		char *key = xasprintf("%s%s", prefix, pairs->v[i].name);

@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "conf-int.h"
+#include "profile.h"
 #include "xmalloc.h"
 
 static void conf_msg_vadd(struct conf_loader *, struct conf_msgs *, unsigned, unsigned,
@@ -295,5 +296,58 @@ conf_sink_opts(const struct cred_conf *cc, struct sink_opts *ret)
 		.owner_set = cc->sink_owner_set,
 		.uid = cc->sink_uid,
 		.gid = cc->sink_gid,
+	};
+}
+
+void
+conf_request_opts(const struct cred_conf *cc, struct request_opts *ret)
+{
+	*ret = (struct request_opts){
+		.token_url = cc->token_url,
+		.auth_method = cc->auth_method,
+		.grant_type = cc->grant_type,
+		.client_id = cc->client_id,
+		.client_secret = cc->client_secret,
+		.username = cc->username,
+		.password = cc->password,
+		.scope = cc->scope,
+		.scope_separator = cc->scope_separator,
+		.params = cc->params,
+		.query = cc->query,
+		.headers = cc->headers,
+		.accept_xml = cc->response_format == RESPONSE_FORMAT_XML,
+		.reauth_with_token = cc->reauth_with_token,
+		.reauth_token_param = cc->reauth_token_param,
+		.requested_lifetime_query =
+			cc->profile != NULL ? cc->profile->requested_lifetime_query : NULL,
+		.requested_lifetime_ms = cc->requested_lifetime_ms,
+	};
+}
+
+void
+conf_http_opts(const struct cred_conf *cc, struct http_opts *ret)
+{
+	*ret = (struct http_opts){
+		.timeout_ms = cc->timeout_ms,
+		.connect_timeout_ms = cc->connect_timeout_ms,
+		.proxy = cc->proxy,
+		.ca_file = cc->ca_file,
+		.client_cert = cc->client_cert,
+		.client_key = cc->client_key,
+		.tls_verify = cc->tls_verify,
+	};
+}
+
+void
+conf_response_opts(const struct cred_conf *cc, struct response_opts *ret)
+{
+	*ret = (struct response_opts){
+		.format = cc->response_format,
+		.token_path = cc->token_path,
+		.expires_in_path = cc->expires_in_path,
+		.token_type_path = cc->token_type_path,
+		.expires_at_path = cc->expires_at_path,
+		.default_lifetime_ms = cc->default_lifetime_ms,
+		.scope_separator = cc->scope_separator,
 	};
 }

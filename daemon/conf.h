@@ -13,40 +13,14 @@
 
 #include "duration.h"
 #include "secret.h"
+#include "http.h"
+#include "request.h"
+#include "response.h"
 #include "sink.h"
 #include "tokenbroker.h"
 
 #define CONF_DEFAULT_PATH "/etc/tokenbroker/tokenbroker.conf"
 #define CONF_NAME_MAX TOKENBROKER_NAME_MAX
-
-enum auth_method {
-	AUTH_CLIENT_SECRET_BASIC,
-	AUTH_CLIENT_SECRET_POST,
-	AUTH_BASIC,
-	AUTH_NONE,
-};
-
-enum response_format {
-	RESPONSE_FORMAT_AUTO,
-	RESPONSE_FORMAT_JSON,
-	RESPONSE_FORMAT_XML,
-};
-
-enum scope_separator {
-	SCOPE_SEP_SPACE,
-	SCOPE_SEP_COMMA,
-};
-
-struct conf_pair {
-	char *name;
-	char *value;
-};
-
-/* Ordered name/value list (param.*, query.*, header.*). */
-struct conf_pairs {
-	struct conf_pair *v;
-	size_t n;
-};
 
 /* A set of uids or gids; an empty set that is !any allows only root. */
 struct conf_ids {
@@ -71,9 +45,9 @@ struct cred_conf {
 	struct secret *password;
 	char *scope; /* space-separated, as in the file */
 	enum scope_separator scope_separator;
-	struct conf_pairs params;
-	struct conf_pairs query;
-	struct conf_pairs headers;
+	struct request_pairs params;
+	struct request_pairs query;
+	struct request_pairs headers;
 
 	enum response_format response_format;
 	char *token_path;
@@ -168,7 +142,15 @@ bool conf_name_valid(const char *name);
  */
 void conf_token_fingerprint(const struct cred_conf *cc, char out[65]);
 
-/* cc's sink settings as the sink module takes them (borrowed from cc). */
+/*
+ * cc's settings as each module below the credential takes them: the
+ * request it builds, the transfer's limits and TLS, how the answer is read,
+ * where the sink is.  Strings and lists are borrowed from cc; a profile's
+ * parts (the lifetime's query parameter) are resolved here.
+ */
+void conf_request_opts(const struct cred_conf *cc, struct request_opts *ret);
+void conf_http_opts(const struct cred_conf *cc, struct http_opts *ret);
+void conf_response_opts(const struct cred_conf *cc, struct response_opts *ret);
 void conf_sink_opts(const struct cred_conf *cc, struct sink_opts *ret);
 
 /* Whether uid (with primary gid and supplementary groups) may use ids. */

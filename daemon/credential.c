@@ -434,6 +434,7 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 static void
 credential_http_done_cb(struct http_result *res, void *arg)
 {
+	struct response_opts ro;
 	struct credential *c = arg;
 	struct token_response *tr = NULL;
 	struct response_error err = { 0 };
@@ -458,7 +459,8 @@ credential_http_done_cb(struct http_result *res, void *arg)
 		free(msg);
 		return;
 	}
-	if (response_parse(c->conf, res->status, res->content_type, res->body->data,
+	conf_response_opts(c->conf, &ro);
+	if (response_parse(&ro, res->status, res->content_type, res->body->data,
 			   res->body->len, timeutil_wall_ms(), &tr, &err) < 0) {
 		credential_failed(c, res->status, err.text != NULL ? err.text : err.error,
 				  err.message != NULL ? err.message : "invalid response",
@@ -476,6 +478,8 @@ credential_attempt(struct credential *c)
 {
 	struct token_request *req = NULL;
 	const struct secret *current = NULL;
+	struct request_opts qo;
+	struct http_opts ho;
 	char *cause = NULL;
 
 	if (c->transfer != NULL)
@@ -486,7 +490,8 @@ credential_attempt(struct credential *c)
 	c->attempt_mono_ms = timeutil_mono_ms();
 	if (c->token != NULL)
 		current = c->token->access_token;
-	if (request_build(c->conf, current, &req, &cause) < 0) {
+	conf_request_opts(c->conf, &qo);
+	if (request_build(&qo, current, &req, &cause) < 0) {
 		credential_failed(c, 0, NULL, cause, false, NULL);
 		free(cause);
 		return;
@@ -495,7 +500,8 @@ credential_attempt(struct credential *c)
 		credential_log(c, LOG_WARNING, NULL, 0,
 			       "tls_verify = no: the token endpoint is not authenticated");
 	credential_log(c, LOG_DEBUG, NULL, 0, "requesting a token from %s", req->url);
-	c->transfer = http_start(c->ctx->http, c->conf, req, credential_http_done_cb, c, &cause);
+	conf_http_opts(c->conf, &ho);
+	c->transfer = http_start(c->ctx->http, &ho, req, credential_http_done_cb, c, &cause);
 	if (c->transfer == NULL) {
 		credential_failed(c, 0, NULL, cause, false, NULL);
 		free(cause);

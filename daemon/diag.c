@@ -133,7 +133,10 @@ diag_done_cb(struct http_result *res, void *arg)
 			TOKEN_BODY_MAX);
 		return;
 	}
-	if (response_parse(d->cc, res->status, res->content_type, res->body->data, res->body->len,
+	struct response_opts ro;
+
+	conf_response_opts(d->cc, &ro);
+	if (response_parse(&ro, res->status, res->content_type, res->body->data, res->body->len,
 			   timeutil_wall_ms(), &tr, &err) < 0) {
 		fprintf(d->out, "result:       failed: %s\n", err.message ? err.message : "invalid");
 		if (err.error != NULL)
@@ -163,6 +166,8 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 	const struct cred_conf *cc = conf_find(conf, name);
 	struct token_request *req = NULL;
 	struct diag d = { .cc = cc, .out = out, .status = EX_UNAVAILABLE };
+	struct request_opts qo;
+	struct http_opts ho;
 	struct http *h;
 	char *cause = NULL;
 
@@ -170,7 +175,8 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 		fprintf(stderr, "tokenbrokerd: no credential \"%s\" in the configuration\n", name);
 		return EX_NOINPUT;
 	}
-	if (request_build(cc, NULL, &req, &cause) < 0) {
+	conf_request_opts(cc, &qo);
+	if (request_build(&qo, NULL, &req, &cause) < 0) {
 		fprintf(out, "result:       cannot build the request: %s\n", cause);
 		free(cause);
 		return EX_UNAVAILABLE;
@@ -182,8 +188,9 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 		fprintf(out, "warning:      tls_verify = no: the server is not authenticated\n");
 	d.base = event_base_new();
 	h = http_new(d.base, 1);
+	conf_http_opts(cc, &ho);
 	if (d.base == NULL || h == NULL ||
-	    http_start(h, cc, req, diag_done_cb, &d, &cause) == NULL) {
+	    http_start(h, &ho, req, diag_done_cb, &d, &cause) == NULL) {
 		fprintf(out, "result:       cannot start the request: %s\n",
 			cause ? cause : "out of resources");
 		free(cause);

@@ -460,9 +460,9 @@ oom:
 		}                                                            \
 	} while (0)
 
-/* Configures t's easy handle from cc and the request. */
+/* Configures t's easy handle from o and the request. */
 static int
-http_setup(struct http_transfer *t, const struct cred_conf *cc, char **cause)
+http_setup(struct http_transfer *t, const struct http_opts *o, char **cause)
 {
 	const struct token_request *req = t->req;
 	int r;
@@ -481,20 +481,20 @@ http_setup(struct http_transfer *t, const struct cred_conf *cc, char **cause)
 	HTTP_SETOPT(t, CURLOPT_POSTFIELDS, req->body->data);
 	HTTP_SETOPT(t, CURLOPT_HTTPHEADER, t->headers);
 	HTTP_SETOPT(t, CURLOPT_USERAGENT, HTTP_USER_AGENT);
-	HTTP_SETOPT(t, CURLOPT_TIMEOUT_MS, (long)cc->timeout_ms);
-	HTTP_SETOPT(t, CURLOPT_CONNECTTIMEOUT_MS, (long)cc->connect_timeout_ms);
+	HTTP_SETOPT(t, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
+	HTTP_SETOPT(t, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
 	/* "" rather than unset: curl would otherwise obey http_proxy & co */
-	HTTP_SETOPT(t, CURLOPT_PROXY, cc->proxy != NULL ? cc->proxy : "");
-	if (cc->ca_file != NULL)
-		HTTP_SETOPT(t, CURLOPT_CAINFO, cc->ca_file);
-	if (!cc->tls_verify) {
+	HTTP_SETOPT(t, CURLOPT_PROXY, o->proxy != NULL ? o->proxy : "");
+	if (o->ca_file != NULL)
+		HTTP_SETOPT(t, CURLOPT_CAINFO, o->ca_file);
+	if (!o->tls_verify) {
 		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYPEER, 0L);
 		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (cc->client_cert != NULL)
-		HTTP_SETOPT(t, CURLOPT_SSLCERT, cc->client_cert);
-	if (cc->client_key != NULL)
-		HTTP_SETOPT(t, CURLOPT_SSLKEY, cc->client_key);
+	if (o->client_cert != NULL)
+		HTTP_SETOPT(t, CURLOPT_SSLCERT, o->client_cert);
+	if (o->client_key != NULL)
+		HTTP_SETOPT(t, CURLOPT_SSLKEY, o->client_key);
 	HTTP_SETOPT(t, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)TOKEN_BODY_MAX);
 	HTTP_SETOPT(t, CURLOPT_WRITEFUNCTION, http_write_cb);
 	HTTP_SETOPT(t, CURLOPT_WRITEDATA, t);
@@ -574,12 +574,12 @@ http_free(struct http *h)
 
 /*
  * The transfer is configured now, so every option error surfaces here; it
- * runs at once when a slot is free and nobody waits, else it queues.  cc is
+ * runs at once when a slot is free and nobody waits, else it queues.  o is
  * not needed after this returns (curl copies the strings).  On failure req
  * is freed as well: ownership passes in either case.
  */
 struct http_transfer *
-http_start(struct http *h, const struct cred_conf *cc, struct token_request *req,
+http_start(struct http *h, const struct http_opts *o, struct token_request *req,
 	   http_done_cb cb, void *arg, char **cause)
 {
 	struct http_transfer *t;
@@ -589,14 +589,14 @@ http_start(struct http *h, const struct cred_conf *cc, struct token_request *req
 	t->req = req;
 	t->cb = cb;
 	t->arg = arg;
-	t->timeout_ms = cc->timeout_ms;
-	t->connect_timeout_ms = cc->connect_timeout_ms;
+	t->timeout_ms = o->timeout_ms;
+	t->connect_timeout_ms = o->connect_timeout_ms;
 	if ((t->easy = curl_easy_init()) == NULL) {
 		*cause = xstrdup("cannot create a curl handle");
 		http_transfer_free(t);
 		return NULL;
 	}
-	if (http_setup(t, cc, cause) < 0) {
+	if (http_setup(t, o, cause) < 0) {
 		http_transfer_free(t);
 		return NULL;
 	}

@@ -6,17 +6,28 @@
 #ifndef TB_HTTP_H
 #define TB_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
 
-#include "conf.h"
 #include "request.h"
 #include "secret.h"
 
 struct http;
 struct http_transfer;
+
+/* How an upstream is reached: limits, proxy and TLS (strings borrowed). */
+struct http_opts {
+	int64_t timeout_ms;	    /* the whole transfer */
+	int64_t connect_timeout_ms;
+	const char *proxy;	    /* NULL: none (the environment's is never used) */
+	const char *ca_file;	    /* NULL: the system's trust */
+	const char *client_cert;    /* NULL: no client certificate */
+	const char *client_key;
+	bool tls_verify;
+};
 
 struct http_result {
 	long status;	      /* 0 when no HTTP answer came */
@@ -37,11 +48,11 @@ struct http *http_new(struct event_base *base, unsigned max_concurrency);
 struct http *http_free(struct http *h);
 
 /*
- * Starts a POST of req with cc's limits and TLS settings.  Takes ownership
+ * Starts a POST of req with o's limits and TLS settings.  Takes ownership
  * of req.  Returns the transfer (valid until its callback returns or it is
  * cancelled), or NULL with *cause set.
  */
-struct http_transfer *http_start(struct http *h, const struct cred_conf *cc,
+struct http_transfer *http_start(struct http *h, const struct http_opts *o,
 				 struct token_request *req, http_done_cb cb, void *arg,
 				 char **cause);
 void http_cancel(struct http_transfer *t);

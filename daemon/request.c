@@ -14,7 +14,6 @@
 #include <openssl/evp.h>
 
 #include "text.h"
-#include "profile.h"
 #include "request.h"
 #include "secbuf.h"
 #include "xmalloc.h"
@@ -113,10 +112,10 @@ request_basic(const char *user, const struct secret *password, bool encode)
 
 /* The configured scopes joined by the wire separator, or NULL for none. */
 static char *
-request_scope(const struct cred_conf *cc)
+request_scope(const struct request_opts *o)
 {
 	struct secbuf b = { 0 };
-	const char *p = cc->scope, *sep = cc->scope_separator == SCOPE_SEP_COMMA ? "," : " ";
+	const char *p = o->scope, *sep = o->scope_separator == SCOPE_SEP_COMMA ? "," : " ";
 	size_t n;
 
 	if (p == NULL)
@@ -135,10 +134,10 @@ request_scope(const struct cred_conf *cc)
 }
 
 static bool
-request_has_header(const struct cred_conf *cc, const char *name)
+request_has_header(const struct request_opts *o, const char *name)
 {
-	for (size_t i = 0; i < cc->headers.n; i++) {
-		if (strcasecmp(cc->headers.v[i].name, name) == 0)
+	for (size_t i = 0; i < o->headers.n; i++) {
+		if (strcasecmp(o->headers.v[i].name, name) == 0)
 			return true;
 	}
 	return false;
@@ -166,12 +165,12 @@ request_add_header(struct token_request *req, char *line)
 }
 
 static int
-request_headers(const struct cred_conf *cc, struct token_request *req, char **cause)
+request_headers(const struct request_opts *o, struct token_request *req, char **cause)
 {
 	const char *accept;
 
-	for (size_t i = 0; i < cc->headers.n; i++) {
-		const struct conf_pair *h = &cc->headers.v[i];
+	for (size_t i = 0; i < o->headers.n; i++) {
+		const struct request_pair *h = &o->headers.v[i];
 
 		if (!request_header_name_valid(h->name)) {
 			*cause = xasprintf("header.%s: not a valid header name", h->name);
@@ -183,27 +182,27 @@ request_headers(const struct cred_conf *cc, struct token_request *req, char **ca
 		}
 		if (req->authorization != NULL && strcasecmp(h->name, "Authorization") == 0) {
 			*cause = xasprintf("header.%s: conflicts with auth_method %s", h->name,
-					   cc->auth_method == AUTH_BASIC ? "basic" :
+					   o->auth_method == AUTH_BASIC ? "basic" :
 									   "client_secret_basic");
 			return -EINVAL;
 		}
 		request_add_header(req, xasprintf("%s: %s", h->name, h->value));
 	}
-	if (!request_has_header(cc, "Accept")) {
-		accept = cc->response_format == RESPONSE_FORMAT_XML ? "application/xml" :
+	if (!request_has_header(o, "Accept")) {
+		accept = o->accept_xml ? "application/xml" :
 								      "application/json";
 		request_add_header(req, xasprintf("Accept: %s", accept));
 	}
-	if (!request_has_header(cc, "Content-Type"))
+	if (!request_has_header(o, "Content-Type"))
 		request_add_header(req, xstrdup("Content-Type: application/x-www-form-urlencoded"));
 	return 0;
 }
 
 static bool
-request_has_query(const struct cred_conf *cc, const char *name)
+request_has_query(const struct request_opts *o, const char *name)
 {
-	for (size_t i = 0; i < cc->query.n; i++) {
-		if (strcmp(cc->query.v[i].name, name) == 0)
+	for (size_t i = 0; i < o->query.n; i++) {
+		if (strcmp(o->query.v[i].name, name) == 0)
 			return true;
 	}
 	return false;
@@ -214,22 +213,21 @@ request_has_query(const struct cred_conf *cc, const char *name)
  * (after an existing one, before any fragment).
  */
 static char *
-request_url(const struct cred_conf *cc)
+request_url(const struct request_opts *o)
 {
 	struct secbuf q = { 0 }, url = { 0 };
-	const struct profile *pr = cc->profile;
-	const char *u = cc->token_url, *frag, *qmark;
+	const char *u = o->token_url, *frag, *qmark;
 	size_t base;
 	char secs[32];
 
-	for (size_t i = 0; i < cc->query.n; i++)
-		request_buf_field(&q, cc->query.v[i].name, cc->query.v[i].value,
-				  strlen(cc->query.v[i].value));
-	if (pr != NULL && pr->requested_lifetime_query != NULL && cc->requested_lifetime_ms > 0 &&
-	    !request_has_query(cc, pr->requested_lifetime_query)) {
+	for (size_t i = 0; i < o->query.n; i++)
+		request_buf_field(&q, o->query.v[i].name, o->query.v[i].value,
+				  strlen(o->query.v[i].value));
+	if (o->requested_lifetime_query != NULL && o->requested_lifetime_ms > 0 &&
+	    !request_has_query(o, o->requested_lifetime_query)) {
 		snprintf(secs, sizeof(secs), "%lld",
-			 (long long)((cc->requested_lifetime_ms + 999) / 1000));
-		request_buf_field(&q, pr->requested_lifetime_query, secs, strlen(secs));
+			 (long long)((o->requested_lifetime_ms + 999) / 1000));
+		request_buf_field(&q, o->requested_lifetime_query, secs, strlen(secs));
 	}
 	if (q.len == 0)
 		return xstrdup(u);
@@ -282,33 +280,33 @@ request_auth_desc(enum auth_method m, int reauth)
 
 /* Fails unless the credential carries what its auth_method needs. */
 static int
-request_check(const struct cred_conf *cc, bool password_grant, char **cause)
+request_check(const struct request_opts *o, bool password_grant, char **cause)
 {
-	bool has_client = cc->client_id != NULL && *cc->client_id != '\0';
-	bool has_user = cc->username != NULL && *cc->username != '\0';
+	bool has_client = o->client_id != NULL && *o->client_id != '\0';
+	bool has_user = o->username != NULL && *o->username != '\0';
 
-	if (cc->token_url == NULL || *cc->token_url == '\0') {
+	if (o->token_url == NULL || *o->token_url == '\0') {
 		*cause = xstrdup("no token_url");
 		return -EINVAL;
 	}
-	switch (cc->auth_method) {
+	switch (o->auth_method) {
 	case AUTH_CLIENT_SECRET_BASIC:
 	case AUTH_CLIENT_SECRET_POST:
-		if (!has_client || cc->client_secret == NULL) {
+		if (!has_client || o->client_secret == NULL) {
 			*cause = xasprintf("auth_method %s needs client_id and client_secret",
-					   cc->auth_method == AUTH_CLIENT_SECRET_BASIC ?
+					   o->auth_method == AUTH_CLIENT_SECRET_BASIC ?
 						   "client_secret_basic" :
 						   "client_secret_post");
 			return -EINVAL;
 		}
 		break;
 	case AUTH_BASIC:
-		if (!has_user || cc->password == NULL) {
+		if (!has_user || o->password == NULL) {
 			*cause = xstrdup("auth_method basic needs username and password");
 			return -EINVAL;
 		}
 		/* RFC 7617: the user-id cannot carry the separator. */
-		if (strchr(cc->username, ':') != NULL) {
+		if (strchr(o->username, ':') != NULL) {
 			*cause = xstrdup("auth_method basic: username must not contain ':'");
 			return -EINVAL;
 		}
@@ -319,7 +317,7 @@ request_check(const struct cred_conf *cc, bool password_grant, char **cause)
 		*cause = xstrdup("unknown auth_method");
 		return -EINVAL;
 	}
-	if (password_grant && (!has_user || cc->password == NULL)) {
+	if (password_grant && (!has_user || o->password == NULL)) {
 		*cause = xstrdup("grant_type password needs username and password");
 		return -EINVAL;
 	}
@@ -332,72 +330,72 @@ request_check(const struct cred_conf *cc, bool password_grant, char **cause)
  * grant, and the scope.  auth_method basic sends none of it.
  */
 static void
-request_oauth2_body(const struct cred_conf *cc, struct secbuf *body)
+request_oauth2_body(const struct request_opts *o, struct secbuf *body)
 {
-	const char *grant = cc->grant_type != NULL ? cc->grant_type : "client_credentials";
+	const char *grant = o->grant_type != NULL ? o->grant_type : "client_credentials";
 	char *scope;
 
-	if (cc->auth_method == AUTH_BASIC)
+	if (o->auth_method == AUTH_BASIC)
 		return;
 	request_buf_field(body, "grant_type", grant, strlen(grant));
-	if (cc->auth_method == AUTH_CLIENT_SECRET_POST ||
-	    (cc->auth_method == AUTH_NONE && cc->client_id != NULL && *cc->client_id != '\0'))
-		request_buf_field(body, "client_id", cc->client_id, strlen(cc->client_id));
-	if (cc->auth_method == AUTH_CLIENT_SECRET_POST)
-		request_buf_field(body, "client_secret", cc->client_secret->data,
-				  cc->client_secret->len);
+	if (o->auth_method == AUTH_CLIENT_SECRET_POST ||
+	    (o->auth_method == AUTH_NONE && o->client_id != NULL && *o->client_id != '\0'))
+		request_buf_field(body, "client_id", o->client_id, strlen(o->client_id));
+	if (o->auth_method == AUTH_CLIENT_SECRET_POST)
+		request_buf_field(body, "client_secret", o->client_secret->data,
+				  o->client_secret->len);
 	if (strcmp(grant, "password") == 0) {
-		request_buf_field(body, "username", cc->username, strlen(cc->username));
-		request_buf_field(body, "password", cc->password->data, cc->password->len);
+		request_buf_field(body, "username", o->username, strlen(o->username));
+		request_buf_field(body, "password", o->password->data, o->password->len);
 	}
-	scope = request_scope(cc);
+	scope = request_scope(o);
 	if (scope != NULL && *scope != '\0')
 		request_buf_field(body, "scope", scope, strlen(scope));
 	free(scope);
 }
 
 int
-request_build(const struct cred_conf *cc, const struct secret *current_token,
+request_build(const struct request_opts *o, const struct secret *current_token,
 	      struct token_request **ret, char **cause)
 {
 	struct token_request *req;
 	struct secbuf body = { 0 };
-	bool reauth = cc->reauth_with_token && current_token != NULL;
-	bool raw = reauth && (cc->reauth_token_param == NULL || *cc->reauth_token_param == '\0');
-	const char *grant = cc->grant_type != NULL ? cc->grant_type : "client_credentials";
+	bool reauth = o->reauth_with_token && current_token != NULL;
+	bool raw = reauth && (o->reauth_token_param == NULL || *o->reauth_token_param == '\0');
+	const char *grant = o->grant_type != NULL ? o->grant_type : "client_credentials";
 	int r;
 
-	r = request_check(cc, cc->auth_method != AUTH_BASIC && strcmp(grant, "password") == 0,
+	r = request_check(o, o->auth_method != AUTH_BASIC && strcmp(grant, "password") == 0,
 			  cause);
 	if (r < 0)
 		return r;
 
 	req = xcalloc(1, sizeof(*req));
-	if (cc->auth_method == AUTH_CLIENT_SECRET_BASIC)
-		req->authorization = request_basic(cc->client_id, cc->client_secret, true);
-	else if (cc->auth_method == AUTH_BASIC)
-		req->authorization = request_basic(cc->username, cc->password, false);
+	if (o->auth_method == AUTH_CLIENT_SECRET_BASIC)
+		req->authorization = request_basic(o->client_id, o->client_secret, true);
+	else if (o->auth_method == AUTH_BASIC)
+		req->authorization = request_basic(o->username, o->password, false);
 
-	r = request_headers(cc, req, cause);
+	r = request_headers(o, req, cause);
 	if (r < 0) {
 		request_free(req);
 		return r;
 	}
-	req->url = request_url(cc);
+	req->url = request_url(o);
 
 	if (raw) {
 		secbuf_add(&body, current_token->data, current_token->len);
 	} else {
-		request_oauth2_body(cc, &body);
-		for (size_t i = 0; i < cc->params.n; i++)
-			request_buf_field(&body, cc->params.v[i].name, cc->params.v[i].value,
-					  strlen(cc->params.v[i].value));
+		request_oauth2_body(o, &body);
+		for (size_t i = 0; i < o->params.n; i++)
+			request_buf_field(&body, o->params.v[i].name, o->params.v[i].value,
+					  strlen(o->params.v[i].value));
 		if (reauth)
-			request_buf_field(&body, cc->reauth_token_param, current_token->data,
+			request_buf_field(&body, o->reauth_token_param, current_token->data,
 					  current_token->len);
 	}
 	req->body = request_buf_secret(&body);
-	req->auth_desc = request_auth_desc(cc->auth_method, raw ? 2 : reauth ? 1 : 0);
+	req->auth_desc = request_auth_desc(o->auth_method, raw ? 2 : reauth ? 1 : 0);
 	*ret = req;
 	return 0;
 }

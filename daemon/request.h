@@ -7,10 +7,51 @@
 #ifndef TB_REQUEST_H
 #define TB_REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "conf.h"
 #include "secret.h"
+#include "token.h"
+
+enum auth_method {
+	AUTH_CLIENT_SECRET_BASIC,
+	AUTH_CLIENT_SECRET_POST,
+	AUTH_BASIC,
+	AUTH_NONE,
+};
+
+struct request_pair {
+	char *name;
+	char *value;
+};
+
+/* Ordered name/value list (param.*, query.*, header.*). */
+struct request_pairs {
+	struct request_pair *v;
+	size_t n;
+};
+
+/* What a token request is made of (all borrowed; filled by conf). */
+struct request_opts {
+	const char *token_url;
+	enum auth_method auth_method;
+	const char *grant_type;
+	const char *client_id;
+	const struct secret *client_secret; /* or NULL */
+	const char *username;
+	const struct secret *password;	    /* or NULL */
+	const char *scope;		    /* space-separated, as configured; or NULL */
+	enum scope_separator scope_separator;
+	struct request_pairs params;
+	struct request_pairs query;
+	struct request_pairs headers;
+	bool accept_xml;		    /* Accept: application/xml, not JSON */
+	bool reauth_with_token;
+	const char *reauth_token_param;	    /* "": the raw token is the body */
+	const char *requested_lifetime_query; /* the query parameter that asks for one, or NULL */
+	int64_t requested_lifetime_ms;	    /* 0: none */
+};
 
 struct token_request {
 	char *url;		     /* token_url plus query.* (and requested lifetime) */
@@ -22,11 +63,11 @@ struct token_request {
 };
 
 /*
- * Builds the request for cc.  current_token, when not NULL and the
+ * Builds the request o describes.  current_token, when not NULL and the
  * credential re-authenticates with its token, is sent in the body.
  * Returns 0 and *ret, or -EINVAL with *cause set (caller frees).
  */
-int request_build(const struct cred_conf *cc, const struct secret *current_token,
+int request_build(const struct request_opts *o, const struct secret *current_token,
 		  struct token_request **ret, char **cause);
 struct token_request *request_free(struct token_request *req);
 

@@ -250,11 +250,11 @@ response_path(const char *path, const char *def)
  * prefix).
  */
 static int
-response_lifetime(const struct cred_conf *cc, struct response_doc *doc, int64_t now_ms,
+response_lifetime(const struct response_opts *o, struct response_doc *doc, int64_t now_ms,
 		  struct token_response *tok, char **ret_msg)
 {
-	const char *in_path = response_path(cc->expires_in_path, "/expires_in");
-	const char *at_path = response_path(cc->expires_at_path, NULL);
+	const char *in_path = response_path(o->expires_in_path, "/expires_in");
+	const char *at_path = response_path(o->expires_at_path, NULL);
 	struct response_value v = { 0 };
 	const char *why;
 	char *shown;
@@ -324,7 +324,7 @@ response_lifetime(const struct cred_conf *cc, struct response_doc *doc, int64_t 
 		tok->lifetime_source = LIFETIME_JWT_EXP;
 		goto done;
 	}
-	ms = cc->default_lifetime_ms;
+	ms = o->default_lifetime_ms;
 	tok->lifetime_source = LIFETIME_DEFAULT;
 done:
 	if (ms <= 0) {
@@ -365,10 +365,10 @@ response_http_token(const char *s, size_t len)
 
 /* The token's type: "Bearer" when absent, any case of bearer normalised. */
 static int
-response_token_type(const struct cred_conf *cc, struct response_doc *doc,
+response_token_type(const struct response_opts *o, struct response_doc *doc,
 		    struct token_response *tok, char **ret_msg)
 {
-	const char *path = response_path(cc->token_type_path, "/token_type");
+	const char *path = response_path(o->token_type_path, "/token_type");
 	struct response_value v = { 0 };
 
 	if (path != NULL && response_doc_value(doc, path, &v) < 0) {
@@ -399,12 +399,13 @@ response_token_type(const struct cred_conf *cc, struct response_doc *doc,
 
 /* The granted scope (JSON "scope"), space-separated; NULL when none. */
 static char *
-response_scope(const struct cred_conf *cc, struct response_doc *doc, struct token_response *tok)
+response_scope(const struct response_opts *o, struct response_doc *doc,
+	       struct token_response *tok)
 {
 	const struct json *j;
-	const char *seps = cc->scope_separator == SCOPE_SEP_COMMA ? " ,\t" : " \t";
+	const char *seps = o->scope_separator == SCOPE_SEP_COMMA ? " ,\t" : " \t";
 	char *raw, *out, *p;
-	size_t n, o = 0;
+	size_t n, len = 0;
 
 	if (doc->fmt != FMT_JSON)
 		return NULL;
@@ -418,15 +419,15 @@ response_scope(const struct cred_conf *cc, struct response_doc *doc, struct toke
 		if (*p == '\0')
 			break;
 		n = strcspn(p, seps);
-		if (o > 0)
-			out[o++] = ' ';
-		memcpy(out + o, p, n);
-		o += n;
+		if (len > 0)
+			out[len++] = ' ';
+		memcpy(out + len, p, n);
+		len += n;
 		p += n;
 	}
-	out[o] = '\0';
+	out[len] = '\0';
 	free(raw);
-	if (o == 0) {
+	if (len == 0) {
 		free(out);
 		return NULL;
 	}
@@ -434,18 +435,16 @@ response_scope(const struct cred_conf *cc, struct response_doc *doc, struct toke
 	return out;
 }
 
-/* Whether the token would be unsafe in a header or a file line. */
-
 /*
  * The answer once parsed: an error envelope, or the token and its lifetime.
  * Returns 0 with *ret_tok, or -EINVAL with err filled.
  */
 static int
-response_extract(const struct cred_conf *cc, long status, const char *mt, size_t len,
+response_extract(const struct response_opts *o, long status, const char *mt, size_t len,
 		 struct response_doc *doc, int64_t now_ms, struct token_response **ret_tok,
 		 struct response_error *err)
 {
-	const char *token_path = response_path(cc->token_path, "/access_token");
+	const char *token_path = response_path(o->token_path, "/access_token");
 	struct response_env env = { 0 };
 	struct response_value v = { 0 };
 	struct token_response *tok;
@@ -500,20 +499,20 @@ response_extract(const struct cred_conf *cc, long status, const char *mt, size_t
 	response_doc_value_clear(&v);
 	tok->format = doc->fmt == FMT_XML ? "xml" : "json";
 	response_found(&tok->found, "access_token", token_path);
-	if (response_token_type(cc, doc, tok, &text) < 0 ||
-	    response_lifetime(cc, doc, now_ms, tok, &text) < 0) {
+	if (response_token_type(o, doc, tok, &text) < 0 ||
+	    response_lifetime(o, doc, now_ms, tok, &text) < 0) {
 		response_free(tok);
 		msg = xasprintf("HTTP %ld but %s", status, text);
 		free(text);
 		return response_fail(err, status, msg);
 	}
-	tok->token->scope = response_scope(cc, doc, tok);
+	tok->token->scope = response_scope(o, doc, tok);
 	*ret_tok = tok;
 	return 0;
 }
 
 int
-response_parse(const struct cred_conf *cc, long status, const char *content_type,
+response_parse(const struct response_opts *o, long status, const char *content_type,
 	       const char *body, size_t len, int64_t now_wall_ms,
 	       struct token_response **ret_tok, struct response_error *ret_err)
 {
@@ -543,14 +542,14 @@ response_parse(const struct cred_conf *cc, long status, const char *content_type
 		return r;
 	}
 
-	doc.fmt = response_detect(cc->response_format, mt, body, len);
+	doc.fmt = response_detect(o->format, mt, body, len);
 	if (doc.fmt == FMT_JSON || doc.fmt == FMT_XML)
 		r = response_doc_parse(&doc, body, len, &cause);
 	else
 		r = -EINVAL;
 
 	if (r == 0) {
-		r = response_extract(cc, status, mt, len, &doc, now_wall_ms, ret_tok, ret_err);
+		r = response_extract(o, status, mt, len, &doc, now_wall_ms, ret_tok, ret_err);
 	} else {
 		desc = response_describe(mt, len);
 		if (!response_2xx(status))

@@ -9,12 +9,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conf.h"
 #include "secret.h"
 #include "token.h"
 
 #define RESPONSE_TEXT_MAX 256 /* cap for untrusted text kept from a body */
 #define RESPONSE_TOKEN_TYPE_MAX 64
+
+enum response_format {
+	RESPONSE_FORMAT_AUTO,
+	RESPONSE_FORMAT_JSON,
+	RESPONSE_FORMAT_XML,
+};
+
+/* How a credential's answers are read (paths borrowed; filled by conf). */
+struct response_opts {
+	enum response_format format;
+	const char *token_path;	     /* JSON Pointer or XPath; NULL: the default */
+	const char *expires_in_path;
+	const char *token_type_path;
+	const char *expires_at_path; /* NULL: none */
+	int64_t default_lifetime_ms;
+	enum scope_separator scope_separator;
+};
 
 enum lifetime_source {
 	LIFETIME_EXPIRES_IN,
@@ -61,7 +77,7 @@ struct response_error {
  * expiries into lifetimes.  Returns 0 with *ret_tok, or -EINVAL with
  * *ret_err filled (caller calls response_error_clear).
  */
-int response_parse(const struct cred_conf *cc, long status, const char *content_type,
+int response_parse(const struct response_opts *o, long status, const char *content_type,
 		   const char *body, size_t len, int64_t now_wall_ms,
 		   struct token_response **ret_tok, struct response_error *ret_err);
 struct token_response *response_free(struct token_response *tok);

@@ -18,6 +18,12 @@
  */
 #define TOKEN_BODY_MAX (1024 * 1024)
 
+/* How a list of scopes is written on the wire: "a b" or "a,b". */
+enum scope_separator {
+	SCOPE_SEP_SPACE,
+	SCOPE_SEP_COMMA,
+};
+
 struct token {
 	struct secret *access_token;
 	char *token_type;	  /* never NULL: "Bearer" when the server gave none */

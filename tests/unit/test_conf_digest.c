@@ -78,7 +78,7 @@ test_fingerprint(void **state)
 static void
 test_fingerprint_stable(void **state)
 {
-	struct conf_pair p[1] = { { "audience", "x" } };
+	struct request_pair p[1] = { { "audience", "x" } };
 	struct cred_conf cc;
 	char out[65];
 

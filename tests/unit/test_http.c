@@ -25,6 +25,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "conf.h"
 #include "http.h"
 #include "request.h"
 #include "response.h"
@@ -78,6 +79,17 @@ struct fixture {
 	struct http *http;
 	unsigned seq;
 };
+
+/* http_start with the limits and TLS settings conf takes from cc. */
+static struct http_transfer *
+http_start_cc(struct http *h, const struct cred_conf *cc, struct token_request *req,
+	      http_done_cb cb, void *arg, char **cause)
+{
+	struct http_opts o;
+
+	conf_http_opts(cc, &o);
+	return http_start(h, &o, req, cb, arg, cause);
+}
 
 static struct fixture *cur; /* for the callbacks' ordering counter */
 
@@ -299,7 +311,7 @@ start(struct fixture *f, const struct cred_conf *cc, const char *path, const cha
 	char *cause = NULL;
 	char *url = xasprintf("http://127.0.0.1:%u%s", f->srv.port, path);
 
-	t = http_start(f->http, cc, make_request(url, body, auth, headers), done_cb, o, &cause);
+	t = http_start_cc(f->http, cc, make_request(url, body, auth, headers), done_cb, o, &cause);
 	free(url);
 	assert_null(cause);
 	assert_non_null(t);
@@ -536,7 +548,7 @@ test_connect_timeout(void **state)
 	cc.connect_timeout_ms = 200;
 	url = xasprintf("http://127.0.0.1:%u/token", ntohs(sin.sin_port));
 	t0 = timeutil_mono_ms();
-	assert_non_null(http_start(f->http, &cc, make_request(url, FORM_BODY, NULL, NULL),
+	assert_non_null(http_start_cc(f->http, &cc, make_request(url, FORM_BODY, NULL, NULL),
 				   done_cb, &o, &cause));
 	run_until(f, &o.calls, 1);
 	close(cfd);
@@ -571,7 +583,7 @@ test_connection_refused(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
 	url = xasprintf("http://127.0.0.1:%u/token", ntohs(sin.sin_port));
-	t = http_start(f->http, &cc, make_request(url, FORM_BODY, NULL, NULL), done_cb, &o,
+	t = http_start_cc(f->http, &cc, make_request(url, FORM_BODY, NULL, NULL), done_cb, &o,
 		       &cause);
 	assert_non_null(t);
 	assert_int_equal(o.calls, 0);
@@ -598,7 +610,7 @@ test_other_protocol_refused(void **state)
 	struct outcome o = { 0 };
 	char *cause = NULL;
 
-	assert_non_null(http_start(f->http, &cc,
+	assert_non_null(http_start_cc(f->http, &cc,
 				   make_request("file:///etc/hostname", "", NULL, NULL), done_cb,
 				   &o, &cause));
 	assert_int_equal(o.calls, 0);
@@ -618,7 +630,7 @@ test_bad_header_refused(void **state)
 	struct outcome o = { 0 };
 	char *cause = NULL;
 
-	assert_null(http_start(f->http, &cc,
+	assert_null(http_start_cc(f->http, &cc,
 			       make_request("http://127.0.0.1:1/", "", NULL, headers), done_cb,
 			       &o, &cause));
 	assert_non_null(cause);
@@ -723,7 +735,7 @@ test_start_from_callback(void **state)
 	char *cause = NULL;
 
 	reset_http(f, 1);
-	assert_non_null(http_start(f->http, &cc, make_request(url, FORM_BODY, NULL, NULL),
+	assert_non_null(http_start_cc(f->http, &cc, make_request(url, FORM_BODY, NULL, NULL),
 				   chain_cb, &c, &cause));
 	run_until(f, &c.second.calls, 1);
 	assert_int_equal(c.first.status, 503);

@@ -23,9 +23,9 @@
 
 struct fixture {
 	struct cred_conf cc;
-	struct conf_pair params[4];
-	struct conf_pair query[4];
-	struct conf_pair headers[4];
+	struct request_pair params[4];
+	struct request_pair query[4];
+	struct request_pair headers[4];
 };
 
 static int
@@ -76,9 +76,11 @@ static struct token_request *
 build(const struct cred_conf *cc, const struct secret *current)
 {
 	struct token_request *req = NULL;
+	struct request_opts o;
 	char *cause = NULL;
 
-	if (request_build(cc, current, &req, &cause) != 0)
+	conf_request_opts(cc, &o);
+	if (request_build(&o, current, &req, &cause) != 0)
 		fail_msg("request_build: %s", cause);
 	assert_null(cause);
 	assert_non_null(req);
@@ -91,9 +93,11 @@ static char *
 build_fails(const struct cred_conf *cc)
 {
 	struct token_request *req = NULL;
+	struct request_opts o;
 	char *cause = NULL;
 
-	assert_int_equal(request_build(cc, NULL, &req, &cause), -EINVAL);
+	conf_request_opts(cc, &o);
+	assert_int_equal(request_build(&o, NULL, &req, &cause), -EINVAL);
 	assert_null(req);
 	assert_non_null(cause);
 	return cause;
@@ -236,7 +240,7 @@ test_basic(void **state)
 	assert_string_equal(req->auth_desc, "basic (HTTP Basic with username)");
 	request_free(req);
 
-	f->params[0] = (struct conf_pair){ "foo", "b r" };
+	f->params[0] = (struct request_pair){ "foo", "b r" };
 	f->cc.params.n = 1;
 	req = build(&f->cc, NULL);
 	check_secret(req->body, "foo=b+r", "body");
@@ -309,9 +313,9 @@ test_params_in_order(void **state)
 
 	f->cc.auth_method = AUTH_CLIENT_SECRET_POST;
 	f->cc.scope = "s";
-	f->params[0] = (struct conf_pair){ "audience", "https://api.example.com/" };
-	f->params[1] = (struct conf_pair){ "resource", "urn:x y" };
-	f->params[2] = (struct conf_pair){ "a&b", "=" };
+	f->params[0] = (struct request_pair){ "audience", "https://api.example.com/" };
+	f->params[1] = (struct request_pair){ "resource", "urn:x y" };
+	f->params[2] = (struct request_pair){ "a&b", "=" };
 	f->cc.params.n = 3;
 	req = build(&f->cc, NULL);
 	check_secret(req->body,
@@ -331,8 +335,8 @@ test_query(void **state)
 	};
 	struct token_request *req;
 
-	f->query[0] = (struct conf_pair){ "format", "json" };
-	f->query[1] = (struct conf_pair){ "x", "a b&c" };
+	f->query[0] = (struct request_pair){ "format", "json" };
+	f->query[1] = (struct request_pair){ "x", "a b&c" };
 	f->cc.query.n = 2;
 	req = build(&f->cc, NULL);
 	assert_string_equal(req->url, "https://idp.example.com/oauth2/token?format=json&x=a+b%26c");
@@ -374,7 +378,7 @@ test_query(void **state)
 
 	/* an explicit query.expires_in is not doubled */
 	f->cc.requested_lifetime_ms = 7200 * 1000;
-	f->query[1] = (struct conf_pair){ "expires_in", "60" };
+	f->query[1] = (struct request_pair){ "expires_in", "60" };
 	f->cc.query.n = 2;
 	req = build(&f->cc, NULL);
 	assert_string_equal(req->url,
@@ -389,7 +393,7 @@ test_headers(void **state)
 	struct token_request *req;
 	char *cause;
 
-	f->headers[0] = (struct conf_pair){ "X-Tenant", "acme corp" };
+	f->headers[0] = (struct request_pair){ "X-Tenant", "acme corp" };
 	f->cc.headers.n = 1;
 	req = build(&f->cc, NULL);
 	assert_true(has_header(req, "X-Tenant: acme corp"));
@@ -404,25 +408,25 @@ test_headers(void **state)
 	request_free(req);
 
 	/* the user's Accept wins, in any case */
-	f->headers[1] = (struct conf_pair){ "accept", "application/vnd.api+json" };
+	f->headers[1] = (struct request_pair){ "accept", "application/vnd.api+json" };
 	f->cc.headers.n = 2;
 	req = build(&f->cc, NULL);
 	assert_true(has_header(req, "accept: application/vnd.api+json"));
 	assert_int_equal(count_prefix(req, "Accept:"), 1);
 	request_free(req);
 
-	f->headers[1] = (struct conf_pair){ "X-Evil", "a\r\nHost: other" };
+	f->headers[1] = (struct request_pair){ "X-Evil", "a\r\nHost: other" };
 	cause = build_fails(&f->cc);
 	assert_string_equal(cause, "header.X-Evil: control character in the value");
 	free(cause);
 
-	f->headers[1] = (struct conf_pair){ "Bad Name", "x" };
+	f->headers[1] = (struct request_pair){ "Bad Name", "x" };
 	cause = build_fails(&f->cc);
 	assert_string_equal(cause, "header.Bad Name: not a valid header name");
 	free(cause);
 
 	/* a second Authorization would fight with HTTP Basic */
-	f->headers[1] = (struct conf_pair){ "Authorization", "Bearer x" };
+	f->headers[1] = (struct request_pair){ "Authorization", "Bearer x" };
 	cause = build_fails(&f->cc);
 	assert_non_null(strstr(cause, "conflicts"));
 	free(cause);
@@ -471,7 +475,7 @@ test_reauth(void **state)
 
 	/* a named field, after the params */
 	f->cc.reauth_token_param = "token";
-	f->params[0] = (struct conf_pair){ "p", "1" };
+	f->params[0] = (struct request_pair){ "p", "1" };
 	f->cc.params.n = 1;
 	req = build(&f->cc, tok);
 	check_secret(req->body, "p=1&token=cur%2Btok%2Fen%3D", "body");

@@ -122,8 +122,11 @@ static void
 run(const struct cred_conf *cc, long status, const char *ct, const char *body, size_t len,
     struct result *res)
 {
+	struct response_opts o;
+
 	memset(res, 0, sizeof(*res));
-	res->r = response_parse(cc, status, ct, body, len, NOW_MS, &res->tok, &res->err);
+	conf_response_opts(cc, &o);
+	res->r = response_parse(&o, status, ct, body, len, NOW_MS, &res->tok, &res->err);
 	if (res->r == 0) {
 		assert_non_null(res->tok);
 		assert_null(res->err.message);
