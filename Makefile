@@ -95,8 +95,11 @@ $(BUILD)/tests/fakeidp: $(FAKEIDP_OBJ) $(BUILD)/libcommon.a
 $(BUILD)/tests/notifylisten: $(NOTIFYLISTEN_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^
 
+# test_credential moves the clocks: the daemon's calls to them are wrapped.
+TEST_LDFLAGS_credential = -Wl,--wrap=timeutil_mono_ms -Wl,--wrap=timeutil_wall_ms
+
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libdaemon.a $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS) $(TEST_LDFLAGS_$*) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
 
 unit: $(UNIT_BIN)
 

@@ -4,7 +4,9 @@
  * for the token served now fetches a new one however fresh it is; a renew
  * for a token already replaced is answered at once with the newer one; a
  * renew while an attempt is in flight joins it; an upstream Retry-After
- * holds renews back.
+ * holds renews back.  The clocks the daemon reads are wrapped (see the
+ * Makefile), so a test can step the wall clock as a suspend or an NTP
+ * correction would, while libevent's timers know nothing of it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,26 @@
 #include "renew.h"
 #include "timeutil.h"
 #include "xmalloc.h"
+
+/* How far the wall clock the daemon reads is ahead of the real one. */
+static int64_t wall_shift_ms;
+
+int64_t __real_timeutil_mono_ms(void);
+int64_t __real_timeutil_wall_ms(void);
+int64_t __wrap_timeutil_mono_ms(void);
+int64_t __wrap_timeutil_wall_ms(void);
+
+int64_t
+__wrap_timeutil_mono_ms(void)
+{
+	return __real_timeutil_mono_ms();
+}
+
+int64_t
+__wrap_timeutil_wall_ms(void)
+{
+	return __real_timeutil_wall_ms() + wall_shift_ms;
+}
 
 struct fx {
 	struct event_base *base;
@@ -249,11 +271,50 @@ test_renew_by_token(void **state)
 	assert_int_equal(credential_state(fx->c), CREDENTIAL_FAILING);
 }
 
+/*
+ * The wall clock jumps past the token's expiry: no getter serves it or
+ * changes anything, and the next hand-out drops it and fetches a new one
+ * at once (the schedule, on the monotonic clock, would wait an hour).
+ */
+static void
+test_wall_clock_step(void **state)
+{
+	struct fx *fx = *state;
+	struct credential_waiter *w = NULL;
+	struct credential_info info;
+	int64_t ra = 0;
+
+	wall_shift_ms = 0;
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 1);
+	assert_string_equal(current(fx), "tok-1");
+	assert_int_equal(credential_state(fx->c), CREDENTIAL_VALID);
+
+	wall_shift_ms = 3600 * 1000;
+	assert_null(credential_token(fx->c, 0));
+	assert_int_equal(credential_state(fx->c), CREDENTIAL_EXPIRED);
+	credential_info(fx->c, &info);
+	assert_int_equal(info.expires_at, 0);
+	/* Reading the state started nothing. */
+	event_base_loop(fx->base, EVLOOP_NONBLOCK);
+	assert_int_equal(fx->requests, 1);
+
+	/* A client asks: the stale token goes, a new one is fetched now. */
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 2);
+	assert_int_equal(fx->results[1], CREDENTIAL_OK);
+	assert_int_equal(fx->requests, 2);
+	assert_string_equal(current(fx), "tok-2");
+	assert_int_equal(credential_state(fx->c), CREDENTIAL_VALID);
+	wall_shift_ms = 0;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_renew_by_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wall_clock_step, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
