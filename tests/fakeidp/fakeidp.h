@@ -219,9 +219,6 @@ int form_parse(const char *s, size_t len, struct form *ret);
 const char *form_get(const struct form *f, const char *name);
 char *form_raw_get(const char *s, size_t len, const char *name);
 
-/* base64.c */
-int base64_decode(const char *in, char **ret, size_t *ret_len);
-char *base64url_encode(const void *data, size_t len);
 
 /* json.c */
 yajl_gen json_new(void);

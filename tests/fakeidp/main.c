@@ -150,7 +150,7 @@
  * is one noun a file beside it: token.c the token endpoint, dialect.c the
  * table of dialects, sbc.c the oracle-sbc extras, tokens.c the issued
  * tokens, hold.c delayed answers, control.c and stats.c the /control and
- * /stats state; form.c, base64.c, json.c, http.c and util.c below them.
+ * /stats state; form.c, json.c, http.c and util.c below them (base64 is common/'s).
  */
 
 #include <arpa/inet.h>

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base64.h"
 #include "cleanup.h"
 #include "secret.h"
 #include "timeutil.h"
@@ -42,7 +43,7 @@ token_req_basic(struct token_req *tr, const char *credentials, bool encoded)
 
 	while (*credentials == ' ' || *credentials == '\t')
 		credentials++;
-	if (base64_decode(credentials, &plain, &len) < 0) {
+	if (base64_decode(credentials, strlen(credentials), false, &plain, &len) < 0) {
 		tr->basic_bad = true;
 		return;
 	}

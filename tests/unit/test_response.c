@@ -1048,38 +1048,13 @@ test_xml_entities(void **state)
 		free(docs[i]);
 }
 
+/* response_sanitize is text_sanitize (test_text.c has its cases); long text is capped. */
 static void
 test_sanitize(void **state)
 {
-	static const struct {
-		const char *in;
-		size_t max;
-		const char *out;
-	} cases[] = {
-		{ "plain text", 256, "plain text" },
-		{ "tab\there\nnl\x7f\x1b[31m", 256, "tab?here?nl??[31m" },
-		{ "caf\xc3\xa9 \xe2\x82\xac", 256, "caf\xc3\xa9 \xe2\x82\xac" },
-		{ "bad \xff\xfe utf8 \xc3", 256, "bad ?? utf8 ?" },
-		{ "overlong \xc0\xaf", 256, "overlong ??" },
-		{ "surrogate \xed\xa0\x80", 256, "surrogate ???" },
-		{ "c1 \xc2\x85 bidi \xe2\x80\xae!", 256, "c1 ? bidi ?!" },
-		{ "0123456789", 10, "0123456789" },
-		{ "01234567890", 10, "0123456..." },
-		/* a cut never splits a character */
-		{ "abcde\xc3\xa9\xc3\xa9\xc3\xa9", 10, "abcde\xc3\xa9..." },
-		{ "ab\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", 8, "ab\xe2\x82\xac..." },
-		{ "", 10, "" },
-	};
-	char *s;
+	char *s = response_sanitize("tab\there\x1b", 9, 256);
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		s = response_sanitize(cases[i].in, strlen(cases[i].in), cases[i].max);
-		assert_string_equal(s, cases[i].out);
-		assert_true(strlen(s) <= cases[i].max);
-		free(s);
-	}
-	s = response_sanitize("a\0b", 3, 10);
-	assert_string_equal(s, "a?b");
+	assert_string_equal(s, "tab?here?");
 	free(s);
 
 	/* long upstream text is capped in the error */
