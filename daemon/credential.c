@@ -591,6 +591,7 @@ credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, cred
 {
 	int64_t now = timeutil_mono_ms();
 
+	*ret_waiter = NULL;
 	credential_expire(c);
 	if (credential_token(c, min_valid_ms) != NULL)
 		return 0;

@@ -78,7 +78,8 @@ const char *credential_state_name(enum credential_state s);
 const struct token *credential_token(const struct credential *c, int64_t min_valid_ms);
 
 /*
- * Asks for a token with at least min_valid_ms left.  Returns 0 when
+ * Asks for a token with at least min_valid_ms left.  *ret_waiter is NULL
+ * unless the result is 1.  Returns 0 when
  * credential_token() has one now; 1 when the caller waits (*ret_waiter set;
  * cb is called once, unless the waiter is cancelled); -EAGAIN when none can
  * be had within wait_ms (*ret_retry_after_s says when to ask again);
