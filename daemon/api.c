@@ -16,6 +16,7 @@
 #include <event2/keyvalq_struct.h>
 #include <yajl/yajl_gen.h>
 
+#include "tokenbroker.h"
 #include "api.h"
 #include "cleanup.h"
 #include "listen.h"
@@ -619,7 +620,7 @@ static const struct api_route api_routes[] = {
 
 /*
  * Matches path against pattern; a '*' segment must be a valid credential
- * name, copied to name (CONF_NAME_MAX + 1 bytes).
+ * name, copied to name (TOKENBROKER_NAME_MAX + 1 bytes).
  */
 static bool
 api_route_match(const char *pattern, const char *path, char *name)
@@ -628,11 +629,11 @@ api_route_match(const char *pattern, const char *path, char *name)
 		if (*pattern == '*') {
 			size_t len = strcspn(path, "/");
 
-			if (len == 0 || len > CONF_NAME_MAX)
+			if (len == 0 || len > TOKENBROKER_NAME_MAX)
 				return false;
 			memcpy(name, path, len);
 			name[len] = '\0';
-			if (!conf_name_valid(name))
+			if (!tokenbroker_name_valid(name))
 				return false;
 			path += len;
 			pattern++;
@@ -732,7 +733,7 @@ api_request_cb(struct evhttp_request *req, void *arg)
 	struct evkeyvalq query = { 0 };
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const char *qs = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	char name[CONF_NAME_MAX + 1];
+	char name[TOKENBROKER_NAME_MAX + 1];
 	const struct listen_peer *peer;
 	bool path_known = false;
 

@@ -14,6 +14,7 @@
 
 #include "json.h"
 #include "response-int.h"
+#include "text.h"
 #include "xmalloc.h"
 
 /* A JSON string or number as sanitized text, or NULL. */
@@ -153,7 +154,7 @@ response_env_xml(struct response_doc *doc, struct response_env *env)
 	if (obj != NULL)
 		xmlXPathFreeObject(obj);
 	if (all != NULL) {
-		capped = response_sanitize(all, strlen(all), RESPONSE_TEXT_MAX);
+		capped = text_sanitize(all, strlen(all), RESPONSE_TEXT_MAX);
 		free(all);
 		env->desc = capped;
 		return;

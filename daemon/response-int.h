@@ -2,8 +2,8 @@
  * What the pieces of the token endpoint's answer share; nothing but
  * response*.c includes it (the public API is response.h).  The parsed
  * document and the values found in it (response-doc.c), what an error
- * envelope said (response-env.c), and the text helpers that response.c
- * keeps beside response_sanitize.
+ * envelope said (response-env.c), and the small text helpers response.c
+ * keeps for all of them (blanks, numbers, a sanitized copy).
  */
 #ifndef TB_RESPONSE_INT_H
 #define TB_RESPONSE_INT_H

@@ -13,11 +13,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "text.h"
 #include "cleanup.h"
 #include "json.h"
 #include "response-int.h"
 #include "response.h"
+#include "text.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -25,13 +25,6 @@
 #define RESPONSE_LIFETIME_MAX_S (10 * 36525LL * 864) /* 10 * 365.25 days in seconds */
 
 /* ---- untrusted text ---- */
-
-/* The text module's sanitizer, under the name the daemon has always used. */
-char *
-response_sanitize(const char *text, size_t len, size_t max)
-{
-	return text_sanitize(text, len, max);
-}
 
 /* A blank as JSON and XML skip it. */
 bool
@@ -55,7 +48,7 @@ response_text(const char *s, size_t len)
 		len--;
 	if (len == 0)
 		return NULL;
-	return response_sanitize(s, len, RESPONSE_TEXT_MAX);
+	return text_sanitize(s, len, RESPONSE_TEXT_MAX);
 }
 
 /*
@@ -123,7 +116,7 @@ response_media_type(const char *ct)
 		n--;
 	if (n == 0)
 		return NULL;
-	t = response_sanitize(ct, n, 64);
+	t = text_sanitize(ct, n, 64);
 	for (char *p = t; *p != '\0'; p++) {
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
@@ -270,7 +263,7 @@ response_lifetime(const struct response_opts *o, struct response_doc *doc, int64
 			r = response_seconds(&v, false, now_ms, &ms, &why);
 			if (r < 0) {
 				if (v.text != NULL) {
-					shown = response_sanitize(v.text, v.len, 32);
+					shown = text_sanitize(v.text, v.len, 32);
 					*ret_msg = xasprintf("expires_in: %s: %s", why, shown);
 					free(shown);
 				} else {
@@ -298,7 +291,7 @@ response_lifetime(const struct response_opts *o, struct response_doc *doc, int64
 			}
 			if (r < 0) {
 				if (v.text != NULL) {
-					shown = response_sanitize(v.text, v.len, 40);
+					shown = text_sanitize(v.text, v.len, 40);
 					*ret_msg = xasprintf("expires_at: not a time: %s", shown);
 					free(shown);
 				} else {
@@ -339,30 +332,6 @@ done:
 	return 0;
 }
 
-/*
- * Whether s is an RFC 7230 token, as an auth-scheme must be: it goes into
- * Authorization headers, sinks and environment files, where a space, a
- * line break or a quote would change what the reader sees.
- */
-static bool
-response_http_token(const char *s, size_t len)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-
-	if (len == 0 || len > RESPONSE_TOKEN_TYPE_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9');
-
-		if (!alnum && (c == '\0' || strchr(extra, c) == NULL))
-			return false;
-	}
-	return true;
-}
-
 /* The token's type: "Bearer" when absent, any case of bearer normalised. */
 static int
 response_token_type(const struct response_opts *o, struct response_doc *doc,
@@ -376,8 +345,13 @@ response_token_type(const struct response_opts *o, struct response_doc *doc,
 		return -EINVAL;
 	}
 	if (v.kind == RV_STRING && v.len > 0) {
-		if (!response_http_token(v.text, v.len)) {
-			char *shown = response_sanitize(v.text, v.len, 32);
+		/*
+		 * It goes into Authorization headers, sinks and environment
+		 * files, where a space, a line break or a quote would change
+		 * what the reader sees: an RFC 7230 token, or nothing.
+		 */
+		if (v.len > RESPONSE_TOKEN_TYPE_MAX || !text_token(v.text, v.len)) {
+			char *shown = text_sanitize(v.text, v.len, 32);
 
 			*ret_msg = xasprintf("the token_type at %s is not an HTTP authentication "
 					     "scheme (letters, digits and !#$%%&'*+-.^_`|~, at most "
@@ -412,7 +386,7 @@ response_scope(const struct response_opts *o, struct response_doc *doc,
 	j = json_get(doc->json, "scope");
 	if (j == NULL || j->type != JSON_STRING)
 		return NULL;
-	raw = response_sanitize(j->text, j->len, RESPONSE_TEXT_MAX);
+	raw = text_sanitize(j->text, j->len, RESPONSE_TEXT_MAX);
 	out = xmalloc(strlen(raw) + 1);
 	for (p = raw;;) {
 		p += strspn(p, seps);

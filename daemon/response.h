@@ -83,12 +83,6 @@ int response_parse(const struct response_opts *o, long status, const char *conte
 struct token_response *response_free(struct token_response *tok);
 void response_error_clear(struct response_error *err);
 
-/*
- * Copies untrusted text for a log or a client: control characters and
- * non-UTF-8 bytes become '?', at most max bytes are kept ("..." marks a cut).
- */
-char *response_sanitize(const char *text, size_t len, size_t max);
-
 /* A JWT's exp claim (unix seconds) without verifying it; -1 if none. */
 int64_t response_jwt_exp(const struct secret *token);
 
