@@ -54,7 +54,6 @@ struct credential {
 	char *last_error;
 	long upstream_status;
 	char *upstream_error;
-	bool permanent;	  /* the last failure will not fix itself */
 	char *sink_error; /* the last sink write failed: why */
 	uint64_t generation; /* of the newest token installed */
 	struct credential_waiters waiters;
@@ -349,7 +348,6 @@ credential_set_error(struct credential *c, long status, const char *error, const
 				    xstrdup(message);
 	c->upstream_error = error != NULL ? xstrdup(error) : NULL;
 	c->upstream_status = status;
-	c->permanent = permanent;
 }
 
 /* An attempt failed: record why, back off, tell the waiters. */
@@ -411,7 +409,6 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 	c->renewals++;
 	c->last_renewal_wall_ms = timeutil_wall_ms();
 	c->last_success_mono_ms = timeutil_mono_ms();
-	c->permanent = false;
 	free(c->last_error);
 	free(c->upstream_error);
 	c->last_error = c->upstream_error = NULL;
@@ -706,7 +703,6 @@ credential_info(const struct credential *c, struct credential_info *ret)
 	ret->renewals = c->renewals;
 	ret->failures = c->failures;
 	ret->last_error = c->last_error != NULL ? c->last_error : c->sink_error;
-	ret->permanent = c->permanent;
 	ret->upstream_status = c->upstream_status;
 	ret->upstream_error = c->upstream_error;
 }

@@ -124,7 +124,6 @@ struct credential_info {
 	long upstream_status;	     /* of the last failure, 0 if none */
 	const char *upstream_error;  /* upstream's error code of the last failure, or NULL */
 	int64_t retry_after_s;	     /* seconds until the next attempt, 0 if none queued */
-	bool permanent;		     /* the last failure will not fix itself (config or grant) */
 };
 void credential_info(const struct credential *c, struct credential_info *ret);
 

@@ -528,7 +528,7 @@ http_new(struct event_base *base, unsigned max_concurrency)
 	/*
 	 * Idle connections kept for reuse: no more than transfers at once, so
 	 * the descriptors upstream requests take stay within what the API
-	 * keeps back from clients for them (api_fd_reserve()).
+	 * keeps back from clients for them (listen_fd_reserve()).
 	 */
 	if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_curl_socket_cb) != CURLM_OK ||
 	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
