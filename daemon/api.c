@@ -22,6 +22,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "reply.h"
 #include "secbuf.h"
 #include "secret.h"
 #include "timeutil.h"
@@ -70,129 +71,6 @@ struct api_route {
 			struct evhttp_request *req, const char *name, struct evkeyvalq *query);
 };
 
-/* evbuffer's cleanup for a sent body: responses carry tokens. */
-static void
-api_out_cleanup_cb(const void *data, size_t len, void *arg)
-{
-	struct secbuf *o = arg;
-
-	secbuf_clear(o);
-	free(o);
-}
-
-static yajl_gen
-api_gen_new(struct secbuf *o)
-{
-	yajl_gen g = yajl_gen_alloc(NULL);
-
-	if (g == NULL)
-		log_fatal("out of memory");
-	yajl_gen_config(g, yajl_gen_print_callback, secbuf_yajl_cb, o);
-	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-	return g;
-}
-
-static void
-api_gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-static void
-api_gen_kv_str(yajl_gen g, const char *k, const char *v)
-{
-	api_gen_str(g, k);
-	if (v == NULL)
-		yajl_gen_null(g);
-	else if (yajl_gen_string(g, (const unsigned char *)v, strlen(v)) != yajl_gen_status_ok)
-		api_gen_str(g, "?"); /* not UTF-8: cannot happen for sanitized text */
-}
-
-static void
-api_gen_kv_int(yajl_gen g, const char *k, long long v)
-{
-	api_gen_str(g, k);
-	yajl_gen_integer(g, v);
-}
-
-/* Sends o as the body with status code; takes o (wiped when sent). */
-static void
-api_send(struct evhttp_request *req, int code, const char *content_type, struct secbuf *o)
-{
-	struct evbuffer *buf = evbuffer_new();
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	const char *reason;
-
-	switch (code) {
-	case 200: reason = "OK"; break;
-	case 400: reason = "Bad Request"; break;
-	case 403: reason = "Forbidden"; break;
-	case 404: reason = "Not Found"; break;
-	case 405: reason = "Method Not Allowed"; break;
-	case 503: reason = "Service Unavailable"; break;
-	default: reason = "Error"; break;
-	}
-	evhttp_add_header(h, "Content-Type", content_type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	if (buf == NULL || evbuffer_add_reference(buf, o->data, o->len, api_out_cleanup_cb, o) < 0)
-		log_fatal("out of memory");
-	evhttp_send_reply(req, code, reason, buf);
-	evbuffer_free(buf);
-}
-
-static void
-api_send_json(struct evhttp_request *req, int code, yajl_gen g, struct secbuf *o)
-{
-	yajl_gen_free(g);
-	secbuf_add(o, "\n", 1);
-	api_send(req, code, "application/json", o);
-}
-
-/*
- * An error answer: {"error": code, "message": text} plus the upstream's
- * status and error code when an upstream failure is the cause.
- */
-static void
-api_error(struct evhttp_request *req, int status, const char *code, const char *message,
-	  long upstream_status, const char *upstream_error, int64_t retry_after_s)
-{
-	struct secbuf *o = xcalloc(1, sizeof(*o));
-	yajl_gen g = api_gen_new(o);
-
-	yajl_gen_map_open(g);
-	api_gen_kv_str(g, "error", code);
-	api_gen_kv_str(g, "message", message);
-	if (upstream_status > 0)
-		api_gen_kv_int(g, "upstream_status", upstream_status);
-	if (upstream_error != NULL)
-		api_gen_kv_str(g, "upstream_error", upstream_error);
-	yajl_gen_map_close(g);
-	if (retry_after_s > 0) {
-		char ra[24];
-
-		snprintf(ra, sizeof(ra), "%lld", (long long)retry_after_s);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
-	}
-	api_send_json(req, status, g, o);
-}
-
-static void
-api_errorf(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void
-api_errorf(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	api_error(req, status, code, msg, 0, NULL, 0);
-	free(msg);
-}
-
 /* 503 for a credential that has no token to give, with the reason. */
 static void
 api_unavailable(struct evhttp_request *req, struct credential *c, const char *why,
@@ -208,7 +86,7 @@ api_unavailable(struct evhttp_request *req, struct credential *c, const char *wh
 		msg = xasprintf("%s: %s", credential_name(c), why);
 	if (retry_after_s <= 0)
 		retry_after_s = info.retry_after_s > 0 ? info.retry_after_s : 1;
-	api_error(req, 503, "unavailable", msg, info.upstream_status, info.upstream_error,
+	reply_error(req, 503, "unavailable", msg, info.upstream_status, info.upstream_error,
 		  retry_after_s);
 	free(msg);
 }
@@ -229,32 +107,32 @@ api_send_token(struct evhttp_request *req, struct credential *c, const struct to
 	if (text) {
 		secbuf_add(o, t->access_token->data, t->access_token->len);
 		secbuf_add(o, "\n", 1);
-		api_send(req, 200, "text/plain; charset=utf-8", o);
+		reply_send(req, 200, "text/plain; charset=utf-8", o);
 		return;
 	}
-	g = api_gen_new(o);
+	g = reply_gen_new(o);
 	yajl_gen_map_open(g);
-	api_gen_kv_str(g, "name", credential_name(c));
-	api_gen_str(g, "access_token");
+	reply_gen_kv_str(g, "name", credential_name(c));
+	reply_gen_str(g, "access_token");
 	yajl_gen_string(g, (const unsigned char *)t->access_token->data, t->access_token->len);
-	api_gen_kv_str(g, "token_type", t->token_type);
-	api_gen_kv_int(g, "expires_at", t->expires_wall_ms / 1000);
-	api_gen_kv_int(g, "expires_in", (t->expires_wall_ms - now) / 1000);
+	reply_gen_kv_str(g, "token_type", t->token_type);
+	reply_gen_kv_int(g, "expires_at", t->expires_wall_ms / 1000);
+	reply_gen_kv_int(g, "expires_in", (t->expires_wall_ms - now) / 1000);
 	if (t->scope != NULL)
-		api_gen_kv_str(g, "scope", t->scope);
+		reply_gen_kv_str(g, "scope", t->scope);
 	if (ar != NULL && ar->renew) {
 		struct credential_info info;
 
 		credential_info(c, &info);
-		api_gen_str(g, "renewed");
+		reply_gen_str(g, "renewed");
 		yajl_gen_bool(g, t->generation > ar->seen);
 		if (t->generation <= ar->seen)
-			api_gen_kv_str(g, "renew_error",
+			reply_gen_kv_str(g, "renew_error",
 				       info.last_error != NULL ? info.last_error
 							       : "the upstream's Retry-After is in force");
 	}
 	yajl_gen_map_close(g);
-	api_send_json(req, 200, g, o);
+	reply_send_json(req, 200, g, o);
 }
 
 static bool
@@ -291,7 +169,7 @@ api_query_seconds(struct evhttp_request *req, struct evkeyvalq *q, const char *k
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > max) {
-		api_errorf(req, 400, "bad_request", "%s must be a number of seconds from 0 to %lld",
+		reply_errorf(req, 400, "bad_request", "%s must be a number of seconds from 0 to %lld",
 			   key, (long long)max);
 		return -EINVAL;
 	}
@@ -345,13 +223,13 @@ api_query_parse(struct evhttp_request *req, const char *qs, struct evkeyvalq *q)
 		return 0;
 	evhttp_clear_headers(q);
 	if (bad == NULL) {
-		api_error(req, 400, "bad_request", msg, 0, NULL, 0);
+		reply_error(req, 400, "bad_request", msg, 0, NULL, 0);
 		return -EINVAL;
 	}
 	for (char *c = bad; *c; c++)
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f || *c == '"')
 			*c = '?';
-	api_errorf(req, 400, "bad_request", "parameter \"%s\" %s", bad, msg);
+	reply_errorf(req, 400, "bad_request", "parameter \"%s\" %s", bad, msg);
 	free(bad);
 	return -EINVAL;
 }
@@ -373,7 +251,7 @@ api_query_only(struct evhttp_request *req, struct evkeyvalq *q, const char *cons
 			for (char *p = key; *p; p++)
 				if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 					*p = '?';
-			api_errorf(req, 400, "bad_request", "unknown parameter \"%s\"", key);
+			reply_errorf(req, 400, "bad_request", "unknown parameter \"%s\"", key);
 			free(key);
 			return -EINVAL;
 		}
@@ -394,7 +272,7 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 	ar->waiter = NULL;
 	/* A reload may have taken the caller's right away while it waited. */
 	if (result != CREDENTIAL_GONE && !api_allowed(ar->peer, credential_conf(c))) {
-		api_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
+		reply_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
 			   (unsigned)ar->peer->uid, credential_name(c));
 		api_req_free(ar);
 		return;
@@ -419,9 +297,9 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 		break;
 	case CREDENTIAL_GONE:
 		if (ar->api->stopping)
-			api_error(req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
+			reply_error(req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
 		else
-			api_errorf(req, 404, "not_found", "no credential \"%s\"", credential_name(c));
+			reply_errorf(req, 404, "not_found", "no credential \"%s\"", credential_name(c));
 		break;
 	}
 	api_req_free(ar);
@@ -498,13 +376,13 @@ api_credential(struct api *api, const struct listen_peer *peer, struct evhttp_re
 	struct credential *c = credential_lookup(api->creds, name);
 
 	if (c == NULL) {
-		api_errorf(req, 404, "not_found", "no credential \"%s\"", name);
+		reply_errorf(req, 404, "not_found", "no credential \"%s\"", name);
 		return NULL;
 	}
 	if (!api_allowed(peer, credential_conf(c))) {
 		log_notice("uid %u (pid %d) is not allowed credential %s", (unsigned)peer->uid,
 			   (int)peer->pid, name);
-		api_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
+		reply_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
 			   (unsigned)peer->uid, name);
 		return NULL;
 	}
@@ -548,7 +426,7 @@ api_post_renew(struct api *api, const struct listen_peer *peer, struct evhttp_re
 static void
 api_gen_time(yajl_gen g, const char *k, int64_t t)
 {
-	api_gen_str(g, k);
+	reply_gen_str(g, k);
 	if (t > 0)
 		yajl_gen_integer(g, t);
 	else
@@ -566,9 +444,9 @@ api_get_credentials(struct api *api, const struct listen_peer *peer, struct evht
 	if (api_query_only(req, q, known) < 0)
 		return;
 	o = xcalloc(1, sizeof(*o));
-	g = api_gen_new(o);
+	g = reply_gen_new(o);
 	yajl_gen_map_open(g);
-	api_gen_str(g, "credentials");
+	reply_gen_str(g, "credentials");
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < credential_count(api->creds); i++) {
 		struct credential *c = credential_at(api->creds, i);
@@ -578,19 +456,19 @@ api_get_credentials(struct api *api, const struct listen_peer *peer, struct evht
 			continue;
 		credential_info(c, &info);
 		yajl_gen_map_open(g);
-		api_gen_kv_str(g, "name", credential_name(c));
-		api_gen_kv_str(g, "state", credential_state_name(info.state));
+		reply_gen_kv_str(g, "name", credential_name(c));
+		reply_gen_kv_str(g, "state", credential_state_name(info.state));
 		api_gen_time(g, "expires_at", info.expires_at);
 		api_gen_time(g, "next_renewal", info.next_renewal);
 		api_gen_time(g, "last_renewal", info.last_renewal);
-		api_gen_kv_int(g, "renewals", (long long)info.renewals);
-		api_gen_kv_int(g, "failures", (long long)info.failures);
-		api_gen_kv_str(g, "last_error", info.last_error);
+		reply_gen_kv_int(g, "renewals", (long long)info.renewals);
+		reply_gen_kv_int(g, "failures", (long long)info.failures);
+		reply_gen_kv_str(g, "last_error", info.last_error);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
-	api_send_json(req, 200, g, o);
+	reply_send_json(req, 200, g, o);
 }
 
 static void
@@ -598,13 +476,13 @@ api_get_health(struct api *api, const struct listen_peer *peer, struct evhttp_re
 		const char *name, struct evkeyvalq *q)
 {
 	struct secbuf *o = xcalloc(1, sizeof(*o));
-	yajl_gen g = api_gen_new(o);
+	yajl_gen g = reply_gen_new(o);
 
 	yajl_gen_map_open(g);
-	api_gen_kv_str(g, "status", "ok");
-	api_gen_kv_int(g, "credentials", (long long)credential_count(api->creds));
+	reply_gen_kv_str(g, "status", "ok");
+	reply_gen_kv_int(g, "credentials", (long long)credential_count(api->creds));
 	yajl_gen_map_close(g);
-	api_send_json(req, 200, g, o);
+	reply_send_json(req, 200, g, o);
 }
 
 static void api_get_metrics(struct api *api, const struct listen_peer *peer,
@@ -710,7 +588,7 @@ api_get_metrics(struct api *api, const struct listen_peer *peer, struct evhttp_r
 
 	if (!conf_ids_allow(&dc->metrics_allow_users, &dc->metrics_allow_groups, peer->uid,
 			    peer->gids, peer->ngids)) {
-		api_errorf(req, 403, "forbidden", "uid %u may not read metrics (see metrics_allow)",
+		reply_errorf(req, 403, "forbidden", "uid %u may not read metrics (see metrics_allow)",
 			   (unsigned)peer->uid);
 		return;
 	}
@@ -740,17 +618,17 @@ api_request_cb(struct evhttp_request *req, void *arg)
 	evhttp_request_set_on_complete_cb(req, api_complete_cb, api);
 	if ((peer = listen_conn_of(api->listen, req)) == NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		api_error(req, 503, "too_many_clients", "connection not admitted", 0, NULL, 1);
+		reply_error(req, 503, "too_many_clients", "connection not admitted", 0, NULL, 1);
 		return;
 	}
 	if (api->stopping) {
-		api_error(req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
+		reply_error(req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
 		return;
 	}
 	log_debug("uid %u: %s %s", (unsigned)peer->uid, api_method_name(method),
 		  path != NULL ? path : "?");
 	if (path == NULL) {
-		api_error(req, 400, "bad_request", "malformed request line", 0, NULL, 0);
+		reply_error(req, 400, "bad_request", "malformed request line", 0, NULL, 0);
 		return;
 	}
 	if (qs != NULL && api_query_parse(req, qs, &query) < 0)
@@ -767,10 +645,10 @@ api_request_cb(struct evhttp_request *req, void *arg)
 	}
 	evhttp_clear_headers(&query);
 	if (path_known)
-		api_errorf(req, 405, "method_not_allowed", "%s is not allowed here",
+		reply_errorf(req, 405, "method_not_allowed", "%s is not allowed here",
 			   api_method_name(method));
 	else
-		api_error(req, 404, "not_found", "no such resource", 0, NULL, 0);
+		reply_error(req, 404, "not_found", "no such resource", 0, NULL, 0);
 }
 
 struct api *
@@ -822,7 +700,7 @@ api_shutdown(struct api *api)
 		credential_waiter_cancel(ar->waiter);
 		ar->waiter = NULL;
 		evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Connection", "close");
-		api_error(ar->req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
+		reply_error(ar->req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
 		api_req_free(ar);
 	}
 }

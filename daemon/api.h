@@ -29,6 +29,9 @@ struct api *api_new(struct event_base *base, const struct conf *conf,
  * needs a restart (returns 1 and logs it), else 0.
  */
 int api_set_conf(struct api *api, const struct conf *conf);
+/* The proxies GET /v1/proxies and /metrics show (borrowed; NULL: none). */
+struct proxy_ctx;
+void api_set_proxies(struct api *api, struct proxy_ctx *proxies);
 /* Stops accepting and answers every waiting client (503, stopping). */
 void api_shutdown(struct api *api);
 /* Closes the socket (removing the file it created) and frees. Takes NULL. */

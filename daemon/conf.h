@@ -101,6 +101,60 @@ struct daemon_conf {
 	int64_t client_timeout_ms; /* a client's request must arrive within; idle keep-alive too */
 	struct conf_ids metrics_allow_users;
 	struct conf_ids metrics_allow_groups;
+	bool log_access; /* an info line per hand-out and proxied request */
+};
+
+/* What the proxy does with a header of the injected name from the client. */
+enum proxy_inject {
+	PROXY_INJECT_REPLACE,	/* dropped: the token's header is the only one */
+	PROXY_INJECT_IF_ABSENT, /* kept, and then no token is added */
+};
+
+#define PROXY_RETRY_STATUSES_MAX 16
+
+/* A [proxy "NAME"]: a local listener that forwards with the token added. */
+struct proxy_conf {
+	char *name;
+	char *file; /* where the section starts, for messages */
+	unsigned line;
+
+	char *listen;	    /* as written: "127.0.0.1:8081", "[::1]:8081" or a path */
+	bool listen_unix;   /* listen is a Unix socket path */
+	char *listen_host;  /* TCP: the numeric address ("127.0.0.1", "::1") */
+	uint16_t listen_port;
+
+	char *credential;   /* the [credential] whose token is injected; it exists */
+	char *upstream;	    /* base URL as written, without a trailing "/" */
+	char *upstream_host; /* its host, for messages */
+	char *header;	    /* default "Authorization" */
+	char *header_prefix; /* NULL: the token's type and a space */
+	enum proxy_inject inject;
+	int retry_statuses[PROXY_RETRY_STATUSES_MAX];
+	size_t nretry_statuses;
+	int64_t retry_body_max;	  /* bytes */
+	int64_t max_request_body; /* bytes */
+	int64_t timeout_ms;	  /* until the upstream's response headers */
+	int64_t connect_timeout_ms;
+	char *ca_file;
+	char *client_cert;
+	char *client_key;
+	bool tls_verify;
+
+	struct conf_ids allow_users;
+	struct conf_ids allow_groups;
+	char **allow_units; /* NULL-terminated; NULL: any unit */
+
+	mode_t socket_mode; /* Unix listener; default [daemon]'s */
+	bool socket_group_set;
+	gid_t socket_group;
+	unsigned max_clients;
+
+	/*
+	 * A digest of the listener's settings (listen, and for a Unix socket
+	 * its mode and group): a reload keeps a listener whose digest did not
+	 * change, with its connections.
+	 */
+	char listen_digest[65];
 };
 
 struct conf {
@@ -108,6 +162,8 @@ struct conf {
 	struct daemon_conf daemon;
 	struct cred_conf **creds;
 	size_t ncreds;
+	struct proxy_conf **proxies;
+	size_t nproxies;
 };
 
 /* Every problem found while loading, each "FILE:LINE: message". */
@@ -131,6 +187,7 @@ struct conf *conf_free(struct conf *conf);
 void conf_errors_clear(struct conf_errors *errs);
 
 const struct cred_conf *conf_find(const struct conf *conf, const char *name);
+const struct proxy_conf *conf_find_proxy(const struct conf *conf, const char *name);
 bool conf_name_valid(const char *name);
 
 /*
@@ -152,6 +209,8 @@ void conf_request_opts(const struct cred_conf *cc, struct request_opts *ret);
 void conf_http_opts(const struct cred_conf *cc, struct http_opts *ret);
 void conf_response_opts(const struct cred_conf *cc, struct response_opts *ret);
 void conf_sink_opts(const struct cred_conf *cc, struct sink_opts *ret);
+/* A proxy's upstream transfers: timeouts and TLS (proxy: none). */
+void conf_proxy_http_opts(const struct proxy_conf *pc, struct http_opts *ret);
 
 /* Whether uid (with primary gid and supplementary groups) may use ids. */
 bool conf_ids_allow(const struct conf_ids *users, const struct conf_ids *groups, uid_t uid,

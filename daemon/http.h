@@ -57,6 +57,61 @@ struct http_transfer *http_start(struct http *h, const struct http_opts *o,
 				 char **cause);
 void http_cancel(struct http_transfer *t);
 
+/*
+ * Streaming transfers, for the proxy: any method, the caller's headers and
+ * body, the response handed over as it arrives.  They do not wait in the
+ * upstream_concurrency queue (that is for token requests), and share
+ * connections to an upstream with each other (HTTP/2 where it offers it).
+ */
+struct http_stream_req {
+	const char *method; /* "GET", "POST", ...; "HEAD" expects no body */
+	const char *url;
+	/* "Name: value" lines as they go out; Host, Content-Length and the
+	 * transfer's own headers are set by http.c */
+	const char *const *headers;
+	size_t nheaders;
+	const void *body; /* borrowed until done; NULL: none */
+	size_t body_len;
+	bool has_body;	   /* send body (even when empty) */
+};
+
+/* A response header, as received (name without the colon, value trimmed). */
+struct http_header {
+	const char *name;
+	const char *value;
+};
+
+enum http_stream_end {
+	HTTP_STREAM_DONE,      /* the whole response arrived */
+	HTTP_STREAM_FAILED,    /* connect, TLS, reset, a broken response */
+	HTTP_STREAM_TIMEOUT,   /* no response headers within timeout_ms */
+};
+
+struct http_stream_cbs {
+	/*
+	 * The final response's status and headers (valid during the call).
+	 * Return 0 to go on, or -1 to stop here: the transfer is then
+	 * cancelled and no other callback comes.
+	 */
+	int (*headers)(void *arg, long status, const struct http_header *h, size_t n);
+	/* Body bytes; return 0 to go on, 1 to pause until http_stream_resume. */
+	int (*data)(void *arg, const void *p, size_t len);
+	/* Once, last (unless cancelled): error names the cause unless DONE. */
+	void (*end)(void *arg, enum http_stream_end how, const char *error);
+};
+
+/*
+ * Starts r with o's connect timeout and TLS settings; o->timeout_ms bounds
+ * the wait for the response headers only (a body may take any time).
+ * r's strings are copied, its body is not.  Returns the transfer (valid
+ * until its end callback returns or it is cancelled), or NULL with *cause.
+ */
+struct http_transfer *http_stream_start(struct http *h, const struct http_opts *o,
+					const struct http_stream_req *r,
+					const struct http_stream_cbs *cbs, void *arg, char **cause);
+/* Resumes a transfer paused by its data callback. */
+void http_stream_resume(struct http_transfer *t);
+
 /* Transfers running and waiting. */
 unsigned http_active(const struct http *h);
 

@@ -33,10 +33,41 @@ struct metrics_cred {
 	int64_t expiry_s; /* seconds until that token expires; 0 without one */
 };
 
+/* HTTP status codes counted are below this. */
+#define METRICS_STATUS_END 600
+/* Buckets of the proxy's upstream histogram (+Inf not included). */
+#define METRICS_PROXY_NBUCKETS 12
+
+/*
+ * One proxy's counters: the proxy keeps them (they live as long as the
+ * proxy does) and counts with the functions below.
+ */
+struct metrics_proxy_stats {
+	uint64_t requests[METRICS_STATUS_END]; /* answers to its clients by code */
+	uint64_t retries;		       /* requests sent again after a rejected token */
+	uint64_t upstream_buckets[METRICS_PROXY_NBUCKETS];
+	uint64_t upstream_count;
+	int64_t upstream_sum_us;
+};
+
+/* An answer with code to a proxy's client. */
+void metrics_proxy_count(struct metrics_proxy_stats *s, int code);
+/* An upstream exchange: from sending until the response headers, in µs. */
+void metrics_proxy_upstream(struct metrics_proxy_stats *s, int64_t us);
+
+/* One proxy as the exposition shows it. */
+struct metrics_proxy {
+	const char *name; /* [A-Za-z0-9._-] */
+	const struct metrics_proxy_stats *stats;
+	unsigned active; /* requests in flight */
+};
+
 /* What the caller saw at one moment: the state metrics does not own. */
 struct metrics_snapshot {
 	const struct metrics_cred *creds;
 	size_t ncreds;
+	const struct metrics_proxy *proxies;
+	size_t nproxies;
 	size_t waiting;	  /* clients waiting for a token */
 	unsigned clients; /* connections open */
 };

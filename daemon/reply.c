@@ -1,0 +1,139 @@
+/*
+ * The daemon's own answers: see reply.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "log.h"
+#include "reply.h"
+#include "xmalloc.h"
+
+/* evbuffer's cleanup for a sent body: responses carry tokens. */
+static void
+reply_out_cleanup_cb(const void *data, size_t len, void *arg)
+{
+	struct secbuf *o = arg;
+
+	secbuf_clear(o);
+	free(o);
+}
+
+yajl_gen
+reply_gen_new(struct secbuf *o)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (g == NULL)
+		log_fatal("out of memory");
+	yajl_gen_config(g, yajl_gen_print_callback, secbuf_yajl_cb, o);
+	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+	return g;
+}
+
+void
+reply_gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+void
+reply_gen_kv_str(yajl_gen g, const char *k, const char *v)
+{
+	reply_gen_str(g, k);
+	if (v == NULL)
+		yajl_gen_null(g);
+	else if (yajl_gen_string(g, (const unsigned char *)v, strlen(v)) != yajl_gen_status_ok)
+		reply_gen_str(g, "?"); /* not UTF-8: cannot happen for sanitized text */
+}
+
+void
+reply_gen_kv_int(yajl_gen g, const char *k, long long v)
+{
+	reply_gen_str(g, k);
+	yajl_gen_integer(g, v);
+}
+
+/* Sends o as the body with status code; takes o (wiped when sent). */
+void
+reply_send(struct evhttp_request *req, int code, const char *content_type, struct secbuf *o)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const char *reason;
+
+	switch (code) {
+	case 200: reason = "OK"; break;
+	case 400: reason = "Bad Request"; break;
+	case 403: reason = "Forbidden"; break;
+	case 404: reason = "Not Found"; break;
+	case 405: reason = "Method Not Allowed"; break;
+	case 413: reason = "Content Too Large"; break;
+	case 421: reason = "Misdirected Request"; break;
+	case 501: reason = "Not Implemented"; break;
+	case 502: reason = "Bad Gateway"; break;
+	case 503: reason = "Service Unavailable"; break;
+	case 504: reason = "Gateway Timeout"; break;
+	default: reason = "Error"; break;
+	}
+	evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (buf == NULL || evbuffer_add_reference(buf, o->data, o->len, reply_out_cleanup_cb, o) < 0)
+		log_fatal("out of memory");
+	evhttp_send_reply(req, code, reason, buf);
+	evbuffer_free(buf);
+}
+
+void
+reply_send_json(struct evhttp_request *req, int code, yajl_gen g, struct secbuf *o)
+{
+	yajl_gen_free(g);
+	secbuf_add(o, "\n", 1);
+	reply_send(req, code, "application/json", o);
+}
+
+/*
+ * An error answer: {"error": code, "message": text} plus the upstream's
+ * status and error code when an upstream failure is the cause.
+ */
+void
+reply_error(struct evhttp_request *req, int status, const char *code, const char *message,
+	  long upstream_status, const char *upstream_error, int64_t retry_after_s)
+{
+	struct secbuf *o = xcalloc(1, sizeof(*o));
+	yajl_gen g = reply_gen_new(o);
+
+	yajl_gen_map_open(g);
+	reply_gen_kv_str(g, "error", code);
+	reply_gen_kv_str(g, "message", message);
+	if (upstream_status > 0)
+		reply_gen_kv_int(g, "upstream_status", upstream_status);
+	if (upstream_error != NULL)
+		reply_gen_kv_str(g, "upstream_error", upstream_error);
+	yajl_gen_map_close(g);
+	if (retry_after_s > 0) {
+		char ra[24];
+
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry_after_s);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+	}
+	reply_send_json(req, status, g, o);
+}
+
+void
+reply_errorf(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	reply_error(req, status, code, msg, 0, NULL, 0);
+	free(msg);
+}
+
