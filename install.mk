@@ -21,6 +21,7 @@
 #       (from conf/tokenbroker.conf; an existing file is never replaced,
 #       and uninstall leaves it in place)
 #   $(EXAMPLESDIR)/*.conf (conf/examples/)                       0644
+#   $(EXAMPLESDIR)/tokenbroker-proxy-example.socket              0644
 #   $(MANDIR)/man1/tokenctl.1, man5/tokenbroker.conf.5, man8/tokenbrokerd.8
 #   $(BASHCOMPLETIONDIR)/tokenctl                                0644
 #
@@ -89,6 +90,7 @@ install:
 	$(INSTALL) -m 0644 contrib/tokenctl.bash-completion "$(DESTDIR)$(BASHCOMPLETIONDIR)/tokenctl"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(EXAMPLESDIR)"
 	$(INSTALL) -m 0644 $(TB_EXAMPLES) "$(DESTDIR)$(EXAMPLESDIR)/"
+	$(INSTALL) -m 0644 systemd/tokenbroker-proxy-example.socket "$(DESTDIR)$(EXAMPLESDIR)/"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(TB_CONFDIR)"
 	@conf="$(DESTDIR)$(TB_CONFDIR)/tokenbroker.conf"; \
 	if [ -e "$$conf" ]; then \
@@ -118,6 +120,7 @@ uninstall:
 		"$(DESTDIR)$(MANDIR)/man8/tokenbrokerd.8"
 	rm -f "$(DESTDIR)$(BASHCOMPLETIONDIR)/tokenctl"
 	rm -f $(TB_EXAMPLES:conf/examples/%="$(DESTDIR)$(EXAMPLESDIR)/%")
+	rm -f "$(DESTDIR)$(EXAMPLESDIR)/tokenbroker-proxy-example.socket"
 	@rmdir "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
 
 .PHONY: install uninstall

@@ -10,6 +10,11 @@
  * At most max_concurrency transfers are in the multi handle; later ones wait
  * in a FIFO with their easy handle already configured, so a bad option is
  * reported by http_start and not later.
+ *
+ * A transfer is a token request (http_start: the body collected, up to
+ * TOKEN_BODY_MAX, for the response parser) or a stream (http_stream_start:
+ * the proxy's, any method, the response handed over as it arrives, with
+ * pausing for backpressure and a timer of its own for the headers).
  */
 #include <sys/queue.h>
 
@@ -30,6 +35,11 @@
 
 #define HTTP_USER_AGENT "tokenbroker/0.1"
 #define HTTP_RETRY_AFTER_MAX 256 /* longer values are not a Retry-After */
+/* A stream's response headers: at most this many, of this many bytes in all. */
+#define HTTP_STREAM_HEADERS_MAX 128
+#define HTTP_STREAM_HEADER_BYTES (64 * 1024)
+/* What curl reads from an upstream at once, for a stream. */
+#define HTTP_STREAM_BUFFER (64 * 1024)
 
 /* One socket curl wants watched; owned by curl via curl_multi_assign. */
 struct http_sock {
@@ -57,6 +67,24 @@ struct http_transfer {
 	struct secbuf body; /* as it arrives, at most TOKEN_BODY_MAX bytes */
 	bool body_too_large;
 	char *retry_after;
+
+	struct http_stream *stream; /* NULL for a token request */
+};
+
+/* What a streaming transfer has beyond a token request's. */
+struct http_stream {
+	struct http_stream_cbs cbs;
+	void *arg;
+	char *url;
+	struct event *timer;	 /* the response headers' deadline */
+	long status;		 /* of the header block being read */
+	char *lines[HTTP_STREAM_HEADERS_MAX]; /* its header lines, trimmed */
+	size_t nlines;
+	size_t line_bytes;
+	bool headers_done;	 /* the final response's headers were handed over */
+	bool stopped;		 /* the headers callback said stop: free quietly */
+	bool timed_out;
+	bool too_many_headers;
 };
 
 TAILQ_HEAD(http_transfers, http_transfer);
@@ -90,10 +118,32 @@ http_slist_free(struct curl_slist *list)
 
 /* Frees a transfer that is no longer in the multi handle nor in a queue. */
 static void
+http_stream_lines_clear(struct http_stream *st)
+{
+	for (size_t i = 0; i < st->nlines; i++)
+		free(st->lines[i]);
+	st->nlines = 0;
+	st->line_bytes = 0;
+}
+
+static void
+http_stream_free(struct http_stream *st)
+{
+	if (st == NULL)
+		return;
+	if (st->timer != NULL)
+		event_free(st->timer);
+	http_stream_lines_clear(st);
+	free(st->url);
+	free(st);
+}
+
+static void
 http_transfer_free(struct http_transfer *t)
 {
 	if (t->easy != NULL)
 		curl_easy_cleanup(t->easy); /* before what it points to */
+	http_stream_free(t->stream);
 	http_slist_free(t->headers);
 	request_free(t->req);
 	secbuf_clear(&t->body);
@@ -154,6 +204,8 @@ http_error_text(struct http_transfer *t, CURLcode code)
  * calls the callback, then frees the transfer and the result.  failure, when
  * not NULL, replaces curl's account of what went wrong.
  */
+static void http_stream_finish(struct http_transfer *t, CURLcode code);
+
 static void
 http_finish(struct http_transfer *t, CURLcode code, const char *failure)
 {
@@ -161,6 +213,10 @@ http_finish(struct http_transfer *t, CURLcode code, const char *failure)
 	struct secret *body;
 	char *ct = NULL;
 
+	if (t->stream != NULL) {
+		http_stream_finish(t, code);
+		return;
+	}
 	memset(&res, 0, sizeof(res));
 	if (t->running) {
 		(void)curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res.status);
@@ -212,6 +268,11 @@ http_run(struct http_transfer *t)
 	t->started_ms = timeutil_mono_ms();
 	TAILQ_INSERT_TAIL(&h->running, t, entry);
 	h->nrunning++;
+	if (t->stream != NULL && t->timeout_ms > 0) {
+		struct timeval tv = timeutil_ms_to_tv(t->timeout_ms);
+
+		evtimer_add(t->stream->timer, &tv);
+	}
 	return 0;
 }
 
@@ -634,4 +695,293 @@ unsigned
 http_active(const struct http *h)
 {
 	return h->nrunning + h->nwaiting;
+}
+
+/*
+ * Completes a stream: out of the multi handle, the end callback (unless
+ * its headers callback stopped it), freed.
+ */
+static void
+http_stream_finish(struct http_transfer *t, CURLcode code)
+{
+	struct http_stream *st = t->stream;
+	enum http_stream_end how = HTTP_STREAM_DONE;
+	char *error = NULL, d[32];
+
+	http_detach(t);
+	if (st->stopped) {
+		http_transfer_free(t);
+		return;
+	}
+	if (st->timed_out) {
+		how = HTTP_STREAM_TIMEOUT;
+		error = xasprintf("no response headers within %s",
+				  duration_format(t->timeout_ms, d, sizeof(d)));
+	} else if (st->too_many_headers) {
+		how = HTTP_STREAM_FAILED;
+		error = xasprintf("response headers longer than %d bytes or %d lines",
+				  HTTP_STREAM_HEADER_BYTES, HTTP_STREAM_HEADERS_MAX);
+	} else if (code != CURLE_OK) {
+		how = HTTP_STREAM_FAILED;
+		error = http_error_text(t, code);
+	} else if (!st->headers_done) {
+		how = HTTP_STREAM_FAILED;
+		error = xstrdup("the connection closed before a response");
+	}
+	st->cbs.end(st->arg, how, error);
+	free(error);
+	http_transfer_free(t);
+}
+
+/* The response headers did not come in time: the transfer ends here. */
+static void
+http_stream_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_transfer *t = arg;
+
+	t->stream->timed_out = true;
+	http_finish(t, CURLE_OPERATION_TIMEDOUT, NULL);
+}
+
+/* The status of a status line ("HTTP/1.1 200 OK", "HTTP/2 200"), or 0. */
+static long
+http_status_of(const char *line, size_t n)
+{
+	size_t i = 5;
+	long status = 0;
+
+	while (i < n && line[i] != ' ')
+		i++;
+	while (i < n && line[i] == ' ')
+		i++;
+	for (int k = 0; k < 3; k++, i++) {
+		if (i >= n || line[i] < '0' || line[i] > '9')
+			return 0;
+		status = status * 10 + (line[i] - '0');
+	}
+	return status;
+}
+
+/*
+ * Hands the final response's headers over: name and value of each line,
+ * split at its colon.  Returns what the callback returned.
+ */
+static int
+http_stream_deliver(struct http_stream *st)
+{
+	struct http_header h[HTTP_STREAM_HEADERS_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->nlines; i++) {
+		char *line = st->lines[i], *colon = strchr(line, ':');
+		char *v;
+
+		if (colon == NULL || colon == line)
+			continue; /* not a header: dropped, as a proxy must */
+		*colon = '\0';
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		h[n++] = (struct http_header){ line, v };
+	}
+	st->headers_done = true;
+	evtimer_del(st->timer);
+	return st->cbs.headers(st->arg, st->status, h, n);
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION of a stream: collects one header block per
+ * response; the blank line after a final (not 1xx) status hands it over.
+ * Trailers after the body are ignored.
+ */
+static size_t
+http_stream_header_cb(char *line, size_t size, size_t nitems, void *arg)
+{
+	struct http_transfer *t = arg;
+	struct http_stream *st = t->stream;
+	size_t n = size * nitems, len = n;
+
+	if (st->headers_done)
+		return n;
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+		len--;
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		http_stream_lines_clear(st);
+		st->status = http_status_of(line, len);
+		return n;
+	}
+	if (len == 0) {
+		if (st->status < 200)
+			return n; /* 1xx: the real answer follows */
+		if (http_stream_deliver(st) < 0) {
+			st->stopped = true;
+			return 0;
+		}
+		return n;
+	}
+	if (st->nlines == HTTP_STREAM_HEADERS_MAX ||
+	    st->line_bytes + len > HTTP_STREAM_HEADER_BYTES || memchr(line, '\0', len) != NULL) {
+		st->too_many_headers = true;
+		return 0;
+	}
+	if (line[0] == ' ' || line[0] == '\t') {
+		/* obsolete line folding (RFC 7230 3.2.4): refused, as there */
+		st->too_many_headers = true;
+		return 0;
+	}
+	st->lines[st->nlines++] = xstrndup(line, len);
+	st->line_bytes += len;
+	return n;
+}
+
+/* CURLOPT_WRITEFUNCTION of a stream: the body, as it comes. */
+static size_t
+http_stream_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_transfer *t = arg;
+	struct http_stream *st = t->stream;
+	size_t n = size * nmemb;
+
+	if (!st->headers_done) /* cannot happen: curl reads headers first */
+		return 0;
+	if (st->cbs.data(st->arg, data, n) > 0)
+		return CURL_WRITEFUNC_PAUSE;
+	return n;
+}
+
+static bool
+http_stream_has(const struct http_stream_req *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (http_header_is(r->headers[i], name))
+			return true;
+	return false;
+}
+
+static int
+http_stream_append(struct http_transfer *t, const char *line, char **cause)
+{
+	struct curl_slist *l;
+
+	if (strpbrk(line, "\r\n") != NULL) {
+		*cause = xstrdup("request header contains a line break");
+		return -EINVAL;
+	}
+	if ((l = curl_slist_append(t->headers, line)) == NULL) {
+		*cause = xstrdup("out of memory");
+		return -ENOMEM;
+	}
+	t->headers = l;
+	return 0;
+}
+
+/*
+ * The header list of a stream: the caller's, and empty entries that keep
+ * curl from adding its own (Accept, a form Content-Type, Expect).
+ */
+static int
+http_stream_headers(struct http_transfer *t, const struct http_stream_req *r, char **cause)
+{
+	int rc;
+
+	for (size_t i = 0; i < r->nheaders; i++)
+		if ((rc = http_stream_append(t, r->headers[i], cause)) < 0)
+			return rc;
+	if (!http_stream_has(r, "Accept") && (rc = http_stream_append(t, "Accept:", cause)) < 0)
+		return rc;
+	if (r->has_body && !http_stream_has(r, "Content-Type") &&
+	    (rc = http_stream_append(t, "Content-Type:", cause)) < 0)
+		return rc;
+	return http_stream_append(t, "Expect:", cause);
+}
+
+static int
+http_stream_setup(struct http_transfer *t, const struct http_opts *o,
+		  const struct http_stream_req *r, char **cause)
+{
+	int rc;
+
+	if ((rc = http_stream_headers(t, r, cause)) < 0)
+		return rc;
+	HTTP_SETOPT(t, CURLOPT_PRIVATE, t);
+	HTTP_SETOPT(t, CURLOPT_ERRORBUFFER, t->errbuf);
+	HTTP_SETOPT(t, CURLOPT_NOSIGNAL, 1L);
+	HTTP_SETOPT(t, CURLOPT_PROTOCOLS_STR, "http,https");
+	HTTP_SETOPT(t, CURLOPT_FOLLOWLOCATION, 0L);
+	/* the path as the client sent it (dot segments are refused before) */
+	HTTP_SETOPT(t, CURLOPT_PATH_AS_IS, 1L);
+	HTTP_SETOPT(t, CURLOPT_URL, t->stream->url);
+	HTTP_SETOPT(t, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (strcmp(r->method, "HEAD") == 0) {
+		HTTP_SETOPT(t, CURLOPT_NOBODY, 1L);
+	} else {
+		if (r->has_body) {
+			HTTP_SETOPT(t, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+			HTTP_SETOPT(t, CURLOPT_POSTFIELDS, r->body != NULL ? r->body : "");
+		}
+		if (strcmp(r->method, "GET") != 0 || r->has_body)
+			HTTP_SETOPT(t, CURLOPT_CUSTOMREQUEST, r->method);
+	}
+	HTTP_SETOPT(t, CURLOPT_HTTPHEADER, t->headers);
+	HTTP_SETOPT(t, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
+	HTTP_SETOPT(t, CURLOPT_PROXY, o->proxy != NULL ? o->proxy : "");
+	if (o->ca_file != NULL)
+		HTTP_SETOPT(t, CURLOPT_CAINFO, o->ca_file);
+	if (!o->tls_verify) {
+		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYPEER, 0L);
+		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (o->client_cert != NULL)
+		HTTP_SETOPT(t, CURLOPT_SSLCERT, o->client_cert);
+	if (o->client_key != NULL)
+		HTTP_SETOPT(t, CURLOPT_SSLKEY, o->client_key);
+	HTTP_SETOPT(t, CURLOPT_BUFFERSIZE, (long)HTTP_STREAM_BUFFER);
+	HTTP_SETOPT(t, CURLOPT_WRITEFUNCTION, http_stream_write_cb);
+	HTTP_SETOPT(t, CURLOPT_WRITEDATA, t);
+	HTTP_SETOPT(t, CURLOPT_HEADERFUNCTION, http_stream_header_cb);
+	HTTP_SETOPT(t, CURLOPT_HEADERDATA, t);
+	return 0;
+}
+
+struct http_transfer *
+http_stream_start(struct http *h, const struct http_opts *o, const struct http_stream_req *r,
+		  const struct http_stream_cbs *cbs, void *arg, char **cause)
+{
+	struct http_transfer *t = xcalloc(1, sizeof(*t));
+	struct http_stream *st = xcalloc(1, sizeof(*st));
+
+	t->h = h;
+	t->stream = st;
+	t->timeout_ms = o->timeout_ms;
+	t->connect_timeout_ms = o->connect_timeout_ms;
+	st->cbs = *cbs;
+	st->arg = arg;
+	st->url = xstrdup(r->url);
+	st->timer = evtimer_new(h->base, http_stream_timer_cb, t);
+	if (st->timer == NULL || (t->easy = curl_easy_init()) == NULL) {
+		*cause = xstrdup("cannot create a curl handle");
+		http_transfer_free(t);
+		return NULL;
+	}
+	if (http_stream_setup(t, o, r, cause) < 0) {
+		http_transfer_free(t);
+		return NULL;
+	}
+	if (h->nrunning < h->max_concurrency && TAILQ_EMPTY(&h->waiting)) {
+		if (http_run(t) < 0) {
+			*cause = xstrdup("cannot start the request");
+			http_transfer_free(t);
+			return NULL;
+		}
+	} else {
+		TAILQ_INSERT_TAIL(&h->waiting, t, entry);
+		h->nwaiting++;
+	}
+	return t;
+}
+
+void
+http_stream_resume(struct http_transfer *t)
+{
+	if (t != NULL && t->running)
+		(void)curl_easy_pause(t->easy, CURLPAUSE_CONT);
 }

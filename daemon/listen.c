@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
@@ -36,6 +38,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "sockdiag.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -97,8 +100,8 @@ struct listen_uid {
 
 struct listen {
 	struct event_base *base;
-	const struct daemon_conf *dc;
-	struct metrics *metrics;
+	struct listen_opts o; /* its strings are ours: what, path, tcp_host */
+	char *conf_path;      /* the daemon's socket as configured (listen_set_conf) */
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	struct evconnlistener *listener;
@@ -120,6 +123,7 @@ struct listen {
 	struct listen_linger linger[LISTEN_LINGER_MAX];
 	unsigned refused;    /* refusals not logged yet */
 	int64_t refused_logged_ms;
+	bool tcp; /* an AF_INET or AF_INET6 socket: no SO_PEERCRED */
 	bool listening;
 	bool paused; /* out of descriptors: not accepting for a moment */
 	bool stopping;
@@ -186,7 +190,7 @@ listen_uid_count(struct listen *ls, uid_t uid, int delta)
 static unsigned
 listen_cap(const struct listen *ls)
 {
-	unsigned max = ls->dc->max_clients;
+	unsigned max = ls->o.max_clients;
 
 	return ls->fd_cap < max ? ls->fd_cap : max;
 }
@@ -283,20 +287,39 @@ listen_hold(const struct listen_peer *peer, void (*gone_cb)(void *arg), void *ar
 }
 
 void
+listen_watch(const struct listen_peer *peer, void (*gone_cb)(void *arg), void *arg)
+{
+	struct listen_conn *conn = (struct listen_conn *)peer;
+
+	conn->gone_cb = gone_cb;
+	conn->gone_arg = arg;
+}
+
+void
 listen_release(const struct listen_peer *peer)
 {
 	listen_unhold((struct listen_conn *)peer, false);
 }
 
-/* Reads the peer's uid, gid, pid and groups. */
+/*
+ * Reads the peer's uid, gid, pid and groups; on TCP its uid from the
+ * kernel's socket table.
+ */
 static int
-listen_conn_peer(struct listen_conn *conn)
+listen_conn_peer(struct listen *ls, struct listen_conn *conn)
 {
 	struct listen_peer *p = &conn->peer;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	gid_t groups[LISTEN_MAX_GROUPS];
+	int r;
 
+	if (ls->tcp) {
+		p->tcp = true;
+		if ((r = sockdiag_peer_uid(conn->fd, &p->uid, &p->inode)) < 0)
+			errno = -r;
+		return r;
+	}
 	if (getsockopt(conn->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
 	p->uid = cred.uid;
@@ -332,8 +355,8 @@ listen_over_cap(const struct listen *ls, uid_t uid)
 		return NULL;
 	if (ls->clients >= cap - root)
 		return "too many clients";
-	per_uid = ls->dc->max_clients_per_uid;
-	if (ls->fd_cap < ls->dc->max_clients && per_uid > (cap - root) / 2)
+	per_uid = ls->o.max_clients_per_uid;
+	if (ls->fd_cap < ls->o.max_clients && per_uid > (cap - root) / 2)
 		per_uid = (cap - root) / 2 > 0 ? (cap - root) / 2 : 1;
 	if (listen_uid_conns(ls, uid) >= per_uid)
 		return "too many connections from this uid";
@@ -435,7 +458,8 @@ listen_refuse(struct listen *ls, int fd, const char *why)
 	(void)sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 	yajl_gen_free(g);
 	shutdown(fd, SHUT_WR);
-	metrics_count_request(ls->metrics, 503);
+	if (ls->o.refused != NULL)
+		ls->o.refused(ls->o.refused_arg);
 	for (size_t i = 0; i < LISTEN_LINGER_MAX && l == NULL; i++)
 		if (ls->linger[i].ev == NULL)
 			l = &ls->linger[i];
@@ -482,8 +506,8 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 	conn->ls = ls;
 	conn->evcon = evcon;
 	conn->fd = fd;
-	if (listen_conn_peer(conn) < 0) {
-		log_warn("cannot read a client's credentials: %s", strerror(errno));
+	if (listen_conn_peer(ls, conn) < 0) {
+		log_warn("%s: cannot tell who a client is: %s", ls->o.what, strerror(errno));
 		free(conn);
 		if (evcon != busy)
 			evhttp_connection_free(evcon);
@@ -510,8 +534,8 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 	ls->clients++;
 	listen_uid_count(ls, conn->peer.uid, 1);
 	conn->hello = true;
-	tv = timeutil_ms_to_tv(ls->dc->client_timeout_ms < LISTEN_HELLO_TIMEOUT_MS
-				   ? ls->dc->client_timeout_ms
+	tv = timeutil_ms_to_tv(ls->o.client_timeout_ms < LISTEN_HELLO_TIMEOUT_MS
+				   ? ls->o.client_timeout_ms
 				   : LISTEN_HELLO_TIMEOUT_MS);
 	evhttp_connection_set_timeout_tv(evcon, &tv);
 	evhttp_connection_set_closecb(evcon, listen_conn_close_cb, conn);
@@ -575,7 +599,7 @@ listen_conn_of(struct listen *ls, struct evhttp_request *req)
 	    conn->evcon != evcon)
 		return NULL;
 	if (conn->hello) {
-		struct timeval tv = timeutil_ms_to_tv(ls->dc->client_timeout_ms);
+		struct timeval tv = timeutil_ms_to_tv(ls->o.client_timeout_ms);
 
 		conn->hello = false;
 		evhttp_connection_set_timeout_tv(evcon, &tv);
@@ -637,7 +661,7 @@ listen_socket_live(const struct sockaddr_un *sa)
  * -errno with *cause set.
  */
 static int
-listen_socket_create(const struct daemon_conf *dc, char **cause)
+listen_socket_create(const struct listen_opts *o, char **cause)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
@@ -645,26 +669,26 @@ listen_socket_create(const struct daemon_conf *dc, char **cause)
 	mode_t old;
 	int r;
 
-	if (strlen(dc->socket) >= sizeof(sa.sun_path)) {
-		*cause = xasprintf("socket path %s is too long", dc->socket);
+	if (strlen(o->path) >= sizeof(sa.sun_path)) {
+		*cause = xasprintf("socket path %s is too long", o->path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(sa.sun_path, dc->socket);
-	if (lstat(dc->socket, &st) == 0) {
+	strcpy(sa.sun_path, o->path);
+	if (lstat(o->path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			*cause = xasprintf("%s exists and is not a socket", dc->socket);
+			*cause = xasprintf("%s exists and is not a socket", o->path);
 			return -EEXIST;
 		}
 		if (listen_socket_live(&sa)) {
-			*cause = xasprintf("another daemon is listening on %s", dc->socket);
+			*cause = xasprintf("another daemon is listening on %s", o->path);
 			return -EADDRINUSE;
 		}
-		if (unlink(dc->socket) < 0 && errno != ENOENT) {
-			*cause = xasprintf("cannot remove stale socket %s: %s", dc->socket,
+		if (unlink(o->path) < 0 && errno != ENOENT) {
+			*cause = xasprintf("cannot remove stale socket %s: %s", o->path,
 					   strerror(errno));
 			return -errno;
 		}
-		log_info("replaced stale socket %s", dc->socket);
+		log_info("replaced stale socket %s", o->path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -676,21 +700,62 @@ listen_socket_create(const struct daemon_conf *dc, char **cause)
 	umask(old);
 	if (r < 0) {
 		r = -errno;
-		*cause = xasprintf("cannot bind %s: %s", dc->socket, strerror(errno));
+		*cause = xasprintf("cannot bind %s: %s", o->path, strerror(errno));
 		return r;
 	}
-	if ((dc->socket_group_set && chown(dc->socket, (uid_t)-1, dc->socket_group) < 0) ||
-	    chmod(dc->socket, dc->socket_mode) < 0) {
+	if ((o->group_set && chown(o->path, (uid_t)-1, o->group) < 0) ||
+	    chmod(o->path, o->mode) < 0) {
 		r = -errno;
-		*cause = xasprintf("cannot set owner or mode of %s: %s", dc->socket,
+		*cause = xasprintf("cannot set owner or mode of %s: %s", o->path,
 				   strerror(errno));
-		unlink(dc->socket);
+		unlink(o->path);
 		return r;
 	}
 	if (listen(fd, SOMAXCONN) < 0) {
 		r = -errno;
-		*cause = xasprintf("cannot listen on %s: %s", dc->socket, strerror(errno));
-		unlink(dc->socket);
+		*cause = xasprintf("cannot listen on %s: %s", o->path, strerror(errno));
+		unlink(o->path);
+		return r;
+	}
+	return TAKE_FD(fd);
+}
+
+/* A TCP socket listening on o's loopback address. Returns the fd, or -errno. */
+static int
+listen_tcp_create(const struct listen_opts *o, char **cause)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sslen;
+	_cleanup_close_ int fd = -1;
+	int one = 1, r;
+
+	if (inet_pton(AF_INET, o->tcp_host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(o->tcp_port);
+		sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, o->tcp_host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(o->tcp_port);
+		sslen = sizeof(*sin6);
+	} else {
+		*cause = xasprintf("%s is not a numeric address", o->tcp_host);
+		return -EINVAL;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*cause = xasprintf("cannot create socket: %s", strerror(errno));
+		return -errno;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, SOMAXCONN) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot listen on %s%s%s:%u: %s", ss.ss_family == AF_INET6 ? "[" : "",
+				   o->tcp_host, ss.ss_family == AF_INET6 ? "]" : "",
+				   (unsigned)o->tcp_port, strerror(errno));
 		return r;
 	}
 	return TAKE_FD(fd);
@@ -700,34 +765,78 @@ listen_socket_create(const struct daemon_conf *dc, char **cause)
 static void
 listen_set_timeout(struct listen *ls)
 {
-	struct timeval tv = timeutil_ms_to_tv(ls->dc->client_timeout_ms);
+	struct timeval tv = timeutil_ms_to_tv(ls->o.client_timeout_ms);
 
 	evhttp_set_timeout_tv(ls->http, &tv);
 }
 
+static bool
+listen_fd_is_inet(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	       (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+}
+
+/* The daemon's socket's settings as a listener's. */
+static void
+listen_daemon_opts(const struct daemon_conf *dc, struct listen_opts *o)
+{
+	*o = (struct listen_opts){
+		.what = "the socket",
+		.path = dc->socket,
+		.mode = dc->socket_mode,
+		.group_set = dc->socket_group_set,
+		.group = dc->socket_group,
+		.max_clients = dc->max_clients,
+		.max_clients_per_uid = dc->max_clients_per_uid,
+		.fd_cap = listen_fd_cap(dc),
+		.client_timeout_ms = dc->client_timeout_ms,
+	};
+}
+
+/* Copies o into ls, owning its strings. */
+static void
+listen_take_opts(struct listen *ls, const struct listen_opts *o)
+{
+	char *what = xstrdup(o->what != NULL ? o->what : "listener");
+	char *path = o->path != NULL ? xstrdup(o->path) : NULL;
+	char *host = o->tcp_host != NULL ? xstrdup(o->tcp_host) : NULL;
+
+	free((char *)ls->o.what);
+	free((char *)ls->o.path);
+	free((char *)ls->o.tcp_host);
+	ls->o = *o;
+	ls->o.what = what;
+	ls->o.path = path;
+	ls->o.tcp_host = host;
+	ls->fd_cap = o->fd_cap;
+}
+
 struct listen *
-listen_new(struct event_base *base, const struct daemon_conf *dc, struct evhttp *http,
-	   int activated_fd, struct metrics *metrics, char **cause)
+listen_new_opts(struct event_base *base, const struct listen_opts *o, struct evhttp *http,
+		int activated_fd, char **cause)
 {
 	struct listen *ls = xcalloc(1, sizeof(*ls));
 	int fd = activated_fd;
 
 	ls->base = base;
-	ls->dc = dc;
 	ls->http = http;
-	ls->metrics = metrics;
+	listen_take_opts(ls, o);
 	for (size_t i = 0; i < LISTEN_LINGER_MAX; i++)
 		ls->linger[i].fd = -1;
 	if (fd < 0) {
-		if ((fd = listen_socket_create(dc, cause)) < 0) {
-			free(ls);
-			return NULL;
-		}
-		ls->path = xstrdup(dc->socket);
+		fd = o->path != NULL ? listen_socket_create(o, cause) : listen_tcp_create(o, cause);
+		if (fd < 0)
+			return listen_free(ls);
+		if (o->path != NULL)
+			ls->path = xstrdup(o->path);
 	} else {
 		evutil_make_socket_nonblocking(fd);
 	}
-	ls->fd_cap = listen_fd_cap(dc);
+	ls->tcp = listen_fd_is_inet(fd);
 	/*
 	 * Backlog 0: the socket listens already (SOMAXCONN, or the .socket
 	 * unit's Backlog=); -1 would make it listen again with 128, which a
@@ -753,31 +862,62 @@ listen_new(struct event_base *base, const struct daemon_conf *dc, struct evhttp 
 	return ls;
 }
 
+/* The API's 503s past the caps are counted with its answers. */
+static void
+listen_count_refused(void *arg)
+{
+	metrics_count_request(arg, 503);
+}
+
+struct listen *
+listen_new(struct event_base *base, const struct daemon_conf *dc, struct evhttp *http,
+	   int activated_fd, struct metrics *metrics, char **cause)
+{
+	struct listen_opts o;
+	struct listen *ls;
+
+	listen_daemon_opts(dc, &o);
+	o.refused = listen_count_refused;
+	o.refused_arg = metrics;
+	if ((ls = listen_new_opts(base, &o, http, activated_fd, cause)) != NULL)
+		ls->conf_path = xstrdup(dc->socket);
+	return ls;
+}
+
+void
+listen_set_opts(struct listen *ls, const struct listen_opts *o)
+{
+	if (ls->path != NULL &&
+	    ((o->group_set && chown(ls->path, (uid_t)-1, o->group) < 0) ||
+	     chmod(ls->path, o->mode) < 0))
+		log_warn("cannot set owner or mode of %s: %s", ls->path, strerror(errno));
+	listen_take_opts(ls, o);
+	listen_set_timeout(ls);
+	listen_update(ls);
+}
+
 int
 listen_set_conf(struct listen *ls, const struct daemon_conf *dc)
 {
-	const struct daemon_conf *old = ls->dc;
+	struct listen_opts o;
 	int r = 0;
 
+	listen_daemon_opts(dc, &o);
+	o.refused = ls->o.refused;
+	o.refused_arg = ls->o.refused_arg;
 	if (ls->path != NULL) {
-		if (strcmp(old->socket, dc->socket) != 0) {
+		if (strcmp(ls->conf_path, dc->socket) != 0) {
 			log_warn("socket: %s -> %s needs a restart; still listening on %s",
-				 old->socket, dc->socket, ls->path);
+				 ls->conf_path, dc->socket, ls->path);
 			r = 1;
 		}
-		if ((dc->socket_group_set && chown(ls->path, (uid_t)-1, dc->socket_group) < 0) ||
-		    chmod(ls->path, dc->socket_mode) < 0)
-			log_warn("cannot set owner or mode of %s: %s", ls->path, strerror(errno));
-	} else if (strcmp(old->socket, dc->socket) != 0 || old->socket_mode != dc->socket_mode ||
-		   old->socket_group_set != dc->socket_group_set ||
-		   old->socket_group != dc->socket_group) {
+	} else if (strcmp(ls->conf_path, dc->socket) != 0 || ls->o.mode != dc->socket_mode ||
+		   ls->o.group_set != dc->socket_group_set || ls->o.group != dc->socket_group) {
 		log_notice("socket settings are ignored under socket activation: the .socket "
 			   "unit sets them");
 	}
-	ls->dc = dc;
-	ls->fd_cap = listen_fd_cap(dc);
-	listen_set_timeout(ls);
-	listen_update(ls);
+	o.path = ls->o.path; /* the socket stays where it is */
+	listen_set_opts(ls, &o);
 	return r;
 }
 
@@ -830,6 +970,10 @@ listen_free(struct listen *ls)
 	}
 	free(ls->conns);
 	free(ls->uids);
+	free((char *)ls->o.what);
+	free((char *)ls->o.path);
+	free((char *)ls->o.tcp_host);
+	free(ls->conf_path);
 	free(ls);
 	return NULL;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
@@ -23,12 +24,37 @@
 struct listen;
 struct metrics;
 
-/* Who is at the other end of a connection, read when it was accepted. */
+/*
+ * Who is at the other end of a connection, read when it was accepted: on a
+ * Unix socket from SO_PEERCRED and SO_PEERGROUPS; on loopback TCP the uid
+ * that owns the client's socket (sockdiag.h), with no pid and no groups
+ * (tcp set: the inode of the client's socket says who holds it).
+ */
 struct listen_peer {
 	uid_t uid;
-	pid_t pid;
-	gid_t gids[LISTEN_MAX_GROUPS]; /* primary first, then supplementary */
+	pid_t pid;		       /* 0 on TCP */
+	gid_t gids[LISTEN_MAX_GROUPS]; /* primary first, then supplementary; none on TCP */
 	size_t ngids;
+	bool tcp;
+	uint64_t inode;		       /* TCP: the client's socket */
+};
+
+/* A listener's settings (strings copied). */
+struct listen_opts {
+	const char *what;     /* for messages: "proxy billing" */
+	const char *path;     /* a Unix socket to create, or NULL for TCP */
+	const char *tcp_host; /* numeric loopback address */
+	uint16_t tcp_port;
+	mode_t mode;	      /* of the Unix socket */
+	bool group_set;
+	gid_t group;
+	unsigned max_clients;
+	unsigned max_clients_per_uid;
+	unsigned fd_cap;      /* clients the descriptor limit leaves room for */
+	int64_t client_timeout_ms;
+	/* A connection over the caps was answered 503 (may be NULL). */
+	void (*refused)(void *arg);
+	void *refused_arg;
 };
 
 /*
@@ -42,6 +68,16 @@ struct listen_peer {
 struct listen *listen_new(struct event_base *base, const struct daemon_conf *dc,
 			  struct evhttp *http, int activated_fd, struct metrics *metrics,
 			  char **cause);
+/*
+ * A listener with o's settings: on activated_fd when it is >= 0, else on
+ * the Unix socket o->path (created as for the daemon's socket) or the TCP
+ * address o->tcp_host:o->tcp_port.  Returns NULL with *cause set.
+ */
+struct listen *listen_new_opts(struct event_base *base, const struct listen_opts *o,
+			       struct evhttp *http, int activated_fd, char **cause);
+/* New caps, timeouts and, for a Unix socket it created, mode and group. */
+void listen_set_opts(struct listen *ls, const struct listen_opts *o);
+
 /*
  * Takes a reloaded [daemon] (borrowed): caps and timeouts, and the socket's
  * mode and group apply at once; a new socket path needs a restart (returns
@@ -76,6 +112,12 @@ unsigned listen_clients(const struct listen *ls);
  * connection.
  */
 void listen_hold(const struct listen_peer *peer, void (*gone_cb)(void *arg), void *arg);
+/*
+ * As listen_hold, but told only when the connection closes (a failed
+ * write, evhttp's timeouts, a free), not when the client merely hangs up:
+ * for a request that is answered as it goes, whose writes find out.
+ */
+void listen_watch(const struct listen_peer *peer, void (*gone_cb)(void *arg), void *arg);
 /* Ends the hold on peer's connection, if there is one: it was answered. */
 void listen_release(const struct listen_peer *peer);
 

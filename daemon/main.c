@@ -20,6 +20,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxy.h"
 #include "renew.h"
 #include "sd.h"
 #include "secret.h"
@@ -28,6 +29,10 @@
 #include "xmalloc.h"
 
 #define MAIN_STOP_GRACE_MS 300
+/* How long proxied requests in flight may take to finish at a stop. */
+#define MAIN_PROXY_DRAIN_MS 5000
+/* Upstream transfers of every proxy at once. */
+#define MAIN_PROXY_TRANSFERS_MAX 4096
 #define MAIN_STATUS_INTERVAL_MS 5000
 #define MAIN_STATUS_MAX 160 /* one line of STATUS=: counts and a duration */
 
@@ -42,6 +47,8 @@ struct main_ctx {
 	struct renew *renew;
 	struct credential_ctx *creds;
 	struct api *api;
+	struct http *proxy_http; /* the proxies' upstream transfers */
+	struct proxy_ctx *proxies;
 	struct event *sigterm;
 	struct event *sigint;
 	struct event *sighup;
@@ -133,11 +140,20 @@ main_status_cb(evutil_socket_t fd, short what, void *arg)
 	sd_status(m->sd, status);
 }
 
+/* Nothing proxied is in flight any more: the answers get a moment to leave. */
+static void
+main_drained_cb(void *arg)
+{
+	struct main_ctx *m = arg;
+	struct timeval grace = timeutil_ms_to_tv(MAIN_STOP_GRACE_MS);
+
+	event_base_loopexit(m->base, &grace);
+}
+
 static void
 main_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_ctx *m = arg;
-	struct timeval grace = timeutil_ms_to_tv(MAIN_STOP_GRACE_MS);
 
 	if (m->stopping)
 		return;
@@ -146,7 +162,15 @@ main_stop_cb(evutil_socket_t sig, short what, void *arg)
 	sd_stopping(m->sd);
 	/* Answer the waiting clients, then give the answers a moment to leave. */
 	api_shutdown(m->api);
-	event_base_loopexit(m->base, &grace);
+	if (proxy_ctx_active(m->proxies) > 0) {
+		struct timeval drain = timeutil_ms_to_tv(MAIN_PROXY_DRAIN_MS);
+
+		log_notice("waiting up to %ds for %u proxied request%s", MAIN_PROXY_DRAIN_MS / 1000,
+			   proxy_ctx_active(m->proxies),
+			   proxy_ctx_active(m->proxies) == 1 ? "" : "s");
+		event_base_loopexit(m->base, &drain);
+	}
+	proxy_ctx_shutdown(m->proxies, main_drained_cb, m);
 }
 
 /*
@@ -175,6 +199,7 @@ main_hup_cb(evutil_socket_t sig, short what, void *arg)
 			log_set_level(conf->daemon.log_level);
 		api_set_conf(m->api, conf);
 		credential_ctx_reload(m->creds, conf);
+		proxy_ctx_reload(m->proxies, conf);
 		m->conf = conf;
 		conf_free(old);
 	}
@@ -186,6 +211,8 @@ static void
 main_free(struct main_ctx *m)
 {
 	api_free(m->api);
+	proxy_ctx_free(m->proxies); /* its requests wait on credentials */
+	http_free(m->proxy_http);
 	credential_ctx_free(m->creds);
 	renew_free(m->renew);
 	http_free(m->http);
@@ -233,21 +260,72 @@ main_raise_nofile(const struct daemon_conf *dc)
 			 dc->max_clients, (unsigned long long)rl.rlim_cur, listen_fd_reserve(dc), cap);
 }
 
+/* Frees what sd_listen_sockets gave; the sockets have been handed on. */
+static void
+main_sockets_free(struct sd_socket *socks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(socks[i].name);
+	free(socks);
+}
+
+/*
+ * Which passed socket is the API's: a socket named as a proxy is that
+ * proxy's; of the others exactly one listening Unix stream socket is the
+ * API's (none: the daemon binds its configured path).  The rest wait for a
+ * proxy of their name to appear on a reload.
+ */
+static int
+main_pick_api_socket(const struct conf *conf, const struct sd_socket *socks, size_t n,
+		     int *ret_fd, char **cause)
+{
+	*ret_fd = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (conf_find_proxy(conf, socks[i].name) != NULL) {
+			if (!socks[i].unix_stream && !socks[i].inet_stream) {
+				*cause = xasprintf("the socket %s passed by the service manager is "
+						   "not a listening stream socket",
+						   socks[i].name);
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (!socks[i].unix_stream) {
+			log_notice("socket %s passed by the service manager: no proxy of that name "
+				   "(yet)",
+				   socks[i].name);
+			continue;
+		}
+		if (*ret_fd >= 0) {
+			*cause = xasprintf("the service manager passed two Unix sockets for the API "
+					   "(%s and another); a proxy's socket needs "
+					   "FileDescriptorName= set to the proxy's name",
+					   socks[i].name);
+			return -EINVAL;
+		}
+		*ret_fd = socks[i].fd;
+	}
+	if (n > 0 && *ret_fd < 0)
+		log_notice("no Unix socket for the API was passed: binding %s", conf->daemon.socket);
+	return 0;
+}
+
 static int
 main_run(struct main_ctx *m)
 {
 	struct timeval tv = timeutil_ms_to_tv(MAIN_STATUS_INTERVAL_MS);
 	char status[MAIN_STATUS_MAX], *cause = NULL;
-	int listen_fd;
+	struct sd_socket *socks = NULL;
+	size_t nsocks = 0;
+	int listen_fd = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	main_raise_nofile(&m->conf->daemon);
-	listen_fd = sd_listen_socket(&cause);
-	if (listen_fd == -ENOENT) {
-		listen_fd = -1; /* none passed: bind the configured path */
-	} else if (listen_fd < 0) {
+	if (sd_listen_sockets(&socks, &nsocks, &cause) < 0 ||
+	    main_pick_api_socket(m->conf, socks, nsocks, &listen_fd, &cause) < 0) {
 		log_err("%s", cause);
 		free(cause);
+		main_sockets_free(socks, nsocks);
 		conf_free(m->conf);
 		return 1;
 	}
@@ -261,6 +339,14 @@ main_run(struct main_ctx *m)
 	if (m->http == NULL || m->renew == NULL)
 		log_fatal("cannot set up the upstream client");
 	m->creds = credential_ctx_new(m->base, m->http, m->renew, m->metrics);
+	m->proxy_http = http_new(m->base, MAIN_PROXY_TRANSFERS_MAX);
+	if (m->proxy_http == NULL)
+		log_fatal("cannot set up the upstream client");
+	m->proxies = proxy_ctx_new(m->base, m->proxy_http, m->creds);
+	for (size_t i = 0; i < nsocks; i++)
+		if (socks[i].fd != listen_fd)
+			proxy_ctx_adopt_fd(m->proxies, socks[i].name, socks[i].fd);
+	main_sockets_free(socks, nsocks);
 	m->api = api_new(m->base, m->conf, m->creds, m->metrics, listen_fd, &cause);
 	if (m->api == NULL) {
 		log_err("%s", cause);
@@ -268,6 +354,7 @@ main_run(struct main_ctx *m)
 		main_free(m);
 		return 1;
 	}
+	api_set_proxies(m->api, m->proxies);
 	m->sigterm = evsignal_new(m->base, SIGTERM, main_stop_cb, m);
 	m->sigint = evsignal_new(m->base, SIGINT, main_stop_cb, m);
 	m->sighup = evsignal_new(m->base, SIGHUP, main_hup_cb, m);
@@ -280,6 +367,11 @@ main_run(struct main_ctx *m)
 	event_add(m->status, &tv);
 
 	credential_ctx_load(m->creds, m->conf);
+	if (proxy_ctx_load(m->proxies, m->conf) > 0) {
+		log_err("cannot start every proxy: stopping");
+		main_free(m);
+		return 1;
+	}
 	log_notice("tokenbrokerd %s listening on %s with %zu credentials", TOKENBROKER_VERSION,
 		   listen_fd >= 0 ? "the socket passed by the service manager" : m->conf->daemon.socket,
 		   m->conf->ncreds);

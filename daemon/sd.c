@@ -89,28 +89,34 @@ sd_stopping(struct sd *sd)
 }
 
 int
-sd_listen_socket(char **cause)
+sd_listen_sockets(struct sd_socket **ret, size_t *ret_n, char **cause)
 {
-	int n = sd_listen_fds(1);
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
 
+	*ret = NULL;
+	*ret_n = 0;
 	if (n == 0)
-		return -ENOENT;
+		return 0;
 	if (n < 0) {
 		*cause = xasprintf("cannot take the sockets passed by the service manager: %s",
 				   strerror(-n));
 		return -EINVAL;
 	}
-	if (n > 1) {
-		*cause = xasprintf("the service manager passed %d sockets; tokenbrokerd listens on one",
-				   n);
-		return -EINVAL;
+	*ret = xcalloc((size_t)n, sizeof(**ret));
+	for (int i = 0; i < n; i++) {
+		struct sd_socket *s = &(*ret)[i];
+
+		s->fd = SD_LISTEN_FDS_START + i;
+		s->name = xstrdup(names != NULL && names[i] != NULL ? names[i] : "unknown");
+		s->unix_stream = sd_is_socket_unix(s->fd, SOCK_STREAM, 1, NULL, 0) > 0;
+		s->inet_stream = sd_is_socket_inet(s->fd, 0, SOCK_STREAM, 1, 0) > 0;
+		if (names != NULL)
+			free(names[i]);
 	}
-	if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
-		*cause = xstrdup("the socket passed by the service manager is not a listening "
-				 "Unix stream socket (ListenStream= with a path)");
-		return -EINVAL;
-	}
-	return SD_LISTEN_FDS_START;
+	free(names);
+	*ret_n = (size_t)n;
+	return 0;
 }
 
 int

@@ -7,6 +7,7 @@
 #ifndef TB_SD_H
 #define TB_SD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <event2/event.h>
@@ -25,12 +26,20 @@ void sd_status(struct sd *sd, const char *status);
 void sd_reloading(struct sd *sd);
 void sd_stopping(struct sd *sd);
 
+/* A listening socket passed by socket activation. */
+struct sd_socket {
+	int fd;
+	char *name;	  /* FileDescriptorName=, by default the .socket unit's name */
+	bool unix_stream; /* a listening Unix stream socket */
+	bool inet_stream; /* a listening TCP socket */
+};
+
 /*
- * The listening socket passed by socket activation: the fd (>= 0), -ENOENT
- * when none was passed, or -EINVAL with *cause when what was passed is not
- * one Unix stream socket.
+ * The sockets passed (LISTEN_FDS, LISTEN_FDNAMES): 0 with *ret_n set (0
+ * when none was passed; the caller frees the names and the array), or
+ * -EINVAL with *cause.
  */
-int sd_listen_socket(char **cause);
+int sd_listen_sockets(struct sd_socket **ret, size_t *ret_n, char **cause);
 
 /* log_writer_fn sending structured entries to the journal. */
 int sd_journal_writer(int level, const struct log_field *fields, size_t nfields, const char *msg);
