@@ -3,9 +3,9 @@
  * exit statuses, and what each file of the client offers the others.
  *
  *   tokenctl.c  main, options, the command table, the help text
- *   ctlcmd.c    the commands: token, header, renew, exec, status
+ *   ctlcmd.c    the commands: token, header, renew, exec, status, proxies
  *   ctlcall.c   one request to the daemon, its answer, its refusals
- *   ctlout.c    what is printed: errors, raw text, JSON, the status table
+ *   ctlout.c    what is printed: errors, raw text, JSON, the tables
  *   ctlhttp.c   HTTP/1.1 over the Unix socket (its own header)
  */
 #ifndef TB_CTL_H
@@ -62,6 +62,7 @@ int ctlcmd_header(const struct ctl_args *args);
 int ctlcmd_status(const struct ctl_args *args);
 int ctlcmd_renew(const struct ctl_args *args);
 int ctlcmd_exec(const struct ctl_args *args);
+int ctlcmd_proxies(const struct ctl_args *args);
 
 /* ctlcall.c: a token as answered; all pointers into the answer's JSON tree. */
 struct ctlcall_token {
@@ -104,6 +105,8 @@ int ctlout_json(const struct json *v, const char *skip);
 /* "12s", "41m", "2h5m", "3d4h" into buf: one or two units, rounded down. */
 const char *ctlout_span(int64_t s, char *buf, size_t size);
 /* Prints the status table of the credential objects creds[0..n-1] on stdout. */
-void ctlout_table(struct json *const *creds, size_t n);
+void ctlout_status_table(struct json *const *creds, size_t n);
+/* Prints the table of the proxy objects proxies[0..n-1] on stdout. */
+void ctlout_proxy_table(struct json *const *proxies, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * ctlcmd: tokenctl's commands, each one request to the daemon (ctlcall.c)
- * and its answer printed (ctlout.c): token, header, renew, exec, status.
+ * and its answer printed (ctlout.c): token, header, renew, exec, status,
+ * proxies.
  * Each returns the exit status the contract gives its outcome.
  *
  * A token reaches stdout only through write(2) and leaves this process only
@@ -147,6 +148,37 @@ ctlcmd_exec(const struct ctl_args *args)
 }
 
 /*
+ * GETs path, whose answer is an object with the array key ("credentials"
+ * of /v1/credentials).  0 with *ret_answer and *ret_root (the caller frees
+ * both) and *ret_list in the tree; otherwise the exit status, the error
+ * printed.
+ */
+static int
+ctlcmd_get_list(const struct ctl_args *args, const char *path, const char *key,
+    struct ctlhttp_answer **ret_answer, struct json **ret_root, const struct json **ret_list)
+{
+	struct ctlhttp_answer *a = NULL;
+	const struct json *list;
+	struct json *root;
+	int rc;
+
+	if ((rc = ctlcall_request(args, "GET", path, &a)) != 0)
+		return rc;
+	root = ctlcall_json(a);
+	list = json_get(root, key);
+	if (list == NULL || list->type != JSON_ARRAY) {
+		ctlout_error("bad answer from the daemon at %s: no list of %s", args->socket, key);
+		json_free(root);
+		ctlhttp_answer_free(a);
+		return EX_TEMPFAIL;
+	}
+	*ret_answer = a;
+	*ret_root = root;
+	*ret_list = list;
+	return 0;
+}
+
+/*
  * The credentials the caller may see, as a table or the daemon's JSON; with
  * NAME only that one, EX_NOINPUT when it is not among them.
  */
@@ -154,19 +186,12 @@ int
 ctlcmd_status(const struct ctl_args *args)
 {
 	struct ctlhttp_answer *a = NULL;
-	struct json *root, *one = NULL;
+	struct json *root = NULL, *one = NULL;
 	const struct json *list;
 	int rc;
 
-	if ((rc = ctlcall_request(args, "GET", "/v1/credentials", &a)) != 0)
+	if ((rc = ctlcmd_get_list(args, "/v1/credentials", "credentials", &a, &root, &list)) != 0)
 		return rc;
-	root = ctlcall_json(a);
-	list = json_get(root, "credentials");
-	if (list == NULL || list->type != JSON_ARRAY) {
-		ctlout_error("bad answer from the daemon at %s: no list of credentials", args->socket);
-		rc = EX_TEMPFAIL;
-		goto out;
-	}
 	if (args->name != NULL) {
 		for (size_t i = 0; i < list->n && one == NULL; i++) {
 			const char *name = json_get_string(list->values[i], "name");
@@ -185,10 +210,30 @@ ctlcmd_status(const struct ctl_args *args)
 	else if (args->given & CTL_OPT_JSON)
 		rc = ctlout_write(a->body, a->bodylen);
 	else if (one != NULL)
-		ctlout_table(&one, 1);
+		ctlout_status_table(&one, 1);
 	else
-		ctlout_table(list->values, list->n);
+		ctlout_status_table(list->values, list->n);
 out:
+	json_free(root);
+	ctlhttp_answer_free(a);
+	return rc;
+}
+
+/* The proxies the caller may use, as a table or the daemon's JSON as it came. */
+int
+ctlcmd_proxies(const struct ctl_args *args)
+{
+	struct ctlhttp_answer *a = NULL;
+	struct json *root = NULL;
+	const struct json *list;
+	int rc;
+
+	if ((rc = ctlcmd_get_list(args, "/v1/proxies", "proxies", &a, &root, &list)) != 0)
+		return rc;
+	if (args->given & CTL_OPT_JSON)
+		rc = ctlout_write(a->body, a->bodylen);
+	else
+		ctlout_proxy_table(list->values, list->n);
 	json_free(root);
 	ctlhttp_answer_free(a);
 	return rc;

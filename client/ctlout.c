@@ -1,7 +1,7 @@
 /*
  * ctlout: what tokenctl prints.  Error lines on stderr; on stdout the raw
  * text of an answer (a token among them), the daemon's JSON re-encoded, and
- * the status table.
+ * the tables of credentials and proxies.
  *
  * Tokens are written with write(2) straight from the answer buffer, never
  * through stdio or a format string.  The JSON and table printers go through
@@ -179,19 +179,10 @@ ctlout_span(int64_t s, char *buf, size_t size)
 	return buf;
 }
 
-/* One row of the status table, every cell printable. */
-struct ctlout_row {
-	char *cells[7];
-};
-
-static const char *const ctlout_status_heads[7] = {
-	"NAME", "STATE", "EXPIRES", "NEXT", "RENEWALS", "FAILURES", "LAST-ERROR",
-};
-
 static char *
-ctlout_cell_string(const struct json *cred, const char *key)
+ctlout_cell_string(const struct json *obj, const char *key)
 {
-	const char *s = json_get_string(cred, key);
+	const char *s = json_get_string(obj, key);
 
 	if (s == NULL || s[0] == '\0')
 		return xstrdup("-");
@@ -199,11 +190,11 @@ ctlout_cell_string(const struct json *cred, const char *key)
 }
 
 static char *
-ctlout_cell_number(const struct json *cred, const char *key)
+ctlout_cell_number(const struct json *obj, const char *key)
 {
 	int64_t n;
 
-	if (json_int64(json_get(cred, key), &n) != 0)
+	if (json_int64(json_get(obj, key), &n) != 0)
 		return xstrdup("-");
 	return xasprintf("%lld", (long long)n);
 }
@@ -227,18 +218,48 @@ ctlout_cell_time(const struct json *cred, const char *key, int64_t now, bool exp
 	return xasprintf("expired %s ago", ctlout_span(now - at, span, sizeof(span)));
 }
 
-/* The status table: a head line, then a row per credential, columns aligned. */
-void
-ctlout_table(struct json *const *creds, size_t n)
+/*
+ * Prints a table: the head line, then nrows rows of ncols cells (row-major,
+ * every one printable; freed here), each column as wide as its widest
+ * cell; the last one is not padded.
+ */
+static void
+ctlout_grid(const char *const *heads, size_t ncols, char **cells, size_t nrows)
 {
-	int64_t now = (int64_t)time(NULL);
-	struct ctlout_row *rows = xcalloc(n == 0 ? 1 : n, sizeof(*rows));
-	size_t width[7];
+	size_t *width = xcalloc(ncols, sizeof(*width));
 
-	for (size_t c = 0; c < 7; c++)
-		width[c] = strlen(ctlout_status_heads[c]);
+	for (size_t c = 0; c < ncols; c++)
+		width[c] = strlen(heads[c]);
+	for (size_t i = 0; i < nrows * ncols; i++)
+		if (strlen(cells[i]) > width[i % ncols])
+			width[i % ncols] = strlen(cells[i]);
+	for (size_t c = 0; c + 1 < ncols; c++)
+		printf("%-*s  ", (int)width[c], heads[c]);
+	printf("%s\n", heads[ncols - 1]);
+	for (size_t i = 0; i < nrows * ncols; i++) {
+		if (i % ncols + 1 < ncols)
+			printf("%-*s  ", (int)width[i % ncols], cells[i]);
+		else
+			printf("%s\n", cells[i]);
+		free(cells[i]);
+	}
+	free(cells);
+	free(width);
+}
+
+/* The status table: a head line, then a row per credential. */
+void
+ctlout_status_table(struct json *const *creds, size_t n)
+{
+	static const char *const heads[] = {
+		"NAME", "STATE", "EXPIRES", "NEXT", "RENEWALS", "FAILURES", "LAST-ERROR",
+	};
+	const size_t ncols = ELEMENTSOF(heads);
+	int64_t now = (int64_t)time(NULL);
+	char **cells = xcalloc(n * ncols + 1, sizeof(*cells));
+
 	for (size_t i = 0; i < n; i++) {
-		char **cell = rows[i].cells;
+		char **cell = &cells[i * ncols];
 
 		cell[0] = ctlout_cell_string(creds[i], "name");
 		cell[1] = ctlout_cell_string(creds[i], "state");
@@ -247,19 +268,30 @@ ctlout_table(struct json *const *creds, size_t n)
 		cell[4] = ctlout_cell_number(creds[i], "renewals");
 		cell[5] = ctlout_cell_number(creds[i], "failures");
 		cell[6] = ctlout_cell_string(creds[i], "last_error");
-		for (size_t c = 0; c < 7; c++)
-			if (strlen(cell[c]) > width[c])
-				width[c] = strlen(cell[c]);
 	}
-	for (size_t c = 0; c < 6; c++)
-		printf("%-*s  ", (int)width[c], ctlout_status_heads[c]);
-	printf("%s\n", ctlout_status_heads[6]);
+	ctlout_grid(heads, ncols, cells, n);
+}
+
+/* The proxy table: a head line, then a row per proxy; LAST is "-" before its first answer. */
+void
+ctlout_proxy_table(struct json *const *proxies, size_t n)
+{
+	static const char *const heads[] = {
+		"NAME", "LISTEN", "UPSTREAM", "CREDENTIAL", "REQUESTS", "RETRIES", "LAST",
+	};
+	const size_t ncols = ELEMENTSOF(heads);
+	char **cells = xcalloc(n * ncols + 1, sizeof(*cells));
+
 	for (size_t i = 0; i < n; i++) {
-		for (size_t c = 0; c < 6; c++)
-			printf("%-*s  ", (int)width[c], rows[i].cells[c]);
-		printf("%s\n", rows[i].cells[6]);
-		for (size_t c = 0; c < 7; c++)
-			free(rows[i].cells[c]);
+		char **cell = &cells[i * ncols];
+
+		cell[0] = ctlout_cell_string(proxies[i], "name");
+		cell[1] = ctlout_cell_string(proxies[i], "listen");
+		cell[2] = ctlout_cell_string(proxies[i], "upstream");
+		cell[3] = ctlout_cell_string(proxies[i], "credential");
+		cell[4] = ctlout_cell_number(proxies[i], "requests");
+		cell[5] = ctlout_cell_number(proxies[i], "retries");
+		cell[6] = ctlout_cell_number(proxies[i], "last_status");
 	}
-	free(rows);
+	ctlout_grid(heads, ncols, cells, n);
 }

@@ -1,7 +1,8 @@
 /*
  * tokenctl: the command-line client of tokenbrokerd.  It asks the daemon over
- * its Unix socket and prints the token, a header line, a status table, or
- * runs a command with the token in its environment.
+ * its Unix socket and prints the token, a header line, a table of the
+ * credentials or of the proxies, or runs a command with the token in its
+ * environment.
  *
  * This file owns the command line: main, the options, the table of commands
  * and which options each takes, the help text and the usage errors.  The
@@ -69,6 +70,7 @@ static const struct ctl_command ctl_commands[] = {
 	{ "status", ctlcmd_status, CTL_NAME_OPTIONAL, CTL_OPT_JSON },
 	{ "renew", ctlcmd_renew, CTL_NAME_REQUIRED, CTL_OPT_JSON },
 	{ "exec", ctlcmd_exec, CTL_NAME_REQUIRED, CTL_OPT_ENV | CTL_OPT_MIN_VALID | CTL_OPT_WAIT },
+	{ "proxies", ctlcmd_proxies, CTL_NAME_NONE, CTL_OPT_JSON },
 	{ "help", ctl_cmd_help, CTL_NAME_NONE, 0 },
 };
 
@@ -88,6 +90,8 @@ static const char ctl_help_text[] =
     "  exec NAME [--env VAR] [--min-valid S] [--wait S] [--] CMD [ARGS...]\n"
     "                     run CMD (no shell) with the token in $VAR (TOKEN);\n"
     "                     the exit status is CMD's\n"
+    "  proxies            show the proxies you may use: listener, upstream,\n"
+    "                     credential, requests, retries, last status\n"
     "  help               show this text\n"
     "\n"
     "options (before or after the command):\n"

@@ -1,8 +1,9 @@
 /*
  * The HTTP API itself: routing, query parsing, the handlers (tokens,
- * renew, credentials, health, metrics) and their JSON, and the requests
- * that wait for a credential.  Sockets, connections, their caps and who
- * the peer is are listen.c's: each request asks it for its peer.
+ * renew, credentials, proxies, health, metrics) and their JSON, the
+ * requests that wait for a credential, and the access log of hand-outs.
+ * Sockets, connections, their caps and who the peer is are listen.c's:
+ * each request asks it for its peer.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxy.h"
 #include "reply.h"
 #include "secbuf.h"
 #include "secret.h"
@@ -35,6 +37,15 @@
 #define API_MIN_VALID_MAX_S 86400
 
 /*
+ * What the API reads of the proxies.  Weak, so that a program that never
+ * creates a proxy_ctx (only proxy_ctx_new does) need not link proxy.c:
+ * api->proxies then stays NULL and these are never called.
+ */
+#pragma weak proxy_count
+#pragma weak proxy_at
+#pragma weak proxy_info
+
+/*
  * A request that waits for a credential.  The split of the waiting:
  * what it waits for and the answer it is owed are here; its connection is
  * held with listen_hold, since whether the client is still there
@@ -46,6 +57,7 @@ struct api_req {
 	struct api *api;
 	const struct listen_peer *peer; /* valid while held */
 	struct evhttp_request *req;
+	struct credential *c; /* valid while waiter is */
 	struct credential_waiter *waiter;
 	LIST_ENTRY(api_req) entry; /* in api->waiting */
 	bool text;
@@ -57,6 +69,7 @@ struct api_req {
 struct api {
 	const struct conf *conf;
 	struct credential_ctx *creds;
+	struct proxy_ctx *proxies; /* NULL: none */
 	struct metrics *metrics;
 	struct evhttp *http;
 	struct listen *listen;
@@ -150,6 +163,32 @@ api_allowed(const struct listen_peer *peer, const struct cred_conf *cc)
 {
 	return conf_ids_allow(&cc->allow_users, &cc->allow_groups, peer->uid, peer->gids,
 			      peer->ngids);
+}
+
+/*
+ * With log_access: one info line for an answer to a token request (a
+ * hand-out or its refusal) with code, saying who asked for which
+ * credential; never the token.
+ */
+static void
+api_log_access(const struct api *api, const struct listen_peer *peer, const char *name,
+	       bool renew, int code)
+{
+	char uid[16], pid[16], status[16];
+	const struct log_field fields[] = {
+		{ "CREDENTIAL", name },
+		{ "CALLER_UID", uid },
+		{ "CALLER_PID", pid },
+		{ "HTTP_STATUS", status },
+	};
+
+	if (!api->conf->daemon.log_access || !log_enabled(LOG_INFO))
+		return;
+	snprintf(uid, sizeof(uid), "%u", (unsigned)peer->uid);
+	snprintf(pid, sizeof(pid), "%d", (int)peer->pid);
+	snprintf(status, sizeof(status), "%d", code);
+	log_fields(LOG_INFO, fields, ELEMENTSOF(fields), "credential %s: %s for uid %s (pid %s): %d",
+		   name, renew ? "renewal" : "token", uid, pid, code);
 }
 
 /*
@@ -268,12 +307,14 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 	struct evhttp_request *req = ar->req;
 	const struct token *t;
 	char why[96];
+	int code = 503;
 
 	ar->waiter = NULL;
 	/* A reload may have taken the caller's right away while it waited. */
 	if (result != CREDENTIAL_GONE && !api_allowed(ar->peer, credential_conf(c))) {
 		reply_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
 			   (unsigned)ar->peer->uid, credential_name(c));
+		api_log_access(ar->api, ar->peer, credential_name(c), ar->renew, 403);
 		api_req_free(ar);
 		return;
 	}
@@ -282,6 +323,7 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 		t = credential_token(c, 0);
 		if (t != NULL) {
 			api_send_token(req, c, t, ar, ar->text);
+			code = 200;
 			break;
 		}
 		/* FALLTHROUGH */
@@ -296,12 +338,15 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 		api_unavailable(req, c, "the upstream's tokens live shorter than min_valid", 0);
 		break;
 	case CREDENTIAL_GONE:
-		if (ar->api->stopping)
+		if (ar->api->stopping) {
 			reply_error(req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
-		else
+		} else {
 			reply_errorf(req, 404, "not_found", "no credential \"%s\"", credential_name(c));
+			code = 404;
+		}
 		break;
 	}
+	api_log_access(ar->api, ar->peer, credential_name(c), ar->renew, code);
 	api_req_free(ar);
 }
 
@@ -336,11 +381,12 @@ api_wait(struct api *api, const struct listen_peer *peer, struct evhttp_request 
 {
 	struct api_req *ar = xcalloc(1, sizeof(*ar));
 	int64_t retry_after_s = 0;
-	int r;
+	int r, code = 503;
 
 	ar->api = api;
 	ar->peer = peer;
 	ar->req = req;
+	ar->c = c;
 	ar->renew = renew;
 	ar->text = api_wants_text(req);
 	ar->wait_s = wait_s;
@@ -360,23 +406,29 @@ api_wait(struct api *api, const struct listen_peer *peer, struct evhttp_request 
 	}
 	if (r == 0) {
 		api_send_token(req, c, credential_token(c, min_valid_s * 1000), ar, ar->text);
+		code = 200;
 	} else if (r == -ERANGE) {
 		api_unavailable(req, c, "the upstream's tokens live shorter than min_valid", 0);
 	} else {
 		api_unavailable(req, c, "no valid token", retry_after_s);
 	}
+	api_log_access(api, peer, credential_name(c), renew, code);
 	free(ar);
 }
 
-/* Looks up a credential the caller may use; answers 404/403 otherwise. */
+/*
+ * Looks up a credential the caller may use for a token (or a renewal);
+ * answers 404/403 otherwise.
+ */
 static struct credential *
 api_credential(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-	       const char *name)
+	       const char *name, bool renew)
 {
 	struct credential *c = credential_lookup(api->creds, name);
 
 	if (c == NULL) {
 		reply_errorf(req, 404, "not_found", "no credential \"%s\"", name);
+		api_log_access(api, peer, name, renew, 404);
 		return NULL;
 	}
 	if (!api_allowed(peer, credential_conf(c))) {
@@ -384,6 +436,7 @@ api_credential(struct api *api, const struct listen_peer *peer, struct evhttp_re
 			   (int)peer->pid, name);
 		reply_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
 			   (unsigned)peer->uid, name);
+		api_log_access(api, peer, name, renew, 403);
 		return NULL;
 	}
 	return c;
@@ -401,7 +454,7 @@ api_get_token(struct api *api, const struct listen_peer *peer, struct evhttp_req
 	    api_query_seconds(req, q, "min_valid", API_MIN_VALID_MAX_S, &min_valid) < 0 ||
 	    api_query_seconds(req, q, "wait", API_WAIT_MAX_S, &wait) < 0)
 		return;
-	if ((c = api_credential(api, peer, req, name)) == NULL)
+	if ((c = api_credential(api, peer, req, name, false)) == NULL)
 		return;
 	api_wait(api, peer, req, c, false, min_valid, wait);
 }
@@ -417,7 +470,7 @@ api_post_renew(struct api *api, const struct listen_peer *peer, struct evhttp_re
 	if (api_query_only(req, q, known) < 0 ||
 	    api_query_seconds(req, q, "wait", API_WAIT_MAX_S, &wait) < 0)
 		return;
-	if ((c = api_credential(api, peer, req, name)) == NULL)
+	if ((c = api_credential(api, peer, req, name, true)) == NULL)
 		return;
 	log_info("uid %u asks to renew credential %s", (unsigned)peer->uid, name);
 	api_wait(api, peer, req, c, true, 0, wait);
@@ -433,21 +486,46 @@ api_gen_time(yajl_gen g, const char *k, int64_t t)
 		yajl_gen_null(g);
 }
 
+/*
+ * Begins the answer of a list route, which takes no query parameter:
+ * {"key": [ written by the generator returned, into *ret_o (both for
+ * api_list_send); NULL with a 400 sent when a parameter came.
+ */
+static yajl_gen
+api_list_begin(struct evhttp_request *req, struct evkeyvalq *q, const char *key,
+	       struct secbuf **ret_o)
+{
+	static const char *const known[] = { NULL };
+	yajl_gen g;
+
+	if (api_query_only(req, q, known) < 0)
+		return NULL;
+	*ret_o = xcalloc(1, sizeof(**ret_o));
+	g = reply_gen_new(*ret_o);
+	yajl_gen_map_open(g);
+	reply_gen_str(g, key);
+	yajl_gen_array_open(g);
+	return g;
+}
+
+/* Closes the list begun by api_list_begin and sends it. */
+static void
+api_list_send(struct evhttp_request *req, yajl_gen g, struct secbuf *o)
+{
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+	reply_send_json(req, 200, g, o);
+}
+
 static void
 api_get_credentials(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
 		const char *name, struct evkeyvalq *q)
 {
-	static const char *const known[] = { NULL };
 	struct secbuf *o;
 	yajl_gen g;
 
-	if (api_query_only(req, q, known) < 0)
+	if ((g = api_list_begin(req, q, "credentials", &o)) == NULL)
 		return;
-	o = xcalloc(1, sizeof(*o));
-	g = reply_gen_new(o);
-	yajl_gen_map_open(g);
-	reply_gen_str(g, "credentials");
-	yajl_gen_array_open(g);
 	for (size_t i = 0; i < credential_count(api->creds); i++) {
 		struct credential *c = credential_at(api->creds, i);
 		struct credential_info info;
@@ -466,9 +544,56 @@ api_get_credentials(struct api *api, const struct listen_peer *peer, struct evht
 		reply_gen_kv_str(g, "last_error", info.last_error);
 		yajl_gen_map_close(g);
 	}
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
-	reply_send_json(req, 200, g, o);
+	api_list_send(req, g, o);
+}
+
+/*
+ * Whether the caller may use proxy pc: it must pass the proxy's lists and
+ * those of its credential, as the proxy itself checks.
+ */
+static bool
+api_proxy_allowed(const struct api *api, const struct listen_peer *peer,
+		  const struct proxy_conf *pc)
+{
+	const struct cred_conf *cc = conf_find(api->conf, pc->credential);
+
+	return cc != NULL && api_allowed(peer, cc) &&
+	       conf_ids_allow(&pc->allow_users, &pc->allow_groups, peer->uid, peer->gids,
+			      peer->ngids);
+}
+
+/* GET /v1/proxies: the proxies the caller may use; last_status null before the first answer. */
+static void
+api_get_proxies(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
+		const char *name, struct evkeyvalq *q)
+{
+	size_t n = api->proxies != NULL ? proxy_count(api->proxies) : 0;
+	struct secbuf *o;
+	yajl_gen g;
+
+	if ((g = api_list_begin(req, q, "proxies", &o)) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct proxy_info info;
+
+		proxy_info(proxy_at(api->proxies, i), &info);
+		if (!api_proxy_allowed(api, peer, info.conf))
+			continue;
+		yajl_gen_map_open(g);
+		reply_gen_kv_str(g, "name", info.conf->name);
+		reply_gen_kv_str(g, "listen", info.conf->listen);
+		reply_gen_kv_str(g, "upstream", info.conf->upstream);
+		reply_gen_kv_str(g, "credential", info.conf->credential);
+		reply_gen_kv_int(g, "requests", (long long)info.requests);
+		reply_gen_kv_int(g, "retries", (long long)info.retries);
+		reply_gen_str(g, "last_status");
+		if (info.last_status > 0)
+			yajl_gen_integer(g, info.last_status);
+		else
+			yajl_gen_null(g);
+		yajl_gen_map_close(g);
+	}
+	api_list_send(req, g, o);
 }
 
 static void
@@ -492,6 +617,7 @@ static const struct api_route api_routes[] = {
 	{ "/v1/tokens/*", EVHTTP_REQ_GET, api_get_token },
 	{ "/v1/tokens/*/renew", EVHTTP_REQ_POST, api_post_renew },
 	{ "/v1/credentials", EVHTTP_REQ_GET, api_get_credentials },
+	{ "/v1/proxies", EVHTTP_REQ_GET, api_get_proxies },
 	{ "/v1/health", EVHTTP_REQ_GET, api_get_health },
 	{ "/metrics", EVHTTP_REQ_GET, api_get_metrics },
 };
@@ -549,15 +675,22 @@ api_complete_cb(struct evhttp_request *req, void *arg)
 	metrics_count_request(api->metrics, evhttp_request_get_response_code(req));
 }
 
-/* Renders the metrics with the credentials' state as it is now, read only. */
+/*
+ * Renders the metrics with the credentials' and the proxies' state as it
+ * is now, read only.
+ */
 static void
 api_metrics_snapshot(struct api *api, struct evbuffer *buf)
 {
 	size_t n = credential_count(api->creds);
+	size_t np = api->proxies != NULL ? proxy_count(api->proxies) : 0;
 	struct metrics_cred *mc = xcalloc(n > 0 ? n : 1, sizeof(*mc));
+	struct metrics_proxy *mp = xcalloc(np > 0 ? np : 1, sizeof(*mp));
 	struct metrics_snapshot snap = {
 		.creds = mc,
 		.ncreds = n,
+		.proxies = mp,
+		.nproxies = np,
 		.waiting = credential_ctx_waiters(api->creds),
 		.clients = listen_clients(api->listen),
 	};
@@ -574,7 +707,16 @@ api_metrics_snapshot(struct api *api, struct evbuffer *buf)
 		mc[i].up = credential_token(c, 0) != NULL;
 		mc[i].expiry_s = info.expires_at > now ? info.expires_at - now : 0;
 	}
+	for (size_t i = 0; i < np; i++) {
+		struct proxy_info info;
+
+		proxy_info(proxy_at(api->proxies, i), &info);
+		mp[i].name = info.conf->name;
+		mp[i].stats = info.stats;
+		mp[i].active = info.active;
+	}
 	metrics_render(api->metrics, &snap, buf);
+	free(mp);
 	free(mc);
 }
 
@@ -690,6 +832,12 @@ api_set_conf(struct api *api, const struct conf *conf)
 }
 
 void
+api_set_proxies(struct api *api, struct proxy_ctx *proxies)
+{
+	api->proxies = proxies;
+}
+
+void
 api_shutdown(struct api *api)
 {
 	struct api_req *ar;
@@ -701,6 +849,7 @@ api_shutdown(struct api *api)
 		ar->waiter = NULL;
 		evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Connection", "close");
 		reply_error(ar->req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
+		api_log_access(api, ar->peer, credential_name(ar->c), ar->renew, 503);
 		api_req_free(ar);
 	}
 }

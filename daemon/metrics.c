@@ -1,7 +1,9 @@
 /*
  * Counters for GET /metrics and the Prometheus text rendering of them and
- * of a snapshot the caller hands in; reads no other module's state.
+ * of a snapshot the caller hands in (credentials, proxies and their
+ * counters); reads no other module's state.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "metrics.h"
@@ -11,9 +13,19 @@
 static const int64_t metrics_buckets_ms[] = { 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000 };
 #define METRICS_NBUCKETS (sizeof(metrics_buckets_ms) / sizeof(metrics_buckets_ms[0]))
 
+/*
+ * Upper bounds of a proxy's upstream buckets, in µs: a round trip to a
+ * nearby service takes milliseconds, not the seconds a token request may.
+ */
+static const int64_t metrics_proxy_buckets_us[] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
+};
+_Static_assert(sizeof(metrics_proxy_buckets_us) / sizeof(metrics_proxy_buckets_us[0]) ==
+		       METRICS_PROXY_NBUCKETS,
+	       "one bound per bucket of struct metrics_proxy_stats");
+
 /* HTTP status codes counted: [METRICS_STATUS_MIN, METRICS_STATUS_END). */
 #define METRICS_STATUS_MIN 100
-#define METRICS_STATUS_END 600
 
 struct metrics {
 	uint64_t requests[METRICS_STATUS_END]; /* by HTTP status code, 100..599 */
@@ -54,10 +66,102 @@ metrics_count_upstream(struct metrics *m, int64_t ms)
 	m->upstream_sum_ms += ms;
 }
 
+void
+metrics_proxy_count(struct metrics_proxy_stats *s, int code)
+{
+	if (s != NULL && code >= METRICS_STATUS_MIN && code < METRICS_STATUS_END)
+		s->requests[code]++;
+}
+
+void
+metrics_proxy_upstream(struct metrics_proxy_stats *s, int64_t us)
+{
+	if (s == NULL)
+		return;
+	if (us < 0)
+		us = 0;
+	for (size_t i = 0; i < METRICS_PROXY_NBUCKETS; i++)
+		if (us <= metrics_proxy_buckets_us[i])
+			s->upstream_buckets[i]++;
+	s->upstream_count++;
+	s->upstream_sum_us += us;
+}
+
 static void
 metrics_header(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * The series of one histogram: NAME_bucket for each of the n bounds (in
+ * units, units a second; counts cumulative) and +Inf, NAME_sum (sum in
+ * units) and NAME_count.  label is one 'key="value"' pair, or NULL.
+ */
+static void
+metrics_histogram(struct evbuffer *out, const char *name, const char *label,
+		  const int64_t *bounds, const uint64_t *counts, size_t n, int64_t units,
+		  uint64_t count, int64_t sum)
+{
+	const char *sep = label != NULL ? "," : "";
+	char braced[96] = "";
+	int decimals = 0;
+
+	if (label == NULL)
+		label = "";
+	else
+		snprintf(braced, sizeof(braced), "{%s}", label);
+	/* As many decimals as units has zeros: the sum is shown exactly. */
+	for (int64_t u = units; u > 1; u /= 10)
+		decimals++;
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label, sep,
+				    (double)bounds[i] / (double)units, (unsigned long long)counts[i]);
+	evbuffer_add_printf(out,
+			    "%s_bucket{%s%sle=\"+Inf\"} %llu\n"
+			    "%s_sum%s %.*f\n"
+			    "%s_count%s %llu\n",
+			    name, label, sep, (unsigned long long)count, name, braced, decimals,
+			    (double)sum / (double)units, name, braced, (unsigned long long)count);
+}
+
+/* The proxies' families, each with its HELP and TYPE even when there is no proxy. */
+static void
+metrics_render_proxies(const struct metrics_snapshot *s, struct evbuffer *out)
+{
+	char label[96];
+
+	metrics_header(out, "tokenbroker_proxy_requests_total", "counter",
+		       "Answers to the proxies' clients, by proxy and HTTP status code.");
+	for (size_t i = 0; i < s->nproxies; i++)
+		for (int code = METRICS_STATUS_MIN; code < METRICS_STATUS_END; code++)
+			if (s->proxies[i].stats->requests[code] > 0)
+				evbuffer_add_printf(
+					out,
+					"tokenbroker_proxy_requests_total{proxy=\"%s\",code=\"%d\"} %llu\n",
+					s->proxies[i].name, code,
+					(unsigned long long)s->proxies[i].stats->requests[code]);
+	metrics_header(out, "tokenbroker_proxy_retries_total", "counter",
+		       "Requests a proxy sent again with a new token after the upstream rejected one.");
+	for (size_t i = 0; i < s->nproxies; i++)
+		evbuffer_add_printf(out, "tokenbroker_proxy_retries_total{proxy=\"%s\"} %llu\n",
+				    s->proxies[i].name,
+				    (unsigned long long)s->proxies[i].stats->retries);
+	metrics_header(out, "tokenbroker_proxy_upstream_seconds", "histogram",
+		       "Time from sending a proxied request upstream until its response headers.");
+	for (size_t i = 0; i < s->nproxies; i++) {
+		const struct metrics_proxy_stats *st = s->proxies[i].stats;
+
+		snprintf(label, sizeof(label), "proxy=\"%s\"", s->proxies[i].name);
+		metrics_histogram(out, "tokenbroker_proxy_upstream_seconds", label,
+				  metrics_proxy_buckets_us, st->upstream_buckets,
+				  METRICS_PROXY_NBUCKETS, 1000000, st->upstream_count,
+				  st->upstream_sum_us);
+	}
+	metrics_header(out, "tokenbroker_proxy_active", "gauge", "Proxied requests in flight.");
+	for (size_t i = 0; i < s->nproxies; i++)
+		evbuffer_add_printf(out, "tokenbroker_proxy_active{proxy=\"%s\"} %u\n",
+				    s->proxies[i].name, s->proxies[i].active);
 }
 
 void
@@ -97,14 +201,8 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, struct
 	evbuffer_add_printf(out, "tokenbroker_clients %u\n", s->clients);
 	metrics_header(out, "tokenbroker_upstream_duration_seconds", "histogram",
 		       "Duration of token requests to the upstream.");
-	for (size_t i = 0; i < METRICS_NBUCKETS; i++)
-		evbuffer_add_printf(out, "tokenbroker_upstream_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				    (double)metrics_buckets_ms[i] / 1000.0,
-				    (unsigned long long)m->upstream_buckets[i]);
-	evbuffer_add_printf(out,
-			    "tokenbroker_upstream_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-			    "tokenbroker_upstream_duration_seconds_sum %.3f\n"
-			    "tokenbroker_upstream_duration_seconds_count %llu\n",
-			    (unsigned long long)m->upstream_count, (double)m->upstream_sum_ms / 1000.0,
-			    (unsigned long long)m->upstream_count);
+	metrics_histogram(out, "tokenbroker_upstream_duration_seconds", NULL, metrics_buckets_ms,
+			  m->upstream_buckets, METRICS_NBUCKETS, 1000, m->upstream_count,
+			  m->upstream_sum_ms);
+	metrics_render_proxies(s, out);
 }

@@ -5,7 +5,7 @@
 # bash-completion package.
 . "$(dirname "$0")/lib.sh"
 
-plan 17
+plan 19
 COMPLETION=$PWD/contrib/tokenctl.bash-completion
 CTL=$TB_BUILD/tokenctl
 case $CTL in /*) ;; *) CTL=$PWD/$CTL ;; esac
@@ -26,13 +26,15 @@ complete_line() {
 bash --norc --noprofile -c '. "$1" && complete -p tokenctl' x "$COMPLETION" >/dev/null 2>&1
 ok $? "the completion file loads in plain bash and registers for tokenctl"
 
-is "$(complete_line tokenctl '')" "exec header help renew status token" "all commands"
+is "$(complete_line tokenctl '')" "exec header help proxies renew status token" "all commands"
 is "$(complete_line tokenctl re)" "renew" "a command from its start"
 is "$(complete_line tokenctl -s /x.sock st)" "status" "a command after -s SOCKET"
 is "$(complete_line tokenctl token xibo --m)" "--min-valid" "an option of token"
 is "$(complete_line tokenctl exec xibo --e)" "--env" "--env for exec"
 is "$(complete_line tokenctl status --)" "--help --json --socket --timeout --verbose --version" \
 	"status is offered only the options it takes"
+is "$(complete_line tokenctl proxies --)" "--help --json --socket --timeout --verbose --version" \
+	"and proxies too"
 like "$(complete_line tokenctl --)" "--env.*--json.*--min-valid.*--wait" \
 	"before a command every option is offered"
 is "$(complete_line tokenctl --ver)" "--verbose --version" "options match by prefix"
@@ -56,6 +58,7 @@ complete_line "$T_DIR/fakectl" token --socket=/run/z.sock x >/dev/null
 like "$(cat "$T_DIR/fakectl.args")" "(-s|--socket) /run/z.sock .*status" \
 	"and with --socket=PATH in one word, after the command"
 is "$(complete_line "$T_DIR/fakectl" token xibo '')" "" "no second name"
+is "$(complete_line "$T_DIR/fakectl" proxies '')" "" "proxies takes no name"
 
 # The real thing: the daemon with two lazy credentials (no upstream asked).
 IDP_URL=http://127.0.0.1:9

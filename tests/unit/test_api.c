@@ -3,7 +3,9 @@
  * temporary directory, the credentials loaded from a configuration text
  * (lazy, so nothing is fetched), and a plain client socket on the same
  * loop.  Each path and method reaches its handler or gets 404/405/400
- * with a JSON error; the status is read off the raw answer.
+ * with a JSON error; the status is read off the raw answer.  The proxies
+ * come from stand-ins for proxy.c, and the access log from a log writer
+ * that keeps what it is given.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,10 +28,59 @@
 #include "conf.h"
 #include "credential.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
+#include "proxy.h"
 #include "renew.h"
 #include "timeutil.h"
 #include "xmalloc.h"
+
+/* Stand-ins for proxy.c, which the API only reads: a fixed list. */
+struct proxy {
+	struct proxy_info info;
+};
+
+struct proxy_ctx {
+	struct proxy *v;
+	size_t n;
+};
+
+size_t
+proxy_count(const struct proxy_ctx *ctx)
+{
+	return ctx->n;
+}
+
+struct proxy *
+proxy_at(struct proxy_ctx *ctx, size_t i)
+{
+	return &ctx->v[i];
+}
+
+void
+proxy_info(const struct proxy *p, struct proxy_info *ret)
+{
+	*ret = p->info;
+}
+
+/* The access-log lines logged, as "KEY=VALUE ... | message\n". */
+static char logged[8192];
+
+static int
+keep_access_lines(int level, const struct log_field *fields, size_t nfields, const char *msg)
+{
+	size_t len = strlen(logged);
+
+	if (nfields < 2 || strcmp(fields[1].key, "CALLER_UID") != 0)
+		return -1;
+	assert_int_equal(level, LOG_INFO);
+	for (size_t i = 0; i < nfields; i++)
+		if (fields[i].value != NULL)
+			len += (size_t)snprintf(logged + len, sizeof(logged) - len, "%s=%s ",
+						fields[i].key, fields[i].value);
+	snprintf(logged + len, sizeof(logged) - len, "| %s\n", msg);
+	return 0;
+}
 
 struct fx {
 	char dir[64];
@@ -212,12 +263,109 @@ test_refusals(void **state)
 	free(body);
 }
 
+static void
+test_proxies(void **state)
+{
+	struct fx *fx = *state;
+	static const struct proxy_conf open = {
+		.name = "p1", .listen = "127.0.0.1:8081", .upstream = "http://127.0.0.1:1/x",
+		.credential = "mine", .allow_users = { .any = true }, .allow_groups = { .any = true },
+	};
+	static uint32_t someone[] = { 4242 };
+	static const struct proxy_conf narrow = {
+		.name = "p2", .listen = "/run/p2.sock", .upstream = "https://api.example.com",
+		.credential = "theirs", .allow_users = { .v = someone, .n = 1 },
+		.allow_groups = { .v = someone, .n = 1 },
+	};
+	/* A reload may leave a proxy for a moment with a credential that is gone. */
+	static const struct proxy_conf orphan = {
+		.name = "orphan", .listen = "127.0.0.1:8083", .upstream = "http://127.0.0.1:1/y",
+		.credential = "gone", .allow_users = { .any = true }, .allow_groups = { .any = true },
+	};
+	struct metrics_proxy_stats s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+	struct proxy v[] = {
+		{ { .conf = &open, .active = 2, .stats = &s1 } },
+		{ { .conf = &narrow, .requests = 7, .retries = 1, .last_status = 502, .stats = &s2 } },
+		{ { .conf = &orphan, .stats = &s3 } },
+	};
+	struct proxy_ctx ctx = { .v = v, .n = 3 };
+	char *body = NULL;
+
+	/* No proxies set: an empty list. */
+	assert_int_equal(status_of(fx, GET("/v1/proxies"), &body), 200);
+	assert_non_null(strstr(body, "\r\n\r\n{\"proxies\":[]}"));
+	free(body);
+	assert_int_equal(status_of(fx, POST("/v1/proxies"), &body), 405);
+	assert_non_null(strstr(body, "POST is not allowed here"));
+	free(body);
+	assert_int_equal(status_of(fx, GET("/v1/proxies?x=1"), NULL), 400);
+
+	metrics_proxy_count(&s2, 502);
+	api_set_proxies(fx->api, &ctx);
+	assert_int_equal(status_of(fx, GET("/v1/proxies"), &body), 200);
+	/* Before its first answer a proxy's last status is null. */
+	assert_non_null(strstr(body, "{\"name\":\"p1\",\"listen\":\"127.0.0.1:8081\","
+				     "\"upstream\":\"http://127.0.0.1:1/x\",\"credential\":\"mine\","
+				     "\"requests\":0,\"retries\":0,\"last_status\":null}"));
+	/* Root passes any list, the proxy's and its credential's. */
+	assert_non_null(strstr(body, "{\"name\":\"p2\",\"listen\":\"/run/p2.sock\","
+				     "\"upstream\":\"https://api.example.com\",\"credential\":\"theirs\","
+				     "\"requests\":7,\"retries\":1,\"last_status\":502}"));
+	assert_null(strstr(body, "orphan"));
+	free(body);
+	/* The metrics show every proxy, whoever may use it. */
+	assert_int_equal(status_of(fx, GET("/metrics"), &body), 200);
+	assert_non_null(strstr(body, "\ntokenbroker_proxy_active{proxy=\"p1\"} 2\n"));
+	assert_non_null(
+		strstr(body, "\ntokenbroker_proxy_requests_total{proxy=\"p2\",code=\"502\"} 1\n"));
+	assert_non_null(strstr(body, "\ntokenbroker_proxy_active{proxy=\"orphan\"} 0\n"));
+	free(body);
+	api_set_proxies(fx->api, NULL);
+}
+
+/* log_access: one info line per answer to a token request, with who asked. */
+static void
+test_access_log(void **state)
+{
+	struct fx *fx = *state;
+	char want[256];
+
+	logged[0] = '\0';
+	log_set_writer(keep_access_lines);
+	assert_int_equal(status_of(fx, GET("/v1/tokens/mine?wait=0"), NULL), 503);
+	assert_string_equal(logged, "");
+
+	fx->conf->daemon.log_access = true;
+	assert_int_equal(status_of(fx, GET("/v1/tokens/mine?wait=0"), NULL), 503);
+	snprintf(want, sizeof(want),
+		 "CREDENTIAL=mine CALLER_UID=0 CALLER_PID=%d HTTP_STATUS=503 "
+		 "| credential mine: token for uid 0 (pid %d): 503\n",
+		 (int)getpid(), (int)getpid());
+	assert_string_equal(logged, want);
+	logged[0] = '\0';
+	assert_int_equal(status_of(fx, GET("/v1/tokens/nosuch"), NULL), 404);
+	assert_non_null(strstr(logged, "CREDENTIAL=nosuch CALLER_UID=0 "));
+	assert_non_null(strstr(logged, "HTTP_STATUS=404 "));
+	/* A renewal that fails is answered after its attempt: logged then. */
+	logged[0] = '\0';
+	assert_int_equal(status_of(fx, POST("/v1/tokens/mine/renew?wait=5"), NULL), 503);
+	assert_non_null(strstr(logged, "| credential mine: renewal for uid 0 (pid "));
+	assert_non_null(strstr(logged, "): 503\n"));
+	/* A malformed request is not a hand-out. */
+	logged[0] = '\0';
+	assert_int_equal(status_of(fx, GET("/v1/tokens/mine?wait=x"), NULL), 400);
+	assert_string_equal(logged, "");
+	log_set_writer(NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_log, setup, teardown),
 	};
 
 	if (geteuid() != 0) {
