@@ -37,15 +37,6 @@
 #define API_MIN_VALID_MAX_S 86400
 
 /*
- * What the API reads of the proxies.  Weak, so that a program that never
- * creates a proxy_ctx (only proxy_ctx_new does) need not link proxy.c:
- * api->proxies then stays NULL and these are never called.
- */
-#pragma weak proxy_count
-#pragma weak proxy_at
-#pragma weak proxy_info
-
-/*
  * A request that waits for a credential.  The split of the waiting:
  * what it waits for and the answer it is owed are here; its connection is
  * held with listen_hold, since whether the client is still there
