@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <syslog.h>
 
 #include "cleanup.h"
@@ -22,17 +21,8 @@ struct daemon_key {
 static int
 daemon_set_socket(struct daemon_conf *dc, const char *v, char **cause)
 {
-	struct sockaddr_un sun;
-
-	if (v[0] != '/') {
-		*cause = xasprintf("\"%s\" is not an absolute path", v);
+	if (conf_value_socket_path(v, cause) < 0)
 		return -EINVAL;
-	}
-	if (strlen(v) >= sizeof(sun.sun_path)) {
-		*cause = xasprintf("path is too long for a unix socket (at most %zu bytes)",
-				   sizeof(sun.sun_path) - 1);
-		return -EINVAL;
-	}
 	free(dc->socket);
 	dc->socket = xstrdup(v);
 	return 0;
@@ -121,6 +111,12 @@ daemon_set_metrics_allow(struct daemon_conf *dc, const char *v, char **cause)
 			      cause);
 }
 
+static int
+daemon_set_log_access(struct daemon_conf *dc, const char *v, char **cause)
+{
+	return conf_value_bool(v, &dc->log_access, cause);
+}
+
 static const struct daemon_key daemon_keys[] = {
 	{ "socket", daemon_set_socket },
 	{ "socket_mode", daemon_set_socket_mode },
@@ -132,6 +128,7 @@ static const struct daemon_key daemon_keys[] = {
 	{ "upstream_concurrency", daemon_set_upstream_concurrency },
 	{ "client_timeout", daemon_set_client_timeout },
 	{ "metrics_allow", daemon_set_metrics_allow },
+	{ "log_access", daemon_set_log_access },
 };
 
 static const struct daemon_key *

@@ -3,7 +3,9 @@
  * request, so that a reload can tell a credential that changed (and must
  * fetch anew) from one that did not (and keeps its token); and the
  * narrower fingerprint a persisted token carries, of what the upstream
- * grants from, so that a restart reuses a token only for the same client.  Each field goes
+ * grants from, so that a restart reuses a token only for the same client.
+ * A proxy's listener digest, so that a reload keeps a listening socket
+ * whose address and permissions did not change.  Each field goes
  * in as its tag, a NUL, a presence byte and a 64-bit length before its
  * bytes, so no two settings feed the same stream.
  */
@@ -19,6 +21,30 @@
 #include "profile.h"
 #include "secret.h"
 #include "xmalloc.h"
+
+static EVP_MD_CTX *
+conf_digest_begin(void)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		abort(); /* only out of memory gets here */
+	return md;
+}
+
+/* Finishes md into out (64 hex digits) and frees it. */
+static void
+conf_digest_end(EVP_MD_CTX *md, char out[65])
+{
+	unsigned char bin[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (EVP_DigestFinal_ex(md, bin, &len) != 1 || len != 32)
+		abort();
+	EVP_MD_CTX_free(md);
+	digest_hex(bin, 32, out);
+	explicit_bzero(bin, sizeof(bin));
+}
 
 static void
 conf_digest_put(EVP_MD_CTX *md, const char *tag, const void *data, size_t len)
@@ -74,13 +100,8 @@ conf_digest_pairs(EVP_MD_CTX *md, const char *tag, const struct request_pairs *p
 void
 conf_digest_cred(struct cred_conf *cc)
 {
-	unsigned char out[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	EVP_MD_CTX *md;
+	EVP_MD_CTX *md = conf_digest_begin();
 
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		abort(); /* only out of memory gets here */
 	conf_digest_str(md, "profile", cc->profile->name);
 	conf_digest_str(md, "token_url", cc->token_url);
 	conf_digest_str(md, "base_url", cc->base_url);
@@ -118,11 +139,30 @@ conf_digest_cred(struct cred_conf *cc)
 	conf_digest_str(md, "client_key", cc->client_key);
 	conf_digest_int(md, "tls_verify", cc->tls_verify);
 	conf_digest_str(md, "proxy", cc->proxy);
-	if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
-		abort();
-	EVP_MD_CTX_free(md);
-	digest_hex(out, 32, cc->digest);
-	explicit_bzero(out, sizeof(out));
+	conf_digest_end(md, cc->digest);
+}
+
+/*
+ * Fills pc->listen_digest from what the listening socket is: for TCP the
+ * numeric address and the port (so "localhost:8081" and "127.0.0.1:8081"
+ * are the same listener), for a Unix socket its path, mode and group.
+ */
+void
+conf_digest_proxy_listen(struct proxy_conf *pc)
+{
+	EVP_MD_CTX *md = conf_digest_begin();
+
+	conf_digest_int(md, "unix", pc->listen_unix);
+	if (pc->listen_unix) {
+		conf_digest_str(md, "path", pc->listen);
+		conf_digest_int(md, "socket_mode", pc->socket_mode);
+		conf_digest_int(md, "socket_group",
+				pc->socket_group_set ? (int64_t)pc->socket_group : -1);
+	} else {
+		conf_digest_str(md, "host", pc->listen_host);
+		conf_digest_int(md, "port", pc->listen_port);
+	}
+	conf_digest_end(md, pc->listen_digest);
 }
 
 /* Each pair as prefix+name and its value, in order. */
@@ -142,14 +182,9 @@ conf_token_fingerprint(const struct cred_conf *cc, char out[65])
 {
 	/* Changing any of this invalidates every persisted token. */
 	static const char domain[] = "tokenbroker store fingerprint 2";
-	unsigned char md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = conf_digest_begin();
 	char num[24];
-	unsigned int len = 0;
-	EVP_MD_CTX *ctx;
 
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		abort(); /* only out of memory gets here */
 	EVP_DigestUpdate(ctx, domain, sizeof(domain));
 	conf_digest_str(ctx, "token_url", cc->token_url);
 	/* By name: renumbering the enum must not invalidate every file. */
@@ -167,9 +202,5 @@ conf_token_fingerprint(const struct cred_conf *cc, char out[65])
 	conf_digest_prefixed(ctx, "header.", &cc->headers);
 	snprintf(num, sizeof(num), "%lld", (long long)cc->requested_lifetime_ms);
 	conf_digest_str(ctx, "requested_lifetime", num);
-	if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
-		abort();
-	EVP_MD_CTX_free(ctx);
-	digest_hex(md, 32, out);
-	explicit_bzero(md, sizeof(md));
+	conf_digest_end(ctx, out);
 }

@@ -2,8 +2,8 @@
  * What the pieces of the configuration share; nothing but conf*.c and
  * their unit tests includes it (the public API is conf.h).  The loader
  * (files, sections and messages as read), the value parsers of
- * conf-value.c, and the credential key table that conf-cred.c fills and
- * conf-cred-check.c reads.
+ * conf-value.c, the credential key table that conf-cred.c fills and
+ * conf-cred-check.c reads, and the [proxy] builder of conf-proxy.c.
  */
 #ifndef TB_CONF_INT_H
 #define TB_CONF_INT_H
@@ -45,7 +45,7 @@ struct conf_entry {
 	unsigned line;
 };
 
-/* [daemon] (name NULL; all [daemon] sections merge) or one credential. */
+/* [daemon] (name NULL; all [daemon] sections merge), one credential or proxy. */
 struct conf_section {
 	char *name;
 	unsigned file;
@@ -59,6 +59,7 @@ struct conf_section {
 enum conf_sect_id {
 	CONF_SECT_DAEMON,
 	CONF_SECT_CRED,
+	CONF_SECT_PROXY,
 	CONF_SECT_COUNT
 };
 
@@ -99,6 +100,8 @@ void conf_error(struct conf_loader *ld, unsigned file, unsigned line, const char
 void conf_warning(struct conf_loader *ld, unsigned file, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 char *conf_place(const struct conf_loader *ld, unsigned file, unsigned line, unsigned here);
+void conf_section_where(const struct conf_section *sect, const char *key, unsigned *file,
+			unsigned *line);
 void conf_msgs_move(struct conf_msgs *m, struct conf_errors *out);
 
 /* conf-read.c: files and sections into the loader. */
@@ -125,6 +128,8 @@ enum conf_denied {
 	CONF_DENIED_SECRET,
 };
 
+char **conf_value_words(const char *v);
+void conf_value_words_free(char **words);
 int conf_value_bool(const char *v, bool *ret, char **cause);
 int conf_value_enum(const char *v, const char *const *names, int *ret, char **cause);
 int conf_value_uint(const char *v, unsigned long min, unsigned long max, unsigned *ret,
@@ -132,6 +137,7 @@ int conf_value_uint(const char *v, unsigned long min, unsigned long max, unsigne
 int conf_value_mode(const char *v, const char *example, mode_t *ret, char **cause);
 int conf_value_duration(const char *v, int64_t min_ms, int64_t *ret, char **cause);
 int conf_value_span(const char *v, struct span *ret, char **cause);
+int conf_value_size(const char *v, int64_t min, int64_t max, int64_t *ret, char **cause);
 int conf_value_user(const char *w, uint32_t *ret, char **cause);
 int conf_value_group(const char *w, uint32_t *ret, char **cause);
 int conf_value_ids(const char *v, enum conf_ids_kind kind, struct conf_ids *users,
@@ -139,6 +145,8 @@ int conf_value_ids(const char *v, enum conf_ids_kind kind, struct conf_ids *user
 void conf_value_ids_clear(struct conf_ids *ids);
 int conf_value_url(const char *url, bool need_tls, char **cause);
 int conf_value_path(const char *v, char **ret, char **cause);
+int conf_value_socket_path(const char *v, char **cause);
+int conf_value_file(const char *v, bool private, char **ret, char **cause);
 char *conf_value_denied_hint(int err, const char *path, enum conf_denied what);
 int conf_value_open_file(const char *path, bool private, struct stat *st, char **cause);
 int conf_value_secret_file(const char *path, struct secret **ret, char **cause);
@@ -240,7 +248,21 @@ const char *conf_cred_auth_method_name(enum auth_method m);
 /* conf-cred-check.c: the checks across a credential's keys. */
 void conf_cred_check_all(struct cred_build *b);
 
+/*
+ * conf-proxy.c: [proxy "NAME"].  A proxy is built once [daemon] is (its
+ * socket_mode and socket_group are the defaults); conf_proxy_check_conf
+ * then checks what concerns the other sections (the credential exists, no
+ * two listeners are one).  sects are conf->proxies' sections, in order.
+ */
+bool conf_proxy_key_known(const char *name);
+struct proxy_conf *conf_proxy_build(struct conf_loader *ld, const struct conf_section *sect,
+				    const struct daemon_conf *dc);
+void conf_proxy_check_conf(struct conf_loader *ld, const struct conf_sections *sects,
+			   const struct conf *conf);
+struct proxy_conf *conf_proxy_free(struct proxy_conf *pc);
+
 /* conf-digest.c */
 void conf_digest_cred(struct cred_conf *cc);
+void conf_digest_proxy_listen(struct proxy_conf *pc);
 
 #endif

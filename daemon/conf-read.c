@@ -2,8 +2,8 @@
  * Reading the files: the main file and the *.conf files in conf.d/, line
  * by line, into sections of raw key = value entries, each with its
  * FILE:LINE.  Nothing is interpreted here beyond which keys a section
- * knows; conf-daemon.c and conf-cred.c turn the entries into values once
- * every file is read.
+ * knows; conf-daemon.c, conf-cred.c and conf-proxy.c turn the entries into
+ * values once every file is read.
  *
  * Why not libinih: letting it do the lexing (ini_parse_stream or
  * ini_parse_string) cannot keep our messages, for the library as
@@ -57,9 +57,10 @@ struct conf_read_sect {
 static const struct conf_read_sect conf_read_sects[] = {
 	{ "daemon", CONF_SECT_DAEMON, false, conf_daemon_key_known },
 	{ "credential", CONF_SECT_CRED, true, conf_cred_key_known },
+	{ "proxy", CONF_SECT_PROXY, true, conf_proxy_key_known },
 };
 
-/* "[daemon] or [credential "NAME"]", for messages; the caller frees. */
+/* "[daemon], [credential "NAME"] or [proxy "NAME"]", for messages; the caller frees. */
 static char *
 conf_sect_list(void)
 {

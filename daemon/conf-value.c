@@ -1,8 +1,9 @@
 /*
  * The value parsers: each turns one value as written in the file into what
  * the configuration holds (a boolean, an enum, a mode, a duration, user and
- * group ids, a URL, a path, a secret read from a file, a header name, a
- * JSON Pointer, a name), or refuses it with a message for the user.  They
+ * group ids, a size, a URL, a path, a Unix socket's path, a file that must
+ * be readable, a secret read from a file, a header name, a JSON Pointer, a
+ * name), or refuses it with a message for the user.  They
  * know nothing of sections or keys: conf-daemon.c and conf-cred.c put the
  * key in front of the message.
  */
@@ -12,11 +13,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/http.h>
@@ -54,6 +57,34 @@ conf_next_word(const char **p)
 		;
 	*p = e;
 	return xstrndup(s, (size_t)(e - s));
+}
+
+/*
+ * The words of a space or comma separated list as a NULL-terminated array
+ * (none: an empty one); conf_value_words_free frees it.
+ */
+char **
+conf_value_words(const char *v)
+{
+	char **words = xcalloc(1, sizeof(*words));
+	size_t n = 0;
+	char *w;
+
+	while ((w = conf_next_word(&v)) != NULL) {
+		words = xreallocarray(words, n + 2, sizeof(*words));
+		words[n++] = w;
+		words[n] = NULL;
+	}
+	return words;
+}
+
+/* Frees a NULL-terminated array of strings and the strings; takes NULL. */
+void
+conf_value_words_free(char **words)
+{
+	for (size_t i = 0; words != NULL && words[i] != NULL; i++)
+		free(words[i]);
+	free(words);
 }
 
 static bool
@@ -177,6 +208,64 @@ conf_value_duration(const char *v, int64_t min_ms, int64_t *ret, char **cause)
 		return -EINVAL;
 	}
 	*ret = ms;
+	return 0;
+}
+
+/* bytes as the largest unit that divides it ("16m", "1536k", "100"). */
+static void
+conf_size_format(int64_t bytes, char *buf, size_t size)
+{
+	static const char units[] = "gmk";
+
+	for (int i = 0; i < 3; i++) {
+		int64_t unit = (int64_t)1 << (10 * (3 - i));
+
+		if (bytes > 0 && bytes % unit == 0) {
+			snprintf(buf, size, "%lld%c", (long long)(bytes / unit), units[i]);
+			return;
+		}
+	}
+	snprintf(buf, size, "%lld", (long long)bytes);
+}
+
+/*
+ * A size in bytes: a number, or one with k, m or g (KiB, MiB, GiB; either
+ * case) after it, from min to max bytes.
+ */
+int
+conf_value_size(const char *v, int64_t min, int64_t max, int64_t *ret, char **cause)
+{
+	static const char units[] = "kmg";
+	size_t digits = strspn(v, "0123456789");
+	const char *suffix = v + digits, *u = NULL;
+	int64_t n, unit = 1;
+	char buf[32];
+
+	if (*suffix != '\0' && suffix[1] == '\0')
+		u = strchr(units, tolower((unsigned char)*suffix));
+	if (u != NULL)
+		unit = (int64_t)1 << (10 * (u - units + 1));
+	if (digits == 0 || (*suffix != '\0' && u == NULL)) {
+		*cause = xasprintf("invalid size \"%s\" (use bytes, or k, m or g after a number, "
+				   "e.g. 16m)",
+				   v);
+		return -EINVAL;
+	}
+	/* Twelve digits of GiB still fit in 63 bits. */
+	n = digits > 12 ? INT64_MAX : (int64_t)strtoll(v, NULL, 10);
+	if (n > max / unit) {
+		conf_size_format(max, buf, sizeof(buf));
+		*cause = xasprintf("size \"%s\" is too large (at most %s)", v, buf);
+		return -EINVAL;
+	}
+	n *= unit;
+	if (n < min) {
+		conf_size_format(min, buf, sizeof(buf));
+		*cause = min == 1 ? xstrdup("must be greater than 0") :
+				    xasprintf("must be at least %s", buf);
+		return -EINVAL;
+	}
+	*ret = n;
 	return 0;
 }
 
@@ -431,6 +520,24 @@ conf_value_path(const char *v, char **ret, char **cause)
 	return 0;
 }
 
+/* A path a Unix socket can be bound to: absolute, and short enough. */
+int
+conf_value_socket_path(const char *v, char **cause)
+{
+	struct sockaddr_un sun;
+
+	if (v[0] != '/') {
+		*cause = xasprintf("\"%s\" is not an absolute path", v);
+		return -EINVAL;
+	}
+	if (strlen(v) >= sizeof(sun.sun_path)) {
+		*cause = xasprintf("path is too long for a unix socket (at most %zu bytes)",
+				   sizeof(sun.sun_path) - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * What follows strerror() when the daemon may not open a file: who it runs
  * as and what to change, for "Permission denied" alone leaves the reader to
@@ -537,6 +644,29 @@ conf_value_open_file(const char *path, bool private, struct stat *st, char **cau
 		return -EACCES;
 	}
 	return fd;
+}
+
+/*
+ * A file the daemon reads later (a CA bundle, a client certificate or key):
+ * a path as conf_value_path takes it, to a regular file that can be opened
+ * now and, with private, that conf_value_open_file finds private.  *ret is
+ * the path to open (the caller frees).
+ */
+int
+conf_value_file(const char *v, bool private, char **ret, char **cause)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	int fd;
+
+	if (conf_value_path(v, &path, cause) < 0)
+		return -EINVAL;
+	fd = conf_value_open_file(path, private, &st, cause);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	*ret = TAKE_PTR(path);
+	return 0;
 }
 
 /*

@@ -4,10 +4,11 @@
  * freeing, and the lookups.  Every problem is collected here as
  * "FILE:LINE: message", the key first, and handed over sorted by file and
  * line; secrets never reach a message.  The pieces: conf-read.c reads
- * files into sections, conf-value.c parses single values, conf-daemon.c
- * and conf-cred.c (with conf-cred-check.c and conf-digest.c) build the
- * sections.  Only when every file is read are the sections built, so a key
- * may stand anywhere in its section.
+ * files into sections, conf-value.c parses single values, conf-daemon.c,
+ * conf-cred.c (with conf-cred-check.c and conf-digest.c) and conf-proxy.c
+ * build the sections.  Only when every file is read are the sections
+ * built, so a key may stand anywhere in its section, and a section may
+ * refer to one that comes after it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -125,7 +126,7 @@ conf_same_sink(const char *a, const char *b)
 }
 
 /* The line that set key in sect, else the section's. */
-static void
+void
 conf_section_where(const struct conf_section *sect, const char *key, unsigned *file,
 		   unsigned *line)
 {
@@ -174,6 +175,7 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 {
 	const struct conf_sections *daemon = &ld->sects[CONF_SECT_DAEMON];
 	const struct conf_sections *creds = &ld->sects[CONF_SECT_CRED];
+	const struct conf_sections *proxies = &ld->sects[CONF_SECT_PROXY];
 	struct conf *conf = xcalloc(1, sizeof(*conf));
 	int r;
 
@@ -182,7 +184,12 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 	conf->creds = xcalloc(creds->n, sizeof(*conf->creds));
 	for (size_t i = 0; i < creds->n; i++)
 		conf->creds[conf->ncreds++] = conf_cred_build(ld, creds->v[i]);
+	conf->proxies = xcalloc(proxies->n, sizeof(*conf->proxies));
+	for (size_t i = 0; i < proxies->n; i++)
+		conf->proxies[conf->nproxies++] =
+			conf_proxy_build(ld, proxies->v[i], &conf->daemon);
 	conf_check_sinks(ld, conf);
+	conf_proxy_check_conf(ld, proxies, conf);
 	r = ld->errs.n > 0 ? -EINVAL : 0;
 	conf_msgs_move(&ld->errs, errs);
 	conf_msgs_move(&ld->warns, warnings);
@@ -227,6 +234,9 @@ conf_free(struct conf *conf)
 	for (size_t i = 0; i < conf->ncreds; i++)
 		conf_cred_free(conf->creds[i]);
 	free(conf->creds);
+	for (size_t i = 0; i < conf->nproxies; i++)
+		conf_proxy_free(conf->proxies[i]);
+	free(conf->proxies);
 	free(conf->path);
 	free(conf);
 	return NULL;
@@ -250,6 +260,15 @@ conf_find(const struct conf *conf, const char *name)
 	for (size_t i = 0; i < conf->ncreds; i++)
 		if (strcmp(conf->creds[i]->name, name) == 0)
 			return conf->creds[i];
+	return NULL;
+}
+
+const struct proxy_conf *
+conf_find_proxy(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->nproxies; i++)
+		if (strcmp(conf->proxies[i]->name, name) == 0)
+			return conf->proxies[i];
 	return NULL;
 }
 
@@ -335,6 +354,20 @@ conf_http_opts(const struct cred_conf *cc, struct http_opts *ret)
 		.client_cert = cc->client_cert,
 		.client_key = cc->client_key,
 		.tls_verify = cc->tls_verify,
+	};
+}
+
+void
+conf_proxy_http_opts(const struct proxy_conf *pc, struct http_opts *ret)
+{
+	*ret = (struct http_opts){
+		.timeout_ms = pc->timeout_ms,
+		.connect_timeout_ms = pc->connect_timeout_ms,
+		.proxy = NULL,
+		.ca_file = pc->ca_file,
+		.client_cert = pc->client_cert,
+		.client_key = pc->client_key,
+		.tls_verify = pc->tls_verify,
 	};
 }
 

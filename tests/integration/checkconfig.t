@@ -3,7 +3,7 @@
 # messages naming the key for every kind of mistake.
 . "$(dirname "$0")/lib.sh"
 
-plan 21
+plan 30
 IDP_URL=http://127.0.0.1:9
 
 check() { # check FILE: output in $out, status returned
@@ -57,6 +57,32 @@ check "$T_DIR/multi.conf"
 is $? 1 "bad durations: exit 1"
 like "$out" "multi.conf:3: timeout" "the first bad duration is reported"
 like "$out" "multi.conf:4: backoff_min" "and the second one too: all errors are reported"
+
+# A proxy hands out its token to whoever reaches it: loopback or a Unix
+# socket only, said at the key's line.
+proxy_conf() { # proxy_conf FILE LISTEN CREDENTIAL UPSTREAM [extra line]
+	printf '[credential "x"]\ntoken_url = %s/token\nauth_method = none\n[proxy "p"]\nlisten = %s\ncredential = %s\nupstream = %s\n%s' \
+		"$IDP_URL" "$2" "$3" "$4" "${5:-}" >"$1"
+	chmod 600 "$1"
+}
+proxy_conf "$T_DIR/proxy-ok.conf" 127.0.0.1:8081 x http://127.0.0.1:9/api
+check "$T_DIR/proxy-ok.conf"
+is $? 0 "a proxy on loopback: exit 0"
+proxy_conf "$T_DIR/proxy-any.conf" 0.0.0.0:8081 x http://127.0.0.1:9/api
+check "$T_DIR/proxy-any.conf"
+is $? 1 "a proxy listening on 0.0.0.0: exit 1"
+like "$out" "^$T_DIR/proxy-any.conf:5: listen = 0\.0\.0\.0:8081: only a loopback address .*anyone who can reach the proxy uses its token" \
+	"FILE:LINE: listen = VALUE says only loopback or a Unix socket will do, and why"
+proxy_conf "$T_DIR/proxy-lan.conf" 192.168.1.5:8081 nosuch http://billing.example.com/api
+check "$T_DIR/proxy-lan.conf"
+is $? 1 "a proxy on a LAN address, of an unknown credential, to plain http: exit 1"
+like "$out" "proxy-lan.conf:5: listen = 192\.168\.1\.5:8081: only a loopback address" "the address is refused at its line"
+like "$out" "proxy-lan.conf:6: credential: no \[credential \"nosuch\"\] is defined" "so is the unknown credential"
+like "$out" "proxy-lan.conf:7: upstream: https:// is required unless the host is loopback" "and the plain http upstream"
+proxy_conf "$T_DIR/proxy-warn.conf" localhost:8081 x http://127.0.0.1:9/api "socket_mode = 0600"
+check "$T_DIR/proxy-warn.conf"
+is "$?:$(printf '%s' "$out" | grep -c 'proxy-warn.conf:8: socket_mode: only for a Unix socket listener')" "0:1" \
+	"socket_mode on a TCP listener: a warning at its line, exit 0"
 
 "$TBD" -c "$T_DIR/missing.conf" --check-config >/dev/null 2>&1
 is $? 1 "a missing file: exit 1"

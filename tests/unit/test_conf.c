@@ -191,6 +191,7 @@ test_defaults(void **state)
 	assert_int_equal(dc->max_clients, 4096);
 	assert_int_equal(dc->max_clients_per_uid, 256);
 	assert_int_equal(dc->upstream_concurrency, 32);
+	assert_false(dc->log_access);
 	/* metrics: root only */
 	assert_false(dc->metrics_allow_users.any);
 	assert_false(dc->metrics_allow_groups.any);
@@ -270,6 +271,7 @@ test_daemon_values(void **state)
 			 "max_clients = 10\n"
 			 "max_clients_per_uid = 10\n"
 			 "upstream_concurrency = 1024\n"
+			 "log_access = yes\n"
 			 "metrics_allow = root daemon 1234 @adm @5\n");
 	dc = &l.conf->daemon;
 	assert_string_equal(dc->socket, "/run/tb/s.sock");
@@ -281,6 +283,7 @@ test_daemon_values(void **state)
 	assert_int_equal(dc->max_clients, 10);
 	assert_int_equal(dc->max_clients_per_uid, 10);
 	assert_int_equal(dc->upstream_concurrency, 1024);
+	assert_true(dc->log_access);
 	assert_int_equal(dc->metrics_allow_users.n, 3);
 	assert_int_equal(dc->metrics_allow_users.v[0], 0);
 	assert_int_equal(dc->metrics_allow_users.v[1], 1);
@@ -358,6 +361,8 @@ test_daemon_errors(void **state)
 			 "t.conf:2: max_clients: invalid number \"many\" (use 1 to 1000000)");
 	assert_one_error("[daemon]\nmetrics_allow = nosuchuser\n",
 			 "t.conf:2: metrics_allow: unknown user \"nosuchuser\"");
+	assert_one_error("[daemon]\nlog_access = sometimes\n",
+			 "t.conf:2: log_access: invalid boolean \"sometimes\" (use yes or no)");
 	assert_one_error("[daemon]\nmax_clients_per_uid = 0\n",
 			 "t.conf:2: max_clients_per_uid: 0 is out of range (use 1 to 1000000)");
 	assert_one_error("[daemon]\nmax_clients_per_uid = 1000001\n",
@@ -502,8 +507,10 @@ test_sections(void **state)
 		      "timeout = 1s\n");
 	assert_int_equal(l.r, -EINVAL);
 	assert_msgs(&l.errs,
-		    "t.conf:1: timeout: not in a section (start with [daemon] or [credential \"NAME\"])",
-		    "t.conf:2: unknown section [global] (use [daemon] or [credential \"NAME\"])",
+		    "t.conf:1: timeout: not in a section (start with [daemon], [credential \"NAME\"] "
+		    "or [proxy \"NAME\"])",
+		    "t.conf:2: unknown section [global] (use [daemon], [credential \"NAME\"] or "
+		    "[proxy \"NAME\"])",
 		    "t.conf:4: credential: a name is required: [credential \"NAME\"]",
 		    "t.conf:5: credential \"bad name\": invalid name (use 1 to 64 of A-Z a-z 0-9 . _ -)",
 		    "t.conf:6: credential \"" NAME65 "\": "
@@ -1459,8 +1466,8 @@ test_conf_d(void **state)
 	write_file(b, 0600, "timeout = 5s\n");
 	load_file(&l, main_);
 	FREE(msg1);
-	msg1 = xasprintf("%s:1: timeout: not in a section (start with [daemon] or [credential "
-			 "\"NAME\"])",
+	msg1 = xasprintf("%s:1: timeout: not in a section (start with [daemon], [credential "
+			 "\"NAME\"] or [proxy \"NAME\"])",
 			 b);
 	assert_msgs(&l.errs, msg1, NULL);
 	loaded_clear(&l);

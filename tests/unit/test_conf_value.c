@@ -68,6 +68,24 @@ teardown(void **state)
 }
 
 static void
+test_words(void **state)
+{
+	char **w = conf_value_words(" a,b  c,,\td ");
+
+	assert_string_equal(w[0], "a");
+	assert_string_equal(w[1], "b");
+	assert_string_equal(w[2], "c");
+	assert_string_equal(w[3], "d");
+	assert_null(w[4]);
+	conf_value_words_free(w);
+	w = conf_value_words(" , ");
+	assert_non_null(w);
+	assert_null(w[0]);
+	conf_value_words_free(w);
+	conf_value_words_free(NULL);
+}
+
+static void
 test_bool(void **state)
 {
 	static const char *const yes[] = { "yes", "YES", "true", "On", "1" };
@@ -171,6 +189,46 @@ test_duration(void **state)
 	assert_refused(conf_value_duration("31d", 0, &ms, &cause), &cause,
 		       "duration \"31d\" is too large (at most 30d)");
 	assert_int_equal(ms, 0);
+}
+
+static void
+test_size(void **state)
+{
+	char *cause = NULL;
+	int64_t n = -1;
+
+	assert_int_equal(conf_value_size("0", 0, 1 << 30, &n, &cause), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(conf_value_size("100", 0, 1 << 30, &n, &cause), 0);
+	assert_int_equal(n, 100);
+	assert_int_equal(conf_value_size("64k", 0, 1 << 30, &n, &cause), 0);
+	assert_int_equal(n, 64 * 1024);
+	assert_int_equal(conf_value_size("16M", 0, 1 << 30, &n, &cause), 0);
+	assert_int_equal(n, 16 * 1024 * 1024);
+	assert_int_equal(conf_value_size("1g", 0, 1 << 30, &n, &cause), 0);
+	assert_int_equal(n, 1 << 30);
+	assert_refused(conf_value_size("1025m", 0, 1 << 30, &n, &cause), &cause,
+		       "size \"1025m\" is too large (at most 1g)");
+	assert_refused(conf_value_size("1073741825", 0, 1 << 30, &n, &cause), &cause,
+		       "size \"1073741825\" is too large (at most 1g)");
+	/* So many digits that they would overflow. */
+	assert_refused(conf_value_size("99999999999999999999g", 0, 1 << 30, &n, &cause), &cause,
+		       "size \"99999999999999999999g\" is too large (at most 1g)");
+	assert_refused(conf_value_size("0", 1, 1 << 30, &n, &cause), &cause,
+		       "must be greater than 0");
+	assert_refused(conf_value_size("1k", 1536, 1 << 30, &n, &cause), &cause,
+		       "must be at least 1536");
+	assert_refused(conf_value_size("1.5m", 0, 1 << 30, &n, &cause), &cause,
+		       "invalid size \"1.5m\" (use bytes, or k, m or g after a number, e.g. 16m)");
+	assert_refused(conf_value_size("16mb", 0, 1 << 30, &n, &cause), &cause,
+		       "invalid size \"16mb\" (use bytes, or k, m or g after a number, e.g. 16m)");
+	assert_refused(conf_value_size("m", 0, 1 << 30, &n, &cause), &cause,
+		       "invalid size \"m\" (use bytes, or k, m or g after a number, e.g. 16m)");
+	assert_refused(conf_value_size("-1", 0, 1 << 30, &n, &cause), &cause,
+		       "invalid size \"-1\" (use bytes, or k, m or g after a number, e.g. 16m)");
+	assert_refused(conf_value_size("", 0, 1 << 30, &n, &cause), &cause,
+		       "invalid size \"\" (use bytes, or k, m or g after a number, e.g. 16m)");
+	assert_int_equal(n, 1 << 30);
 }
 
 static void
@@ -300,6 +358,47 @@ test_path(void **state)
 	assert_refused(conf_value_path("%d/a/b", &path, &cause), &cause,
 		       "\"%d/a/b\" does not name a credential");
 	unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+static void
+test_socket_path(void **state)
+{
+	char *cause = NULL, *longest = xasprintf("/%0106d", 0), *over = xasprintf("/%0107d", 0);
+
+	assert_int_equal(conf_value_socket_path("/run/tb/billing.sock", &cause), 0);
+	assert_int_equal(conf_value_socket_path(longest, &cause), 0);
+	assert_refused(conf_value_socket_path(over, &cause), &cause,
+		       "path is too long for a unix socket (at most 107 bytes)");
+	assert_refused(conf_value_socket_path("run/tb.sock", &cause), &cause,
+		       "\"run/tb.sock\" is not an absolute path");
+	free(longest);
+	free(over);
+}
+
+/* A file read later: it exists now, is regular, and private when asked. */
+static void
+test_file(void **state)
+{
+	char *cause = NULL, *path = NULL, *want;
+	char *pem = write_file("cert.pem", "PEM\n", 0644), *key = write_file("k.pem", "K\n", 0640);
+
+	assert_int_equal(conf_value_file(pem, false, &path, &cause), 0);
+	assert_string_equal(path, pem);
+	free(path);
+	want = xasprintf("%s is readable by group or others (mode 0640); chmod 600 it", key);
+	assert_refused(conf_value_file(key, true, &path, &cause), &cause, want);
+	free(want);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(conf_value_file(key, true, &path, &cause), 0);
+	assert_string_equal(path, key);
+	free(path);
+	want = xasprintf("%s is not a regular file", test_dir);
+	assert_refused(conf_value_file(test_dir, false, &path, &cause), &cause, want);
+	free(want);
+	assert_refused(conf_value_file("cert.pem", false, &path, &cause), &cause,
+		       "\"cert.pem\" is not an absolute path (or %d/NAME)");
+	free(pem);
+	free(key);
 }
 
 static void
@@ -442,6 +541,8 @@ main(void)
 		cmocka_unit_test(test_secret_file),  cmocka_unit_test(test_open_file),
 		cmocka_unit_test(test_denied_hint),  cmocka_unit_test(test_json_pointer),
 		cmocka_unit_test(test_header),	     cmocka_unit_test(test_name),
+		cmocka_unit_test(test_size),	     cmocka_unit_test(test_socket_path),
+		cmocka_unit_test(test_file),	     cmocka_unit_test(test_words),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
