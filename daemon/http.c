@@ -843,8 +843,13 @@ http_stream_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 
 	if (!st->headers_done) /* cannot happen: curl reads headers first */
 		return 0;
+	/*
+	 * Taken either way: pausing from inside the callback with the data
+	 * consumed, rather than CURL_WRITEFUNC_PAUSE, which hands the same
+	 * bytes over again on resume.
+	 */
 	if (st->cbs.data(st->arg, data, n) > 0)
-		return CURL_WRITEFUNC_PAUSE;
+		(void)curl_easy_pause(t->easy, CURLPAUSE_RECV);
 	return n;
 }
 

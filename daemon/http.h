@@ -94,7 +94,10 @@ struct http_stream_cbs {
 	 * cancelled and no other callback comes.
 	 */
 	int (*headers)(void *arg, long status, const struct http_header *h, size_t n);
-	/* Body bytes; return 0 to go on, 1 to pause until http_stream_resume. */
+	/*
+	 * Body bytes, taken by the callback; return 0 to go on, 1 to have no
+	 * more until http_stream_resume.
+	 */
 	int (*data)(void *arg, const void *p, size_t len);
 	/* Once, last (unless cancelled): error names the cause unless DONE. */
 	void (*end)(void *arg, enum http_stream_end how, const char *error);
