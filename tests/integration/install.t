@@ -52,6 +52,7 @@ usr/share/bash-completion/completions/tokenctl
 usr/share/man/man1/tokenctl.1
 usr/share/man/man5/tokenbroker.conf.5
 usr/share/man/man8/tokenbrokerd.8
+usr/share/doc/tokenbroker/examples/tokenbroker-proxy-example.socket
 $examples
 EOF_TREE
 )

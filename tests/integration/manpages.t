@@ -7,7 +7,7 @@
 # tokenctl(1), and the signals in tokenbrokerd(8).
 . "$(dirname "$0")/lib.sh"
 
-plan 23
+plan 25
 PAGES="man/tokenbrokerd.8 man/tokenctl.1 man/tokenbroker.conf.5"
 CONTRACT=$PWD/../shared/interface.md
 
@@ -55,6 +55,10 @@ is "$(has_words "$T_DIR/conf.txt" $cred_keys)" "" \
 	"tokenbroker.conf(5) names every credential key of the parser"
 section "$T_DIR/conf.txt" "THE DAEMON SECTION" >"$T_DIR/s"
 is "$(has_words "$T_DIR/s" $daemon_keys)" "" "each [daemon] key is described in THE DAEMON SECTION"
+proxy_keys=$(sed -n 's/^[[:space:]]*PK(PK_[A-Z_]*, "\([a-z_]*\)".*/\1/p' daemon/conf-proxy.c)
+cmp_ok "$(echo "$proxy_keys" | wc -w)" -ge 15 "the proxy keys are found in daemon/conf-proxy.c"
+section "$T_DIR/conf.txt" "PROXIES" >"$T_DIR/s"
+is "$(has_words "$T_DIR/s" $proxy_keys)" "" "each proxy key is described in PROXIES"
 
 # ... and against the contract, when it is beside the repository.
 if [ -f "$CONTRACT" ]; then
