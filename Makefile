@@ -108,7 +108,14 @@ $(LOADGEN): bench/loadgen.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< $(EVENT_LIBS)
 
-bench: $(LOADGEN)
+# The upstream bench/proxy.sh puts behind the proxies (no libraries).
+UPSTREAM = $(BUILD)/bench/upstream
+$(UPSTREAM): bench/upstream.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $<
+-include $(UPSTREAM).d
+
+bench: $(LOADGEN) $(UPSTREAM)
 
 # Installs what is missing from Debian's packages (root), or says how to.
 deps:

@@ -1,16 +1,19 @@
 /*
  * loadgen: a load generator for tokenbrokerd's socket API (HTTP/1.1 over a
- * Unix socket).  One process, one libevent loop, non-blocking bufferevents.
+ * Unix socket) and for its proxies (HTTP/1.1 over loopback TCP).  One
+ * process, one libevent loop, non-blocking bufferevents.
  *
- * usage: loadgen -s SOCKET [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] [-k]
- *                [--accept text|json] [-t TIMEOUT] [--max-time SECONDS]
- *                [--max-samples N] PATH
+ * usage: loadgen {-s SOCKET | --tcp HOST:PORT} [-c CONNECTIONS]
+ *                [-n REQUESTS | -d SECONDS] [-k] [--accept text|json]
+ *                [-t TIMEOUT] [--max-time SECONDS] [--max-samples N] PATH
  *
  * Each of the C connections sends "GET PATH HTTP/1.1" and reads the whole
- * answer (Content-Length, or up to EOF when the server gives none) before
- * it sends the next request.  With -k a connection is kept for the next
- * request; without it every request opens a new connection and asks the
- * server to close it, and its latency includes the connect.  No pipelining.
+ * answer (Content-Length, chunked, or up to EOF when the server says
+ * neither) before it sends the next request.  With -k a connection is kept
+ * for the next request; without it every request opens a new connection
+ * and asks the server to close it, and its latency includes the connect.
+ * No pipelining.  Over TCP (HOST a numeric address or a name, IPv6 in
+ * brackets) the Host header is HOST:PORT as given, and Nagle is off.
  *
  * The run is always bounded: -n stops after that many requests (or after
  * --max-time, default 120 s, counting the ones not answered as timeouts);
@@ -49,6 +52,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -59,8 +65,11 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "http1.h"
+
 #define LG_HEADER_MAX 16384
-#define LG_BODY_MAX (64 * 1024 * 1024)
+#define LG_BODY_MAX (64 * 1024 * 1024) /* a Content-Length, or a chunk */
+#define LG_LINE_MAX 1024		/* a chunk's size line, a trailer line */
 #define LG_CODES 1000
 #define LG_RETRY_US 1000	      /* after EAGAIN from connect: backlog full */
 #define LG_FAIL_PAUSE_US 10000 /* after a connect that failed outright */
@@ -76,7 +85,11 @@ enum lg_state {
 	LG_PAUSED,  /* no request: a connect failed, next one after a pause */
 	LG_HEAD,    /* request sent, reading status line and headers */
 	LG_BODY,    /* reading body_left more bytes */
-	LG_BODY_EOF /* reading the body up to EOF */
+	LG_BODY_EOF, /* reading the body up to EOF */
+	LG_CHUNK_SIZE,	/* chunked: a chunk's size line; the chunked states last */
+	LG_CHUNK_DATA,	/* chunked: body_left more bytes of the chunk */
+	LG_CHUNK_CRLF,	/* chunked: the CRLF after a chunk */
+	LG_CHUNK_TRAILER /* chunked: trailer lines up to an empty one */
 };
 
 enum lg_error {
@@ -91,6 +104,7 @@ static const char *const lg_error_names[LG_ERR_MAX] = { "connect", "io", "parse"
 
 struct lg_conf {
 	const char *socket;
+	const char *tcp; /* HOST:PORT */
 	const char *path;
 	unsigned connections;
 	uint64_t requests; /* 0: bounded by duration_s */
@@ -114,12 +128,15 @@ struct lg_conn {
 	size_t body_left;
 	int status;
 	bool close_after; /* the server said Connection: close */
+	bool connecting;  /* TCP: connect() not finished yet */
 };
 
 struct lg {
 	struct event_base *base;
 	struct lg_conf conf;
-	struct sockaddr_un sa;
+	struct sockaddr_storage sa; /* the Unix socket's or the TCP target's */
+	socklen_t salen;
+	const char *target; /* for messages */
 	char *request;
 	size_t request_len;
 	struct lg_conn *conns;
@@ -245,6 +262,7 @@ lg_conn_close(struct lg_conn *conn)
 		conn->bev = NULL;
 	}
 	conn->close_after = false;
+	conn->connecting = false;
 }
 
 /* The current request is over, answered or not; go on with the next one. */
@@ -306,23 +324,6 @@ lg_drain_wipe(struct evbuffer *in, size_t n)
 	}
 }
 
-/* Case-insensitive: whether header line h (length len) is "name: ...". */
-static const char *
-lg_header_value(const char *h, size_t len, const char *name, size_t *vlen)
-{
-	size_t nlen = strlen(name);
-	const char *v, *end = h + len;
-
-	if (len <= nlen || strncasecmp(h, name, nlen) != 0 || h[nlen] != ':')
-		return NULL;
-	for (v = h + nlen + 1; v < end && (*v == ' ' || *v == '\t'); v++)
-		;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	*vlen = (size_t)(end - v);
-	return v;
-}
-
 /*
  * Parses the status line and headers, the first len bytes of head (they end
  * in CRLF CRLF).  Returns 0, or -1 for a malformed answer.
@@ -331,7 +332,7 @@ static int
 lg_parse_head(struct lg_conn *conn, const char *head, size_t len)
 {
 	const char *p = head, *end = head + len - 2, *eol, *v;
-	bool have_length = false;
+	bool have_length = false, chunked = false;
 	unsigned long long clen = 0;
 	size_t vlen;
 
@@ -343,9 +344,12 @@ lg_parse_head(struct lg_conn *conn, const char *head, size_t len)
 	conn->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
 	conn->close_after = p[7] == '0';
 	for (p = eol + 2; p < end; p = eol + 2) {
+		size_t hl;
+
 		if ((eol = memchr(p, '\r', (size_t)(end - p))) == NULL || eol[1] != '\n')
 			return -1;
-		if ((v = lg_header_value(p, (size_t)(eol - p), "Content-Length", &vlen)) != NULL) {
+		hl = (size_t)(eol - p);
+		if ((v = http1_header_value(p, hl, "Content-Length", &vlen)) != NULL) {
 			char num[24], *e;
 
 			if (vlen == 0 || vlen >= sizeof(num) || have_length)
@@ -358,13 +362,14 @@ lg_parse_head(struct lg_conn *conn, const char *head, size_t len)
 			    clen > LG_BODY_MAX)
 				return -1;
 			have_length = true;
-		} else if ((v = lg_header_value(p, (size_t)(eol - p), "Connection", &vlen)) !=
-			   NULL) {
+		} else if ((v = http1_header_value(p, hl, "Connection", &vlen)) != NULL) {
 			if (vlen == 5 && strncasecmp(v, "close", 5) == 0)
 				conn->close_after = true;
-		} else if ((v = lg_header_value(p, (size_t)(eol - p), "Transfer-Encoding",
-						&vlen)) != NULL) {
-			return -1; /* chunked: tokenbrokerd never sends it */
+		} else if ((v = http1_header_value(p, hl, "Transfer-Encoding", &vlen)) != NULL) {
+			/* chunked, the only coding a server may send unasked */
+			if (chunked || vlen != 7 || strncasecmp(v, "chunked", 7) != 0)
+				return -1;
+			chunked = true;
 		}
 	}
 	if (conn->status < 200)
@@ -372,6 +377,8 @@ lg_parse_head(struct lg_conn *conn, const char *head, size_t len)
 	if (conn->status == 204 || conn->status == 304) {
 		conn->body_left = 0;
 		conn->state = LG_BODY;
+	} else if (chunked) {
+		conn->state = LG_CHUNK_SIZE; /* and any Content-Length is ignored */
 	} else if (have_length) {
 		conn->body_left = (size_t)clen;
 		conn->state = LG_BODY;
@@ -380,6 +387,107 @@ lg_parse_head(struct lg_conn *conn, const char *head, size_t len)
 		conn->state = LG_BODY_EOF;
 	}
 	return 0;
+}
+
+/*
+ * The length of the CRLF-ended line at the start of in, without the CRLF:
+ * -1 when it is not all there yet, -2 when it is longer than LG_LINE_MAX.
+ */
+static ev_ssize_t
+lg_line(struct evbuffer *in)
+{
+	size_t eol_len = 0;
+	struct evbuffer_ptr pos = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+
+	if (pos.pos < 0)
+		return evbuffer_get_length(in) > LG_LINE_MAX ? -2 : -1;
+	return pos.pos > LG_LINE_MAX ? -2 : pos.pos;
+}
+
+/*
+ * The size a chunk's size line (n bytes at the start of in) gives, before
+ * any extension, or -1 when it is malformed.
+ */
+static long long
+lg_chunk_size(struct evbuffer *in, size_t n)
+{
+	const char *line = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+	long long size = 0;
+	size_t i;
+
+	for (i = 0; i < n && line[i] != ';' && line[i] != ' ' && line[i] != '\t'; i++) {
+		int d = line[i] >= '0' && line[i] <= '9'   ? line[i] - '0'
+			: line[i] >= 'a' && line[i] <= 'f' ? line[i] - 'a' + 10
+			: line[i] >= 'A' && line[i] <= 'F' ? line[i] - 'A' + 10
+							   : -1;
+
+		if (d < 0 || size > LG_BODY_MAX)
+			return -1;
+		size = size * 16 + d;
+	}
+	return i == 0 || size > LG_BODY_MAX ? -1 : size;
+}
+
+/*
+ * Takes the next piece of a chunked body from in.  Returns 1 when it did
+ * and there is more to take, 0 when it needs more data, 2 when the body is
+ * complete, -1 when it is malformed.
+ */
+static int
+lg_chunked(struct lg_conn *conn, struct evbuffer *in)
+{
+	ev_ssize_t n;
+	long long size;
+	size_t len;
+
+	switch (conn->state) {
+	case LG_CHUNK_SIZE:
+		if ((n = lg_line(in)) < 0)
+			return n == -1 ? 0 : -1;
+		if ((size = lg_chunk_size(in, (size_t)n)) < 0)
+			return -1;
+		evbuffer_drain(in, (size_t)n + 2);
+		conn->body_left = (size_t)size;
+		conn->state = size == 0 ? LG_CHUNK_TRAILER : LG_CHUNK_DATA;
+		return 1;
+	case LG_CHUNK_DATA:
+		len = evbuffer_get_length(in);
+		if (len > conn->body_left)
+			len = conn->body_left;
+		lg_drain_wipe(in, len);
+		conn->body_left -= len;
+		if (conn->body_left > 0)
+			return 0;
+		conn->state = LG_CHUNK_CRLF;
+		return 1;
+	case LG_CHUNK_CRLF:
+		if (evbuffer_get_length(in) < 2)
+			return 0;
+		if (memcmp(evbuffer_pullup(in, 2), "\r\n", 2) != 0)
+			return -1;
+		evbuffer_drain(in, 2);
+		conn->state = LG_CHUNK_SIZE;
+		return 1;
+	case LG_CHUNK_TRAILER:
+		if ((n = lg_line(in)) < 0)
+			return n == -1 ? 0 : -1;
+		lg_drain_wipe(in, (size_t)n + 2);
+		return n == 0 ? 2 : 1;
+	default:
+		return -1;
+	}
+}
+
+/* The answer is complete: anything after it means the framing is off. */
+static void
+lg_conn_complete(struct lg_conn *conn, struct evbuffer *in)
+{
+	if (evbuffer_get_length(in) > 0) {
+		lg_drain_wipe(in, evbuffer_get_length(in));
+		lg_conn_fail(conn, LG_ERR_PARSE);
+		return;
+	}
+	lg_conn_answered(conn);
 }
 
 static void
@@ -417,15 +525,17 @@ lg_read_cb(struct bufferevent *bev, void *arg)
 			n = conn->body_left;
 		lg_drain_wipe(in, n);
 		conn->body_left -= n;
-		if (conn->body_left > 0)
-			return;
-		if (evbuffer_get_length(in) > 0) {
-			/* more than was asked for: the framing is off */
-			lg_drain_wipe(in, evbuffer_get_length(in));
+		if (conn->body_left == 0)
+			lg_conn_complete(conn, in);
+	} else if (conn->state >= LG_CHUNK_SIZE) {
+		int r;
+
+		while ((r = lg_chunked(conn, in)) == 1)
+			;
+		if (r < 0)
 			lg_conn_fail(conn, LG_ERR_PARSE);
-			return;
-		}
-		lg_conn_answered(conn);
+		else if (r == 2)
+			lg_conn_complete(conn, in);
 	} else if (conn->state == LG_BODY_EOF) {
 		lg_drain_wipe(in, evbuffer_get_length(in));
 	} else if (conn->state == LG_IDLE && evbuffer_get_length(in) > 0) {
@@ -435,12 +545,44 @@ lg_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/*
+ * A connect failed (error e): counted, and the connection pauses before
+ * its next request so as not to spin on a dead server.
+ */
+static void
+lg_conn_connect_failed(struct lg_conn *conn, int e)
+{
+	struct lg *lg = conn->lg;
+	struct timeval tv;
+
+	if (lg->errors[LG_ERR_CONNECT] == 0)
+		fprintf(stderr, "loadgen: cannot connect to %s: %s\n", lg->target, strerror(e));
+	lg->errors[LG_ERR_CONNECT]++;
+	lg->busy--;
+	lg_conn_close(conn);
+	conn->connecting = false;
+	conn->state = LG_PAUSED;
+	tv = lg_tv(LG_FAIL_PAUSE_US / 1e6);
+	evtimer_add(conn->retry, &tv);
+}
+
 static void
 lg_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct lg_conn *conn = arg;
 
-	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		conn->connecting = false;
+		return;
+	}
+	if (conn->connecting) {
+		int e = evutil_socket_geterror(bufferevent_getfd(bev));
+
+		lg_conn_connect_failed(conn, (what & BEV_EVENT_TIMEOUT) ? ETIMEDOUT
+					     : e != 0			 ? e
+									 : ECONNREFUSED);
+		return;
+	}
 	if (conn->state == LG_BODY_EOF && (what & BEV_EVENT_EOF)) {
 		lg_conn_answered(conn);
 		return;
@@ -473,15 +615,19 @@ static void
 lg_conn_connect(struct lg_conn *conn)
 {
 	struct lg *lg = conn->lg;
+	bool tcp = lg->sa.ss_family != AF_UNIX;
 	struct timeval tv;
-	int fd;
+	int fd, one = 1;
 
 	if (lg->stopping)
 		return;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(lg->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		lg_die("cannot create a socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&lg->sa, sizeof(lg->sa)) < 0) {
+	if (tcp) {
+		/* libevent connects, and says when (BEV_EVENT_CONNECTED) */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	} else if (connect(fd, (struct sockaddr *)&lg->sa, lg->salen) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -493,14 +639,7 @@ lg_conn_connect(struct lg_conn *conn)
 			evtimer_add(conn->retry, &tv);
 			return;
 		}
-		if (lg->errors[LG_ERR_CONNECT] == 0)
-			fprintf(stderr, "loadgen: cannot connect to %s: %s\n", lg->conf.socket,
-				strerror(e));
-		lg->errors[LG_ERR_CONNECT]++;
-		lg->busy--;
-		conn->state = LG_PAUSED; /* do not spin on a dead daemon */
-		tv = lg_tv(LG_FAIL_PAUSE_US / 1e6);
-		evtimer_add(conn->retry, &tv);
+		lg_conn_connect_failed(conn, e);
 		return;
 	}
 	conn->bev = bufferevent_socket_new(lg->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -510,6 +649,14 @@ lg_conn_connect(struct lg_conn *conn)
 	bufferevent_set_timeouts(conn->bev, &lg->timeout_tv, &lg->timeout_tv);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	conn->state = LG_HEAD;
+	if (tcp) {
+		conn->connecting = true;
+		if (bufferevent_socket_connect(conn->bev, (struct sockaddr *)&lg->sa,
+					       (int)lg->salen) < 0) {
+			lg_conn_connect_failed(conn, errno);
+			return;
+		}
+	}
 	if (bufferevent_write(conn->bev, lg->request, lg->request_len) < 0)
 		lg_die("out of memory");
 }
@@ -628,8 +775,9 @@ lg_report(struct lg *lg)
 	p90 = lg_percentile_us(lg, 90);
 	p99 = lg_percentile_us(lg, 99);
 
-	printf("loadgen: GET %s (%s), %u connection%s, %s\n", lg->conf.path,
-	       lg->conf.text ? "text/plain" : "application/json", lg->conf.connections,
+	printf("loadgen: GET %s (%s) on %s, %u connection%s, %s\n", lg->conf.path,
+	       lg->conf.text ? "text/plain" : "application/json", lg->target,
+	       lg->conf.connections,
 	       lg->conf.connections == 1 ? "" : "s",
 	       lg->conf.keepalive ? "keep-alive" : "one request per connection");
 	printf("requests:   %" PRIu64 " sent, %" PRIu64 " answered (%" PRIu64 " 2xx), %" PRIu64
@@ -679,10 +827,11 @@ lg_report(struct lg *lg)
 static void
 lg_usage(FILE *f)
 {
-	fputs("usage: loadgen -s SOCKET [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] [-k]\n"
-	      "               [--accept text|json] [-t TIMEOUT] [--max-time SECONDS]\n"
-	      "               [--max-samples N] PATH\n"
+	fputs("usage: loadgen {-s SOCKET | --tcp HOST:PORT} [-c CONNECTIONS]\n"
+	      "               [-n REQUESTS | -d SECONDS] [-k] [--accept text|json]\n"
+	      "               [-t TIMEOUT] [--max-time SECONDS] [--max-samples N] PATH\n"
 	      "  -s, --socket       tokenbrokerd's Unix socket\n"
+	      "  --tcp              or a TCP server (a proxy): HOST:PORT, [IPv6]:PORT\n"
 	      "  -c, --connections  concurrent connections (default 1)\n"
 	      "  -n, --requests     stop after this many requests (default 1000)\n"
 	      "  -d, --duration     or after this many seconds\n"
@@ -744,9 +893,10 @@ lg_raise_nofile(unsigned connections)
 static void
 lg_parse_args(struct lg_conf *c, int argc, char **argv)
 {
-	enum { OPT_ACCEPT = 256, OPT_MAX_TIME, OPT_MAX_SAMPLES };
+	enum { OPT_ACCEPT = 256, OPT_MAX_TIME, OPT_MAX_SAMPLES, OPT_TCP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "tcp", required_argument, NULL, OPT_TCP },
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -768,6 +918,9 @@ lg_parse_args(struct lg_conf *c, int argc, char **argv)
 		switch (ch) {
 		case 's':
 			c->socket = optarg;
+			break;
+		case OPT_TCP:
+			c->tcp = optarg;
 			break;
 		case 'c':
 			c->connections = (unsigned)lg_parse_count("-c", optarg, LG_MAX_CONNECTIONS);
@@ -809,7 +962,7 @@ lg_parse_args(struct lg_conf *c, int argc, char **argv)
 			exit(2);
 		}
 	}
-	if (argc - optind != 1 || c->socket == NULL) {
+	if (argc - optind != 1 || (c->socket == NULL) == (c->tcp == NULL)) {
 		lg_usage(stderr);
 		exit(2);
 	}
@@ -832,6 +985,44 @@ lg_parse_args(struct lg_conf *c, int argc, char **argv)
 	}
 }
 
+/*
+ * The address of HOST:PORT (HOST a name, a numeric address, an IPv6 one in
+ * brackets), or it exits with a usage error.
+ */
+static void
+lg_resolve(const char *target, struct sockaddr_storage *ret, socklen_t *ret_len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	const char *colon = strrchr(target, ':');
+	char host[256];
+	size_t hlen;
+	int r;
+
+	if (colon == NULL || colon == target || colon[1] == '\0') {
+		fprintf(stderr, "loadgen: --tcp: HOST:PORT, not %s\n", target);
+		exit(2);
+	}
+	hlen = (size_t)(colon - target);
+	if (target[0] == '[' && colon[-1] == ']') {
+		target++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		fprintf(stderr, "loadgen: --tcp: no usable host in %s\n", target);
+		exit(2);
+	}
+	memcpy(host, target, hlen);
+	host[hlen] = '\0';
+	if ((r = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+		fprintf(stderr, "loadgen: --tcp: %s: %s\n", host, gai_strerror(r));
+		exit(2);
+	}
+	memcpy(ret, res->ai_addr, res->ai_addrlen);
+	*ret_len = res->ai_addrlen;
+	freeaddrinfo(res);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -840,17 +1031,27 @@ main(int argc, char **argv)
 	int n;
 
 	lg_parse_args(&lg.conf, argc, argv);
-	if (strlen(lg.conf.socket) >= sizeof(lg.sa.sun_path)) {
-		fprintf(stderr, "loadgen: socket path too long: %s\n", lg.conf.socket);
-		exit(2);
+	if (lg.conf.tcp != NULL) {
+		lg_resolve(lg.conf.tcp, &lg.sa, &lg.salen);
+		lg.target = lg.conf.tcp;
+	} else {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&lg.sa;
+
+		if (strlen(lg.conf.socket) >= sizeof(sun->sun_path)) {
+			fprintf(stderr, "loadgen: socket path too long: %s\n", lg.conf.socket);
+			exit(2);
+		}
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, lg.conf.socket);
+		lg.salen = sizeof(*sun);
+		lg.target = lg.conf.socket;
 	}
-	lg.sa.sun_family = AF_UNIX;
-	strcpy(lg.sa.sun_path, lg.conf.socket);
 	signal(SIGPIPE, SIG_IGN);
 	lg_raise_nofile(lg.conf.connections);
 
-	n = asprintf(&lg.request, "GET %s HTTP/1.1\r\nHost: localhost\r\nAccept: %s\r\n%s\r\n",
-		     lg.conf.path, lg.conf.text ? "text/plain" : "application/json",
+	n = asprintf(&lg.request, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: %s\r\n%s\r\n",
+		     lg.conf.path, lg.conf.tcp != NULL ? lg.conf.tcp : "localhost",
+		     lg.conf.text ? "text/plain" : "application/json",
 		     lg.conf.keepalive ? "" : "Connection: close\r\n");
 	if (n < 0)
 		lg_die("out of memory");

@@ -40,15 +40,9 @@ MAX_OTHERS=${BENCH_MAX_OTHERS:-10}
 TRIES=${BENCH_TRIES:-4}
 CLK_TCK=$(getconf CLK_TCK)
 
-for bin in "$TBD" "$FAKEIDP" "$LOADGEN"; do
-	if [ ! -x "$bin" ]; then
-		echo "run.sh: $bin is missing; build first: make -C $ROOT all bench" >&2
-		exit 1
-	fi
-done
-for tool in curl awk; do
-	command -v "$tool" >/dev/null || { echo "run.sh: $tool is needed" >&2; exit 1; }
-done
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_need "$TBD" "$FAKEIDP" "$LOADGEN"
 
 DIR=$(mktemp -d /tmp/tokenbroker-bench.XXXXXX) || exit 1
 chmod 700 "$DIR"
@@ -66,24 +60,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The CPUs this script may use, one per line ("0-1,4" -> 0 1 4).
-allowed_cpus() {
-	local list part
-	list=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
-	for part in ${list//,/ }; do
-		if [[ $part == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
-	done
-}
-
-SERVER_CPU=
-CLIENT_CPU=
-if [ "$PIN" != 0 ] && command -v taskset >/dev/null; then
-	mapfile -t CPUS < <(allowed_cpus)
-	if [ "${#CPUS[@]}" -ge 2 ]; then
-		SERVER_CPU=${CPUS[0]}
-		CLIENT_CPU=${CPUS[1]}
-	fi
-fi
+bench_pin
 
 on_cpu() { # on_cpu CPU|"" CMD ARGS...: not for background jobs (see SERVER)
 	local cpu=$1
@@ -91,95 +68,19 @@ on_cpu() { # on_cpu CPU|"" CMD ARGS...: not for background jobs (see SERVER)
 	if [ -n "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
 }
 
-# Prefix for the servers: taskset execs, so $! is the server's own pid.
-SERVER=()
-[ -n "$SERVER_CPU" ] && SERVER=(taskset -c "$SERVER_CPU")
-
 idp_url() { curl -s -m 5 "http://127.0.0.1:$IDP_PORT$1"; }
 
 idp_stat() { # a number from fakeidp's /stats
 	idp_url /stats | sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p"
 }
 
-idp_start() {
-	printf 'bench-secret-%s%s\n' "$RANDOM" "$RANDOM" >"$DIR/secret"
-	chmod 600 "$DIR/secret"
-	"${SERVER[@]}" "$FAKEIDP" --quiet --port 0 --port-file "$DIR/idp.port" \
-		--client-id bench-client --client-secret-file "$DIR/secret" \
-		>"$DIR/idp.log" 2>&1 &
-	IDP_PID=$!
-	for _ in $(seq 100); do
-		[ -s "$DIR/idp.port" ] && break
-		sleep 0.05
-	done
-	IDP_PORT=$(cat "$DIR/idp.port" 2>/dev/null)
-	[ -n "$IDP_PORT" ] || { echo "run.sh: fakeidp did not start" >&2; exit 1; }
-}
-
-cred() { # cred NAME [key = value...]
-	local name=$1 kv
-	shift
-	printf '[credential "%s"]\ntoken_url = http://127.0.0.1:%s/token\n' "$name" "$IDP_PORT"
-	printf 'client_id = bench-client\nclient_secret_file = %s/secret\n' "$DIR"
-	for kv in "$@"; do printf '%s\n' "$kv"; done
-	printf '\n'
-}
-
-daemon_section() {
-	printf '[daemon]\nsocket = %s\nstate_dir = %s\nlog_level = warning\n\n' "$SOCK" "$DIR"
-}
-
-api() { curl -s -m 10 --unix-socket "$SOCK" "http://localhost$1"; }
-
-# tbd_start CONF EAGER: starts the daemon and waits until its EAGER
-# credentials that are not lazy hold a token.
-tbd_start() {
-	local conf=$1 eager=$2 n=0
-	rm -f "$SOCK"
-	"${SERVER[@]}" "$TBD" -c "$conf" >>"$DIR/daemon.log" 2>&1 &
-	TBD_PID=$!
-	for _ in $(seq 200); do
-		[ -S "$SOCK" ] && break
-		kill -0 "$TBD_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -S "$SOCK" ] || { echo "run.sh: tokenbrokerd did not start:" >&2; cat "$DIR/daemon.log" >&2; exit 1; }
-	for _ in $(seq 300); do
-		n=$(api /v1/credentials | grep -o '"state":"valid"' | wc -l)
-		[ "$n" -ge "$eager" ] && return 0
-		sleep 0.1
-	done
-	echo "run.sh: only $n of $eager credentials got a token" >&2
+tbd_failed() {
+	echo "run.sh: tokenbrokerd did not start:" >&2
+	cat "$DIR/daemon.log" >&2
 	exit 1
 }
 
-tbd_stop() {
-	kill -TERM "$TBD_PID" 2>/dev/null
-	wait "$TBD_PID" 2>/dev/null
-	TBD_PID=
-}
-
-# sys_busy_ticks "CPU..."|"": busy ticks (user nice system irq softirq
-# steal) of those CPUs, or of all, for telling how much else ran meanwhile.
-sys_busy_ticks() {
-	awk -v list=" $1 " '
-		list ~ /^ *$/ && /^cpu / { n += $2 + $3 + $4 + $7 + $8 + $9 }
-		/^cpu[0-9]/ && index(list, " " substr($1, 4) " ") { n += $2 + $3 + $4 + $7 + $8 + $9 }
-		END { print n + 0 }' /proc/stat
-}
-
-tbd_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$TBD_PID/stat" 2>/dev/null || echo 0; }
-
-field() { # field NAME LINE: a value from loadgen's result line
-	printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"
-}
-
-median() { # median of the numbers on stdin
-	sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) print "nan"
-		else if (NR % 2) print v[(NR + 1) / 2]
-		else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+tbd_cpu_ticks() { proc_ticks "$TBD_PID"; }
 
 declare -A MED DESC
 ORDER=()
@@ -278,7 +179,7 @@ idp_start
 	done
 } >"$DIR/few.conf"
 chmod 600 "$DIR/few.conf"
-tbd_start "$DIR/few.conf" 2
+tbd_start "$DIR/few.conf" 2 || tbd_failed
 NFEW=$((2 + 2 * RUNS))
 on_cpu "$OTHER" "$LOADGEN" -s "$SOCK" -c 8 -k -n 20000 /v1/tokens/bench >/dev/null # warm-up
 
@@ -337,7 +238,7 @@ tbd_stop
 	for i in $(seq -w 1 100); do cred "cred$i"; done
 } >"$DIR/many.conf"
 chmod 600 "$DIR/many.conf"
-tbd_start "$DIR/many.conf" 100
+tbd_start "$DIR/many.conf" 100 || tbd_failed
 scenario e100 "$SAME" "GET /v1/credentials, 100 credentials, 1 connection, keep-alive (same CPU)" -- \
 	"${D[@]}" -k /v1/credentials
 scenario t100 "$SAME" "cached token, JSON, 1 connection, keep-alive, 100 credentials (same CPU)" -- \
