@@ -38,6 +38,8 @@
 /* A stream's response headers: at most this many, of this many bytes in all. */
 #define HTTP_STREAM_HEADERS_MAX 128
 #define HTTP_STREAM_HEADER_BYTES (64 * 1024)
+/* Streams' easy handles kept for reuse: creating one costs more than a request. */
+#define HTTP_IDLE_HANDLES 64
 /* What curl reads from an upstream at once, for a stream. */
 #define HTTP_STREAM_BUFFER (64 * 1024)
 
@@ -100,6 +102,9 @@ struct http {
 	struct http_transfers running;
 	struct http_transfers waiting;
 	LIST_HEAD(http_socks, http_sock) socks;
+	/* Easy handles of finished streams, reset, for the next ones. */
+	CURL *idle[HTTP_IDLE_HANDLES];
+	unsigned nidle;
 };
 
 /* curl_global_init is not thread-safe and costly: once per process user. */
@@ -141,8 +146,15 @@ http_stream_free(struct http_stream *st)
 static void
 http_transfer_free(struct http_transfer *t)
 {
-	if (t->easy != NULL)
-		curl_easy_cleanup(t->easy); /* before what it points to */
+	struct http *h = t->h;
+
+	/* before what it points to: reset forgets every option */
+	if (t->easy != NULL && t->stream != NULL && h->nidle < HTTP_IDLE_HANDLES) {
+		curl_easy_reset(t->easy);
+		h->idle[h->nidle++] = t->easy;
+	} else if (t->easy != NULL) {
+		curl_easy_cleanup(t->easy);
+	}
 	http_stream_free(t->stream);
 	http_slist_free(t->headers);
 	request_free(t->req);
@@ -380,15 +392,18 @@ http_curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *s
 			http_sock_free(hs);
 			return -1;
 		}
-	} else if (hs->ev != NULL) {
-		event_free(hs->ev);
-		hs->ev = NULL;
 	}
 	if (what & CURL_POLL_IN)
 		kind |= EV_READ;
 	if (what & CURL_POLL_OUT)
 		kind |= EV_WRITE;
-	hs->ev = event_new(h->base, fd, kind, http_event_cb, hs);
+	if (hs->ev == NULL) {
+		hs->ev = event_new(h->base, fd, kind, http_event_cb, hs);
+	} else {
+		/* the same event, watching for something else now */
+		event_del(hs->ev);
+		event_assign(hs->ev, h->base, fd, kind, http_event_cb, hs);
+	}
 	if (hs->ev == NULL || event_add(hs->ev, NULL) < 0)
 		return -1;
 	return 0;
@@ -406,6 +421,12 @@ http_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 	if (timeout_ms < 0)
 		return evtimer_del(h->timer) < 0 ? -1 : 0;
+	if (timeout_ms == 0) {
+		/* "at once": in this turn of the loop, not after another poll */
+		evtimer_del(h->timer);
+		event_active(h->timer, EV_TIMEOUT, 1);
+		return 0;
+	}
 	tv = timeutil_ms_to_tv(timeout_ms);
 	return evtimer_add(h->timer, &tv) < 0 ? -1 : 0;
 }
@@ -619,6 +640,8 @@ http_free(struct http *h)
 		http_detach(t);
 		http_transfer_free(t);
 	}
+	while (h->nidle > 0)
+		curl_easy_cleanup(h->idle[--h->nidle]);
 	if (h->multi != NULL)
 		curl_multi_cleanup(h->multi); /* may still call our callbacks */
 	while ((hs = LIST_FIRST(&h->socks)) != NULL)
@@ -962,7 +985,8 @@ http_stream_start(struct http *h, const struct http_opts *o, const struct http_s
 	st->arg = arg;
 	st->url = xstrdup(r->url);
 	st->timer = evtimer_new(h->base, http_stream_timer_cb, t);
-	if (st->timer == NULL || (t->easy = curl_easy_init()) == NULL) {
+	t->easy = h->nidle > 0 ? h->idle[--h->nidle] : curl_easy_init();
+	if (st->timer == NULL || t->easy == NULL) {
 		*cause = xstrdup("cannot create a curl handle");
 		http_transfer_free(t);
 		return NULL;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@
 #define MAIN_STOP_GRACE_MS 300
 /* How long proxied requests in flight may take to finish at a stop. */
 #define MAIN_PROXY_DRAIN_MS 5000
+/* Heap kept rather than returned to the kernel (see main()). */
+#define MAIN_HEAP_KEEP (8 * 1024 * 1024)
 /* Upstream transfers of every proxy at once. */
 #define MAIN_PROXY_TRANSFERS_MAX 4096
 #define MAIN_STATUS_INTERVAL_MS 5000
@@ -418,6 +421,13 @@ main(int argc, char **argv)
 	int level = -1, ch;
 
 	log_init("tokenbrokerd", LOG_INFO);
+	/*
+	 * A proxied body passes through buffers of some 64 KiB that come and
+	 * go; glibc would hand the top of the heap back to the kernel after
+	 * each and take it again, a page fault per page.  Keep a few MiB.
+	 */
+	mallopt(M_TRIM_THRESHOLD, MAIN_HEAP_KEEP);
+	mallopt(M_MMAP_THRESHOLD, MAIN_HEAP_KEEP);
 	if (log_stderr_is_journal())
 		log_set_writer(sd_journal_writer);
 	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
