@@ -626,8 +626,8 @@ proxy_where(const struct proxy_build *b, int id, unsigned *file, unsigned *line)
 
 /*
  * The checks across a proxy's keys: the three it cannot do without, a
- * client certificate with its key, and the Unix socket's settings on a TCP
- * listener (a warning: they are ignored).
+ * client certificate with its key, allow_units and the Unix socket's
+ * settings on a TCP listener (an error, a warning: they are ignored).
  */
 static void
 proxy_check_keys(struct proxy_build *b)
@@ -653,6 +653,17 @@ proxy_check_keys(struct proxy_build *b)
 	}
 	if (pc->listen == NULL || pc->listen_unix)
 		return;
+	/*
+	 * On loopback TCP the kernel names the uid that owns the client's
+	 * socket, not a process: finding one means reading every process's
+	 * descriptors, which the daemon's own user may not (nor should).
+	 */
+	if (b->key_line[PK_ALLOW_UNITS] != 0 && !b->key_failed[PK_ALLOW_UNITS]) {
+		proxy_where(b, PK_ALLOW_UNITS, &file, &line);
+		conf_error(b->ld, file, line,
+			   "allow_units: only on a Unix socket listener (listen = /path): on TCP "
+			   "the caller's uid is known, not its process; use allow_users");
+	}
 	for (size_t i = 0; i < ELEMENTSOF(unix_only); i++)
 		if (b->key_line[unix_only[i]] != 0 && !b->key_failed[unix_only[i]])
 			conf_warning(b->ld, b->key_file[unix_only[i]], b->key_line[unix_only[i]],

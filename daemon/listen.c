@@ -316,7 +316,7 @@ listen_conn_peer(struct listen *ls, struct listen_conn *conn)
 
 	if (ls->tcp) {
 		p->tcp = true;
-		if ((r = sockdiag_peer_uid(conn->fd, &p->uid, &p->inode)) < 0)
+		if ((r = sockdiag_peer_uid(conn->fd, &p->uid, NULL)) < 0)
 			errno = -r;
 		return r;
 	}

@@ -27,8 +27,7 @@ struct metrics;
 /*
  * Who is at the other end of a connection, read when it was accepted: on a
  * Unix socket from SO_PEERCRED and SO_PEERGROUPS; on loopback TCP the uid
- * that owns the client's socket (sockdiag.h), with no pid and no groups
- * (tcp set: the inode of the client's socket says who holds it).
+ * that owns the client's socket (sockdiag.h), with no pid and no groups.
  */
 struct listen_peer {
 	uid_t uid;
@@ -36,7 +35,6 @@ struct listen_peer {
 	gid_t gids[LISTEN_MAX_GROUPS]; /* primary first, then supplementary; none on TCP */
 	size_t ngids;
 	bool tcp;
-	uint64_t inode;		       /* TCP: the client's socket */
 };
 
 /* A listener's settings (strings copied). */

@@ -728,16 +728,16 @@ proxy_peer_groups(uid_t uid, gid_t *gids, size_t max)
 	return (size_t)n;
 }
 
-/* The unit of the peer's process, or NULL (caller frees). */
+/*
+ * The unit of the peer's process, or NULL (caller frees).  A TCP peer's
+ * process is not known: allow_units is for Unix listeners (conf-proxy.c).
+ */
 static char *
 proxy_peer_unit(const struct listen_peer *peer)
 {
-	pid_t pid = peer->pid;
 	char *unit = NULL;
 
-	if (pid <= 0 && (!peer->tcp || sockdiag_inode_pid(peer->inode, &pid) < 0))
-		return NULL;
-	if (sockdiag_pid_unit(pid, &unit) < 0)
+	if (peer->pid <= 0 || sockdiag_pid_unit(peer->pid, &unit) < 0)
 		return NULL;
 	return unit;
 }

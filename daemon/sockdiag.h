@@ -1,12 +1,12 @@
 /*
  * Who is at the other end of a loopback TCP connection: the uid owning the
  * client's socket, from the kernel's socket table (NETLINK_SOCK_DIAG, as
- * identd-style lookups do), a process holding that socket, and the systemd
- * unit a process belongs to.  For a Unix listener SO_PEERCRED says all of
- * this at once; a TCP peer has no such thing.
+ * identd-style lookups do), and the systemd unit a process belongs to.
+ * For a Unix listener SO_PEERCRED says who at once; a TCP peer has no such
+ * thing, and which process holds its socket is not known (allow_units is
+ * for Unix listeners).
  *
- * Each call blocks briefly on the kernel (sockdiag_inode_pid on a walk of
- * /proc); none waits on another process.
+ * Each call blocks briefly on the kernel; none waits on another process.
  */
 #ifndef TB_SOCKDIAG_H
 #define TB_SOCKDIAG_H
@@ -28,17 +28,6 @@
  * its answer does not parse.  ret_inode may be NULL.
  */
 int sockdiag_peer_uid(int fd, uid_t *ret_uid, uint64_t *ret_inode);
-
-/*
- * A pid holding a socket with that inode (from sockdiag_peer_uid): the
- * first found in /proc/PID/fd, in /proc's order; when a socket is shared
- * (inherited), which holder that is is not defined.  Returns 0, -ENOENT
- * when no process holds it, -EACCES when none was found but some
- * processes' descriptors could not be read (the daemon is not root), or
- * -errno.  A walk of every process's descriptors: for allow_units on a
- * TCP listener only.
- */
-int sockdiag_inode_pid(uint64_t inode, pid_t *ret_pid);
 
 /*
  * The systemd unit pid belongs to, from /proc/PID/cgroup (see

@@ -7,7 +7,7 @@
 # systemd.
 . "$(dirname "$0")/lib.sh"
 
-plan 18
+plan 19
 ROOT=$PWD
 SERVICE=systemd/tokenbrokerd.service
 SOCKET=systemd/tokenbrokerd.socket
@@ -62,17 +62,19 @@ for kv in Type=notify 'ExecReload=/bin/kill -HUP $MAINPID' WatchdogSec=30s \
 	RuntimeDirectoryPreserve=yes ConfigurationDirectory=tokenbroker \
 	ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
 	NoNewPrivileges=yes CapabilityBoundingSet= \
-	'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
+	'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK' \
 	SystemCallFilter=@system-service SystemCallArchitectures=native \
 	MemoryDenyWriteExecute=yes LockPersonality=yes ProtectKernelTunables=yes \
 	ProtectKernelModules=yes ProtectKernelLogs=yes ProtectControlGroups=yes \
 	ProtectClock=yes ProtectHostname=yes RestrictNamespaces=yes RestrictRealtime=yes \
-	RestrictSUIDSGID=yes RemoveIPC=yes UMask=0077 ProcSubset=pid ProtectProc=invisible; do
+	RestrictSUIDSGID=yes RemoveIPC=yes UMask=0077 ProcSubset=pid; do
 	grep -qxF -- "$kv" "$SERVICE" || missing="$missing [$kv]"
 done
 is "$missing" "" "the service has every setting the contract asks for"
 grep -q '^PrivateUsers=' "$SERVICE"
 cmp_ok $? -ne 0 "the service does not set PrivateUsers= (callers would all be nobody)"
+grep -q '^ProtectProc=invisible' "$SERVICE"
+cmp_ok $? -ne 0 "nor ProtectProc=invisible (allow_units reads the caller's /proc/PID/cgroup)"
 like "$(grep '^#LoadCredential=' "$SERVICE")" '^#LoadCredential=.+:/' \
 	"the service shows LoadCredential= in a comment"
 grep -qx 'Requires=tokenbrokerd.socket' "$SERVICE" &&

@@ -32,6 +32,7 @@ MACHINE=tbtest-$$
 SECRET=rsd-secret-$RANDOM$RANDOM$RANDOM
 SOCKET=/run/tokenbroker/tokenbroker.sock
 PORT=18080
+PROXY_PORT=18081
 T_START=$(date +%s)
 
 in_ct() { nsenter -t "$CT" -a "$@"; }
@@ -47,7 +48,7 @@ rsd_cleanup() {
 	local i
 	if [ -n "$CT" ] && [ "$T_FAILED" -ne 0 ] && kill -0 "$CT" 2>/dev/null; then
 		echo "# journal of tokenbrokerd (last 30 lines):"
-		in_ct journalctl --no-pager -n 30 -u tokenbrokerd -u tokenbrokerd.socket 2>&1 |
+		in_ct journalctl --no-pager -n 60 -u tokenbrokerd -u tokenbrokerd.socket 2>&1 |
 			sed 's/^/#   /'
 	fi
 	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
@@ -136,7 +137,25 @@ token_url = http://127.0.0.1:$PORT/token
 client_id = rsd-client
 client_secret_file = %d/it-secret
 allow_users = tbclient
+
+[proxy "rp"]
+listen = 127.0.0.1:$PROXY_PORT
+credential = it
+upstream = http://127.0.0.1:$PORT
+
+[proxy "ru"]
+listen = /run/tokenbroker/ru.sock
+socket_mode = 0666
+credential = it
+upstream = http://127.0.0.1:$PORT
+allow_units = allowed-client.service
 EOF_CONF
+# The proxy's listener held by systemd, from the installed example.
+sed -e "s/^ListenStream=.*/ListenStream=127.0.0.1:$PROXY_PORT/" \
+	-e 's/^FileDescriptorName=.*/FileDescriptorName=rp/' \
+	"$ROOT/usr/share/doc/tokenbroker/examples/tokenbroker-proxy-example.socket" \
+	>"$ROOT/etc/systemd/system/tokenbroker-proxy-rp.socket"
+systemctl --root="$ROOT" enable tokenbroker-proxy-rp.socket >>"$T_DIR/enable.log" 2>&1
 
 # --- boot ---
 systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --machine="$MACHINE" \
@@ -165,7 +184,7 @@ if [ -z "$CT" ]; then
 	skip "systemd-nspawn cannot boot a container here"
 fi
 
-plan 36
+plan 42
 is "$install_st" 0 "make install DESTDIR=ROOT PREFIX=/usr into the overlay"
 [ "$install_st" = 0 ] || sed 's/^/#   /' "$T_DIR/make.log"
 is "$conf_owner" "root:root 640" \
@@ -237,6 +256,26 @@ like "$(prop StatusText)" '^[0-9]+ credentials?' "StatusText= is the daemon's ST
 like "$(in_ct systemctl status --no-pager tokenbrokerd 2>&1)" 'Status: "[0-9]+ credential' \
 	"systemctl status shows it"
 pid=$(prop MainPID)
+# --- the proxy, on a socket systemd passed by name ---
+is "$(prop ActiveState tokenbroker-proxy-rp.socket)" active "the proxy's socket unit is active"
+like "$(in_ct journalctl --no-pager -o cat -u tokenbrokerd | grep 'proxy rp: listening')" \
+	'passed by the service manager' "the daemon took it as proxy rp's listener (FileDescriptorName=)"
+# fakeidp's /stats stands in for the API.  On TCP the caller's uid comes
+# from the kernel's socket table: the credential's allow_users decide.
+rp_get() {
+	as "$1" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PROXY_PORT/stats" 2>/dev/null
+}
+is "$(rp_get tbclient)" 200 "proxy rp forwards for a user in the credential's allow_users"
+is "$(rp_get tbother)" 403 "and refuses another user (403)"
+# On a Unix listener, allow_units: the unit from the caller's cgroup.
+ru_get() {
+	in_ct systemd-run --quiet --wait --pipe --unit="$1" -p User=tbclient \
+		curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/tokenbroker/ru.sock \
+		http://localhost/stats 2>/dev/null
+}
+is "$(ru_get allowed-client)" 200 "proxy ru forwards for a caller in a unit of allow_units"
+is "$(ru_get other-client)" 403 "and refuses the same user in another unit"
+
 in_ct systemctl reload tokenbrokerd
 is $? 0 "systemctl reload tokenbrokerd"
 is "$(as tbclient tokenctl -s "$SOCKET" token it)" "$token" "the same token after the reload"

@@ -36,6 +36,12 @@
 	"upstream = https://billing.example.com/api\n"
 /* Keys added after BASE stand on line 8. */
 #define BASE CRED PROXY
+/* The same on a Unix socket. */
+#define UNIX_BASE                                     \
+	CRED "[proxy \"billing\"]\n"                   \
+	"listen = /run/billing-proxy.sock\n"          \
+	"credential = billing\n"                      \
+	"upstream = https://billing.example.com/api\n"
 
 #define LOOPBACK_ONLY                                                                     \
 	"only a loopback address (127.0.0.1:PORT, [::1]:PORT, localhost:PORT) or the "    \
@@ -663,8 +669,8 @@ test_allow_units(void **state)
 	struct conf *conf;
 	const struct proxy_conf *pc;
 
-	pc = the_proxy(BASE "allow_units = nginx php-fpm.service, user@1000.service "
-			    "session-2.scope system.slice nginx.service a:b\\x2dc\n",
+	pc = the_proxy(UNIX_BASE "allow_units = nginx php-fpm.service, user@1000.service "
+				 "session-2.scope system.slice nginx.service a:b\\x2dc\n",
 		       &conf);
 	assert_non_null(pc->allow_units);
 	assert_string_equal(pc->allow_units[0], "nginx.service");
@@ -677,11 +683,15 @@ test_allow_units(void **state)
 	conf_free(conf);
 
 	/* Given empty: no unit will do (root still may). */
-	pc = the_proxy(BASE "allow_units =\n", &conf);
+	pc = the_proxy(UNIX_BASE "allow_units =\n", &conf);
 	assert_non_null(pc->allow_units);
 	assert_null(pc->allow_units[0]);
 	conf_free(conf);
 
+	/* On TCP the caller's process is not known. */
+	refused_key("allow_units = nginx\n",
+		    "allow_units: only on a Unix socket listener (listen = /path): on TCP the "
+		    "caller's uid is known, not its process; use allow_users");
 	refused_key("allow_units = nginx.servce\n",
 		    "allow_units: \"nginx.servce\" has no unit type (e.g. .service, .scope, "
 		    ".slice)");

@@ -194,7 +194,7 @@ test_peer_other_user(void **state)
 	int lfd, server, to_parent[2], to_child[2];
 	uint64_t child_ino = 0, ino = 0;
 	uid_t uid = (uid_t)-1;
-	pid_t child, holder = 0;
+	pid_t child;
 	char *unit = NULL;
 	int status;
 
@@ -232,8 +232,6 @@ test_peer_other_user(void **state)
 	assert_int_equal(sockdiag_peer_uid(server, &uid, &ino), 0);
 	assert_int_equal(uid, NOBODY);
 	assert_int_equal(ino, child_ino);
-	assert_int_equal(sockdiag_inode_pid(ino, &holder), 0);
-	assert_int_equal(holder, child);
 	/* whatever the host's cgroups are, the child is in the test's unit */
 	if (sockdiag_pid_unit(child, &unit) == 0) {
 		char *mine = NULL;
@@ -360,23 +358,6 @@ test_peer_not_tcp(void **state)
 	close(lfd);
 }
 
-static void
-test_inode_pid(void **state)
-{
-	struct conn c;
-	pid_t pid = 0;
-
-	assert_true(conn_open(&c, AF_INET, "127.0.0.1", AF_INET));
-	assert_int_equal(sockdiag_inode_pid(inode_of(c.client), &pid), 0);
-	assert_int_equal(pid, getpid());
-	conn_close(&c);
-
-	/* an inode no socket has */
-	pid = 0;
-	assert_int_equal(sockdiag_inode_pid(UINT64_MAX, &pid), -ENOENT);
-	assert_int_equal(pid, 0);
-}
-
 /* The unit in text, or NULL when there is none (-ENOENT). */
 static char *
 unit_of(const char *text)
@@ -501,7 +482,6 @@ main(void)
 		cmocka_unit_test(test_peer_closed),
 		cmocka_unit_test(test_peer_reset),
 		cmocka_unit_test(test_peer_not_tcp),
-		cmocka_unit_test(test_inode_pid),
 		cmocka_unit_test(test_cgroup_unit),
 		cmocka_unit_test(test_pid_unit),
 	};
