@@ -46,6 +46,7 @@ DAEMON_SRC = $(wildcard daemon/*.c)
 CLIENT_SRC = $(wildcard client/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 FAKEIDP_SRC = $(wildcard tests/fakeidp/*.c)
+FAKEAPI_SRC = $(wildcard tests/fakeapi/*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
@@ -55,6 +56,9 @@ UNIT_OBJ   = $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Not under $(BUILD)/tests/fakeidp/: that is the program.
 FAKEIDP_OBJ = $(FAKEIDP_SRC:tests/fakeidp/%.c=$(BUILD)/tests/fakeidp-obj/%.o)
+FAKEAPI_OBJ = $(FAKEAPI_SRC:tests/fakeapi/%.c=$(BUILD)/tests/fakeapi-obj/%.o)
+# fakeapi's server helpers are fakeidp's.
+FAKEAPI_SHARED_OBJ = $(patsubst %,$(BUILD)/tests/fakeidp-obj/%.o,serve http json form util)
 NOTIFYLISTEN_OBJ = $(BUILD)/tests/notifylisten.o
 LOADGEN = $(BUILD)/bench/loadgen
 
@@ -62,8 +66,10 @@ $(COMMON_OBJ): TREE_INC = -Icommon
 $(DAEMON_OBJ) $(UNIT_OBJ): TREE_INC = -Icommon -Idaemon
 $(CLIENT_OBJ): TREE_INC = -Icommon -Iclient
 $(FAKEIDP_OBJ) $(NOTIFYLISTEN_OBJ) $(LOADGEN): TREE_INC = -Icommon
+$(FAKEAPI_OBJ): TREE_INC = -Icommon -Itests/fakeidp
 
-all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp $(BUILD)/tests/notifylisten
+all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp $(BUILD)/tests/fakeapi \
+	$(BUILD)/tests/notifylisten
 	@ln -sf $(BUILD)/tokenbrokerd tokenbrokerd
 	@ln -sf $(BUILD)/tokenctl tokenctl
 
@@ -72,6 +78,10 @@ $(BUILD)/%.o: %.c Makefile
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/fakeidp-obj/%.o: tests/fakeidp/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/fakeapi-obj/%.o: tests/fakeapi/%.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
@@ -91,6 +101,9 @@ $(BUILD)/tokenctl: $(CLIENT_OBJ) $(BUILD)/libcommon.a
 
 $(BUILD)/tests/fakeidp: $(FAKEIDP_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(FAKEIDP_LIBS)
+
+$(BUILD)/tests/fakeapi: $(FAKEAPI_OBJ) $(FAKEAPI_SHARED_OBJ) $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/notifylisten: $(NOTIFYLISTEN_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^
@@ -152,7 +165,7 @@ clean:
 
 # What -MMD wrote on the last build; absent ones are simply not there yet.
 -include $(patsubst %.o,%.d,$(COMMON_OBJ) $(DAEMON_OBJ) $(CLIENT_OBJ) $(UNIT_OBJ) \
-	$(FAKEIDP_OBJ) $(NOTIFYLISTEN_OBJ)) $(LOADGEN).d
+	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(NOTIFYLISTEN_OBJ)) $(LOADGEN).d
 
 include install.mk
 

@@ -228,11 +228,8 @@ control_handle(struct fakeidp *fk, struct evhttp_request *req)
 	yajl_gen g;
 
 	memset(&c, 0, sizeof(c));
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
-		http_header(req, "Allow", "GET, POST");
-		http_error(req, 405, "invalid_request", "use GET or POST");
+	if (!http_allow(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST", "use GET or POST"))
 		return;
-	}
 	if (query != NULL && form_parse(query, strlen(query), &forms[0]) < 0)
 		why = xstrdup("the query is not k=v&k=v");
 	if (why == NULL && cmd == EVHTTP_REQ_POST) {

@@ -1,8 +1,10 @@
 /*
- * fakeidp.h: what fakeidp's files share, and nothing outside tests/fakeidp
- * includes.  The one state (struct fakeidp), the shapes of a token request
- * and of an error answer, and each file's exported functions, under the
- * file's name.  What fakeidp does for a caller is documented in main.c.
+ * fakeidp.h: what fakeidp's files share.  The one state (struct fakeidp),
+ * the shapes of a token request and of an error answer, and each file's
+ * exported functions, under the file's name.  What fakeidp does for a
+ * caller is documented in main.c.  Outside tests/fakeidp only fakeapi
+ * includes it, for the helpers it links (serve.c, http.c, json.c, form.c,
+ * util.c).
  */
 
 #ifndef FAKEIDP_H
@@ -205,6 +207,14 @@ struct err {
 typedef int dialect_token_fn(struct fakeidp *fk, struct evhttp_request *req,
     const struct token_req *tr, struct evbuffer **ret);
 
+/* serve.c */
+void serve_init(const char *prog, bool quiet);
+char *serve_address(const char *addr);
+void serve_port_file(const char *path, unsigned int port);
+unsigned int serve_bind(struct evhttp *http, const char *addr, long long port);
+void serve_signals(struct event_base *base, struct event *ret[2]);
+void serve_announce(const char *port_file, const char *addr, unsigned int port, bool quiet);
+
 /* util.c */
 int util_parse_ll(const char *s, long long min, long long max, long long *ret);
 int util_parse_bool(const char *s, bool *ret);
@@ -242,6 +252,8 @@ void http_type(struct evhttp_request *req, const char *type);
 void http_send(struct evhttp_request *req, int status, struct evbuffer *body);
 void http_json(struct evhttp_request *req, int status, struct evbuffer *body);
 void http_error(struct evhttp_request *req, int status, const char *error,
+    const char *description);
+bool http_allow(struct evhttp_request *req, int methods, const char *allow,
     const char *description);
 
 /* tokens.c */

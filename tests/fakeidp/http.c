@@ -114,6 +114,20 @@ http_error(struct evhttp_request *req, int status, const char *error, const char
 	http_json(req, status, json_error(error, description));
 }
 
+/*
+ * Whether req's method is one of methods (EVHTTP_REQ_* bits).  If not,
+ * answers 405 with Allow: allow and the description, and returns false.
+ */
+bool
+http_allow(struct evhttp_request *req, int methods, const char *allow, const char *description)
+{
+	if ((evhttp_request_get_command(req) & methods) != 0)
+		return true;
+	http_header(req, "Allow", allow);
+	http_error(req, 405, "invalid_request", description);
+	return false;
+}
+
 void
 http_type(struct evhttp_request *req, const char *type)
 {

@@ -150,21 +150,16 @@
  * is one noun a file beside it: token.c the token endpoint, dialect.c the
  * table of dialects, sbc.c the oracle-sbc extras, tokens.c the issued
  * tokens, hold.c delayed answers, control.c and stats.c the /control and
- * /stats state; form.c, json.c, http.c and util.c below them (base64 is common/'s).
+ * /stats state; serve.c, form.c, json.c, http.c and util.c below them
+ * (base64 is common/'s).  tests/fakeapi links those five too.
  */
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
@@ -221,24 +216,6 @@ request_cb(struct evhttp_request *req, void *arg)
 
 /* --- setup ----------------------------------------------------------- */
 
-static void
-libevent_log_cb(int severity, const char *msg)
-{
-	if (severity >= EVENT_LOG_ERR)
-		log_err("libevent: %s", msg);
-	else if (severity == EVENT_LOG_WARN)
-		log_warn("libevent: %s", msg);
-}
-
-static void
-signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct fakeidp *fk = arg;
-
-	log_info("signal %d, exiting", (int)sig);
-	event_base_loopexit(fk->base, NULL);
-}
-
 static struct bufferevent *
 tls_bev_cb(struct event_base *base, void *arg)
 {
@@ -287,50 +264,6 @@ tls_setup(const char *cert, const char *key)
 	return ctx;
 }
 
-/*
- * Checks that addr is loopback and returns it numeric ("localhost" is
- * 127.0.0.1) in a new string; NULL otherwise.
- */
-static char *
-listen_address(const char *addr)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (strcmp(addr, "localhost") == 0)
-		return xstrdup("127.0.0.1");
-	if (inet_pton(AF_INET, addr, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127 ? xstrdup(addr) : NULL;
-	if (inet_pton(AF_INET6, addr, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6) ? xstrdup(addr) : NULL;
-	return NULL;
-}
-
-static void
-port_file_write(const char *path, unsigned int port)
-{
-	_cleanup_free_ char *tmp = xasprintf("%s.XXXXXX", path);
-	char line[16];
-	int fd, n;
-
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		log_fatal("cannot write port file %s: %s", path, strerror(errno));
-	n = snprintf(line, sizeof(line), "%u\n", port);
-	if (fchmod(fd, 0644) < 0 || write(fd, line, (size_t)n) != n || close(fd) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		log_fatal("cannot write port file %s: %s", path, strerror(e));
-	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		log_fatal("cannot rename %s to %s: %s", tmp, path, strerror(e));
-	}
-}
-
 /* The first line of a secret file, without its newline. */
 static struct secret *
 secret_file_read(const char *path)
@@ -352,35 +285,6 @@ secret_file_read(const char *path)
 	s = secret_new(buf, len);
 	explicit_bzero(buf, sizeof(buf));
 	return s;
-}
-
-/* Many clients at once must not run out of descriptors before they do. */
-static void
-raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-/* Binds http to addr and port (0: any) and returns the port it got. */
-static unsigned int
-listen_on(struct evhttp *http, const char *addr, long long port)
-{
-	struct evhttp_bound_socket *bound;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-
-	bound = evhttp_bind_socket_with_handle(http, addr, (uint16_t)port);
-	if (bound == NULL)
-		log_fatal("cannot listen on %s port %lld: %s", addr, port, strerror(errno));
-	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sslen) < 0)
-		log_fatal("getsockname: %s", strerror(errno));
-	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					      : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* An HTTP server on fk's base whose requests go to cb, with fakeidp's limits. */
@@ -571,19 +475,16 @@ main(int argc, char **argv)
 {
 	struct fakeidp fk = { 0 };
 	struct options o = { 0 };
-	struct event *sigterm, *sigint;
+	struct event *sigs[2];
 	_cleanup_free_ char *addr = NULL;
 	unsigned int port, plain_port = 0;
 	struct hold *h;
 
 	TAILQ_INIT(&fk.holds);
 	options_parse(argc, argv, &fk, &o);
-	log_init("fakeidp", o.quiet ? LOG_ERR : LOG_INFO);
-	event_set_log_callback(libevent_log_cb);
-	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
+	serve_init("fakeidp", o.quiet);
 
-	addr = listen_address(o.listen);
+	addr = serve_address(o.listen);
 	if (addr == NULL) {
 		fprintf(stderr, "fakeidp: --listen takes a loopback address, not %s\n", o.listen);
 		usage(stderr, 2);
@@ -600,29 +501,17 @@ main(int argc, char **argv)
 		evhttp_set_bevcb(fk.http, tls_bev_cb, fk.ssl);
 	}
 
-	port = listen_on(fk.http, addr, o.port);
+	port = serve_bind(fk.http, addr, o.port);
 	if (o.plain_port_file != NULL) {
 		fk.plain = server_new(&fk, plain_request_cb);
-		plain_port = listen_on(fk.plain, addr, 0);
+		plain_port = serve_bind(fk.plain, addr, 0);
 	}
 
-	sigterm = evsignal_new(fk.base, SIGTERM, signal_cb, &fk);
-	sigint = evsignal_new(fk.base, SIGINT, signal_cb, &fk);
-	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) < 0 ||
-	    event_add(sigint, NULL) < 0)
-		log_fatal("cannot set up signal handling");
-
+	serve_signals(fk.base, sigs);
+	/* The plain port first: a test waits for --port-file alone. */
 	if (o.plain_port_file != NULL)
-		port_file_write(o.plain_port_file, plain_port);
-	if (o.port_file != NULL)
-		port_file_write(o.port_file, port);
-	if (!o.quiet) {
-		if (strchr(addr, ':') != NULL)
-			printf("listening on [%s]:%u\n", addr, port);
-		else
-			printf("listening on %s:%u\n", addr, port);
-		fflush(stdout);
-	}
+		serve_port_file(o.plain_port_file, plain_port);
+	serve_announce(o.port_file, addr, port, o.quiet);
 
 	if (event_base_dispatch(fk.base) < 0)
 		log_fatal("event loop failed");
@@ -632,8 +521,8 @@ main(int argc, char **argv)
 	evhttp_free(fk.http);
 	if (fk.plain != NULL)
 		evhttp_free(fk.plain);
-	event_free(sigterm);
-	event_free(sigint);
+	event_free(sigs[0]);
+	event_free(sigs[1]);
 	event_base_free(fk.base);
 	if (fk.ssl != NULL)
 		SSL_CTX_free(fk.ssl);

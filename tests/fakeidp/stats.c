@@ -143,11 +143,8 @@ stats_handle(struct fakeidp *fk, struct evhttp_request *req)
 	const struct last_request *l = &s->last;
 	yajl_gen g;
 
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		http_header(req, "Allow", "GET");
-		http_error(req, 405, "invalid_request", "use GET");
+	if (!http_allow(req, EVHTTP_REQ_GET, "GET", "use GET"))
 		return;
-	}
 	g = json_new();
 	json_int(g, "requests", (long long)s->requests);
 	json_int(g, "issued", (long long)s->issued);

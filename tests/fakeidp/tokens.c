@@ -95,11 +95,8 @@ tokens_introspect(struct fakeidp *fk, struct evhttp_request *req)
 	const char *token;
 	yajl_gen g;
 
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
-		http_header(req, "Allow", "GET, POST");
-		http_error(req, 405, "invalid_request", "use GET or POST");
+	if (!http_allow(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST", "use GET or POST"))
 		return;
-	}
 	if (query != NULL)
 		(void)form_parse(query, strlen(query), &q);
 	token = form_get(&q, "token");

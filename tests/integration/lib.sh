@@ -8,6 +8,7 @@ TB_BUILD=${TB_BUILD:-build}
 TBD=$TB_BUILD/tokenbrokerd
 TBCTL=$TB_BUILD/tokenctl
 FAKEIDP=$TB_BUILD/tests/fakeidp
+FAKEAPI=$TB_BUILD/tests/fakeapi
 
 T_NUM=0
 T_FAILED=0
@@ -16,12 +17,14 @@ chmod 700 "$T_DIR"
 SOCK=$T_DIR/tb.sock
 IDP_PID=
 TBD_PID=
+API_PID=
 IDP_PORT=
 IDP_SECRET=it-secret-$RANDOM$RANDOM
 
 t_cleanup() {
 	[ -n "$TBD_PID" ] && kill "$TBD_PID" 2>/dev/null && wait "$TBD_PID" 2>/dev/null
 	[ -n "$IDP_PID" ] && kill "$IDP_PID" 2>/dev/null && wait "$IDP_PID" 2>/dev/null
+	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
 	if [ "$T_FAILED" -ne 0 ] && [ -f "$T_DIR/daemon.log" ]; then
 		echo "# daemon log (last 30 lines):"
 		tail -n 30 "$T_DIR/daemon.log" | sed 's/^/#   /'
@@ -54,17 +57,22 @@ cmp_ok() { # cmp_ok A OP B DESCRIPTION   (numeric: -lt -le -eq -ge -gt -ne)
 	if [ "$1" "$2" "$3" ] 2>/dev/null; then ok 0 "$4"; else ok 1 "$4"; echo "#   '$1' $2 '$3' is false"; fi
 }
 
+# port_file_wait FILE: the port a fake server wrote there, waiting up to 5 s.
+port_file_wait() {
+	for _ in $(seq 100); do
+		[ -s "$1" ] && break
+		sleep 0.05
+	done
+	cat "$1" 2>/dev/null
+}
+
 # Starts fakeidp on an ephemeral loopback port.
 idp_start() {
 	rm -f "$T_DIR/idp.port"
 	"$FAKEIDP" --quiet --port 0 --port-file "$T_DIR/idp.port" --client-id it-client \
 		--client-secret "$IDP_SECRET" "$@" >"$T_DIR/idp.log" 2>&1 &
 	IDP_PID=$!
-	for _ in $(seq 100); do
-		[ -s "$T_DIR/idp.port" ] && break
-		sleep 0.05
-	done
-	IDP_PORT=$(cat "$T_DIR/idp.port" 2>/dev/null)
+	IDP_PORT=$(port_file_wait "$T_DIR/idp.port")
 	IDP_URL=http://127.0.0.1:$IDP_PORT
 	[ -n "$IDP_PORT" ] || { echo "Bail out! fakeidp did not start"; exit 1; }
 }
@@ -110,7 +118,29 @@ tbd_start() {
 		sleep 0.05
 	done
 	echo "Bail out! tokenbrokerd did not start"
+	tail -n 5 "$T_DIR/daemon.log" | sed 's/^/# /'
 	exit 1
+}
+
+# tbd_start_conf CONF [args...]: tbd_start once --check-config accepts CONF.
+# A configuration the daemon refuses fails this file, with the daemon's
+# words, and not the whole run as a bail-out would.
+tbd_start_conf() {
+	local out
+	if ! out=$("$TBD" -c "$1" --check-config 2>&1); then
+		ok 1 "tokenbrokerd accepts the configuration"
+		printf '%s\n' "$out" | sed 's/^/#   /'
+		exit 1
+	fi
+	tbd_start "$@"
+}
+
+# tbd_reload: SIGHUP, and wait (bounded) for the reload's two log lines.
+tbd_reload() {
+	local n
+	n=$(grep -c 'reload' "$T_DIR/daemon.log")
+	kill -HUP "$TBD_PID"
+	wait_for 50 [ "$(grep -c 'reload' "$T_DIR/daemon.log")" -ge $((n + 2)) ]
 }
 
 # Stops tokenbrokerd with SIGTERM; returns its exit status.
@@ -184,11 +214,7 @@ idp_start_named() {
 		--client-secret "$IDP_SECRET" "$@" >"$T_DIR/$name.log" 2>&1 &
 	IDP_EXTRA_PIDS="$IDP_EXTRA_PIDS $!"
 	trap 'idp_stop_named; t_cleanup' EXIT
-	for _ in $(seq 100); do
-		[ -s "$T_DIR/$name.port" ] && break
-		sleep 0.05
-	done
-	port=$(cat "$T_DIR/$name.port" 2>/dev/null)
+	port=$(port_file_wait "$T_DIR/$name.port")
 	[ -n "$port" ] || { echo "Bail out! fakeidp $name did not start"; exit 1; }
 	printf -v "${name}_PORT" '%s' "$port"
 	printf -v "${name}_URL" '%s' "$scheme://127.0.0.1:$port"
@@ -230,3 +256,132 @@ cred_field() {
 		-e "s/.*\"name\":\"$1\"[^}]*\"$2\":\([0-9.-]*\).*/\1/p"
 }
 
+
+# --- the proxy: fakeapi behind it (proxy*.t) ---
+
+# Starts fakeapi on an ephemeral loopback port, checking tokens at fakeidp
+# (idp_start first); sets API_PORT and API_URL.
+fakeapi_start() {
+	rm -f "$T_DIR/api.port"
+	"$FAKEAPI" --quiet --port 0 --port-file "$T_DIR/api.port" \
+		--introspect "$IDP_URL/introspect" "$@" >"$T_DIR/fakeapi.log" 2>&1 &
+	API_PID=$!
+	API_PORT=$(port_file_wait "$T_DIR/api.port")
+	API_URL=http://127.0.0.1:$API_PORT
+	[ -n "$API_PORT" ] || { echo "Bail out! fakeapi did not start"; exit 1; }
+}
+
+fakeapi_stop() {
+	kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
+	API_PID=
+}
+
+upstream() { # upstream PATH-AND-QUERY: fakeapi's /stats or /control
+	curl -s -m 5 "$API_URL$1"
+}
+
+upstream_stat() { # upstream_stat FIELD: a top-level number or boolean of fakeapi's /stats
+	upstream /stats | sed -n "s/^{.*\"$1\": *\([0-9a-z]*\).*/\1/p" | head -n 1
+}
+
+# free_port [PORT...]: a loopback TCP port nothing listens on (the kernel's
+# pick, released again), none of the ones given.
+free_port() {
+	local p
+	for _ in $(seq 20); do
+		p=$(perl -MIO::Socket::INET -e \
+			'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport')
+		case " $* " in *" $p "*) continue ;; esac
+		echo "$p"
+		return 0
+	done
+	return 1
+}
+
+port_open() { # port_open PORT: something accepts connections there
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# proxy_conf NAME LISTEN CREDENTIAL [extra key = value lines...]: a proxy
+# section whose upstream is fakeapi's /api.
+proxy_conf() {
+	local name=$1 listen=$2 credential=$3
+	shift 3
+	printf '[proxy "%s"]\nlisten = %s\ncredential = %s\nupstream = %s/api\n' \
+		"$name" "$listen" "$credential" "$API_URL"
+	for kv in "$@"; do printf '%s\n' "$kv"; done
+	printf '\n'
+}
+
+# proxy_start NAME [extra key = value lines...]: fakeidp, fakeapi and the
+# daemon with credential "main" and a proxy NAME for it on a free loopback
+# port (PX_PORT) in front of fakeapi; returns once the proxy listens.
+proxy_start() {
+	local name=$1
+	shift
+	idp_start --lifetime 3600
+	fakeapi_start
+	PX_PORT=$(free_port)
+	write_conf "$T_DIR/tb.conf" <<EOF_CONF
+$(cred main)
+$(proxy_conf "$name" "127.0.0.1:$PX_PORT" main "$@")
+EOF_CONF
+	tbd_start_conf "$T_DIR/tb.conf"
+	wait_for 50 port_open "$PX_PORT"
+}
+
+px() { # px PATH [curl args...]: through the proxy on $PX_PORT, body on stdout
+	local path=$1
+	shift
+	curl -s -m 30 "$@" "http://127.0.0.1:$PX_PORT$path"
+}
+
+px_code() { # px_code PATH [curl args...]: the status only
+	local path=$1
+	shift
+	curl -s -m 30 -o /dev/null -w '%{http_code}' "$@" "http://127.0.0.1:$PX_PORT$path"
+}
+
+# echo_header NAME: a header's value in fakeapi's /api/echo answer on
+# stdin (name matched without regard to case), empty when absent.
+echo_header() {
+	sed -n 's/.*"headers":{\([^}]*\)}.*/\1/p' | grep -io "\"$1\":\"[^\"]*\"" | head -n 1 |
+		sed 's/^"[^"]*":"\(.*\)"$/\1/'
+}
+
+sha12() { # sha12 TEXT: the first 12 hex digits of its SHA-256 (TEXT is not shown)
+	printf '%s' "$1" | sha256sum | cut -c1-12
+}
+
+# pattern_sha N: SHA-256 of the first N bytes of fakeapi's /api/bytes
+# pattern (byte i is (i * 7 + 3) mod 256), made here independently.
+pattern_sha() {
+	perl -e 'my $n = shift; my $b = join("", map { chr(($_ * 7 + 3) & 255) } 0 .. 255) x 4096;
+		while ($n > 0) { my $k = $n < length($b) ? $n : length($b); print substr($b, 0, $k); $n -= $k; }' \
+		"$1" | sha256sum | cut -d' ' -f1
+}
+
+proc_kb() { # proc_kb PID FIELD: VmRSS, VmHWM... of /proc/PID/status, in kB
+	sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"
+}
+
+fd_count() { # fd_count PID: its open descriptors
+	ls "/proc/$1/fd" | wc -l
+}
+
+metric() { # metric SERIES: the value of one series of /metrics (name and labels); 0 when absent
+	local v
+	v=$(api /metrics | grep -F "$1 " | head -n 1 | awk '{print $2}')
+	echo "${v:-0}"
+}
+
+# leaks WHAT NEEDLE FILE...: true when a file holds NEEDLE, and a comment
+# names each that does (not NEEDLE: it is a secret).
+leaks() {
+	local what=$1 needle=$2 f found=1
+	shift 2
+	for f in "$@"; do
+		grep -qF -- "$needle" "$f" && found=0 && echo "# $what is in $(basename "$f")"
+	done
+	return $found
+}

@@ -20,13 +20,6 @@ keep=$(api '/v1/tokens/keep?wait=10' -H 'Accept: text/plain')
 change=$(api '/v1/tokens/change?wait=10' -H 'Accept: text/plain')
 before=$(idp_stat requests)
 
-hup() { # hup: SIGHUP and wait for the reload's log line
-	local n
-	n=$(grep -c 'reload' "$T_DIR/daemon.log")
-	kill -HUP "$TBD_PID"
-	wait_for 50 [ "$(grep -c 'reload' "$T_DIR/daemon.log")" -ge $((n + 2)) ]
-}
-
 # A client waits on "drop", whose upstream never answers.
 idp '/control?mode=silent' >/dev/null
 api '/v1/tokens/drop?wait=20' >"$T_DIR/dropwait" &
@@ -39,7 +32,7 @@ $(cred keep "allow_groups = root")
 $(cred change "scope = a b")
 $(cred new)
 EOF_CONF
-hup
+tbd_reload
 wait $waiter
 like "$(cat "$T_DIR/dropwait")" '"error": *"not_found"' "a client waiting on a removed credential gets 404"
 is "$(api_code /v1/tokens/drop)" 404 "a removed credential is gone"
@@ -59,7 +52,7 @@ like "$(cat "$T_DIR/daemon.log")" 'reloaded: 3 credentials \(1 added, 1 changed,
 # An invalid configuration is refused as a whole.
 cp "$T_DIR/tb.conf" "$T_DIR/good.conf"
 printf '[credential "broken"]\ntoken_url = %s/token\ncolour = red\n' "$IDP_URL" >>"$T_DIR/tb.conf"
-hup
+tbd_reload
 like "$(cat "$T_DIR/daemon.log")" "tb.conf:[0-9]+: colour" "an invalid file: the error with FILE:LINE"
 like "$(cat "$T_DIR/daemon.log")" 'keeping the running configuration' "and the running configuration stays"
 got=$(api /v1/tokens/keep -H 'Accept: text/plain')
@@ -69,7 +62,7 @@ is "$(api_code /v1/tokens/broken)" 404 "nothing of the invalid file is applied"
 
 # A new socket path needs a restart; the daemon says so and keeps listening.
 sed "s|^socket = .*|socket = $T_DIR/other.sock|" "$T_DIR/good.conf" >"$T_DIR/tb.conf"
-hup
+tbd_reload
 like "$(cat "$T_DIR/daemon.log")" 'needs a restart' "a changed socket path is reported as needing a restart"
 is "$(api_code /v1/health)" 200 "the old socket keeps serving"
 done_testing
