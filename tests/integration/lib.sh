@@ -281,7 +281,9 @@ upstream() { # upstream PATH-AND-QUERY: fakeapi's /stats or /control
 }
 
 upstream_stat() { # upstream_stat FIELD: a top-level number or boolean of fakeapi's /stats
-	upstream /stats | sed -n "s/^{.*\"$1\": *\([0-9a-z]*\).*/\1/p" | head -n 1
+	# [^[]*: the top level comes before the "tokens" list, whose entries
+	# have fields of the same names.
+	upstream /stats | sed -n "s/^{[^[]*\"$1\": *\([0-9a-z]*\).*/\1/p" | head -n 1
 }
 
 # free_port [PORT...]: a loopback TCP port nothing listens on (the kernel's
