@@ -28,8 +28,17 @@ like "$(cat "$T_DIR/h.chunked")" '[Tt]ransfer-[Ee]ncoding: chunked' "chunked, as
 n=104857600
 got=$(px "/bytes?n=$n" --limit-rate 40M | sha256sum | cut -d' ' -f1)
 is "$got" "$(pattern_sha $n)" "a 100 MiB download to a slow reader arrives intact"
+# Under AddressSanitizer freed memory waits in its quarantine (256 MiB):
+# RSS says nothing about the daemon's own use there.
+asan=no
+ldd "$TBD" 2>/dev/null | grep -q libasan && asan=yes
+skip_rss() { echo "ok $((T_NUM += 1)) # skip $1: AddressSanitizer's quarantine holds freed memory"; }
 hwm=$(proc_kb "$TBD_PID" VmHWM)
-cmp_ok "$hwm" -lt 65536 "the daemon's peak RSS stayed under 64 MiB (${hwm} kB)"
+if [ "$asan" = yes ]; then
+	skip_rss "peak RSS"
+else
+	cmp_ok "$hwm" -lt 65536 "the daemon's peak RSS stayed under 64 MiB (${hwm} kB)"
+fi
 
 # 200 clients that hang up after the first bytes of a 50 MB download.
 fd0=$(fd_count "$TBD_PID")
@@ -55,7 +64,11 @@ is "$(upstream_stat aborted)" $((aborted0 + 200)) \
 fd1=$(fd_count "$TBD_PID")
 cmp_ok "$fd1" -le $((fd0 + 16)) "the daemon's descriptors are back near the start ($fd0, now $fd1)"
 rss1=$(proc_kb "$TBD_PID" VmRSS)
-cmp_ok "$rss1" -le $((rss0 + 16384)) "its RSS is back near the start (${rss0} kB, now ${rss1} kB)"
+if [ "$asan" = yes ]; then
+	skip_rss "RSS after the hang-ups"
+else
+	cmp_ok "$rss1" -le $((rss0 + 16384)) "its RSS is back near the start (${rss0} kB, now ${rss1} kB)"
+fi
 is "$(px_code /echo)" 200 "the proxy still answers"
 
 tbd_stop

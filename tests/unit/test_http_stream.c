@@ -201,7 +201,8 @@ data_cb(void *arg, const void *p, size_t len)
 
 		/* taken; no more until resumed */
 		fx->pause_first--;
-		fx->resume = evtimer_new(fx->base, resume_cb, fx);
+		if (fx->resume == NULL)
+			fx->resume = evtimer_new(fx->base, resume_cb, fx);
 		evtimer_add(fx->resume, &tv);
 		return 1;
 	}
