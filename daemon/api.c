@@ -640,21 +640,13 @@ api_route_match(const char *pattern, const char *path, char *name)
 	return *path == '\0';
 }
 
+/* A method's name for messages, whichever it is. */
 static const char *
 api_method_name(enum evhttp_cmd_type m)
 {
-	switch (m) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_CONNECT: return "CONNECT";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	default: return "other";
-	}
+	const char *name = reply_method_name(m);
+
+	return name != NULL ? name : "other";
 }
 
 /* Every answer, whoever sent it, counted by status code once it is out. */
@@ -805,10 +797,7 @@ api_new(struct event_base *base, const struct conf *conf, struct credential_ctx 
 	evhttp_set_max_headers_size(api->http, API_MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(api->http, API_MAX_BODY_SIZE);
 	/* Every method reaches the router, which answers 405 in JSON. */
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-						      EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_allowed_methods(api->http, REPLY_ALL_METHODS);
 	evhttp_set_gencb(api->http, api_request_cb, api);
 	return api;
 }

@@ -542,6 +542,26 @@ oom:
 		}                                                            \
 	} while (0)
 
+/* How the upstream is reached: connecting, the proxy, TLS. */
+static int
+http_setup_peer(struct http_transfer *t, const struct http_opts *o, char **cause)
+{
+	HTTP_SETOPT(t, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
+	/* "" rather than unset: curl would otherwise obey http_proxy & co */
+	HTTP_SETOPT(t, CURLOPT_PROXY, o->proxy != NULL ? o->proxy : "");
+	if (o->ca_file != NULL)
+		HTTP_SETOPT(t, CURLOPT_CAINFO, o->ca_file);
+	if (!o->tls_verify) {
+		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYPEER, 0L);
+		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (o->client_cert != NULL)
+		HTTP_SETOPT(t, CURLOPT_SSLCERT, o->client_cert);
+	if (o->client_key != NULL)
+		HTTP_SETOPT(t, CURLOPT_SSLKEY, o->client_key);
+	return 0;
+}
+
 /* Configures t's easy handle from o and the request. */
 static int
 http_setup(struct http_transfer *t, const struct http_opts *o, char **cause)
@@ -564,19 +584,8 @@ http_setup(struct http_transfer *t, const struct http_opts *o, char **cause)
 	HTTP_SETOPT(t, CURLOPT_HTTPHEADER, t->headers);
 	HTTP_SETOPT(t, CURLOPT_USERAGENT, HTTP_USER_AGENT);
 	HTTP_SETOPT(t, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
-	HTTP_SETOPT(t, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
-	/* "" rather than unset: curl would otherwise obey http_proxy & co */
-	HTTP_SETOPT(t, CURLOPT_PROXY, o->proxy != NULL ? o->proxy : "");
-	if (o->ca_file != NULL)
-		HTTP_SETOPT(t, CURLOPT_CAINFO, o->ca_file);
-	if (!o->tls_verify) {
-		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYPEER, 0L);
-		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (o->client_cert != NULL)
-		HTTP_SETOPT(t, CURLOPT_SSLCERT, o->client_cert);
-	if (o->client_key != NULL)
-		HTTP_SETOPT(t, CURLOPT_SSLKEY, o->client_key);
+	if ((r = http_setup_peer(t, o, cause)) < 0)
+		return r;
 	HTTP_SETOPT(t, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)TOKEN_BODY_MAX);
 	HTTP_SETOPT(t, CURLOPT_WRITEFUNCTION, http_write_cb);
 	HTTP_SETOPT(t, CURLOPT_WRITEDATA, t);
@@ -657,6 +666,28 @@ http_free(struct http *h)
 }
 
 /*
+ * Runs configured t at once when a slot is free and nobody waits, else
+ * queues it.  Returns t, or NULL with *cause (t freed).
+ */
+static struct http_transfer *
+http_enqueue(struct http_transfer *t, char **cause)
+{
+	struct http *h = t->h;
+
+	if (h->nrunning < h->max_concurrency && TAILQ_EMPTY(&h->waiting)) {
+		if (http_run(t) < 0) {
+			*cause = xstrdup("cannot start the request");
+			http_transfer_free(t);
+			return NULL;
+		}
+	} else {
+		TAILQ_INSERT_TAIL(&h->waiting, t, entry);
+		h->nwaiting++;
+	}
+	return t;
+}
+
+/*
  * The transfer is configured now, so every option error surfaces here; it
  * runs at once when a slot is free and nobody waits, else it queues.  o is
  * not needed after this returns (curl copies the strings).  On failure req
@@ -684,17 +715,7 @@ http_start(struct http *h, const struct http_opts *o, struct token_request *req,
 		http_transfer_free(t);
 		return NULL;
 	}
-	if (h->nrunning < h->max_concurrency && TAILQ_EMPTY(&h->waiting)) {
-		if (http_run(t) < 0) {
-			*cause = xstrdup("cannot start the request");
-			http_transfer_free(t);
-			return NULL;
-		}
-	} else {
-		TAILQ_INSERT_TAIL(&h->waiting, t, entry);
-		h->nwaiting++;
-	}
-	return t;
+	return http_enqueue(t, cause);
 }
 
 /* Frees t without calling its callback; a freed slot goes to the next one. */
@@ -950,18 +971,8 @@ http_stream_setup(struct http_transfer *t, const struct http_opts *o,
 			HTTP_SETOPT(t, CURLOPT_CUSTOMREQUEST, r->method);
 	}
 	HTTP_SETOPT(t, CURLOPT_HTTPHEADER, t->headers);
-	HTTP_SETOPT(t, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
-	HTTP_SETOPT(t, CURLOPT_PROXY, o->proxy != NULL ? o->proxy : "");
-	if (o->ca_file != NULL)
-		HTTP_SETOPT(t, CURLOPT_CAINFO, o->ca_file);
-	if (!o->tls_verify) {
-		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYPEER, 0L);
-		HTTP_SETOPT(t, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (o->client_cert != NULL)
-		HTTP_SETOPT(t, CURLOPT_SSLCERT, o->client_cert);
-	if (o->client_key != NULL)
-		HTTP_SETOPT(t, CURLOPT_SSLKEY, o->client_key);
+	if ((rc = http_setup_peer(t, o, cause)) < 0)
+		return rc;
 	HTTP_SETOPT(t, CURLOPT_BUFFERSIZE, (long)HTTP_STREAM_BUFFER);
 	HTTP_SETOPT(t, CURLOPT_WRITEFUNCTION, http_stream_write_cb);
 	HTTP_SETOPT(t, CURLOPT_WRITEDATA, t);
@@ -995,17 +1006,7 @@ http_stream_start(struct http *h, const struct http_opts *o, const struct http_s
 		http_transfer_free(t);
 		return NULL;
 	}
-	if (h->nrunning < h->max_concurrency && TAILQ_EMPTY(&h->waiting)) {
-		if (http_run(t) < 0) {
-			*cause = xstrdup("cannot start the request");
-			http_transfer_free(t);
-			return NULL;
-		}
-	} else {
-		TAILQ_INSERT_TAIL(&h->waiting, t, entry);
-		h->nwaiting++;
-	}
-	return t;
+	return http_enqueue(t, cause);
 }
 
 void

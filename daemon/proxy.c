@@ -127,7 +127,6 @@ struct proxy_req {
 static void proxy_req_start(struct proxy_req *pr);
 static void proxy_req_send(struct proxy_req *pr);
 static void proxy_req_free(struct proxy_req *pr);
-static const char *proxy_method_name(enum evhttp_cmd_type m);
 
 static int64_t
 proxy_now_us(void)
@@ -306,7 +305,7 @@ proxy_reject(struct proxy *p, struct evhttp_request *req, const struct listen_pe
 		const char *uri = evhttp_request_get_uri(req);
 		char *path = uri != NULL ? xstrndup(uri, strcspn(uri, "?")) : NULL;
 
-		proxy_log_access(p, peer, proxy_method_name(evhttp_request_get_command(req)), path,
+		proxy_log_access(p, peer, reply_method_name(evhttp_request_get_command(req)), path,
 				 status, proxy_now_us());
 		free(path);
 	}
@@ -802,22 +801,6 @@ proxy_req_headers(struct proxy_req *pr)
 	}
 }
 
-static const char *
-proxy_method_name(enum evhttp_cmd_type m)
-{
-	switch (m) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	default: return NULL;
-	}
-}
-
 static void
 proxy_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -827,7 +810,7 @@ proxy_request_cb(struct evhttp_request *req, void *arg)
 	const char *host = evhttp_find_header(in, "Host");
 	const char *uri = evhttp_request_get_uri(req);
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const char *method = proxy_method_name(cmd), *why;
+	const char *method = reply_method_name(cmd), *why;
 	const struct listen_peer *peer;
 	const struct cred_conf *cc;
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
@@ -986,10 +969,7 @@ proxy_new(struct proxy_ctx *ctx, const struct proxy_conf *pc, const struct daemo
 	evhttp_set_max_headers_size(p->evh, PROXY_MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(p->evh, (ev_ssize_t)pc->max_request_body);
 	evhttp_set_default_content_type(p->evh, NULL);
-	evhttp_set_allowed_methods(p->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						   EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-						   EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_allowed_methods(p->evh, REPLY_ALL_METHODS);
 	evhttp_set_gencb(p->evh, proxy_request_cb, p);
 	if (pc->allow_users.any && pc->allow_groups.any && pc->allow_units == NULL)
 		log_notice("proxy %s: no allow_users, allow_groups or allow_units: every local "

@@ -33,4 +33,16 @@ void reply_error(struct evhttp_request *req, int status, const char *code, const
 void reply_errorf(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * Every method evhttp knows: the daemon's servers take them all and answer
+ * the ones they do not serve themselves (405, 501).
+ */
+#define REPLY_ALL_METHODS                                                              \
+	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |           \
+	 EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
+	 EVHTTP_REQ_PATCH)
+
+/* "GET", "POST", ... for m; NULL for a method evhttp has no name for. */
+const char *reply_method_name(enum evhttp_cmd_type m);
+
 #endif
