@@ -6,10 +6,11 @@
 # to retry_body_max is replayed; a larger one is not (the 401 goes to the
 # client) but the renewal still happens.  With no valid token and the
 # token endpoint down, the proxy answers 503 with Retry-After and the
-# socket API's JSON error, and sends nothing upstream.
+# socket API's JSON error, and sends nothing upstream.  An upstream that
+# rejects every token costs one renewal a backoff_min, not one a request.
 . "$(dirname "$0")/lib.sh"
 
-plan 20
+plan 23
 proxy_start api "retry_body_max = 4k"
 
 # tokens_requests SHA12: how many requests fakeapi saw with that token.
@@ -65,6 +66,26 @@ is "$(px_code /echo --data-binary @"$T_DIR/large")" 401 \
 wait_for 30 [ "$(idp_stat issued)" -gt "$issued0" ]
 is "$(idp_stat issued)" $((issued0 + 1)) "the renewal happens all the same"
 is "$(px_code /echo --data-binary @"$T_DIR/large")" 200 "and the next request goes through"
+
+tbd_stop
+
+# An upstream that rejects every token: one renewal a backoff_min, not one
+# a request.  A new daemon, which has forced no renewal yet.
+write_conf "$T_DIR/tb.conf" <<EOF_CONF
+$(cred main "backoff_min = 60s")
+$(proxy_conf api "127.0.0.1:$PX_PORT" main "retry_body_max = 4k")
+EOF_CONF
+tbd_start_conf "$T_DIR/tb.conf"
+wait_for 50 port_open "$PX_PORT"
+px_code /echo >/dev/null
+issued0=$(idp_stat issued)
+retries0=$(metric 'tokenbroker_proxy_retries_total{proxy="api"}')
+codes=
+for _ in 1 2 3 4 5; do codes="$codes $(px_code '/status?code=401')"; done
+is "$codes" " 401 401 401 401 401" "an upstream that rejects every token: its 401s go to the client"
+is "$(idp_stat issued)" $((issued0 + 1)) "after one renewal, not one a request"
+is "$(metric 'tokenbroker_proxy_retries_total{proxy="api"}')" $((retries0 + 1)) \
+	"and one request sent again"
 tbd_stop
 
 # No valid token (a new daemon, persist = no) and the token endpoint down.
