@@ -12,7 +12,7 @@ CLIENT_PKGS  = yajl
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libssl-dev \
 	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
-	mandoc man-db systemd-container
+	mandoc man-db systemd-container nginx
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror

@@ -973,7 +973,11 @@ http_stream_setup(struct http_transfer *t, const struct http_opts *o,
 	HTTP_SETOPT(t, CURLOPT_HTTPHEADER, t->headers);
 	if ((rc = http_setup_peer(t, o, cause)) < 0)
 		return rc;
-	HTTP_SETOPT(t, CURLOPT_BUFFERSIZE, (long)HTTP_STREAM_BUFFER);
+	/*
+	 * Best effort: a reused handle that still has its buffer (as after an
+	 * HTTP/2 transfer) refuses a new size and reads with the one it has.
+	 */
+	(void)curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, (long)HTTP_STREAM_BUFFER);
 	HTTP_SETOPT(t, CURLOPT_WRITEFUNCTION, http_stream_write_cb);
 	HTTP_SETOPT(t, CURLOPT_WRITEDATA, t);
 	HTTP_SETOPT(t, CURLOPT_HEADERFUNCTION, http_stream_header_cb);
