@@ -153,7 +153,8 @@ static bool
 api_allowed(const struct listen_peer *peer, const struct cred_conf *cc)
 {
 	return conf_ids_allow(&cc->allow_users, &cc->allow_groups, peer->uid, peer->gids,
-			      peer->ngids);
+			      peer->ngids) &&
+	       listen_peer_in_units(peer, cc->allow_units);
 }
 
 /*
@@ -166,10 +167,12 @@ api_log_access(const struct api *api, const struct listen_peer *peer, const char
 	       bool renew, int code)
 {
 	char uid[16], pid[16], status[16];
-	const struct log_field fields[] = {
+	_cleanup_free_ char *unit = NULL;
+	struct log_field fields[] = {
 		{ "CREDENTIAL", name },
 		{ "CALLER_UID", uid },
 		{ "CALLER_PID", pid },
+		{ "CALLER_UNIT", NULL },
 		{ "HTTP_STATUS", status },
 	};
 
@@ -178,8 +181,12 @@ api_log_access(const struct api *api, const struct listen_peer *peer, const char
 	snprintf(uid, sizeof(uid), "%u", (unsigned)peer->uid);
 	snprintf(pid, sizeof(pid), "%d", (int)peer->pid);
 	snprintf(status, sizeof(status), "%d", code);
-	log_fields(LOG_INFO, fields, ELEMENTSOF(fields), "credential %s: %s for uid %s (pid %s): %d",
-		   name, renew ? "renewal" : "token", uid, pid, code);
+	if (listen_peer_unit(peer, &unit) == 0)
+		fields[3].value = unit;
+	log_fields(LOG_INFO, fields, ELEMENTSOF(fields),
+		   "credential %s: %s for uid %s (pid %s%s%s): %d", name,
+		   renew ? "renewal" : "token", uid, pid, unit != NULL ? ", unit " : "",
+		   unit != NULL ? unit : "", code);
 }
 
 /*

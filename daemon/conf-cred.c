@@ -342,6 +342,20 @@ cred_set_ids(struct cred_build *b, const struct cred_key *k, const char *key, co
 	return 0;
 }
 
+/* systemd units the caller must run in (conf_value_units). */
+static int
+cred_set_units(struct cred_build *b, const struct cred_key *k, const char *key, const char *v,
+	       char **cause)
+{
+	char **units;
+
+	if (conf_value_units(v, &units, cause) < 0)
+		return -EINVAL;
+	conf_value_words_free(b->cc->allow_units);
+	b->cc->allow_units = units;
+	return 0;
+}
+
 /* param.NAME, query.NAME, header.NAME: a user's key replaces a default. */
 static int
 cred_set_pair(struct cred_build *b, const struct cred_key *k, const char *key, const char *v,
@@ -536,6 +550,7 @@ const struct cred_key conf_cred_keys[CK_COUNT] = {
 	CK(CK_PROXY, "proxy", cred_set_proxy),
 	CK(CK_ALLOW_USERS, "allow_users", cred_set_ids, .off = CK_OFF(allow_users)),
 	CK(CK_ALLOW_GROUPS, "allow_groups", cred_set_ids, .off = CK_OFF(allow_groups)),
+	CK(CK_ALLOW_UNITS, "allow_units", cred_set_units),
 	CK(CK_PERSIST, "persist", cred_set_bool, .off = CK_OFF(persist)),
 	CK(CK_SINK, "sink", cred_set_sink),
 	CK(CK_SINK_MODE, "sink_mode", cred_set_sink_mode),
@@ -661,6 +676,7 @@ conf_cred_free(struct cred_conf *cc)
 	free(cc->sink);
 	conf_value_ids_clear(&cc->allow_users);
 	conf_value_ids_clear(&cc->allow_groups);
+	conf_value_words_free(cc->allow_units);
 	explicit_bzero(cc->digest, sizeof(cc->digest));
 	free(cc);
 	return NULL;

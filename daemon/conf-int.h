@@ -130,6 +130,12 @@ enum conf_denied {
 
 char **conf_value_words(const char *v);
 void conf_value_words_free(char **words);
+/*
+ * systemd unit names, space or comma separated ("nginx" is nginx.service),
+ * into a NULL-terminated array; -EINVAL with *cause for a name that is
+ * none.
+ */
+int conf_value_units(const char *v, char ***ret, char **cause);
 int conf_value_bool(const char *v, bool *ret, char **cause);
 int conf_value_enum(const char *v, const char *const *names, int *ret, char **cause);
 int conf_value_uint(const char *v, unsigned long min, unsigned long max, unsigned *ret,
@@ -202,6 +208,7 @@ enum cred_key_id {
 	CK_PROXY,
 	CK_ALLOW_USERS,
 	CK_ALLOW_GROUPS,
+	CK_ALLOW_UNITS,
 	CK_PERSIST,
 	CK_SINK,
 	CK_SINK_MODE,

@@ -79,10 +79,6 @@ static const char *const inject_names[] = {
 };
 
 /* What systemd calls the types of unit (the suffix of a unit's name). */
-static const char *const unit_types[] = {
-	"service", "socket", "target", "device", "mount", "automount",
-	"swap",	   "timer",  "path",   "slice",	 "scope",
-};
 
 /*
  * Headers the proxy itself sets or drops on the way upstream (the
@@ -396,78 +392,16 @@ proxy_set_ids(struct proxy_conf *pc, const struct proxy_key *k, const char *v, c
 	return 0;
 }
 
-/*
- * One systemd unit name as a caller's cgroup names it: a name of
- * A-Z a-z 0-9 : - _ . \ and its type ("nginx.service", "session-2.scope",
- * "user@1000.service"), or a name without a dot, which is a service
- * ("nginx").  A template needs its instance ("getty@tty1.service", not
- * "getty@.service").  Returns the full name or NULL with *cause.  Its
- * length needs no check: a line (199 characters) holds no name longer than
- * systemd's 255.
- */
-static char *
-proxy_unit_name(const char *w, char **cause)
-{
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				    "0123456789:-_.\\@";
-	const char *dot = strrchr(w, '.'), *at;
-	_cleanup_free_ char *name = NULL;
-	bool typed = false;
-
-	for (size_t i = 0; dot != NULL && i < ELEMENTSOF(unit_types); i++)
-		typed = typed || strcmp(dot + 1, unit_types[i]) == 0;
-	if (dot != NULL && !typed) {
-		*cause = xasprintf("\"%s\" has no unit type (e.g. .service, .scope, .slice)", w);
-		return NULL;
-	}
-	name = typed ? xstrdup(w) : xasprintf("%s.service", w);
-	dot = strrchr(name, '.');
-	at = strchr(name, '@');
-	if (strspn(name, chars) != strlen(name) || dot == name ||
-	    (at != NULL && (at == name || strchr(at + 1, '@') != NULL))) {
-		*cause = xasprintf("\"%s\" is not a unit name (e.g. nginx.service)", w);
-		return NULL;
-	}
-	if (at != NULL && at + 1 == dot) {
-		*cause = xasprintf("\"%s\" is a template; name its instance (e.g. %.*s@NAME%s)", w,
-				   (int)(at - name), name, dot);
-		return NULL;
-	}
-	return TAKE_PTR(name);
-}
-
-/* Unit names, space or comma separated, into a NULL-terminated array. */
+/* Unit names, space or comma separated (conf_value_units). */
 static int
 proxy_set_allow_units(struct proxy_conf *pc, const struct proxy_key *k, const char *v,
 		      char **cause)
 {
-	char **words = conf_value_words(v), **units = xcalloc(1, sizeof(*units));
-	size_t n = 0;
-	int r = 0;
+	char **units;
+	int r;
 
-	for (size_t i = 0; words[i] != NULL; i++) {
-		char *name = proxy_unit_name(words[i], cause);
-		bool dup = false;
-
-		if (name == NULL) {
-			r = -EINVAL;
-			break;
-		}
-		for (size_t j = 0; j < n; j++)
-			dup = dup || strcmp(units[j], name) == 0;
-		if (dup) {
-			free(name);
-			continue;
-		}
-		units = xreallocarray(units, n + 2, sizeof(*units));
-		units[n++] = name;
-		units[n] = NULL;
-	}
-	conf_value_words_free(words);
-	if (r < 0) {
-		conf_value_words_free(units);
+	if ((r = conf_value_units(v, &units, cause)) < 0)
 		return r;
-	}
 	conf_value_words_free(pc->allow_units);
 	pc->allow_units = units;
 	return 0;
@@ -716,8 +650,9 @@ proxy_same_listener(const struct proxy_conf *a, const struct proxy_conf *b)
 }
 
 /*
- * What a proxy asks of the rest: its credential is defined, its listener
- * is no other proxy's and not the daemon's socket.  Each message goes to
+ * What a proxy asks of the rest: its credential is defined (and has no
+ * allow_units when the listener is TCP), its listener is no other proxy's
+ * and not the daemon's socket.  Each message goes to
  * the key's line.
  */
 void
@@ -726,11 +661,20 @@ conf_proxy_check_conf(struct conf_loader *ld, const struct conf_sections *sects,
 {
 	for (size_t i = 0; i < conf->nproxies; i++) {
 		const struct proxy_conf *pc = conf->proxies[i];
+		const struct cred_conf *cc;
 		unsigned file, line;
 
 		conf_section_where(sects->v[i], "credential", &file, &line);
-		if (pc->credential != NULL && conf_find(conf, pc->credential) == NULL)
+		cc = pc->credential != NULL ? conf_find(conf, pc->credential) : NULL;
+		if (pc->credential != NULL && cc == NULL)
 			conf_error(ld, file, line, "credential: no [credential \"%s\"] is defined",
+				   pc->credential);
+		/* as allow_units of the proxy's own (proxy_check_keys) */
+		if (cc != NULL && cc->allow_units != NULL && pc->listen != NULL && !pc->listen_unix)
+			conf_error(ld, file, line,
+				   "credential: \"%s\" has allow_units, which a TCP listener cannot "
+				   "check (the caller's process is not known); listen on a Unix "
+				   "socket (listen = /path)",
 				   pc->credential);
 		if (pc->listen == NULL)
 			continue;

@@ -744,3 +744,87 @@ conf_value_name_ok(const char *name)
 {
 	return tokenbroker_name_valid(name);
 }
+
+/* The types a systemd unit name ends in. */
+static const char *const unit_types[] = {
+	"service", "socket", "target", "device", "mount", "automount",
+	"swap",	   "timer",  "path",   "slice",	 "scope",
+};
+
+/*
+ * One systemd unit name as a caller's cgroup names it: a name of
+ * A-Z a-z 0-9 : - _ . \ and its type ("nginx.service", "session-2.scope",
+ * "user@1000.service"), or a name without a dot, which is a service
+ * ("nginx").  A template needs its instance ("getty@tty1.service", not
+ * "getty@.service").  Returns the full name or NULL with *cause.  Its
+ * length needs no check: a line (199 characters) holds no name longer than
+ * systemd's 255.
+ */
+static char *
+conf_value_unit_name(const char *w, char **cause)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789:-_.\\@";
+	const char *dot = strrchr(w, '.'), *at;
+	_cleanup_free_ char *name = NULL;
+	bool typed = false;
+
+	for (size_t i = 0; dot != NULL && i < ELEMENTSOF(unit_types); i++)
+		typed = typed || strcmp(dot + 1, unit_types[i]) == 0;
+	if (dot != NULL && !typed) {
+		*cause = xasprintf("\"%s\" has no unit type (e.g. .service, .scope, .slice)", w);
+		return NULL;
+	}
+	name = typed ? xstrdup(w) : xasprintf("%s.service", w);
+	dot = strrchr(name, '.');
+	at = strchr(name, '@');
+	if (strspn(name, chars) != strlen(name) || dot == name ||
+	    (at != NULL && (at == name || strchr(at + 1, '@') != NULL))) {
+		*cause = xasprintf("\"%s\" is not a unit name (e.g. nginx.service)", w);
+		return NULL;
+	}
+	if (at != NULL && at + 1 == dot) {
+		*cause = xasprintf("\"%s\" is a template; name its instance (e.g. %.*s@NAME%s)", w,
+				   (int)(at - name), name, dot);
+		return NULL;
+	}
+	return TAKE_PTR(name);
+}
+
+/*
+ * Unit names, space or comma separated, into a NULL-terminated array
+ * (*ret, freed with conf_value_words_free); duplicates dropped.
+ */
+int
+conf_value_units(const char *v, char ***ret, char **cause)
+{
+	char **words = conf_value_words(v), **units = xcalloc(1, sizeof(*units));
+	size_t n = 0;
+	int r = 0;
+
+	for (size_t i = 0; words[i] != NULL; i++) {
+		char *name = conf_value_unit_name(words[i], cause);
+		bool dup = false;
+
+		if (name == NULL) {
+			r = -EINVAL;
+			break;
+		}
+		for (size_t j = 0; j < n; j++)
+			dup = dup || strcmp(units[j], name) == 0;
+		if (dup) {
+			free(name);
+			continue;
+		}
+		units = xreallocarray(units, n + 2, sizeof(*units));
+		units[n++] = name;
+		units[n] = NULL;
+	}
+	conf_value_words_free(words);
+	if (r < 0) {
+		conf_value_words_free(units);
+		return r;
+	}
+	*ret = units;
+	return 0;
+}

@@ -74,6 +74,7 @@ struct cred_conf {
 
 	struct conf_ids allow_users;
 	struct conf_ids allow_groups;
+	char **allow_units; /* NULL-terminated; NULL: any unit */
 	bool lazy;
 
 	bool persist;		/* keep the token in state_dir */

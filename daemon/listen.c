@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
@@ -284,6 +285,56 @@ listen_hold(const struct listen_peer *peer, void (*gone_cb)(void *arg), void *ar
 	conn->closed = event_new(conn->ls->base, conn->fd, EV_CLOSED, listen_closed_cb, conn);
 	if (conn->closed != NULL)
 		event_add(conn->closed, NULL);
+}
+
+/* Linux 6.5's SO_PEERPIDFD, for headers from before it. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+int
+listen_peer_unit(const struct listen_peer *peer, char **ret_unit)
+{
+	const struct listen_conn *conn = (const struct listen_conn *)peer;
+	socklen_t len = sizeof(int);
+	int pidfd = -1, r;
+
+	*ret_unit = NULL;
+	if (peer->tcp || peer->pid <= 0)
+		return -ENOENT;
+	/*
+	 * A pidfd of the process that connected: once the cgroup of its pid is
+	 * read, the pidfd says whether that process still lives, so that the
+	 * pid was not reused by another meanwhile.  Without it (an older
+	 * kernel) the pid alone.
+	 */
+	if (getsockopt(conn->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = -1;
+	r = sockdiag_pid_unit(peer->pid, ret_unit);
+	if (r == 0 && pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 &&
+	    errno == ESRCH) {
+		free(*ret_unit);
+		*ret_unit = NULL;
+		r = -ESRCH;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return r;
+}
+
+bool
+listen_peer_in_units(const struct listen_peer *peer, char *const *units)
+{
+	_cleanup_free_ char *unit = NULL;
+
+	if (units == NULL || peer->uid == 0)
+		return true;
+	if (listen_peer_unit(peer, &unit) < 0)
+		return false;
+	for (char *const *u = units; *u != NULL; u++)
+		if (strcmp(*u, unit) == 0)
+			return true;
+	return false;
 }
 
 void

@@ -111,6 +111,19 @@ unsigned listen_clients(const struct listen *ls);
  */
 void listen_hold(const struct listen_peer *peer, void (*gone_cb)(void *arg), void *arg);
 /*
+ * The systemd unit of the peer's process, from its cgroup (*ret_unit, the
+ * caller's to free): 0, -ENOENT when not known (a TCP peer, no unit),
+ * -ESRCH when the process that connected is gone (its pid may be
+ * another's now), or -errno.
+ */
+int listen_peer_unit(const struct listen_peer *peer, char **ret_unit);
+/*
+ * Whether peer's process runs in one of units (NULL-terminated; NULL: any
+ * unit will do).  Root always does.
+ */
+bool listen_peer_in_units(const struct listen_peer *peer, char *const *units);
+
+/*
  * As listen_hold, but told only when the connection closes (a failed
  * write, evhttp's timeouts, a free), not when the client merely hangs up:
  * for a request that is answered as it goes, whose writes find out.

@@ -40,7 +40,6 @@
 #include "proxy.h"
 #include "reply.h"
 #include "secret.h"
-#include "sockdiag.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -162,7 +161,7 @@ proxy_log_access(const struct proxy *p, const struct listen_peer *peer, const ch
 
 	snprintf(uid, sizeof(uid), "%u", (unsigned)peer->uid);
 	snprintf(pid, sizeof(pid), "%d", (int)peer->pid);
-	if (peer->pid > 0 && sockdiag_pid_unit(peer->pid, &unit) == 0)
+	if (listen_peer_unit(peer, &unit) == 0)
 		f[4].value = unit;
 	log_fields(LOG_INFO, f, ELEMENTSOF(f), "proxy %s: uid %s%s%s%s%s: %s %s -> %d in %lld ms",
 		   p->name, uid, peer->pid > 0 ? " pid " : "", peer->pid > 0 ? pid : "",
@@ -728,20 +727,6 @@ proxy_peer_groups(uid_t uid, gid_t *gids, size_t max)
 }
 
 /*
- * The unit of the peer's process, or NULL (caller frees).  A TCP peer's
- * process is not known: allow_units is for Unix listeners (conf-proxy.c).
- */
-static char *
-proxy_peer_unit(const struct listen_peer *peer)
-{
-	char *unit = NULL;
-
-	if (peer->pid <= 0 || sockdiag_pid_unit(peer->pid, &unit) < 0)
-		return NULL;
-	return unit;
-}
-
-/*
  * Whether peer may use p: its lists and its credential's.  Root may
  * always.  Returns NULL, or why not (static text).
  */
@@ -752,8 +737,6 @@ proxy_refusal(const struct proxy *p, const struct listen_peer *peer, const struc
 	gid_t tcp_gids[LISTEN_MAX_GROUPS];
 	const gid_t *gids = peer->gids;
 	size_t ngids = peer->ngids;
-	bool units_ok = false;
-	char *unit;
 
 	if (peer->uid == 0)
 		return NULL;
@@ -765,14 +748,11 @@ proxy_refusal(const struct proxy *p, const struct listen_peer *peer, const struc
 		return "not in the proxy's allow_users or allow_groups";
 	if (!conf_ids_allow(&cc->allow_users, &cc->allow_groups, peer->uid, gids, ngids))
 		return "not in the credential's allow_users or allow_groups";
-	if (pc->allow_units == NULL)
-		return NULL;
-	if ((unit = proxy_peer_unit(peer)) != NULL) {
-		for (char **u = pc->allow_units; *u != NULL && !units_ok; u++)
-			units_ok = strcmp(*u, unit) == 0;
-		free(unit);
-	}
-	return units_ok ? NULL : "not in one of the proxy's allow_units";
+	if (!listen_peer_in_units(peer, pc->allow_units))
+		return "not in one of the proxy's allow_units";
+	if (!listen_peer_in_units(peer, cc->allow_units))
+		return "not in one of the credential's allow_units";
+	return NULL;
 }
 
 /* Copies the client's headers that go upstream. */

@@ -138,6 +138,13 @@ client_id = rsd-client
 client_secret_file = %d/it-secret
 allow_users = tbclient
 
+[credential "iu"]
+token_url = http://127.0.0.1:$PORT/token
+client_id = rsd-client
+client_secret_file = %d/it-secret
+allow_users = tbclient
+allow_units = allowed-client.service
+
 [proxy "rp"]
 listen = 127.0.0.1:$PROXY_PORT
 credential = it
@@ -184,7 +191,7 @@ if [ -z "$CT" ]; then
 	skip "systemd-nspawn cannot boot a container here"
 fi
 
-plan 42
+plan 44
 is "$install_st" 0 "make install DESTDIR=ROOT PREFIX=/usr into the overlay"
 [ "$install_st" = 0 ] || sed 's/^/#   /' "$T_DIR/make.log"
 is "$conf_owner" "root:root 640" \
@@ -275,6 +282,16 @@ ru_get() {
 }
 is "$(ru_get allowed-client)" 200 "proxy ru forwards for a caller in a unit of allow_units"
 is "$(ru_get other-client)" 403 "and refuses the same user in another unit"
+# A credential's allow_units, on the socket: the unit from the cgroup of
+# the pid SO_PEERCRED gives, the process held by SO_PEERPIDFD meanwhile.
+iu_get() {
+	in_ct systemd-run --quiet --wait --pipe --unit="$1" -p User=tbclient \
+		tokenctl -s "$SOCKET" token iu --wait 30 >/dev/null 2>&1
+}
+iu_get allowed-client
+is $? 0 "a caller in the credential's allow_units gets its token"
+iu_get other-client
+is $? 77 "the same user in another unit is refused (exit 77)"
 
 in_ct systemctl reload tokenbrokerd
 is $? 0 "systemctl reload tokenbrokerd"

@@ -716,6 +716,46 @@ test_allow_units(void **state)
 }
 
 static void
+test_credential_allow_units(void **state)
+{
+	struct conf *conf;
+	const struct cred_conf *cc;
+	const char *units_cred = "[credential \"billing\"]\n"
+				 "token_url = https://idp.example.com/token\n"
+				 "auth_method = none\n"
+				 "allow_units = nginx, php-fpm.service nginx.service\n";
+
+	/* The credential's own list, normalised as the proxy's. */
+	conf = load_clean(units_cred);
+	cc = conf_find(conf, "billing");
+	assert_non_null(cc->allow_units);
+	assert_string_equal(cc->allow_units[0], "nginx.service");
+	assert_string_equal(cc->allow_units[1], "php-fpm.service");
+	assert_null(cc->allow_units[2]);
+	conf_free(conf);
+
+	/* A Unix listener can check it; a TCP one cannot. */
+	{
+		_cleanup_free_ char *text = xasprintf(
+			"%s[proxy \"billing\"]\nlisten = /run/billing-proxy.sock\n"
+			"credential = billing\nupstream = https://billing.example.com/api\n",
+			units_cred);
+
+		conf_free(load_clean(text));
+	}
+	{
+		_cleanup_free_ char *text = xasprintf(
+			"%s[proxy \"billing\"]\nlisten = 127.0.0.1:8081\n"
+			"credential = billing\nupstream = https://billing.example.com/api\n",
+			units_cred);
+
+		refused(text, "t.conf:7: credential: \"billing\" has allow_units, which a TCP "
+			      "listener cannot check (the caller's process is not known); listen "
+			      "on a Unix socket (listen = /path)");
+	}
+}
+
+static void
 test_socket_settings(void **state)
 {
 	struct conf *conf;
@@ -928,6 +968,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tls, setup_tmp, teardown_tmp),
 		cmocka_unit_test(test_allow_ids),
 		cmocka_unit_test(test_allow_units),
+		cmocka_unit_test(test_credential_allow_units),
 		cmocka_unit_test(test_socket_settings),
 		cmocka_unit_test(test_max_clients),
 		cmocka_unit_test(test_listeners_collide),
