@@ -4,7 +4,7 @@
 # the credentials list shows only what the caller may fetch; tokenctl exec.
 . "$(dirname "$0")/lib.sh"
 
-plan 13
+plan 15
 idp_start --lifetime 3600
 DAEMON_EXTRA="socket_mode = 0666
 max_clients_per_uid = 2" write_conf "$T_DIR/tb.conf" <<EOF_CONF
@@ -14,6 +14,7 @@ $(cred groups "allow_groups = adm")
 $(cred rootonly "allow_users = root")
 $(cred slow "lazy = yes" "timeout = 30s")
 $(cred revoked "lazy = yes" "allow_users = nobody")
+$(cred inunit "allow_users = nobody" "allow_units = tokenbroker-test-nowhere.service")
 EOF_CONF
 tbd_start "$T_DIR/tb.conf"
 chmod 711 "$T_DIR"
@@ -27,6 +28,9 @@ is "$(as_nobody bash -c "$(declare -f code); SOCK=$SOCK code /v1/tokens/rootonly
 is "$(as_nobody bash -c "$(declare -f code); SOCK=$SOCK code /v1/tokens/groups")" 403 "allow_groups: not in the group: 403"
 is "$(as_adm bash -c "$(declare -f code); SOCK=$SOCK code '/v1/tokens/groups?wait=10'")" 200 "allow_groups: a supplementary group is enough"
 is "$(code /v1/tokens/rootonly)" 200 "root is always allowed"
+is "$(as_nobody bash -c "$(declare -f code); SOCK=$SOCK code /v1/tokens/inunit")" 403 \
+	"allow_units: a listed uid outside the units: 403"
+is "$(code '/v1/tokens/inunit?wait=10')" 200 "root is allowed whatever its unit"
 grep -q 'uid 65534 (pid [0-9]*) is not allowed credential rootonly' "$T_DIR/daemon.log"
 ok $? "a refusal is logged with uid and credential"
 list=$(as_nobody curl -s --unix-socket "$SOCK" http://localhost/v1/credentials)
