@@ -143,6 +143,25 @@ deps:
 	echo "installing:$$missing"; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing
+	@$(MAKE) --no-print-directory oidc-deps
+
+# The real authorization server of the integration tests (oidc-provider,
+# pinned by tests/oidc/package-lock.json).  Node.js comes from Debian when
+# there is none; a machine that cannot reach the npm registry skips those
+# tests, which say so.
+oidc-deps:
+	@[ -d tests/oidc/node_modules ] && exit 0; \
+	if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing: nodejs npm"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			nodejs npm || true; \
+	fi; \
+	if command -v npm >/dev/null; then \
+		npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error || \
+			echo "oidc-deps: npm ci failed; the tests against oidc-provider will be skipped"; \
+	else \
+		echo "oidc-deps: no npm; the tests against oidc-provider will be skipped"; \
+	fi
 
 asan:
 	$(MAKE) BUILD=build/asan CC=gcc \
@@ -169,4 +188,4 @@ clean:
 
 include install.mk
 
-.PHONY: all unit bench deps asan check demo clean install uninstall
+.PHONY: all unit bench deps oidc-deps asan check demo clean install uninstall

@@ -1,0 +1,102 @@
+#!/bin/bash
+# Against a real authorization server: oidc-provider (tests/oidc, installed
+# by `make deps`), its client credentials grant and its token
+# introspection.  Each client authentication method the daemon speaks gets
+# a token that the server itself then calls active; with private_key_jwt
+# (RSA and EC keys) a renewal is accepted too, which the server refuses
+# for an assertion whose jti it has seen.  Skipped without Node.js or the
+# npm packages.
+. "$(dirname "$0")/../integration/lib.sh"
+
+OIDC_DIR=$(cd "$(dirname "$0")/../oidc" && pwd)
+command -v node >/dev/null || { echo "1..0 # SKIP no node (apt-get install nodejs)"; exit 0; }
+[ -d "$OIDC_DIR/node_modules/oidc-provider" ] ||
+	{ echo "1..0 # SKIP no oidc-provider (make oidc-deps)"; exit 0; }
+
+SECRET=oidc-secret-$RANDOM$RANDOM$RANDOM$RANDOM-$RANDOM$RANDOM$RANDOM
+# private_key_jwt, once the daemon has it: keys, their public JWKs.
+jwt=no
+printf '[credential "x"]\ntoken_url = http://127.0.0.1:1/t\nauth_method = private_key_jwt\nclient_id = x\nclient_key = %s\n' \
+	"$T_DIR/rsa.pem" >"$T_DIR/probe.conf"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T_DIR/rsa.pem" 2>/dev/null &&
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_DIR/ec.pem" 2>/dev/null &&
+	chmod 600 "$T_DIR/rsa.pem" "$T_DIR/ec.pem" &&
+	"$TBD" -c "$T_DIR/probe.conf" --check-config >/dev/null 2>&1 && jwt=yes
+jwk() { # jwk PEM KID: the public half as a JWK
+	node -e 'const c = require("crypto");
+		const k = c.createPublicKey(require("fs").readFileSync(process.argv[1])).export({ format: "jwk" });
+		k.kid = process.argv[2]; process.stdout.write(JSON.stringify(k));' "$1" "$2"
+}
+{
+	printf '[{"client_id":"basic","client_secret":"%s","token_endpoint_auth_method":"client_secret_basic"}' "$SECRET"
+	printf ',{"client_id":"post","client_secret":"%s","token_endpoint_auth_method":"client_secret_post"}' "$SECRET"
+	if [ "$jwt" = yes ]; then
+		printf ',{"client_id":"jwt-rsa","token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[%s]}}' \
+			"$(jwk "$T_DIR/rsa.pem" rsa1)"
+		printf ',{"client_id":"jwt-ec","token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[%s]}}' \
+			"$(jwk "$T_DIR/ec.pem" ec1)"
+	fi
+	printf ']\n'
+} >"$T_DIR/clients.json"
+
+node "$OIDC_DIR/server.mjs" "$T_DIR/clients.json" "$T_DIR/oidc.port" >"$T_DIR/oidc.log" 2>&1 &
+OIDC_PID=$!
+trap 'kill "$OIDC_PID" 2>/dev/null; wait "$OIDC_PID" 2>/dev/null; t_cleanup' EXIT
+OIDC_PORT=$(port_file_wait "$T_DIR/oidc.port")
+[ -n "$OIDC_PORT" ] || { sed 's/^/# /' "$T_DIR/oidc.log"; echo "Bail out! oidc-provider did not start"; exit 1; }
+ISSUER=http://127.0.0.1:$OIDC_PORT
+
+oidc_cred() { # oidc_cred NAME CLIENT-ID [extra...]
+	local name=$1 id=$2
+	shift 2
+	printf '[credential "%s"]\ntoken_url = %s/token\nclient_id = %s\nscope = read\n' \
+		"$name" "$ISSUER" "$id"
+	for kv in "$@"; do printf '%s\n' "$kv"; done
+	printf '\n'
+}
+printf '%s\n' "$SECRET" >"$T_DIR/secret"
+chmod 600 "$T_DIR/secret"
+write_conf "$T_DIR/tb.conf" <<EOF_CONF
+$(oidc_cred basic basic "client_secret_file = $T_DIR/secret")
+$(oidc_cred post post "client_secret_file = $T_DIR/secret" "auth_method = client_secret_post")
+$([ "$jwt" = yes ] && oidc_cred jwt-rsa jwt-rsa "auth_method = private_key_jwt" \
+	"client_key = $T_DIR/rsa.pem" "assertion_kid = rsa1")
+$([ "$jwt" = yes ] && oidc_cred jwt-ec jwt-ec "auth_method = private_key_jwt" \
+	"client_key = $T_DIR/ec.pem" "assertion_kid = ec1")
+EOF_CONF
+tbd_start "$T_DIR/tb.conf"
+
+# active NAME: what the server's introspection says of NAME's token now
+# ("true CLIENT SCOPE"); the token itself is never printed.
+active() {
+	local tok out
+	tok=$("$TBCTL" -s "$SOCK" token "$1" --wait 10 2>/dev/null) || { echo "no token"; return; }
+	out=$(curl -s -m 10 -u "basic:$SECRET" --data-urlencode "token=$tok" \
+		"$ISSUER/token/introspection")
+	printf '%s %s %s\n' "$(printf '%s' "$out" | grep -o '"active":[a-z]*' | cut -d: -f2)" \
+		"$(printf '%s' "$out" | grep -o '"client_id":"[^"]*"' | cut -d'"' -f4)" \
+		"$(printf '%s' "$out" | grep -o '"scope":"[^"]*"' | cut -d'"' -f4)"
+}
+
+if [ "$jwt" = yes ]; then plan 8; else plan 3; fi
+is "$(active basic)" "true basic read" "client_secret_basic: oidc-provider issued the token and calls it active"
+is "$(active post)" "true post read" "client_secret_post: the same"
+if [ "$jwt" = yes ]; then
+	is "$(active jwt-rsa)" "true jwt-rsa read" "private_key_jwt with an RSA key (RS256, kid)"
+	is "$(active jwt-ec)" "true jwt-ec read" "private_key_jwt with an EC P-256 key (ES256, kid)"
+	for c in jwt-rsa jwt-ec; do
+		old=$("$TBCTL" -s "$SOCK" token "$c")
+		"$TBCTL" -s "$SOCK" renew "$c" >/dev/null 2>&1
+		new=$("$TBCTL" -s "$SOCK" token "$c")
+		ok "$([ -n "$new" ] && [ "$new" != "$old" ]; echo $?)" \
+			"$c: a renewal is accepted (a fresh jti: the server refuses one it has seen)"
+	done
+fi
+found=0
+for f in "$T_DIR/daemon.log" "$T_DIR/oidc.log"; do
+	grep -qF -- "$SECRET" "$f" && found=1
+	[ "$jwt" = yes ] && grep -q 'PRIVATE KEY' "$f" && found=1
+done
+is "$found" 0 "neither the secret nor a private key is in the daemon's log"
+[ "$jwt" = yes ] && { tbd_stop; is $? 0 "SIGTERM: exit status 0"; }
+done_testing
