@@ -390,7 +390,8 @@ test_errors_collected(void **state)
 		    "t.conf:5: timeout: invalid duration \"abc\" (use 90, 90s, 15m, 1h)",
 		    "t.conf:6: tls_verify: invalid boolean \"maybe\" (use yes or no)",
 		    "t.conf:8: auth_method: unknown value \"magic\" (use client_secret_basic, "
-		    "client_secret_post, basic, none)",
+		    "client_secret_post, basic, none, private_key_jwt, "
+		    "client_assertion, tls_client_auth)",
 		    NULL);
 	loaded_clear(&l);
 }
