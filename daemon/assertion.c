@@ -16,6 +16,7 @@
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -176,6 +177,17 @@ out:
 	free(sig);
 	EVP_MD_CTX_free(md);
 	return enc;
+}
+
+void
+assertion_init(void)
+{
+	unsigned char b[16];
+
+	/* The public generator (jti, PSS salts) and the private one (blinding, nonces). */
+	if (RAND_bytes(b, sizeof(b)) != 1 || RAND_priv_bytes(b, sizeof(b)) != 1)
+		ERR_clear_error(); /* assertion_sign will say so if it persists */
+	explicit_bzero(b, sizeof(b));
 }
 
 int

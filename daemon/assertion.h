@@ -46,6 +46,14 @@ struct assertion_claims {
 };
 
 /*
+ * Starts libcrypto's random generators now.  They keep their state in the
+ * secure heap (the secret arena) until the process exits, so main takes
+ * the arena's baseline after this: what is left above it at exit is a
+ * secret that was not freed.
+ */
+void assertion_init(void);
+
+/*
  * Signs a new assertion at now_s (unix seconds) with a new random jti.
  * Returns 0, *ret (the compact JWS, caller frees) and, when claims is not
  * NULL, what varied in it; or -errno and *cause (caller frees).
