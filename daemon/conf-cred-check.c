@@ -196,6 +196,28 @@ cred_check_jwt_key(struct cred_build *b)
 	}
 }
 
+/* The assertion keys mean nothing to the other auth_methods. */
+static void
+cred_check_assertion_keys(struct cred_build *b)
+{
+	static const int jwt_ids[] = { CK_ASSERTION_ALG, CK_ASSERTION_KID, CK_ASSERTION_AUDIENCE,
+				       CK_ASSERTION_LIFETIME };
+	enum auth_method m = b->cc->auth_method;
+	const char *am = conf_cred_auth_method_name(m);
+
+	for (size_t i = 0; i < ELEMENTSOF(jwt_ids); i++)
+		if (m != AUTH_PRIVATE_KEY_JWT && b->key_line[jwt_ids[i]] != 0)
+			conf_warning(b->ld, b->key_file[jwt_ids[i]], b->key_line[jwt_ids[i]],
+				     "%s: only for auth_method private_key_jwt, not %s; ignored",
+				     conf_cred_keys[jwt_ids[i]].name, am);
+	if (m != AUTH_CLIENT_ASSERTION && b->key_line[CK_CLIENT_ASSERTION_FILE] != 0)
+		conf_warning(b->ld, b->key_file[CK_CLIENT_ASSERTION_FILE],
+			     b->key_line[CK_CLIENT_ASSERTION_FILE],
+			     "client_assertion_file: only for auth_method client_assertion, not %s; "
+			     "ignored",
+			     am);
+}
+
 /* What private_key_jwt, client_assertion and tls_client_auth need. */
 static void
 cred_check_assertion_auth(struct cred_build *b)
@@ -203,6 +225,7 @@ cred_check_assertion_auth(struct cred_build *b)
 	struct cred_conf *cc = b->cc;
 	const char *am = conf_cred_auth_method_name(cc->auth_method);
 
+	cred_check_assertion_keys(b);
 	switch (cc->auth_method) {
 	case AUTH_PRIVATE_KEY_JWT:
 		cred_require(b, CK_CLIENT_ID, cc->client_id != NULL, am);

@@ -1605,7 +1605,7 @@ test_private_key_jwt(void **state)
 	_cleanup_free_ char *rsa = test_path("rsa.pem"), *ec = test_path("ec.pem");
 	_cleanup_free_ char *text = NULL, *msg = NULL;
 	const struct cred_conf *cc;
-	struct loaded l;
+	struct loaded l, l2;
 
 	write_key(rsa, "RSA", NULL);
 	write_key(ec, "EC", "P-256");
@@ -1635,6 +1635,19 @@ test_private_key_jwt(void **state)
 	text = xasprintf(CRED_JWT "client_key = %s\n", ec);
 	assert_loads(&l, text);
 	assert_int_equal(l.conf->creds[0]->assertion_alg, ASSERTION_ALG_ES256);
+	FREE(text);
+
+	/* Another key in the same file is another request: a reload fetches anew. */
+	write_key(ec, "EC", "P-256");
+	text = xasprintf(CRED_JWT "client_key = %s\n", ec);
+	assert_loads(&l2, text);
+	assert_string_not_equal(l.conf->creds[0]->digest, l2.conf->creds[0]->digest);
+	loaded_clear(&l2);
+	FREE(text);
+	text = xasprintf(CRED_JWT "client_key = %s\nassertion_lifetime = 2m\n", ec);
+	assert_loads(&l2, text);
+	assert_string_not_equal(l.conf->creds[0]->digest, l2.conf->creds[0]->digest);
+	loaded_clear(&l2);
 	loaded_clear(&l);
 	FREE(text);
 
@@ -1682,6 +1695,17 @@ test_private_key_jwt(void **state)
 	assert_one_error(text, "t.conf:6: assertion_kid: x5t needs client_cert (the certificate "
 			       "of client_key)");
 	FREE(text);
+
+	/* The assertion keys are ignored, with a warning, by other methods. */
+	load_text(&l, CRED_OK "assertion_kid = k1\nassertion_lifetime = 30s\n");
+	assert_int_equal(l.r, 0);
+	assert_msgs(&l.warns,
+		    "t.conf:5: assertion_kid: only for auth_method private_key_jwt, not "
+		    "client_secret_basic; ignored",
+		    "t.conf:6: assertion_lifetime: only for auth_method private_key_jwt, not "
+		    "client_secret_basic; ignored",
+		    NULL);
+	loaded_clear(&l);
 
 	/* assertion_lifetime: 1s to 1h. */
 	assert_one_error(CRED_OK "assertion_lifetime = 2h\n",
