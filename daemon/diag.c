@@ -33,6 +33,35 @@ static const char *const diag_sources[] = {
 	[LIFETIME_DEFAULT] = "default_lifetime (the response gave none)",
 };
 
+/*
+ * The hint for a refused client that proves itself without a secret;
+ * false for the other auth_methods.
+ */
+static bool
+diag_assertion_hint(const struct cred_conf *cc, FILE *out)
+{
+	switch (cc->auth_method) {
+	case AUTH_PRIVATE_KEY_JWT:
+		fprintf(out, "hint:         the server refused the assertion: check that it knows "
+			     "the public key of client_key (and assertion_kid), client_id, "
+			     "assertion_audience (default token_url) and assertion_alg, and the "
+			     "clocks\n");
+		return true;
+	case AUTH_CLIENT_ASSERTION:
+		fprintf(out, "hint:         the server refused the assertion from "
+			     "client_assertion_file: check its issuer, audience and expiry (an "
+			     "assertion may be accepted only once)\n");
+		return true;
+	case AUTH_TLS_CLIENT_AUTH:
+		fprintf(out, "hint:         the server refused the client certificate: check "
+			     "client_cert, client_key and client_id (and that token_url is the "
+			     "server's mutual-TLS endpoint)\n");
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The token endpoint a profile builds from base_url, for hints. */
 static char *
 diag_profile_url(const struct cred_conf *cc)
@@ -89,6 +118,8 @@ diag_hint(const struct cred_conf *cc, const struct http_result *res, const char 
 		fprintf(out, "hint:         the server refused the credentials sent with HTTP Basic: "
 			     "check client_id and the secret, and auth_method (this server may "
 			     "want client_secret_post)\n");
+	} else if ((res->status == 400 || res->status == 401) && diag_assertion_hint(cc, out)) {
+		/* said */
 	} else if (res->status == 401 || (error != NULL && strcmp(error, "invalid_client") == 0)) {
 		fprintf(out, "hint:         the server refused the client: check client_id and the "
 			     "secret, and auth_method (this server may want client_secret_basic)\n");

@@ -7,7 +7,7 @@
 # nor an assertion, nor a token in any log or output.
 . "$(dirname "$0")/lib.sh"
 
-plan 30
+plan 32
 
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 
@@ -144,6 +144,10 @@ is "$(idp_stat_at rsa assertion_ok)" true "and accepted it"
 "$TBD" -c "$T_DIR/tb.conf" --test file >"$T_DIR/test.out" 2>&1
 like "$(cat "$T_DIR/test.out")" "assertion: +read from $T_DIR/sa.jwt, modified [0-9]+[a-z]* ago" \
 	"--test: which file was read, and its age"
+# The file's assertion was used by the renewal: fakeidp takes a jti once.
+like "$(cat "$T_DIR/test.out")" "jti replayed" "--test: a reused assertion is refused"
+like "$(cat "$T_DIR/test.out")" "hint: +the server refused the assertion from client_assertion_file" \
+	"with a hint about the assertion, not the secret"
 
 # --- --test for private_key_jwt: the claims, never the assertion ---------------
 "$TBD" -c "$T_DIR/tb.conf" --test rsa >>"$T_DIR/test.out" 2>&1
