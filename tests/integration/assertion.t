@@ -7,7 +7,7 @@
 # nor an assertion, nor a token in any log or output.
 . "$(dirname "$0")/lib.sh"
 
-plan 32
+plan 36
 
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 
@@ -37,6 +37,8 @@ openssl req -newkey rsa:2048 -nodes -subj /CN=it-client -keyout "$T_DIR/client.k
 	-out "$T_DIR/client.csr" >/dev/null 2>&1
 openssl x509 -req -in "$T_DIR/client.csr" -CA "$T_DIR/ca.pem" -CAkey "$T_DIR/ca.key" \
 	-CAcreateserial -days 2 -out "$T_DIR/client.pem" >/dev/null 2>&1
+openssl req -x509 -key "$T_DIR/rsa.key" -subj /CN=it-client -days 2 -out "$T_DIR/rsa.pem" \
+	>/dev/null 2>&1
 chmod 600 "$T_DIR"/*.key
 
 idp_start_named rsa --client-public-key "$T_DIR/rsa.pub"
@@ -61,6 +63,16 @@ auth_method = private_key_jwt
 client_id = it-client
 client_key = $T_DIR/rsa.key
 assertion_kid = key-1
+lazy = yes
+
+[credential "x5t"]
+token_url = $rsa_URL/token
+auth_method = private_key_jwt
+client_id = it-client
+client_key = $T_DIR/rsa.key
+client_cert = $T_DIR/rsa.pem
+assertion_kid = x5t
+backoff_min = 1s
 lazy = yes
 
 [credential "ps"]
@@ -119,6 +131,25 @@ is "$(idp_stat_at rsa assertions)" $((n1 + 1)) "fakeidp accepted a second assert
 is "$(idp_stat_at rsa assertion_jti_unique)" true "with a jti it had not seen"
 fp2=$(stat_str rsa assertion_fp)
 ok "$([ -n "$fp2" ] && [ "$fp1" != "$fp2" ]; echo $?)" "and it was a new assertion ($fp1, $fp2)"
+
+# A failed attempt and its retry: the retry's assertion has a new jti.
+t=$(api '/v1/tokens/x5t?wait=10' -H 'Accept: text/plain')
+tokens+=("$t")
+x5t=$(openssl x509 -in "$T_DIR/rsa.pem" -outform DER | openssl dgst -sha256 -binary | b64url)
+is "$(stat_str rsa assertion_x5t)" "$x5t" "assertion_kid = x5t: x5t#S256 of client_cert"
+is "$(stat_str rsa assertion_kid)" "" "and no kid"
+n1=$(idp_stat_at rsa assertions)
+idp_at rsa '/control?fail_count=1' >/dev/null
+"$TBCTL" -s "$SOCK" renew x5t >>"$T_DIR/answers" 2>&1
+# The renewal fails (503) while the current token is still served; the
+# retry follows backoff_min later.
+wait_for 50 [ "$(idp_stat_at rsa assertions)" -ge $((n1 + 2)) ]
+is "$(idp_stat_at rsa assertions)/$(idp_stat_at rsa assertion_jti_unique)" $((n1 + 2))/true \
+	"a failed attempt and its retry: the retry's assertion had a jti fakeidp had not seen"
+wait_for 20 [ "$(api '/v1/tokens/x5t?wait=5' -H 'Accept: text/plain')" != "$t" ]
+t2=$(api '/v1/tokens/x5t?wait=5' -H 'Accept: text/plain')
+tokens+=("$t2")
+ok "$([ -n "$t2" ] && [ "$t2" != "$t" ]; echo $?)" "and the retry got the new token"
 
 t=$(api '/v1/tokens/ps?wait=10' -H 'Accept: text/plain')
 tokens+=("$t")
