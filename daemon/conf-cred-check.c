@@ -172,8 +172,9 @@ cred_check_jwt_key(struct cred_build *b)
 		return;
 	}
 	secret_free(pem);
-	if (!b->key_failed[CK_ASSERTION_ALG] &&
-	    assertion_key_alg(cc->assertion_key, cc->assertion_alg, &alg, &cause) < 0) {
+	if (b->key_failed[CK_ASSERTION_ALG]) {
+		/* already reported */
+	} else if (assertion_key_alg(cc->assertion_key, cc->assertion_alg, &alg, &cause) < 0) {
 		cred_where(b, CK_ASSERTION_ALG, &file, &line);
 		conf_error(b->ld, file, line, "assertion_alg: %s", cause);
 		free(cause);

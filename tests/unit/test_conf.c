@@ -1663,6 +1663,10 @@ test_private_key_jwt(void **state)
 	assert_one_error(CRED_OK "assertion_alg = HS256\n",
 			 "t.conf:5: assertion_alg: unknown value \"HS256\" (use auto, RS256, "
 			 "PS256, ES256)");
+	text = xasprintf(CRED_JWT "client_key = %s\nassertion_alg = HS256\n", rsa);
+	assert_one_error(text, "t.conf:6: assertion_alg: unknown value \"HS256\" (use auto, "
+			       "RS256, PS256, ES256)");
+	FREE(text);
 
 	/* A key others can read is refused, at its line. */
 	assert_int_equal(chmod(rsa, 0640), 0);
