@@ -145,14 +145,18 @@ assertion_ecdsa_raw(const unsigned char *der, size_t len, unsigned char out[64])
 	return ok ? 0 : -EINVAL;
 }
 
-/* The signature over tbs, base64url-encoded; NULL on failure. */
+/*
+ * The signature over tbs, base64url-encoded; NULL on failure.  With the
+ * (predictable) header and claims it is the assertion, so every buffer
+ * that held it is wiped; the caller wipes what it returns.
+ */
 static char *
 assertion_signature(EVP_PKEY *key, enum assertion_alg alg, const char *tbs, size_t tbs_len)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
 	unsigned char *sig = NULL, raw[2 * ASSERTION_ES256_HALF];
-	size_t sig_len = 0;
+	size_t sig_len = 0, sig_size = 0;
 	char *enc = NULL;
 
 	if (md == NULL || EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, key) != 1)
@@ -161,9 +165,10 @@ assertion_signature(EVP_PKEY *key, enum assertion_alg alg, const char *tbs, size
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
 		goto out;
-	if (EVP_DigestSign(md, NULL, &sig_len, (const unsigned char *)tbs, tbs_len) != 1)
+	if (EVP_DigestSign(md, NULL, &sig_size, (const unsigned char *)tbs, tbs_len) != 1)
 		goto out;
-	sig = xmalloc(sig_len);
+	sig = xmalloc(sig_size);
+	sig_len = sig_size;
 	if (EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)tbs, tbs_len) != 1)
 		goto out;
 	if (alg == ASSERTION_ALG_ES256) {
@@ -174,7 +179,9 @@ assertion_signature(EVP_PKEY *key, enum assertion_alg alg, const char *tbs, size
 		enc = base64url_encode(sig, sig_len);
 	}
 out:
-	free(sig);
+	explicit_bzero(raw, sizeof(raw));
+	if (sig != NULL)
+		secret_free_buf(sig, sig_size);
 	EVP_MD_CTX_free(md);
 	return enc;
 }
@@ -231,7 +238,7 @@ assertion_sign(const struct assertion_opts *o, int64_t now_s, struct secret **re
 	}
 	secbuf_add(&jwt, ".", 1);
 	secbuf_str(&jwt, sig);
-	free(sig);
+	secret_free_str(sig);
 	*ret = secret_new(jwt.data, jwt.len);
 	secbuf_clear(&jwt);
 	if (claims != NULL)
