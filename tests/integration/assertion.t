@@ -7,7 +7,7 @@
 # nor an assertion, nor a token in any log or output.
 . "$(dirname "$0")/lib.sh"
 
-plan 36
+plan 38
 
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 
@@ -44,7 +44,7 @@ chmod 600 "$T_DIR"/*.key
 idp_start_named rsa --client-public-key "$T_DIR/rsa.pub"
 idp_start_named ec --client-public-key "$T_DIR/ec.pub"
 idp_start_named mtls --tls-cert "$T_DIR/server.pem" --tls-key "$T_DIR/server.key" \
-	--client-ca "$T_DIR/ca.pem"
+	--client-ca "$T_DIR/ca.pem" --client-public-key "$T_DIR/rsa.pub"
 
 # --- fakeidp itself refuses a replayed jti ---------------------------------
 jwt=$(sign_jwt "$T_DIR/rsa.key" "$rsa_URL/token")
@@ -96,6 +96,14 @@ token_url = $rsa_URL/token
 auth_method = client_assertion
 client_assertion_file = $T_DIR/sa.jwt
 backoff_min = 1s
+lazy = yes
+
+[credential "jwttls"]
+token_url = $mtls_URL/token
+auth_method = private_key_jwt
+client_id = it-client
+client_key = $T_DIR/rsa.key
+ca_file = $T_DIR/ca.pem
 lazy = yes
 
 [credential "mtls"]
@@ -179,6 +187,13 @@ like "$(cat "$T_DIR/test.out")" "assertion: +read from $T_DIR/sa.jwt, modified [
 like "$(cat "$T_DIR/test.out")" "jti replayed" "--test: a reused assertion is refused"
 like "$(cat "$T_DIR/test.out")" "hint: +the server refused the assertion from client_assertion_file" \
 	"with a hint about the assertion, not the secret"
+
+# Over HTTPS, client_key without client_cert only signs: no TLS client auth.
+t=$(api '/v1/tokens/jwttls?wait=10' -H 'Accept: text/plain')
+tokens+=("$t")
+like "$t" '^fk_' "private_key_jwt over HTTPS: a token"
+is "$(stat_str mtls auth)/$(stat_str mtls assertion_aud)/$(idp_stat_at mtls tls_client_cert)" \
+	"assertion/$mtls_URL/token/false" "aud is the https token_url; no client certificate was sent"
 
 # --- --test for private_key_jwt: the claims, never the assertion ---------------
 "$TBD" -c "$T_DIR/tb.conf" --test rsa >>"$T_DIR/test.out" 2>&1
