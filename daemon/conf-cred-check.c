@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
+#include "assertion.h"
 #include "cleanup.h"
 #include "conf-int.h"
 #include "profile.h"
@@ -133,6 +136,116 @@ cred_check_auth(struct cred_build *b)
 	}
 }
 
+/* A key an auth_method needs, not given: at the section's header. */
+static void
+cred_require(struct cred_build *b, int id, bool present, const char *am)
+{
+	if (present || b->key_failed[id])
+		return;
+	conf_error(b->ld, b->sect->file, b->sect->line, "%s: required by auth_method %s",
+		   conf_cred_keys[id].name, am);
+}
+
+/*
+ * private_key_jwt: reads and parses client_key now (the PEM text is wiped;
+ * the key lives on in libcrypto until the configuration is freed), finds
+ * the algorithm, and the certificate thumbprint when assertion_kid = x5t.
+ */
+static void
+cred_check_jwt_key(struct cred_build *b)
+{
+	struct cred_conf *cc = b->cc;
+	struct secret *pem = NULL;
+	enum assertion_alg alg;
+	char *cause = NULL;
+	unsigned file, line;
+
+	if (cc->client_key == NULL || b->key_failed[CK_CLIENT_KEY])
+		return;
+	cred_where(b, CK_CLIENT_KEY, &file, &line);
+	if (conf_value_secret_file(cc->client_key, &pem, &cause) < 0 ||
+	    assertion_key_parse(pem->data, pem->len, &cc->assertion_key, &cause) < 0) {
+		conf_error(b->ld, file, line, "client_key: %s%s%s", cause,
+			   pem != NULL ? " in " : "", pem != NULL ? cc->client_key : "");
+		secret_free(pem);
+		free(cause);
+		return;
+	}
+	secret_free(pem);
+	if (b->key_failed[CK_ASSERTION_ALG]) {
+		/* already reported */
+	} else if (assertion_key_alg(cc->assertion_key, cc->assertion_alg, &alg, &cause) < 0) {
+		cred_where(b, CK_ASSERTION_ALG, &file, &line);
+		conf_error(b->ld, file, line, "assertion_alg: %s", cause);
+		free(cause);
+	} else {
+		cc->assertion_alg = alg;
+	}
+	if (cc->assertion_kid == NULL || strcmp(cc->assertion_kid, "x5t") != 0)
+		return;
+	cred_where(b, CK_ASSERTION_KID, &file, &line);
+	if (cc->client_cert == NULL) {
+		if (!b->key_failed[CK_CLIENT_CERT])
+			conf_error(b->ld, file, line,
+				   "assertion_kid: x5t needs client_cert (the certificate of "
+				   "client_key)");
+		return;
+	}
+	if (assertion_cert_x5t(cc->client_cert, &cc->assertion_x5t, &cause) < 0) {
+		conf_error(b->ld, file, line, "assertion_kid: %s", cause);
+		free(cause);
+	}
+}
+
+/* The assertion keys mean nothing to the other auth_methods. */
+static void
+cred_check_assertion_keys(struct cred_build *b)
+{
+	static const int jwt_ids[] = { CK_ASSERTION_ALG, CK_ASSERTION_KID, CK_ASSERTION_AUDIENCE,
+				       CK_ASSERTION_LIFETIME };
+	enum auth_method m = b->cc->auth_method;
+	const char *am = conf_cred_auth_method_name(m);
+
+	for (size_t i = 0; i < ELEMENTSOF(jwt_ids); i++)
+		if (m != AUTH_PRIVATE_KEY_JWT && b->key_line[jwt_ids[i]] != 0)
+			conf_warning(b->ld, b->key_file[jwt_ids[i]], b->key_line[jwt_ids[i]],
+				     "%s: only for auth_method private_key_jwt, not %s; ignored",
+				     conf_cred_keys[jwt_ids[i]].name, am);
+	if (m != AUTH_CLIENT_ASSERTION && b->key_line[CK_CLIENT_ASSERTION_FILE] != 0)
+		conf_warning(b->ld, b->key_file[CK_CLIENT_ASSERTION_FILE],
+			     b->key_line[CK_CLIENT_ASSERTION_FILE],
+			     "client_assertion_file: only for auth_method client_assertion, not %s; "
+			     "ignored",
+			     am);
+}
+
+/* What private_key_jwt, client_assertion and tls_client_auth need. */
+static void
+cred_check_assertion_auth(struct cred_build *b)
+{
+	struct cred_conf *cc = b->cc;
+	const char *am = conf_cred_auth_method_name(cc->auth_method);
+
+	cred_check_assertion_keys(b);
+	switch (cc->auth_method) {
+	case AUTH_PRIVATE_KEY_JWT:
+		cred_require(b, CK_CLIENT_ID, cc->client_id != NULL, am);
+		cred_require(b, CK_CLIENT_KEY, cc->client_key != NULL, am);
+		cred_check_jwt_key(b);
+		break;
+	case AUTH_CLIENT_ASSERTION:
+		cred_require(b, CK_CLIENT_ASSERTION_FILE, cc->client_assertion_file != NULL, am);
+		break;
+	case AUTH_TLS_CLIENT_AUTH:
+		cred_require(b, CK_CLIENT_ID, cc->client_id != NULL, am);
+		cred_require(b, CK_CLIENT_CERT, cc->client_cert != NULL, am);
+		cred_require(b, CK_CLIENT_KEY, cc->client_key != NULL, am);
+		break;
+	default:
+		break;
+	}
+}
+
 static void
 cred_check_timing(struct cred_build *b)
 {
@@ -228,6 +341,8 @@ conf_cred_check_all(struct cred_build *b)
 {
 	cred_check_token_url(b);
 	cred_check_auth(b);
+	if (!b->key_failed[CK_AUTH_METHOD])
+		cred_check_assertion_auth(b);
 	cred_check_timing(b);
 	cred_check_paths(b);
 	cred_check_profile_keys(b);

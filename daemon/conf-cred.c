@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "assertion.h"
 #include "cleanup.h"
 #include "conf-int.h"
 #include "profile.h"
@@ -28,7 +31,8 @@
 _Static_assert(sizeof(enum auth_method) == sizeof(int) &&
 		       sizeof(enum scope_separator) == sizeof(int) &&
 		       sizeof(enum response_format) == sizeof(int) &&
-		       sizeof(enum sink_format) == sizeof(int),
+		       sizeof(enum sink_format) == sizeof(int) &&
+		       sizeof(enum assertion_alg) == sizeof(int),
 	       "cred_set_enum writes enums as int");
 
 static const char *const auth_method_names[] = {
@@ -36,8 +40,12 @@ static const char *const auth_method_names[] = {
 	[AUTH_CLIENT_SECRET_POST] = "client_secret_post",
 	[AUTH_BASIC] = "basic",
 	[AUTH_NONE] = "none",
+	[AUTH_PRIVATE_KEY_JWT] = "private_key_jwt",
+	[AUTH_CLIENT_ASSERTION] = "client_assertion",
+	[AUTH_TLS_CLIENT_AUTH] = "tls_client_auth",
 	NULL,
 };
+
 
 static const char *const scope_separator_names[] = {
 	[SCOPE_SEP_SPACE] = "space",
@@ -308,6 +316,23 @@ cred_set_file(struct cred_build *b, const struct cred_key *k, const char *key,
 	return 0;
 }
 
+/* An assertion's lifetime: 1s to 1h (a server may refuse a longer one). */
+static int
+cred_set_assertion_lifetime(struct cred_build *b, const struct cred_key *k, const char *key,
+			    const char *v, char **cause)
+{
+	int64_t ms;
+
+	if (conf_value_duration(v, 1000, &ms, cause) < 0)
+		return -EINVAL;
+	if (ms > ASSERTION_LIFETIME_MAX_MS) {
+		*cause = xasprintf("\"%s\" is longer than 1h", v);
+		return -EINVAL;
+	}
+	b->cc->assertion_lifetime_ms = ms;
+	return 0;
+}
+
 /* "none" or a proxy URL as curl takes it. */
 static int
 cred_set_proxy(struct cred_build *b, const struct cred_key *k, const char *key,
@@ -558,6 +583,14 @@ const struct cred_key conf_cred_keys[CK_COUNT] = {
 	CK(CK_SINK_FORMAT, "sink_format", cred_set_enum, .off = CK_OFF(sink_format),
 	   .names = sink_format_names),
 	CK(CK_LAZY, "lazy", cred_set_bool, .off = CK_OFF(lazy)),
+	CK(CK_ASSERTION_ALG, "assertion_alg", cred_set_enum, .off = CK_OFF(assertion_alg),
+	   .names = assertion_alg_names),
+	CK(CK_ASSERTION_KID, "assertion_kid", cred_set_string, .off = CK_OFF(assertion_kid)),
+	CK(CK_ASSERTION_AUDIENCE, "assertion_audience", cred_set_string,
+	   .off = CK_OFF(assertion_audience)),
+	CK(CK_ASSERTION_LIFETIME, "assertion_lifetime", cred_set_assertion_lifetime),
+	CK(CK_CLIENT_ASSERTION_FILE, "client_assertion_file", cred_set_file,
+	   .off = CK_OFF(client_assertion_file), .private = true),
 };
 #undef CK
 
@@ -629,6 +662,8 @@ cred_defaults(struct cred_conf *cc)
 	cc->sink_uid = (uid_t)-1;
 	cc->sink_gid = (gid_t)-1;
 	cc->sink_format = SINK_FORMAT_RAW;
+	cc->assertion_alg = ASSERTION_ALG_AUTO;
+	cc->assertion_lifetime_ms = ASSERTION_LIFETIME_DEFAULT_MS;
 }
 
 /* Pair values may be API keys (param.api_key): wiped like secrets. */
@@ -673,6 +708,11 @@ conf_cred_free(struct cred_conf *cc)
 	free(cc->client_cert);
 	free(cc->client_key);
 	free(cc->proxy);
+	EVP_PKEY_free(cc->assertion_key);
+	free(cc->assertion_kid);
+	free(cc->assertion_x5t);
+	free(cc->assertion_audience);
+	free(cc->client_assertion_file);
 	free(cc->sink);
 	conf_value_ids_clear(&cc->allow_users);
 	conf_value_ids_clear(&cc->allow_groups);

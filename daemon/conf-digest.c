@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "conf-int.h"
 #include "digest.h"
@@ -93,6 +94,20 @@ conf_digest_pairs(EVP_MD_CTX *md, const char *tag, const struct request_pairs *p
 }
 
 /*
+ * The public half of a signing key (so a new key in the same file is a new
+ * setting); the private half never goes into a digest.
+ */
+static void
+conf_digest_pubkey(EVP_MD_CTX *md, EVP_PKEY *key)
+{
+	unsigned char *der = NULL;
+	int len = key != NULL ? i2d_PUBKEY(key, &der) : 0;
+
+	conf_digest_put(md, "assertion_key", len > 0 ? der : NULL, len > 0 ? (size_t)len : 0);
+	OPENSSL_free(der);
+}
+
+/*
  * Fills cc->digest (64 hex digits) from everything but the name, where it
  * stands, who may fetch it and lazy: those do not change what a token is
  * or how it is obtained.
@@ -139,6 +154,13 @@ conf_digest_cred(struct cred_conf *cc)
 	conf_digest_str(md, "client_key", cc->client_key);
 	conf_digest_int(md, "tls_verify", cc->tls_verify);
 	conf_digest_str(md, "proxy", cc->proxy);
+	conf_digest_int(md, "assertion_alg", cc->assertion_alg);
+	conf_digest_str(md, "assertion_kid", cc->assertion_kid);
+	conf_digest_str(md, "assertion_x5t", cc->assertion_x5t);
+	conf_digest_str(md, "assertion_audience", cc->assertion_audience);
+	conf_digest_int(md, "assertion_lifetime", cc->assertion_lifetime_ms);
+	conf_digest_str(md, "client_assertion_file", cc->client_assertion_file);
+	conf_digest_pubkey(md, cc->assertion_key);
 	conf_digest_end(md, cc->digest);
 }
 
@@ -202,5 +224,16 @@ conf_token_fingerprint(const struct cred_conf *cc, char out[65])
 	conf_digest_prefixed(ctx, "header.", &cc->headers);
 	snprintf(num, sizeof(num), "%lld", (long long)cc->requested_lifetime_ms);
 	conf_digest_str(ctx, "requested_lifetime", num);
+	/*
+	 * Who the client is when it proves it with a key or an assertion; only
+	 * when set, so that the fingerprints of the other credentials (and
+	 * the tokens persisted under them) stay what they were.
+	 */
+	if (cc->assertion_key != NULL)
+		conf_digest_pubkey(ctx, cc->assertion_key);
+	if (cc->client_assertion_file != NULL)
+		conf_digest_str(ctx, "client_assertion_file", cc->client_assertion_file);
+	if (cc->assertion_audience != NULL)
+		conf_digest_str(ctx, "assertion_audience", cc->assertion_audience);
 	conf_digest_end(ctx, out);
 }

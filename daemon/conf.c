@@ -340,6 +340,17 @@ conf_request_opts(const struct cred_conf *cc, struct request_opts *ret)
 		.requested_lifetime_query =
 			cc->profile != NULL ? cc->profile->requested_lifetime_query : NULL,
 		.requested_lifetime_ms = cc->requested_lifetime_ms,
+		.assertion = {
+			.key = cc->assertion_key,
+			.alg = cc->assertion_alg,
+			.kid = cc->assertion_x5t == NULL ? cc->assertion_kid : NULL,
+			.x5t_s256 = cc->assertion_x5t,
+			.client_id = cc->client_id,
+			.audience = cc->assertion_audience != NULL ? cc->assertion_audience :
+								      cc->token_url,
+			.lifetime_ms = cc->assertion_lifetime_ms,
+		},
+		.client_assertion_file = cc->client_assertion_file,
 	};
 }
 

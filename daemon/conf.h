@@ -72,6 +72,15 @@ struct cred_conf {
 	bool tls_verify;
 	char *proxy; /* NULL: none */
 
+	/* private_key_jwt: the key (parsed from client_key at load), how to sign. */
+	EVP_PKEY *assertion_key;
+	enum assertion_alg assertion_alg; /* resolved once the key is read */
+	char *assertion_kid;		  /* NULL: none; "x5t": assertion_x5t instead */
+	char *assertion_x5t;		  /* x5t#S256 of client_cert, or NULL */
+	char *assertion_audience;	  /* NULL: token_url */
+	int64_t assertion_lifetime_ms;
+	char *client_assertion_file;	  /* client_assertion */
+
 	struct conf_ids allow_users;
 	struct conf_ids allow_groups;
 	char **allow_units; /* NULL-terminated; NULL: any unit */

@@ -33,6 +33,35 @@ static const char *const diag_sources[] = {
 	[LIFETIME_DEFAULT] = "default_lifetime (the response gave none)",
 };
 
+/*
+ * The hint for a refused client that proves itself without a secret;
+ * false for the other auth_methods.
+ */
+static bool
+diag_assertion_hint(const struct cred_conf *cc, FILE *out)
+{
+	switch (cc->auth_method) {
+	case AUTH_PRIVATE_KEY_JWT:
+		fprintf(out, "hint:         the server refused the assertion: check that it knows "
+			     "the public key of client_key (and assertion_kid), client_id, "
+			     "assertion_audience (default token_url) and assertion_alg, and the "
+			     "clocks\n");
+		return true;
+	case AUTH_CLIENT_ASSERTION:
+		fprintf(out, "hint:         the server refused the assertion from "
+			     "client_assertion_file: check its issuer, audience and expiry (an "
+			     "assertion may be accepted only once)\n");
+		return true;
+	case AUTH_TLS_CLIENT_AUTH:
+		fprintf(out, "hint:         the server refused the client certificate: check "
+			     "client_cert, client_key and client_id (and that token_url is the "
+			     "server's mutual-TLS endpoint)\n");
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The token endpoint a profile builds from base_url, for hints. */
 static char *
 diag_profile_url(const struct cred_conf *cc)
@@ -89,6 +118,8 @@ diag_hint(const struct cred_conf *cc, const struct http_result *res, const char 
 		fprintf(out, "hint:         the server refused the credentials sent with HTTP Basic: "
 			     "check client_id and the secret, and auth_method (this server may "
 			     "want client_secret_post)\n");
+	} else if ((res->status == 400 || res->status == 401) && diag_assertion_hint(cc, out)) {
+		/* said */
 	} else if (res->status == 401 || (error != NULL && strcmp(error, "invalid_client") == 0)) {
 		fprintf(out, "hint:         the server refused the client: check client_id and the "
 			     "secret, and auth_method (this server may want client_secret_basic)\n");
@@ -160,6 +191,39 @@ diag_done_cb(struct http_result *res, void *arg)
 	response_free(tr);
 }
 
+/*
+ * What the client assertion was: for private_key_jwt the claims sent (not
+ * the signature, nor the assertion), for client_assertion the file read
+ * and its age.
+ */
+static void
+diag_assertion(const struct cred_conf *cc, const struct token_request *req, FILE *out)
+{
+	const struct request_assertion *a = &req->assertion;
+	char age[32];
+	int64_t ms;
+
+	if (a->signed_here) {
+		fprintf(out, "assertion:    %s, signed now with client_key %s\n",
+			assertion_alg_name(cc->assertion_alg), cc->client_key);
+		if (cc->assertion_x5t != NULL)
+			fprintf(out, "  x5t#S256:   %s\n", cc->assertion_x5t);
+		else if (cc->assertion_kid != NULL)
+			fprintf(out, "  kid:        %s\n", cc->assertion_kid);
+		fprintf(out, "  iss, sub:   %s\n", cc->client_id);
+		fprintf(out, "  aud:        %s\n",
+			cc->assertion_audience != NULL ? cc->assertion_audience : cc->token_url);
+		fprintf(out, "  jti:        %s (new for every request)\n", a->claims.jti);
+		fprintf(out, "  iat, exp:   %lld, %lld (%s)\n", (long long)a->claims.iat,
+			(long long)a->claims.exp,
+			duration_format((a->claims.exp - a->claims.iat) * 1000, age, sizeof(age)));
+	} else if (a->file != NULL) {
+		ms = timeutil_wall_ms() - a->file_mtime_ms;
+		fprintf(out, "assertion:    read from %s, modified %s ago\n", a->file,
+			duration_format(ms > 0 ? ms : 0, age, sizeof(age)));
+	}
+}
+
 int
 diag_run(const struct conf *conf, const char *name, FILE *out)
 {
@@ -184,6 +248,7 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 	fprintf(out, "credential:   %s\n", cc->name);
 	fprintf(out, "request:      POST %s\n", req->url);
 	fprintf(out, "auth:         %s\n", req->auth_desc ? req->auth_desc : "?");
+	diag_assertion(cc, req, out);
 	if (!cc->tls_verify)
 		fprintf(out, "warning:      tls_verify = no: the server is not authenticated\n");
 	d.base = event_base_new();

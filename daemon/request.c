@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "text.h"
+#include "timeutil.h"
 #include "request.h"
 #include "secbuf.h"
 #include "xmalloc.h"
@@ -271,6 +272,22 @@ request_auth_desc(enum auth_method m, int reauth)
 			"none (no client authentication) and the current token in the body",
 			"the current token as the body (no client authentication)",
 		},
+		[AUTH_PRIVATE_KEY_JWT] = {
+			"private_key_jwt (a JWT signed with client_key in the body)",
+			"private_key_jwt (a JWT signed with client_key in the body) and the current token",
+			"the current token as the body (private_key_jwt assertion not sent)",
+		},
+		[AUTH_CLIENT_ASSERTION] = {
+			"client_assertion (the assertion from client_assertion_file in the body)",
+			"client_assertion (the assertion from client_assertion_file in the body) and "
+			"the current token",
+			"the current token as the body (client_assertion not sent)",
+		},
+		[AUTH_TLS_CLIENT_AUTH] = {
+			"tls_client_auth (client certificate; client_id in the body)",
+			"tls_client_auth (client certificate; client_id in the body) and the current token",
+			"the current token as the body (with the client certificate)",
+		},
 	};
 
 	if ((unsigned)m >= sizeof(desc) / sizeof(desc[0]))
@@ -313,6 +330,24 @@ request_check(const struct request_opts *o, bool password_grant, char **cause)
 		return 0;
 	case AUTH_NONE:
 		break;
+	case AUTH_PRIVATE_KEY_JWT:
+		if (!has_client || o->assertion.key == NULL) {
+			*cause = xstrdup("auth_method private_key_jwt needs client_id and client_key");
+			return -EINVAL;
+		}
+		break;
+	case AUTH_CLIENT_ASSERTION:
+		if (o->client_assertion_file == NULL) {
+			*cause = xstrdup("auth_method client_assertion needs client_assertion_file");
+			return -EINVAL;
+		}
+		break;
+	case AUTH_TLS_CLIENT_AUTH:
+		if (!has_client) {
+			*cause = xstrdup("auth_method tls_client_auth needs client_id");
+			return -EINVAL;
+		}
+		break;
 	default:
 		*cause = xstrdup("unknown auth_method");
 		return -EINVAL;
@@ -325,25 +360,52 @@ request_check(const struct request_opts *o, bool password_grant, char **cause)
 }
 
 /*
+ * The client assertion for private_key_jwt (signed now, with a jti never
+ * used before) or client_assertion (read from its file now), into *ret;
+ * what it was goes to req->assertion.  Returns 0, or -errno and *cause.
+ */
+static int
+request_assertion(const struct request_opts *o, struct token_request *req,
+		  struct secret **ret, char **cause)
+{
+	if (o->auth_method == AUTH_PRIVATE_KEY_JWT) {
+		req->assertion.signed_here = true;
+		return assertion_sign(&o->assertion, timeutil_wall_ms() / 1000, ret,
+				      &req->assertion.claims, cause);
+	}
+	req->assertion.file = o->client_assertion_file;
+	return assertion_read_file(o->client_assertion_file, ret, &req->assertion.file_mtime_ms,
+				   cause);
+}
+
+/*
  * The OAuth2 form: grant_type, the client's fields for client_secret_post
- * (or client_id alone for none), username and password for the password
- * grant, and the scope.  auth_method basic sends none of it.
+ * (or client_id alone for none and tls_client_auth, and beside an
+ * assertion, which RFC 7521 4.2 allows), the assertion, username and
+ * password for the password grant, and the scope.  auth_method basic sends
+ * none of it.
  */
 static void
-request_oauth2_body(const struct request_opts *o, struct secbuf *body)
+request_oauth2_body(const struct request_opts *o, const struct secret *assertion,
+		    struct secbuf *body)
 {
 	const char *grant = o->grant_type != NULL ? o->grant_type : "client_credentials";
+	bool has_client = o->client_id != NULL && *o->client_id != '\0';
 	char *scope;
 
 	if (o->auth_method == AUTH_BASIC)
 		return;
 	request_buf_field(body, "grant_type", grant, strlen(grant));
-	if (o->auth_method == AUTH_CLIENT_SECRET_POST ||
-	    (o->auth_method == AUTH_NONE && o->client_id != NULL && *o->client_id != '\0'))
+	if (has_client && o->auth_method != AUTH_CLIENT_SECRET_BASIC)
 		request_buf_field(body, "client_id", o->client_id, strlen(o->client_id));
 	if (o->auth_method == AUTH_CLIENT_SECRET_POST)
 		request_buf_field(body, "client_secret", o->client_secret->data,
 				  o->client_secret->len);
+	if (assertion != NULL) {
+		request_buf_field(body, "client_assertion_type", ASSERTION_TYPE,
+				  strlen(ASSERTION_TYPE));
+		request_buf_field(body, "client_assertion", assertion->data, assertion->len);
+	}
 	if (strcmp(grant, "password") == 0) {
 		request_buf_field(body, "username", o->username, strlen(o->username));
 		request_buf_field(body, "password", o->password->data, o->password->len);
@@ -359,6 +421,7 @@ request_build(const struct request_opts *o, const struct secret *current_token,
 	      struct token_request **ret, char **cause)
 {
 	struct token_request *req;
+	struct secret *assertion = NULL;
 	struct secbuf body = { 0 };
 	bool reauth = o->reauth_with_token && current_token != NULL;
 	bool raw = reauth && (o->reauth_token_param == NULL || *o->reauth_token_param == '\0');
@@ -386,7 +449,16 @@ request_build(const struct request_opts *o, const struct secret *current_token,
 	if (raw) {
 		secbuf_add(&body, current_token->data, current_token->len);
 	} else {
-		request_oauth2_body(o, &body);
+		if (o->auth_method == AUTH_PRIVATE_KEY_JWT ||
+		    o->auth_method == AUTH_CLIENT_ASSERTION) {
+			r = request_assertion(o, req, &assertion, cause);
+			if (r < 0) {
+				request_free(req);
+				return r;
+			}
+		}
+		request_oauth2_body(o, assertion, &body);
+		secret_free(assertion);
 		for (size_t i = 0; i < o->params.n; i++)
 			request_buf_field(&body, o->params.v[i].name, o->params.v[i].value,
 					  strlen(o->params.v[i].value));

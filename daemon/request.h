@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "assertion.h"
 #include "secret.h"
 #include "token.h"
 
@@ -19,6 +20,9 @@ enum auth_method {
 	AUTH_CLIENT_SECRET_POST,
 	AUTH_BASIC,
 	AUTH_NONE,
+	AUTH_PRIVATE_KEY_JWT,	/* a JWT signed with client_key, RFC 7523 2.2 */
+	AUTH_CLIENT_ASSERTION,	/* a ready-made assertion from a file */
+	AUTH_TLS_CLIENT_AUTH,	/* the TLS client certificate, RFC 8705 */
 };
 
 struct request_pair {
@@ -51,6 +55,16 @@ struct request_opts {
 	const char *reauth_token_param;	    /* "": the raw token is the body */
 	const char *requested_lifetime_query; /* the query parameter that asks for one, or NULL */
 	int64_t requested_lifetime_ms;	    /* 0: none */
+	struct assertion_opts assertion;    /* private_key_jwt */
+	const char *client_assertion_file;  /* client_assertion */
+};
+
+/* The client assertion a request carries, for diagnostics; never the assertion. */
+struct request_assertion {
+	bool signed_here;		/* private_key_jwt: claims is what was sent */
+	struct assertion_claims claims;
+	const char *file;		/* client_assertion: what was read (borrowed) */
+	int64_t file_mtime_ms;
 };
 
 struct token_request {
@@ -60,11 +74,15 @@ struct token_request {
 	struct secret *authorization; /* "Authorization: Basic ..." or NULL */
 	struct secret *body;	     /* form body (may be empty, never NULL) */
 	const char *auth_desc;	     /* how the client authenticated, for diagnostics */
+	struct request_assertion assertion;
 };
 
 /*
  * Builds the request o describes.  current_token, when not NULL and the
- * credential re-authenticates with its token, is sent in the body.
+ * credential re-authenticates with its token, is sent in the body.  The
+ * one I/O it does: client_assertion reads client_assertion_file, as it must
+ * at every request (the file is rotated under the daemon); private_key_jwt
+ * signs a new assertion with a new jti every time.
  * Returns 0 and *ret, or -EINVAL with *cause set (caller frees).
  */
 int request_build(const struct request_opts *o, const struct secret *current_token,

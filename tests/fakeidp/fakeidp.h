@@ -40,6 +40,8 @@
 #define STRING_MAX 128
 #define POLL_MS 200
 #define REDACTED "(redacted)"
+#define JTIS_MAX 10000		/* jti values remembered, to refuse a replay */
+#define ASSERTION_SKEW 5	/* seconds an iat may lie in the future */
 #define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
 
 enum dialect {
@@ -79,6 +81,24 @@ struct behaviour {
 	char *reauth_param;		/* NULL: the dialect's default place */
 };
 
+/*
+ * What a token request's client assertion (or TLS client certificate) was;
+ * never the assertion itself.  Plain arrays, so /stats keeps a copy.
+ */
+struct assertion_seen {
+	bool present;			/* client_assertion or its type in the body */
+	bool ok;			/* every check passed */
+	const char *error;		/* static: the first check that failed */
+	char alg[16];
+	char kid[STRING_MAX];
+	char x5t[STRING_MAX];		/* x5t#S256 */
+	char iss[STRING_MAX];
+	char aud[STRING_MAX];
+	bool jti_unique;		/* a jti never seen before (now remembered) */
+	char fp[7];			/* first 6 hex of the assertion's SHA-256 */
+	bool tls_cert;			/* a client certificate verified on the connection */
+};
+
 /* Name/value pairs shown in /stats, already redacted. */
 struct kvlist {
 	size_t n;
@@ -103,6 +123,7 @@ struct last_request {
 	bool reauth;
 	struct kvlist params;
 	struct kvlist headers;
+	struct assertion_seen assertion;
 };
 
 struct stats {
@@ -110,6 +131,7 @@ struct stats {
 	unsigned long long issued;
 	unsigned long long failed;
 	unsigned long long reauths;
+	unsigned long long assertions;	/* client assertions accepted */
 	unsigned int inflight;		/* a gauge: reset leaves it */
 	unsigned int max_concurrent;
 	struct last_request last;
@@ -168,6 +190,12 @@ struct fakeidp {
 	size_t n_holds;
 	unsigned long lineages;		/* started so far; the last one's number */
 	unsigned long lock_holder;	/* 0: the configuration lock is free */
+	EVP_PKEY *client_pubkey;	/* verifies client assertions; or NULL */
+	char *assertion_audience;	/* NULL: the token endpoint's URL */
+	unsigned char (*jtis)[SHA256_DIGEST_LENGTH];	/* ring of JTIS_MAX */
+	size_t jtis_next;
+	size_t jtis_count;
+	bool client_ca;			/* TLS asks for a client certificate */
 };
 
 /* A parsed application/x-www-form-urlencoded text; values are wiped. */
@@ -189,6 +217,7 @@ struct token_req {
 	struct form query;
 	char *body;
 	size_t body_len;
+	struct assertion_seen assertion;
 };
 
 /* An error answer, before the dialect puts it into its envelope. */
@@ -307,6 +336,12 @@ int token_xibo(struct fakeidp *fk, struct evhttp_request *req, const struct toke
 int token_xvid(struct fakeidp *fk, struct evhttp_request *req, const struct token_req *tr,
     struct evbuffer **ret);
 void token_handle(struct fakeidp *fk, struct evhttp_request *req);
+
+/* assertion.c */
+EVP_PKEY *assertion_public_key(const char *path);
+void assertion_check(struct fakeidp *fk, struct evhttp_request *req, struct token_req *tr);
+void assertion_tls(const struct fakeidp *fk, struct evhttp_request *req, struct token_req *tr);
+void assertion_clear(struct fakeidp *fk);
 
 /* sbc.c */
 struct evbuffer *sbc_error_xml(int status, const char *text);

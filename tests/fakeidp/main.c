@@ -9,7 +9,9 @@
  *                [--client-id ID] [--client-secret SECRET]
  *                [--client-secret-file FILE] [--lifetime SECONDS]
  *                [--grant-type TYPE] [--token-path PATH]...
- *                [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]]
+ *                [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]
+ *                 [--client-ca PEM]]
+ *                [--client-public-key PEM] [--assertion-audience AUD]
  *                [--quiet] [--help]
  *
  *   --dialect     how the token endpoint behaves (default oauth2); see
@@ -37,6 +39,16 @@
  *                 --port-file, where every request is answered 426 Upgrade
  *                 Required (an XML body in the oracle-sbc dialect, JSON
  *                 otherwise)
+ *   --client-ca   with TLS only: ask every client for a certificate and
+ *                 verify it against this CA file (a client without one is
+ *                 still served); a verified certificate and a client_id in
+ *                 the body with no secret authenticate (auth "tls",
+ *                 RFC 8705 tls_client_auth)
+ *   --client-public-key   a PEM public key (or certificate) that verifies
+ *                 client assertions (RFC 7523 2.2, private_key_jwt): see
+ *                 "Client assertions" below
+ *   --assertion-audience  the aud a client assertion must carry (default:
+ *                 the token endpoint's URL as requested, scheme://Host/path)
  *   --quiet       nothing on stdout or stderr but errors
  * SIGTERM and SIGINT end it with status 0; usage errors exit 2, setup
  * errors 1.
@@ -98,6 +110,22 @@
  *       reset applies first, then the other keys, whatever their order.
  *   anything else: 404.
  *
+ * Client assertions (dialect oauth2).  A body with client_assertion or
+ * client_assertion_type authenticates by it alone (auth "assertion"; with a
+ * secret too, "both" and 400): the type must be jwt-bearer, the assertion a
+ * compact JWS with alg RS256, PS256 or ES256 whose signature verifies with
+ * --client-public-key, iss and sub the client id (and a body client_id the
+ * same), aud a single string equal to the expected audience, exp in the
+ * future, iat at most 5 seconds ahead, and a jti never seen before (the last
+ * 10000 are remembered; never reset).  Any failure: 400 invalid_client with
+ * the failed check as error_description.  /stats adds "assertions" (accepted
+ * since reset), and about the last request "assertion" (one was sent),
+ * "assertion_ok", "assertion_error", "assertion_alg", "assertion_kid",
+ * "assertion_x5t" (x5t#S256), "assertion_iss", "assertion_aud",
+ * "assertion_jti_unique" (its jti was new), "assertion_fp" (first 6 hex of
+ * the assertion's SHA-256, to tell one from the next) and
+ * "tls_client_cert" (a verified client certificate); never the assertion.
+ *
  * Dialects.  /introspect, /stats and /control are there in all of them;
  * mode, fail and delay_ms apply to the token endpoint of each.
  *   xibo (Xibo CMS 1.8 and later): POST /api/authorize/access_token only,
@@ -148,7 +176,8 @@
  * main.c owns the options, the listeners (TLS included), the routing of a
  * request to its endpoint, and the order of setup and shutdown.  The rest
  * is one noun a file beside it: token.c the token endpoint, dialect.c the
- * table of dialects, sbc.c the oracle-sbc extras, tokens.c the issued
+ * table of dialects, sbc.c the oracle-sbc extras, assertion.c client
+ * assertions and certificates, tokens.c the issued
  * tokens, hold.c delayed answers, control.c and stats.c the /control and
  * /stats state; serve.c, form.c, json.c, http.c and util.c below them
  * (base64 is common/'s).  tests/fakeapi links those five too.
@@ -248,7 +277,7 @@ tls_error(void)
 }
 
 static SSL_CTX *
-tls_setup(const char *cert, const char *key)
+tls_setup(const char *cert, const char *key, const char *client_ca)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -261,6 +290,12 @@ tls_setup(const char *cert, const char *key)
 		log_fatal("cannot load key %s: %s", key, tls_error());
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		log_fatal("key %s does not match certificate %s", key, cert);
+	if (client_ca != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, client_ca, NULL) != 1)
+			log_fatal("cannot load CA file %s: %s", client_ca, tls_error());
+		/* Asked for, not required: tests without one share the port. */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
 	return ctx;
 }
 
@@ -311,7 +346,9 @@ usage(FILE *f, int status)
 	    "               [--client-id ID] [--client-secret SECRET]\n"
 	    "               [--client-secret-file FILE] [--lifetime SECONDS]\n"
 	    "               [--grant-type TYPE] [--token-path PATH]...\n"
-	    "               [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]]\n"
+	    "               [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]\n"
+	    "                [--client-ca PEM]]\n"
+	    "               [--client-public-key PEM] [--assertion-audience AUD]\n"
 	    "               [--quiet]\n");
 	exit(status);
 }
@@ -323,6 +360,7 @@ struct options {
 	const char *plain_port_file;
 	const char *tls_cert;
 	const char *tls_key;
+	const char *client_ca;
 	bool quiet;
 };
 
@@ -333,6 +371,7 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		OPT_LISTEN = 256, OPT_PORT, OPT_PORT_FILE, OPT_CLIENT_ID, OPT_CLIENT_SECRET,
 		OPT_CLIENT_SECRET_FILE, OPT_LIFETIME, OPT_GRANT_TYPE, OPT_TOKEN_PATH,
 		OPT_TLS_CERT, OPT_TLS_KEY, OPT_QUIET, OPT_HELP, OPT_DIALECT, OPT_PLAIN_PORT_FILE,
+		OPT_CLIENT_CA, OPT_CLIENT_PUBLIC_KEY, OPT_ASSERTION_AUDIENCE,
 	};
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -350,6 +389,9 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "dialect", required_argument, NULL, OPT_DIALECT },
 		{ "plain-port-file", required_argument, NULL, OPT_PLAIN_PORT_FILE },
+		{ "client-ca", required_argument, NULL, OPT_CLIENT_CA },
+		{ "client-public-key", required_argument, NULL, OPT_CLIENT_PUBLIC_KEY },
+		{ "assertion-audience", required_argument, NULL, OPT_ASSERTION_AUDIENCE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct behaviour *b = &fk->initial;
@@ -430,6 +472,17 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		case OPT_PLAIN_PORT_FILE:
 			o->plain_port_file = optarg;
 			break;
+		case OPT_CLIENT_CA:
+			o->client_ca = optarg;
+			break;
+		case OPT_CLIENT_PUBLIC_KEY:
+			EVP_PKEY_free(fk->client_pubkey);
+			fk->client_pubkey = assertion_public_key(optarg);
+			break;
+		case OPT_ASSERTION_AUDIENCE:
+			free(fk->assertion_audience);
+			fk->assertion_audience = xstrdup(optarg);
+			break;
 		default:
 			usage(stderr, 2);
 		}
@@ -438,6 +491,10 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		usage(stderr, 2);
 	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
 		fprintf(stderr, "fakeidp: --tls-cert and --tls-key go together\n");
+		usage(stderr, 2);
+	}
+	if (o->client_ca != NULL && o->tls_cert == NULL) {
+		fprintf(stderr, "fakeidp: --client-ca needs --tls-cert and --tls-key\n");
 		usage(stderr, 2);
 	}
 	if (o->plain_port_file != NULL && o->tls_cert == NULL) {
@@ -497,7 +554,8 @@ main(int argc, char **argv)
 		log_fatal("cannot set up libevent");
 	fk.http = server_new(&fk, request_cb);
 	if (o.tls_cert != NULL) {
-		fk.ssl = tls_setup(o.tls_cert, o.tls_key);
+		fk.ssl = tls_setup(o.tls_cert, o.tls_key, o.client_ca);
+		fk.client_ca = o.client_ca != NULL;
 		evhttp_set_bevcb(fk.http, tls_bev_cb, fk.ssl);
 	}
 
@@ -535,6 +593,7 @@ main(int argc, char **argv)
 		free(fk.token_paths[i]);
 	free(fk.client_id);
 	secret_free(fk.client_secret);
+	assertion_clear(&fk);
 	libevent_global_shutdown();
 	return 0;
 }

@@ -112,6 +112,7 @@ stats_record(struct fakeidp *fk, struct evhttp_request *req, const struct token_
 		l->query = xstrdup(secret ? REDACTED : query);
 	}
 
+	l->assertion = tr->assertion;
 	l->reauth_token = tr->presented != NULL;
 	l->reauth_token_known = tokens_find(fk, tr->presented) != NULL;
 
@@ -132,8 +133,26 @@ void
 stats_reset(struct stats *s)
 {
 	stats_last_clear(&s->last);
-	s->requests = s->issued = s->failed = s->reauths = 0;
+	s->requests = s->issued = s->failed = s->reauths = s->assertions = 0;
 	s->max_concurrent = s->inflight;
+}
+
+/* What the last request's client assertion or certificate was (null: none). */
+static void
+stats_assertion(yajl_gen g, const struct stats *s, const struct assertion_seen *a)
+{
+	json_int(g, "assertions", (long long)s->assertions);
+	json_bool(g, "tls_client_cert", a->tls_cert);
+	json_bool(g, "assertion", a->present);
+	json_bool(g, "assertion_ok", a->ok);
+	json_str(g, "assertion_error", a->error);
+	json_str(g, "assertion_alg", a->present && a->alg[0] != '\0' ? a->alg : NULL);
+	json_str(g, "assertion_kid", a->kid[0] != '\0' ? a->kid : NULL);
+	json_str(g, "assertion_x5t", a->x5t[0] != '\0' ? a->x5t : NULL);
+	json_str(g, "assertion_iss", a->iss[0] != '\0' ? a->iss : NULL);
+	json_str(g, "assertion_aud", a->aud[0] != '\0' ? a->aud : NULL);
+	json_bool(g, "assertion_jti_unique", a->jti_unique);
+	json_str(g, "assertion_fp", a->fp[0] != '\0' ? a->fp : NULL);
 }
 
 void
@@ -171,6 +190,7 @@ stats_handle(struct fakeidp *fk, struct evhttp_request *req)
 	json_str(g, "path", l->path);
 	json_str(g, "client_id", l->client_id);
 	json_kvlist(g, "params", &l->params, l->seen);
+	stats_assertion(g, s, &l->assertion);
 	json_kvlist(g, "headers", &l->headers, l->seen);
 	http_json(req, 200, json_finish(g));
 }

@@ -100,14 +100,14 @@ token_req_presented(const struct fakeidp *fk, const struct token_req *tr)
 }
 
 static void
-token_req_parse(const struct fakeidp *fk, struct evhttp_request *req, struct token_req *tr)
+token_req_parse(struct fakeidp *fk, struct evhttp_request *req, struct token_req *tr)
 {
 	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	const char *ct = evhttp_find_header(h, "Content-Type");
 	const char *authz = evhttp_find_header(h, "Authorization");
 	const char *query = http_query(req);
-	bool basic, post;
+	bool basic, post, assertion;
 
 	memset(tr, 0, sizeof(*tr));
 	tr->body_len = evbuffer_get_length(in);
@@ -122,10 +122,21 @@ token_req_parse(const struct fakeidp *fk, struct evhttp_request *req, struct tok
 	basic = authz != NULL && strncasecmp(authz, "Basic", 5) == 0 &&
 	    (authz[5] == ' ' || authz[5] == '\t');
 	post = form_get(&tr->form, "client_id") != NULL || form_get(&tr->form, "client_secret") != NULL;
-	if (basic && form_get(&tr->form, "client_secret") != NULL)
+	assertion = form_get(&tr->form, "client_assertion") != NULL ||
+	    form_get(&tr->form, "client_assertion_type") != NULL;
+	assertion_tls(fk, req, tr);
+	if (assertion)
+		assertion_check(fk, req, tr);
+	if (assertion && (basic || form_get(&tr->form, "client_secret") != NULL))
+		tr->auth = "both";
+	else if (assertion)
+		tr->auth = "assertion";
+	else if (basic && form_get(&tr->form, "client_secret") != NULL)
 		tr->auth = "both";
 	else if (basic)
 		tr->auth = "basic";
+	else if (post && tr->assertion.tls_cert && form_get(&tr->form, "client_secret") == NULL)
+		tr->auth = "tls";
 	else if (post)
 		tr->auth = "post";
 	else
@@ -148,6 +159,8 @@ token_req_parse(const struct fakeidp *fk, struct evhttp_request *req, struct tok
 			token_req_basic(tr, authz + 6, true);
 		else if (post)
 			token_req_post(tr);
+		if (tr->id == NULL && tr->assertion.ok)
+			tr->id = xstrdup(tr->assertion.iss);
 		break;
 	}
 	tr->presented = token_req_presented(fk, tr);
@@ -170,6 +183,10 @@ token_req_authenticated(const struct fakeidp *fk, const struct token_req *tr)
 {
 	if (tr->id == NULL || strcmp(tr->id, fk->client_id) != 0)
 		return false;
+	if (strcmp(tr->auth, "assertion") == 0)
+		return tr->assertion.ok;
+	if (strcmp(tr->auth, "tls") == 0)
+		return true;
 	if (tr->secret == NULL)
 		return fk->client_secret->len == 0;
 	return secret_equal(tr->secret, fk->client_secret);
@@ -382,6 +399,10 @@ token_oauth2(struct fakeidp *fk, struct evhttp_request *req, const struct token_
 	if (strcmp(tr->auth, "both") == 0) {
 		e = (struct err){ .status = 400, .code = "invalid_request",
 		    .text = "more than one client authentication method" };
+	} else if (fk->cur.require_auth && tr->assertion.present && !tr->assertion.ok) {
+		/* RFC 6749 5.2: 400 when the client did not use the Basic scheme. */
+		e = (struct err){ .status = 400, .code = "invalid_client",
+		    .text = tr->assertion.error };
 	} else if (fk->cur.require_auth && !token_req_authenticated(fk, tr)) {
 		http_header(req, "WWW-Authenticate", "Basic realm=\"fakeidp\"");
 		e = (struct err){ .status = 401, .code = "invalid_client",

@@ -3,7 +3,7 @@
 # messages naming the key for every kind of mistake.
 . "$(dirname "$0")/lib.sh"
 
-plan 30
+plan 31
 IDP_URL=http://127.0.0.1:9
 
 check() { # check FILE: output in $out, status returned
@@ -94,7 +94,16 @@ for f in conf/tokenbroker.conf conf/examples/*.conf; do
 		printf 'x\n' >"$T_DIR/secrets/$s"
 		chmod 600 "$T_DIR/secrets/$s"
 	done
-	sed "s|/etc/tokenbroker/secrets/|$T_DIR/secrets/|" "$f" >"$T_DIR/example.conf"
+	# A signing key and its certificate, where an example has them.
+	key=$(sed -n 's|^client_key = /etc/tokenbroker/secrets/\([^ ]*\).*|\1|p' "$f")
+	cert=$(sed -n 's|^client_cert = /etc/tokenbroker/\([^ ]*\).*|\1|p' "$f")
+	if [ -n "$key" ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=example \
+			-keyout "$T_DIR/secrets/$key" -out "$T_DIR/${cert:-cert.pem}" >/dev/null 2>&1
+		chmod 600 "$T_DIR/secrets/$key"
+	fi
+	sed -e "s|/etc/tokenbroker/secrets/|$T_DIR/secrets/|" \
+		-e "s|^client_cert = /etc/tokenbroker/|client_cert = $T_DIR/|" "$f" >"$T_DIR/example.conf"
 	chmod 600 "$T_DIR/example.conf"
 	"$TBD" --check-config -c "$T_DIR/example.conf" >/dev/null 2>"$T_DIR/example.err"
 	is $? 0 "example $f is valid"

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "cleanup.h"
 #include "conf.h"
@@ -239,6 +241,12 @@ test_defaults(void **state)
 	assert_null(cc->ca_file);
 	assert_null(cc->client_cert);
 	assert_null(cc->client_key);
+	assert_null(cc->assertion_key);
+	assert_int_equal(cc->assertion_alg, ASSERTION_ALG_AUTO);
+	assert_null(cc->assertion_kid);
+	assert_null(cc->assertion_audience);
+	assert_int_equal(cc->assertion_lifetime_ms, 60 * 1000);
+	assert_null(cc->client_assertion_file);
 	assert_true(cc->tls_verify);
 	assert_null(cc->proxy);
 	assert_true(cc->allow_users.any);
@@ -390,7 +398,8 @@ test_errors_collected(void **state)
 		    "t.conf:5: timeout: invalid duration \"abc\" (use 90, 90s, 15m, 1h)",
 		    "t.conf:6: tls_verify: invalid boolean \"maybe\" (use yes or no)",
 		    "t.conf:8: auth_method: unknown value \"magic\" (use client_secret_basic, "
-		    "client_secret_post, basic, none)",
+		    "client_secret_post, basic, none, private_key_jwt, "
+		    "client_assertion, tls_client_auth)",
 		    NULL);
 	loaded_clear(&l);
 }
@@ -1561,6 +1570,204 @@ test_auth_method_name(void **state)
 	assert_string_equal(conf_auth_method_name(AUTH_CLIENT_SECRET_POST), "client_secret_post");
 	assert_string_equal(conf_auth_method_name(AUTH_BASIC), "basic");
 	assert_string_equal(conf_auth_method_name(AUTH_NONE), "none");
+	assert_string_equal(conf_auth_method_name(AUTH_PRIVATE_KEY_JWT), "private_key_jwt");
+	assert_string_equal(conf_auth_method_name(AUTH_CLIENT_ASSERTION), "client_assertion");
+	assert_string_equal(conf_auth_method_name(AUTH_TLS_CLIENT_AUTH), "tls_client_auth");
+}
+
+/* A new private key of the given type, as PEM in path (mode 0600). */
+static void
+write_key(const char *path, const char *type, const char *param)
+{
+	EVP_PKEY *key = strcmp(type, "RSA") == 0 ?
+				EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048) :
+				EVP_PKEY_Q_keygen(NULL, NULL, type, param);
+	FILE *fp;
+
+	assert_non_null(key);
+	fp = fopen(path, "we");
+	assert_non_null(fp);
+	assert_int_equal(fchmod(fileno(fp), 0600), 0);
+	assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(fp);
+	EVP_PKEY_free(key);
+}
+
+#define CRED_JWT                                      \
+	"[credential \"api\"]\n"                      \
+	"token_url = https://idp.example.com/token\n" \
+	"client_id = app\n"                           \
+	"auth_method = private_key_jwt\n"
+
+static void
+test_private_key_jwt(void **state)
+{
+	_cleanup_free_ char *rsa = test_path("rsa.pem"), *ec = test_path("ec.pem");
+	_cleanup_free_ char *text = NULL, *msg = NULL;
+	const struct cred_conf *cc;
+	struct loaded l, l2;
+
+	write_key(rsa, "RSA", NULL);
+	write_key(ec, "EC", "P-256");
+
+	text = xasprintf(CRED_JWT "client_key = %s\n", rsa);
+	assert_loads(&l, text);
+	cc = l.conf->creds[0];
+	assert_non_null(cc->assertion_key);
+	assert_int_equal(cc->assertion_alg, ASSERTION_ALG_RS256);
+	assert_int_equal(cc->assertion_lifetime_ms, 60 * 1000);
+	loaded_clear(&l);
+	FREE(text);
+
+	text = xasprintf(CRED_JWT "client_key = %s\nassertion_alg = PS256\nassertion_kid = k1\n"
+				  "assertion_audience = https://idp.example.com\n"
+				  "assertion_lifetime = 5m\n",
+			 rsa);
+	assert_loads(&l, text);
+	cc = l.conf->creds[0];
+	assert_int_equal(cc->assertion_alg, ASSERTION_ALG_PS256);
+	assert_string_equal(cc->assertion_kid, "k1");
+	assert_string_equal(cc->assertion_audience, "https://idp.example.com");
+	assert_int_equal(cc->assertion_lifetime_ms, 5 * 60 * 1000);
+	loaded_clear(&l);
+	FREE(text);
+
+	text = xasprintf(CRED_JWT "client_key = %s\n", ec);
+	assert_loads(&l, text);
+	assert_int_equal(l.conf->creds[0]->assertion_alg, ASSERTION_ALG_ES256);
+	FREE(text);
+
+	/* Another key in the same file is another request: a reload fetches anew. */
+	write_key(ec, "EC", "P-256");
+	text = xasprintf(CRED_JWT "client_key = %s\n", ec);
+	assert_loads(&l2, text);
+	assert_string_not_equal(l.conf->creds[0]->digest, l2.conf->creds[0]->digest);
+	loaded_clear(&l2);
+	FREE(text);
+	text = xasprintf(CRED_JWT "client_key = %s\nassertion_lifetime = 2m\n", ec);
+	assert_loads(&l2, text);
+	assert_string_not_equal(l.conf->creds[0]->digest, l2.conf->creds[0]->digest);
+	loaded_clear(&l2);
+	loaded_clear(&l);
+	FREE(text);
+
+	/* The algorithm must suit the key. */
+	text = xasprintf(CRED_JWT "assertion_alg = ES256\nclient_key = %s\n", rsa);
+	assert_one_error(text, "t.conf:5: assertion_alg: ES256 needs an EC P-256 key; client_key "
+			       "is an RSA key (use RS256 or PS256)");
+	FREE(text);
+	text = xasprintf(CRED_JWT "client_key = %s\nassertion_alg = RS256\n", ec);
+	assert_one_error(text, "t.conf:6: assertion_alg: RS256 needs an RSA key; client_key is an "
+			       "EC P-256 key (use ES256)");
+	FREE(text);
+	assert_one_error(CRED_OK "assertion_alg = HS256\n",
+			 "t.conf:5: assertion_alg: unknown value \"HS256\" (use auto, RS256, "
+			 "PS256, ES256)");
+	text = xasprintf(CRED_JWT "client_key = %s\nassertion_alg = HS256\n", rsa);
+	assert_one_error(text, "t.conf:6: assertion_alg: unknown value \"HS256\" (use auto, "
+			       "RS256, PS256, ES256)");
+	FREE(text);
+
+	/* A key others can read is refused, at its line. */
+	assert_int_equal(chmod(rsa, 0640), 0);
+	text = xasprintf(CRED_JWT "client_key = %s\n", rsa);
+	msg = xasprintf("t.conf:5: client_key: %s is readable by group or others (mode 0640); "
+			"chmod 600 it",
+			rsa);
+	assert_one_error(text, msg);
+	FREE(text);
+	FREE(msg);
+
+	/* Not a key. */
+	write_file(rsa, 0600, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+	text = xasprintf(CRED_JWT "client_key = %s\n", rsa);
+	msg = xasprintf("t.conf:5: client_key: not a PEM private key (RSA or EC P-256, not "
+			"encrypted) in %s",
+			rsa);
+	assert_one_error(text, msg);
+	FREE(text);
+	FREE(msg);
+
+	/* What it needs. */
+	assert_one_error(CRED_JWT, "t.conf:1: client_key: required by auth_method private_key_jwt");
+	text = xasprintf("[credential \"api\"]\ntoken_url = https://idp.example.com/token\n"
+			 "auth_method = private_key_jwt\nclient_key = %s\n",
+			 ec);
+	assert_one_error(text, "t.conf:1: client_id: required by auth_method private_key_jwt");
+	FREE(text);
+	text = xasprintf(CRED_JWT "client_key = %s\nassertion_kid = x5t\n", ec);
+	assert_one_error(text, "t.conf:6: assertion_kid: x5t needs client_cert (the certificate "
+			       "of client_key)");
+	FREE(text);
+
+	/* The assertion keys are ignored, with a warning, by other methods. */
+	load_text(&l, CRED_OK "assertion_kid = k1\nassertion_lifetime = 30s\n");
+	assert_int_equal(l.r, 0);
+	assert_msgs(&l.warns,
+		    "t.conf:5: assertion_kid: only for auth_method private_key_jwt, not "
+		    "client_secret_basic; ignored",
+		    "t.conf:6: assertion_lifetime: only for auth_method private_key_jwt, not "
+		    "client_secret_basic; ignored",
+		    NULL);
+	loaded_clear(&l);
+
+	/* assertion_lifetime: 1s to 1h. */
+	assert_one_error(CRED_OK "assertion_lifetime = 2h\n",
+			 "t.conf:5: assertion_lifetime: \"2h\" is longer than 1h");
+	assert_one_error(CRED_OK "assertion_lifetime = 0\n",
+			 "t.conf:5: assertion_lifetime: must be at least 1s");
+}
+
+static void
+test_client_assertion(void **state)
+{
+	_cleanup_free_ char *file = test_path("sa-token"), *text = NULL, *msg = NULL;
+	_cleanup_free_ char *cert = test_path("cert.pem"), *key = test_path("key.pem");
+	struct loaded l;
+
+	write_file(file, 0600, "eyJ.x.y\n");
+	text = xasprintf("[credential \"k8s\"]\ntoken_url = https://idp.example.com/token\n"
+			 "auth_method = client_assertion\nclient_assertion_file = %s\n",
+			 file);
+	assert_loads(&l, text);
+	assert_string_equal(l.conf->creds[0]->client_assertion_file, file);
+	assert_null(l.conf->creds[0]->assertion_key);
+	loaded_clear(&l);
+
+	/* It must exist at load (it is read at every request). */
+	unlink(file);
+	msg = xasprintf("t.conf:4: client_assertion_file: cannot open %s: No such file or "
+			"directory",
+			file);
+	load_text(&l, text);
+	assert_int_equal(l.r, -EINVAL);
+	assert_true(l.errs.n >= 1);
+	assert_int_equal(strncmp(l.errs.v[0], msg, strlen(msg)), 0);
+	loaded_clear(&l);
+	FREE(text);
+
+	assert_one_error("[credential \"k8s\"]\ntoken_url = https://idp.example.com/token\n"
+			 "auth_method = client_assertion\n",
+			 "t.conf:1: client_assertion_file: required by auth_method "
+			 "client_assertion");
+
+	/* tls_client_auth: client_id, client_cert and client_key. */
+	load_text(&l, "[credential \"m\"]\ntoken_url = https://idp.example.com/token\n"
+		      "auth_method = tls_client_auth\n");
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs, "t.conf:1: client_id: required by auth_method tls_client_auth",
+		    "t.conf:1: client_cert: required by auth_method tls_client_auth",
+		    "t.conf:1: client_key: required by auth_method tls_client_auth", NULL);
+	loaded_clear(&l);
+	write_file(cert, 0644, "cert");
+	write_file(key, 0600, "key");
+	text = xasprintf("[credential \"m\"]\ntoken_url = https://idp.example.com/token\n"
+			 "auth_method = tls_client_auth\nclient_id = app\nclient_cert = %s\n"
+			 "client_key = %s\n",
+			 cert, key);
+	assert_loads(&l, text);
+	assert_int_equal(l.conf->creds[0]->auth_method, AUTH_TLS_CLIENT_AUTH);
+	loaded_clear(&l);
 }
 
 int
@@ -1596,6 +1803,8 @@ main(void)
 		cmocka_unit_test(test_no_secret_in_messages),
 		cmocka_unit_test(test_ids_allow),
 		cmocka_unit_test(test_auth_method_name),
+		cmocka_unit_test_setup_teardown(test_private_key_jwt, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_client_assertion, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

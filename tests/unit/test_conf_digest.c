@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "conf.h"
 
@@ -51,6 +52,10 @@ test_fingerprint(void **state)
 	CHANGES(scope, NULL);
 	CHANGES(scope, "");
 	CHANGES(client_id, NULL);
+	CHANGES(client_assertion_file, "/run/secrets/token");
+	CHANGES(assertion_audience, "https://idp.example.com");
+	CHANGES(assertion_key, EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"));
+	EVP_PKEY_free(cc.assertion_key);
 #undef CHANGES
 
 	/* A byte moved from one field to the next is another fingerprint. */
