@@ -3,6 +3,7 @@
 // 127.0.0.1, with the client credentials grant and token introspection on.
 //
 // usage: node server.mjs CLIENTS.json PORT-FILE
+//                         [TLS-CERT TLS-KEY CLIENT-CA TLS-PORT-FILE]
 //
 // CLIENTS.json is an array of oidc-provider client metadata (client_id,
 // token_endpoint_auth_method, jwks or client_secret, ...); every client
@@ -10,12 +11,18 @@
 // says otherwise.  The port, picked by the kernel, is written to PORT-FILE
 // (atomically: a temporary file renamed) once the server listens; the
 // issuer is http://127.0.0.1:PORT.  Tokens are opaque and introspectable at
-// /token/introspection by any of the clients.  SIGTERM ends it.
+// /token/introspection by any of the clients.  With the four TLS
+// arguments the same server also answers HTTPS on a second port (written
+// to TLS-PORT-FILE), where it asks for a client certificate signed by
+// CLIENT-CA: a client registered with tls_client_auth and
+// tls_client_auth_subject_dn "CN=NAME" authenticates with a certificate
+// whose subject is CN=NAME (RFC 8705).  SIGTERM ends it.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import Provider from 'oidc-provider';
 
-const [clientsFile, portFile] = process.argv.slice(2);
+const [clientsFile, portFile, tlsCert, tlsKey, clientCa, tlsPortFile] = process.argv.slice(2);
 if (!clientsFile || !portFile) {
 	process.stderr.write('usage: node server.mjs CLIENTS.json PORT-FILE\n');
 	process.exit(2);
@@ -27,16 +34,49 @@ const clients = JSON.parse(readFileSync(clientsFile, 'utf8')).map((c) => ({
 	...c,
 }));
 
+function writePort(file, port) {
+	writeFileSync(`${file}.tmp`, `${port}\n`);
+	renameSync(`${file}.tmp`, file);
+}
+
+// RFC 8705 as oidc-provider asks for it: the certificate of the TLS
+// connection, whether it chains to CLIENT-CA, and its subject.
+function peerCertificate(ctx) {
+	const cert = ctx.req.socket.getPeerCertificate ? ctx.req.socket.getPeerCertificate() : null;
+	return cert && cert.raw ? cert : null;
+}
+const mTLS = {
+	enabled: Boolean(tlsCert),
+	tlsClientAuth: true,
+	getCertificate(ctx) {
+		const cert = peerCertificate(ctx);
+		if (!cert) return undefined;
+		const b64 = cert.raw.toString('base64').match(/.{1,64}/g).join('\n');
+		return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+	},
+	certificateAuthorized(ctx) {
+		return Boolean(ctx.req.socket.authorized);
+	},
+	certificateSubjectMatches(ctx, property, expected) {
+		const cert = peerCertificate(ctx);
+		return property === 'tls_client_auth_subject_dn' && cert !== null &&
+			`CN=${cert.subject.CN}` === expected;
+	},
+};
+
 const server = createServer();
 server.listen(0, '127.0.0.1', () => {
 	const { port } = server.address();
 	const issuer = `http://127.0.0.1:${port}`;
 	const provider = new Provider(issuer, {
 		clients,
+		clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt',
+			'none', 'tls_client_auth'],
 		features: {
 			clientCredentials: { enabled: true },
 			introspection: { enabled: true },
 			devInteractions: { enabled: false },
+			mTLS,
 		},
 		// client_credentials needs no user; scopes as the client asks
 		scopes: ['read', 'write'],
@@ -45,7 +85,16 @@ server.listen(0, '127.0.0.1', () => {
 	});
 	provider.on('server_error', (ctx, err) => process.stderr.write(`server_error: ${err}\n`));
 	server.on('request', provider.callback());
-	writeFileSync(`${portFile}.tmp`, `${port}\n`);
-	renameSync(`${portFile}.tmp`, portFile);
+	if (tlsCert) {
+		const tls = createTlsServer({
+			cert: readFileSync(tlsCert),
+			key: readFileSync(tlsKey),
+			ca: readFileSync(clientCa),
+			requestCert: true,
+			rejectUnauthorized: false, // the provider decides, per client
+		}, provider.callback());
+		tls.listen(0, '127.0.0.1', () => writePort(tlsPortFile, tls.address().port));
+	}
+	writePort(portFile, port);
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => process.exit(0));

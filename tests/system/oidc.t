@@ -2,10 +2,11 @@
 # Against a real authorization server: oidc-provider (tests/oidc, installed
 # by `make deps`), its client credentials grant and its token
 # introspection.  Each client authentication method the daemon speaks gets
-# a token that the server itself then calls active; with private_key_jwt
-# (RSA and EC keys) a renewal is accepted too, which the server refuses
-# for an assertion whose jti it has seen.  Skipped without Node.js or the
-# npm packages.
+# a token that the server itself then calls active: client secrets (Basic,
+# post), private_key_jwt with an RSA and an EC key (a renewal is accepted
+# too, which the server refuses for an assertion whose jti it has seen),
+# and tls_client_auth over HTTPS with a client certificate.  Skipped
+# without Node.js or the npm packages.
 . "$(dirname "$0")/../integration/lib.sh"
 
 OIDC_DIR=$(cd "$(dirname "$0")/../oidc" && pwd)
@@ -27,8 +28,21 @@ jwk() { # jwk PEM KID: the public half as a JWK
 		const k = c.createPublicKey(require("fs").readFileSync(process.argv[1])).export({ format: "jwk" });
 		k.kid = process.argv[2]; process.stdout.write(JSON.stringify(k));' "$1" "$2"
 }
+# A CA, the server's certificate, and a client certificate it signed.
+make_test_ca
+openssl req -newkey rsa:2048 -nodes -subj /CN=tb-client -keyout "$T_DIR/client.key" \
+	-out "$T_DIR/client.csr" >/dev/null 2>&1 &&
+	openssl x509 -req -in "$T_DIR/client.csr" -CA "$T_DIR/ca.pem" -CAkey "$T_DIR/ca.key" \
+		-CAcreateserial -days 2 -out "$T_DIR/client.pem" >/dev/null 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj /CN=someone-else -keyout "$T_DIR/other.key" \
+		-out "$T_DIR/other.csr" >/dev/null 2>&1 &&
+	openssl x509 -req -in "$T_DIR/other.csr" -CA "$T_DIR/ca.pem" -CAkey "$T_DIR/ca.key" \
+		-CAcreateserial -days 2 -out "$T_DIR/other.pem" >/dev/null 2>&1 &&
+	chmod 600 "$T_DIR/client.key" "$T_DIR/other.key" ||
+	{ echo "Bail out! cannot make test certificates"; exit 1; }
 {
 	printf '[{"client_id":"basic","client_secret":"%s","token_endpoint_auth_method":"client_secret_basic"}' "$SECRET"
+	printf ',{"client_id":"mtls","token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"CN=tb-client"}'
 	printf ',{"client_id":"post","client_secret":"%s","token_endpoint_auth_method":"client_secret_post"}' "$SECRET"
 	if [ "$jwt" = yes ]; then
 		printf ',{"client_id":"jwt-rsa","token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[%s]}}' \
@@ -39,11 +53,15 @@ jwk() { # jwk PEM KID: the public half as a JWK
 	printf ']\n'
 } >"$T_DIR/clients.json"
 
-node "$OIDC_DIR/server.mjs" "$T_DIR/clients.json" "$T_DIR/oidc.port" >"$T_DIR/oidc.log" 2>&1 &
+node "$OIDC_DIR/server.mjs" "$T_DIR/clients.json" "$T_DIR/oidc.port" \
+	"$T_DIR/server.pem" "$T_DIR/server.key" "$T_DIR/ca.pem" "$T_DIR/oidc-tls.port" \
+	>"$T_DIR/oidc.log" 2>&1 &
 OIDC_PID=$!
 trap 'kill "$OIDC_PID" 2>/dev/null; wait "$OIDC_PID" 2>/dev/null; t_cleanup' EXIT
 OIDC_PORT=$(port_file_wait "$T_DIR/oidc.port")
-[ -n "$OIDC_PORT" ] || { sed 's/^/# /' "$T_DIR/oidc.log"; echo "Bail out! oidc-provider did not start"; exit 1; }
+TLS_PORT=$(port_file_wait "$T_DIR/oidc-tls.port")
+[ -n "$OIDC_PORT" ] && [ -n "$TLS_PORT" ] ||
+	{ sed 's/^/# /' "$T_DIR/oidc.log"; echo "Bail out! oidc-provider did not start"; exit 1; }
 ISSUER=http://127.0.0.1:$OIDC_PORT
 
 oidc_cred() { # oidc_cred NAME CLIENT-ID [extra...]
@@ -59,6 +77,25 @@ chmod 600 "$T_DIR/secret"
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(oidc_cred basic basic "client_secret_file = $T_DIR/secret")
 $(oidc_cred post post "client_secret_file = $T_DIR/secret" "auth_method = client_secret_post")
+[credential "mtls"]
+token_url = https://127.0.0.1:$TLS_PORT/token
+client_id = mtls
+scope = read
+auth_method = tls_client_auth
+ca_file = $T_DIR/ca.pem
+client_cert = $T_DIR/client.pem
+client_key = $T_DIR/client.key
+
+[credential "mtls-other"]
+token_url = https://127.0.0.1:$TLS_PORT/token
+client_id = mtls
+auth_method = tls_client_auth
+ca_file = $T_DIR/ca.pem
+client_cert = $T_DIR/other.pem
+client_key = $T_DIR/other.key
+lazy = yes
+backoff_min = 30s
+
 $([ "$jwt" = yes ] && oidc_cred jwt-rsa jwt-rsa "auth_method = private_key_jwt" \
 	"client_key = $T_DIR/rsa.pem" "assertion_kid = rsa1")
 $([ "$jwt" = yes ] && oidc_cred jwt-ec jwt-ec "auth_method = private_key_jwt" \
@@ -78,9 +115,14 @@ active() {
 		"$(printf '%s' "$out" | grep -o '"scope":"[^"]*"' | cut -d'"' -f4)"
 }
 
-if [ "$jwt" = yes ]; then plan 8; else plan 3; fi
+if [ "$jwt" = yes ]; then plan 11; else plan 6; fi
 is "$(active basic)" "true basic read" "client_secret_basic: oidc-provider issued the token and calls it active"
 is "$(active post)" "true post read" "client_secret_post: the same"
+is "$(active mtls)" "true mtls read" "tls_client_auth: over HTTPS, the client certificate authenticates"
+"$TBCTL" -s "$SOCK" token mtls-other --wait 10 >/dev/null 2>&1
+is $? 69 "a certificate of another subject is refused by the server (exit 69)"
+like "$(grep 'credential mtls-other: .*failed' "$T_DIR/daemon.log" | head -n 1)" 'invalid_client' \
+	"as invalid_client"
 if [ "$jwt" = yes ]; then
 	is "$(active jwt-rsa)" "true jwt-rsa read" "private_key_jwt with an RSA key (RS256, kid)"
 	is "$(active jwt-ec)" "true jwt-ec read" "private_key_jwt with an EC P-256 key (ES256, kid)"
@@ -95,7 +137,7 @@ fi
 found=0
 for f in "$T_DIR/daemon.log" "$T_DIR/oidc.log"; do
 	grep -qF -- "$SECRET" "$f" && found=1
-	[ "$jwt" = yes ] && grep -q 'PRIVATE KEY' "$f" && found=1
+	grep -q 'PRIVATE KEY' "$f" && found=1
 done
 is "$found" 0 "neither the secret nor a private key is in the daemon's log"
 [ "$jwt" = yes ] && { tbd_stop; is $? 0 "SIGTERM: exit status 0"; }
