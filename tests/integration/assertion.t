@@ -151,10 +151,10 @@ idp_at rsa '/control?fail_count=1' >/dev/null
 "$TBCTL" -s "$SOCK" renew x5t >>"$T_DIR/answers" 2>&1
 # The renewal fails (503) while the current token is still served; the
 # retry follows backoff_min later.
-wait_for 50 [ "$(idp_stat_at rsa assertions)" -ge $((n1 + 2)) ]
+wait_until 50 '[ "$(idp_stat_at rsa assertions)" -ge $((n1 + 2)) ]'
 is "$(idp_stat_at rsa assertions)/$(idp_stat_at rsa assertion_jti_unique)" $((n1 + 2))/true \
 	"a failed attempt and its retry: the retry's assertion had a jti fakeidp had not seen"
-wait_for 20 [ "$(api '/v1/tokens/x5t?wait=5' -H 'Accept: text/plain')" != "$t" ]
+wait_until 20 '[ "$(api "/v1/tokens/x5t?wait=5" -H "Accept: text/plain")" != "$t" ]'
 t2=$(api '/v1/tokens/x5t?wait=5' -H 'Accept: text/plain')
 tokens+=("$t2")
 ok "$([ -n "$t2" ] && [ "$t2" != "$t" ]; echo $?)" "and the retry got the new token"

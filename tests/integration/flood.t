@@ -23,7 +23,7 @@ EOF_CONF
 prlimit --nofile=256:256 -- "$TBD" -c "$T_DIR/tb.conf" >>"$T_DIR/daemon.log" 2>&1 &
 TBD_PID=$!
 wait_for 100 [ -S "$SOCK" ] || { echo "Bail out! tokenbrokerd did not start"; exit 1; }
-wait_for 100 [ "$(cred_field short state)" = valid ]
+wait_until 100 '[ "$(cred_field short state)" = valid ]'
 ok $? "the short-lived token is there"
 before=$(idp_stat requests)
 
@@ -89,7 +89,7 @@ after=$(idp_stat requests)
 cmp_ok "$after" -ge $((before + 2)) "renewals went on during the flood ($before -> $after requests)"
 is "$(cred_field short failures)" 0 "and none failed"
 like "$(api '/v1/tokens/short')" '"expires_in":[1-9]' "the token is valid after the flood"
-wait_for 50 [ "$(api /metrics | sed -n 's/^tokenbroker_clients //p')" = 1 ]
+wait_until 50 '[ "$(api /metrics | sed -n "s/^tokenbroker_clients //p")" = 1 ]'
 ok $? "every closed connection was counted out: only this one is left"
 grep -q 'refused [0-9]* connections* over the client limits' "$T_DIR/daemon.log"
 ok $? "refusals are logged, in summary"

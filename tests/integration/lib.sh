@@ -140,7 +140,7 @@ tbd_reload() {
 	local n
 	n=$(grep -c 'reload' "$T_DIR/daemon.log")
 	kill -HUP "$TBD_PID"
-	wait_for 50 [ "$(grep -c 'reload' "$T_DIR/daemon.log")" -ge $((n + 2)) ]
+	wait_until 50 '[ "$(grep -c reload "$T_DIR/daemon.log")" -ge $((n + 2)) ]'
 }
 
 # Stops tokenbrokerd with SIGTERM; returns its exit status.
@@ -180,6 +180,19 @@ wait_for() {
 	shift
 	for _ in $(seq "$n"); do
 		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_until N 'CONDITION': as wait_for, with a shell condition evaluated
+# anew each time (single-quoted, so that a $(...) in it is run each time,
+# not once when the call is made).
+wait_until() {
+	local _wu_tries=$1 # not "n": the condition may name its caller's n
+	shift
+	for _ in $(seq "$_wu_tries"); do
+		eval "$1" && return 0
 		sleep 0.1
 	done
 	return 1

@@ -78,7 +78,7 @@ refused=$(cat "$T_DIR"/fd.* | grep -c too_many_clients)
 waited=$(cat "$T_DIR"/fd.* | grep -c 'no valid token within')
 cmp_ok "$refused" -ge 10 "clients past that cap are refused at once ($refused of 60)"
 is $((refused + waited)) 60 "and every client is answered ($waited waited their 2s)"
-wait_for 50 [ "$(api_code /v1/health)" = 200 ]
+wait_until 50 '[ "$(api_code /v1/health)" = 200 ]'
 ok $? "and the daemon answers again"
 
 tbd_stop

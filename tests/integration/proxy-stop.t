@@ -9,7 +9,8 @@ proxy_start api
 curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PX_PORT/delay?ms=1500" \
 	>"$T_DIR/slow.code" &
 slow=$!
-wait_for 50 [ "$(metric 'tokenbroker_proxy_active{proxy="api"}')" = 1 ]
+in_flight() { [ "$(metric 'tokenbroker_proxy_active{proxy="api"}')" = 1 ]; }
+wait_for 50 in_flight
 kill -TERM "$TBD_PID"
 wait_for 50 grep -q 'waiting up to' "$T_DIR/daemon.log"
 is "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PX_PORT/echo")" 000 \

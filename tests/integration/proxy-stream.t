@@ -56,7 +56,7 @@ done
 idle() { api /metrics | grep -q '^tokenbroker_proxy_active{proxy="api"} 0$'; }
 wait_for 50 idle
 ok $? "tokenbroker_proxy_active is 0 once they hung up"
-wait_for 50 [ "$(upstream_stat active)" = 0 ]
+wait_until 50 '[ "$(upstream_stat active)" = 0 ]'
 is "$(upstream_stat active)" 0 "the API has no answer in progress left"
 is "$(upstream_stat streams)" $((streams0 + 200)) "the API started the 200 downloads"
 is "$(upstream_stat aborted)" $((aborted0 + 200)) \

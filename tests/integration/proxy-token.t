@@ -63,7 +63,7 @@ issued0=$(idp_stat issued)
 head -c 8192 /dev/urandom >"$T_DIR/large"
 is "$(px_code /echo --data-binary @"$T_DIR/large")" 401 \
 	"a body over retry_body_max is not replayed: the upstream's 401 goes to the client"
-wait_for 30 [ "$(idp_stat issued)" -gt "$issued0" ]
+wait_until 30 '[ "$(idp_stat issued)" -gt "$issued0" ]'
 is "$(idp_stat issued)" $((issued0 + 1)) "the renewal happens all the same"
 is "$(px_code /echo --data-binary @"$T_DIR/large")" 200 "and the next request goes through"
 

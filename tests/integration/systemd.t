@@ -31,7 +31,7 @@ kill -HUP "$TBD_PID"
 wait_for 50 grep -q RELOADING=1 "$T_DIR/notify.log"
 ok $? "SIGHUP: RELOADING=1"
 like "$(grep -A1 RELOADING=1 "$T_DIR/notify.log" | tail -n1)" 'MONOTONIC_USEC=[0-9]+' "with MONOTONIC_USEC="
-wait_for 50 [ "$(grep -c READY=1 "$T_DIR/notify.log")" -ge 2 ]
+wait_until 50 '[ "$(grep -c READY=1 "$T_DIR/notify.log")" -ge 2 ]'
 ok $? "READY=1 again after the reload"
 like "$(tail -n 3 "$T_DIR/notify.log")" 'STATUS=2 credentials, 1 valid' "STATUS= is current after the reload"
 tbd_stop

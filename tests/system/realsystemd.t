@@ -218,7 +218,7 @@ fi
 like "$(in_ct getent passwd tokenbroker)" '^tokenbroker:' "the boot created user tokenbroker (sysusers.d)"
 is "$(in_ct stat -c '%U:%G %a' /etc/tokenbroker/tokenbroker.conf)" "root:tokenbroker 640" \
 	"and gave the configuration to group tokenbroker (tmpfiles.d)"
-wait_for 300 [ "$(prop ActiveState)" = active ]
+wait_until 300 '[ "$(prop ActiveState)" = active ]'
 is "$(prop ActiveState)" active "tokenbrokerd.service is active as installed"
 is "$(prop ActiveState tokenbrokerd.socket)" active "tokenbrokerd.socket is active"
 # Its owner is root until the service starts: then RuntimeDirectory= hands
