@@ -163,6 +163,38 @@ cred_set_scope(struct cred_build *b, const struct cred_key *k, const char *key,
 }
 
 /*
+ * audience, resource: values separated by white space, each sent as a
+ * field of its own; a resource is an absolute URI without a fragment (RFC
+ * 8707 2).  Empty means none.
+ */
+static int
+cred_set_words(struct cred_build *b, const struct cred_key *k, const char *key,
+	       const char *v, char **cause)
+{
+	char **field = CC_FIELD(b, k, char *);
+	bool uris = field == &b->cc->resource;
+	char **words = conf_value_words(v);
+
+	for (size_t i = 0; uris && words[i] != NULL; i++) {
+		const char *colon = strchr(words[i], ':');
+
+		if (colon == NULL || colon == words[i] || strchr(words[i], '#') != NULL ||
+		    strspn(words[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "0123456789+.-") != (size_t)(colon - words[i])) {
+			*cause = xasprintf("\"%s\" is not an absolute URI without a fragment "
+					   "(RFC 8707), e.g. https://api.example.com/",
+					   words[i]);
+			conf_value_words_free(words);
+			return -EINVAL;
+		}
+	}
+	conf_value_words_free(words);
+	free(*field);
+	*field = *v == '\0' ? NULL : xstrdup(v);
+	return 0;
+}
+
+/*
  * One of k->names, into an enum field: the enums of struct cred_conf have
  * no negative values and so the size and representation of an int.
  */
@@ -538,6 +570,8 @@ const struct cred_key conf_cred_keys[CK_COUNT] = {
 	CK(CK_PASSWORD_FILE, "password_file", cred_set_secret_file, .off = CK_OFF(password),
 	   .other = CK_PASSWORD),
 	CK(CK_SCOPE, "scope", cred_set_scope),
+	CK(CK_AUDIENCE, "audience", cred_set_words, .off = CK_OFF(audience)),
+	CK(CK_RESOURCE, "resource", cred_set_words, .off = CK_OFF(resource)),
 	CK(CK_SCOPE_SEPARATOR, "scope_separator", cred_set_enum,
 	   .off = CK_OFF(scope_separator), .names = scope_separator_names),
 	CK(CK_PARAM, "param.", cred_set_pair, .prefix = true, .off = CK_OFF(params)),
@@ -714,6 +748,8 @@ conf_cred_free(struct cred_conf *cc)
 	free(cc->assertion_audience);
 	free(cc->client_assertion_file);
 	free(cc->sink);
+	free(cc->audience);
+	free(cc->resource);
 	conf_value_ids_clear(&cc->allow_users);
 	conf_value_ids_clear(&cc->allow_groups);
 	conf_value_words_free(cc->allow_units);

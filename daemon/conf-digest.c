@@ -127,6 +127,8 @@ conf_digest_cred(struct cred_conf *cc)
 	conf_digest_str(md, "username", cc->username);
 	conf_digest_secret(md, "password", cc->password);
 	conf_digest_str(md, "scope", cc->scope);
+	conf_digest_str(md, "audience", cc->audience);
+	conf_digest_str(md, "resource", cc->resource);
 	conf_digest_int(md, "scope_separator", cc->scope_separator);
 	conf_digest_pairs(md, "params", &cc->params);
 	conf_digest_pairs(md, "query", &cc->query);
@@ -235,5 +237,10 @@ conf_token_fingerprint(const struct cred_conf *cc, char out[65])
 		conf_digest_str(ctx, "client_assertion_file", cc->client_assertion_file);
 	if (cc->assertion_audience != NULL)
 		conf_digest_str(ctx, "assertion_audience", cc->assertion_audience);
+	/* What the token is for: only when set, as above. */
+	if (cc->audience != NULL)
+		conf_digest_str(ctx, "audience", cc->audience);
+	if (cc->resource != NULL)
+		conf_digest_str(ctx, "resource", cc->resource);
 	conf_digest_end(ctx, out);
 }

@@ -330,6 +330,8 @@ conf_request_opts(const struct cred_conf *cc, struct request_opts *ret)
 		.username = cc->username,
 		.password = cc->password,
 		.scope = cc->scope,
+		.audience = cc->audience,
+		.resource = cc->resource,
 		.scope_separator = cc->scope_separator,
 		.params = cc->params,
 		.query = cc->query,

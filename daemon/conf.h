@@ -44,6 +44,8 @@ struct cred_conf {
 	char *username;
 	struct secret *password;
 	char *scope; /* space-separated, as in the file */
+	char *audience; /* RFC 8693 audience values, space-separated; or NULL */
+	char *resource; /* RFC 8707 resource URIs, space-separated; or NULL */
 	enum scope_separator scope_separator;
 	struct request_pairs params;
 	struct request_pairs query;

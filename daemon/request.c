@@ -378,12 +378,27 @@ request_assertion(const struct request_opts *o, struct token_request *req,
 				   cause);
 }
 
+/* A field for each of the space-separated values of words (RFC 8693, 8707). */
+static void
+request_buf_words(struct secbuf *b, const char *name, const char *words)
+{
+	for (const char *w = words; w != NULL && *w != '\0';) {
+		size_t n;
+
+		w += strspn(w, " \t");
+		n = strcspn(w, " \t");
+		if (n > 0)
+			request_buf_field(b, name, w, n);
+		w += n;
+	}
+}
+
 /*
  * The OAuth2 form: grant_type, the client's fields for client_secret_post
  * (or client_id alone for none and tls_client_auth, and beside an
  * assertion, which RFC 7521 4.2 allows), the assertion, username and
- * password for the password grant, and the scope.  auth_method basic sends
- * none of it.
+ * password for the password grant, the scope, audience and resource.
+ * auth_method basic sends none of it.
  */
 static void
 request_oauth2_body(const struct request_opts *o, const struct secret *assertion,
@@ -414,6 +429,8 @@ request_oauth2_body(const struct request_opts *o, const struct secret *assertion
 	if (scope != NULL && *scope != '\0')
 		request_buf_field(body, "scope", scope, strlen(scope));
 	free(scope);
+	request_buf_words(body, "audience", o->audience);
+	request_buf_words(body, "resource", o->resource);
 }
 
 int

@@ -46,6 +46,8 @@ struct request_opts {
 	const char *username;
 	const struct secret *password;	    /* or NULL */
 	const char *scope;		    /* space-separated, as configured; or NULL */
+	const char *audience;		    /* space-separated; each a field; or NULL */
+	const char *resource;		    /* space-separated; each a field; or NULL */
 	enum scope_separator scope_separator;
 	struct request_pairs params;
 	struct request_pairs query;

@@ -11,7 +11,8 @@
 // says otherwise.  The port, picked by the kernel, is written to PORT-FILE
 // (atomically: a temporary file renamed) once the server listens; the
 // issuer is http://127.0.0.1:PORT.  Tokens are opaque and introspectable at
-// /token/introspection by any of the clients.  With the four TLS
+// /token/introspection by any of the clients; a request with resource
+// (RFC 8707) gets a token whose audience is that resource.  With the four TLS
 // arguments the same server also answers HTTPS on a second port (written
 // to TLS-PORT-FILE), where it asks for a client certificate signed by
 // CLIENT-CA: a client registered with tls_client_auth and
@@ -77,6 +78,17 @@ server.listen(0, '127.0.0.1', () => {
 			introspection: { enabled: true },
 			devInteractions: { enabled: false },
 			mTLS,
+			// RFC 8707: a token for the resource asked for, as its audience
+			resourceIndicators: {
+				enabled: true,
+				defaultResource: () => undefined,
+				useGrantedResource: () => true,
+				getResourceServerInfo: (ctx, resource) => ({
+					scope: 'read write',
+					audience: resource,
+					accessTokenFormat: 'opaque',
+				}),
+			},
 		},
 		// client_credentials needs no user; scopes as the client asks
 		scopes: ['read', 'write'],

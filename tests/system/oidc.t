@@ -77,6 +77,7 @@ chmod 600 "$T_DIR/secret"
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(oidc_cred basic basic "client_secret_file = $T_DIR/secret")
 $(oidc_cred post post "client_secret_file = $T_DIR/secret" "auth_method = client_secret_post")
+$(oidc_cred res basic "client_secret_file = $T_DIR/secret" "resource = https://api.example.com/")
 [credential "mtls"]
 token_url = https://127.0.0.1:$TLS_PORT/token
 client_id = mtls
@@ -115,10 +116,13 @@ active() {
 		"$(printf '%s' "$out" | grep -o '"scope":"[^"]*"' | cut -d'"' -f4)"
 }
 
-if [ "$jwt" = yes ]; then plan 11; else plan 6; fi
+if [ "$jwt" = yes ]; then plan 12; else plan 7; fi
 is "$(active basic)" "true basic read" "client_secret_basic: oidc-provider issued the token and calls it active"
 is "$(active post)" "true post read" "client_secret_post: the same"
 is "$(active mtls)" "true mtls read" "tls_client_auth: over HTTPS, the client certificate authenticates"
+tok=$("$TBCTL" -s "$SOCK" token res --wait 10 2>/dev/null)
+like "$(curl -s -m 10 -u "basic:$SECRET" --data-urlencode "token=$tok" "$ISSUER/token/introspection")" \
+	'"aud":"https://api\.example\.com/"' "resource (RFC 8707): the token is for that resource"
 "$TBCTL" -s "$SOCK" token mtls-other --wait 10 >/dev/null 2>&1
 is $? 69 "a certificate of another subject is refused by the server (exit 69)"
 like "$(grep 'credential mtls-other: .*failed' "$T_DIR/daemon.log" | head -n 1)" 'invalid_client' \

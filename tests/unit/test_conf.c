@@ -498,6 +498,39 @@ test_line_length(void **state)
 }
 
 static void
+test_audience_resource(void **state)
+{
+	struct loaded l;
+	char fp_without[65], fp_with[65];
+
+	assert_loads(&l, "[credential \"a\"]\ntoken_url = https://idp.example.com/t\n"
+			 "auth_method = none\n");
+	assert_null(l.conf->creds[0]->audience);
+	assert_null(l.conf->creds[0]->resource);
+	conf_token_fingerprint(l.conf->creds[0], fp_without);
+	loaded_clear(&l);
+
+	assert_loads(&l, "[credential \"a\"]\ntoken_url = https://idp.example.com/t\n"
+			 "auth_method = none\naudience = billing ledger\n"
+			 "resource = https://api.example.com/ urn:example:res\n");
+	assert_string_equal(l.conf->creds[0]->audience, "billing ledger");
+	assert_string_equal(l.conf->creds[0]->resource, "https://api.example.com/ urn:example:res");
+	/* a persisted token was for another audience: not reused */
+	conf_token_fingerprint(l.conf->creds[0], fp_with);
+	assert_string_not_equal(fp_without, fp_with);
+	loaded_clear(&l);
+
+	assert_one_error("[credential \"a\"]\ntoken_url = https://idp.example.com/t\n"
+			 "auth_method = none\nresource = api.example.com\n",
+			 "t.conf:4: resource: \"api.example.com\" is not an absolute URI without a "
+			 "fragment (RFC 8707), e.g. https://api.example.com/");
+	assert_one_error("[credential \"a\"]\ntoken_url = https://idp.example.com/t\n"
+			 "auth_method = none\nresource = https://api.example.com/#x\n",
+			 "t.conf:4: resource: \"https://api.example.com/#x\" is not an absolute "
+			 "URI without a fragment (RFC 8707), e.g. https://api.example.com/");
+}
+
+static void
 test_sections(void **state)
 {
 	struct loaded l;
@@ -1781,6 +1814,7 @@ main(void)
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_key_line_split),
 		cmocka_unit_test(test_line_length),
+		cmocka_unit_test(test_audience_resource),
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_credential_values),
 		cmocka_unit_test(test_credential_errors),

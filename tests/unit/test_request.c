@@ -196,6 +196,26 @@ test_client_secret_basic_scope(void **state)
 }
 
 static void
+test_audience_resource(void **state)
+{
+	struct fixture *f = *state;
+	struct token_request *req;
+
+	/* Each value a field of its own, after the scope (RFC 8693, RFC 8707). */
+	f->cc.scope = "read";
+	f->cc.audience = " billing  ledger\t";
+	f->cc.resource = "https://api.example.com/ urn:example:res";
+	req = build(&f->cc, NULL);
+	check_secret(req->body,
+		     "grant_type=client_credentials&scope=read&audience=billing&audience=ledger"
+		     "&resource=https%3A%2F%2Fapi.example.com%2F&resource=urn%3Aexample%3Ares",
+		     "body");
+	request_free(req);
+	f->cc.audience = NULL;
+	f->cc.resource = NULL;
+}
+
+static void
 test_client_secret_post(void **state)
 {
 	struct fixture *f = *state;
@@ -532,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_form_encode_matches_libevent),
 		cmocka_unit_test_setup_teardown(test_client_secret_basic_encoding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_secret_basic_scope, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audience_resource, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_secret_post, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_none, setup, teardown),
