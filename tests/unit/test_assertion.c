@@ -254,7 +254,10 @@ key_pem(EVP_PKEY *key, size_t *ret_len)
 
 	assert_int_equal(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), 1);
 	n = BIO_get_mem_data(bio, &data);
-	out = xstrndup(data, (size_t)n);
+	/* not strndup: the BIO's data has no terminating NUL to stop at */
+	out = xmalloc((size_t)n + 1);
+	memcpy(out, data, (size_t)n);
+	out[n] = '\0';
 	*ret_len = (size_t)n;
 	BIO_free(bio);
 	return out;
