@@ -53,6 +53,12 @@ static const char *const scope_separator_names[] = {
 	NULL,
 };
 
+static const char *const body_format_names[] = {
+	[BODY_FORM] = "form",
+	[BODY_JSON] = "json",
+	NULL,
+};
+
 static const char *const response_format_names[] = {
 	[RESPONSE_FORMAT_AUTO] = "auto",
 	[RESPONSE_FORMAT_JSON] = "json",
@@ -572,6 +578,8 @@ const struct cred_key conf_cred_keys[CK_COUNT] = {
 	CK(CK_SCOPE, "scope", cred_set_scope),
 	CK(CK_AUDIENCE, "audience", cred_set_words, .off = CK_OFF(audience)),
 	CK(CK_RESOURCE, "resource", cred_set_words, .off = CK_OFF(resource)),
+	CK(CK_BODY_FORMAT, "body_format", cred_set_enum, .off = CK_OFF(body_format),
+	   .names = body_format_names),
 	CK(CK_SCOPE_SEPARATOR, "scope_separator", cred_set_enum,
 	   .off = CK_OFF(scope_separator), .names = scope_separator_names),
 	CK(CK_PARAM, "param.", cred_set_pair, .prefix = true, .off = CK_OFF(params)),

@@ -129,6 +129,7 @@ conf_digest_cred(struct cred_conf *cc)
 	conf_digest_str(md, "scope", cc->scope);
 	conf_digest_str(md, "audience", cc->audience);
 	conf_digest_str(md, "resource", cc->resource);
+	conf_digest_int(md, "body_format", cc->body_format);
 	conf_digest_int(md, "scope_separator", cc->scope_separator);
 	conf_digest_pairs(md, "params", &cc->params);
 	conf_digest_pairs(md, "query", &cc->query);

@@ -332,6 +332,7 @@ conf_request_opts(const struct cred_conf *cc, struct request_opts *ret)
 		.scope = cc->scope,
 		.audience = cc->audience,
 		.resource = cc->resource,
+		.body_format = cc->body_format,
 		.scope_separator = cc->scope_separator,
 		.params = cc->params,
 		.query = cc->query,

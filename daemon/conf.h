@@ -46,6 +46,7 @@ struct cred_conf {
 	char *scope; /* space-separated, as in the file */
 	char *audience; /* RFC 8693 audience values, space-separated; or NULL */
 	char *resource; /* RFC 8707 resource URIs, space-separated; or NULL */
+	enum body_format body_format;
 	enum scope_separator scope_separator;
 	struct request_pairs params;
 	struct request_pairs query;

@@ -12,11 +12,13 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
+#include <yajl/yajl_gen.h>
 
 #include "text.h"
 #include "timeutil.h"
 #include "request.h"
 #include "secbuf.h"
+#include "log.h"
 #include "xmalloc.h"
 
 /* Hands the contents over as a secret and wipes the buffer. */
@@ -195,7 +197,9 @@ request_headers(const struct request_opts *o, struct token_request *req, char **
 		request_add_header(req, xasprintf("Accept: %s", accept));
 	}
 	if (!request_has_header(o, "Content-Type"))
-		request_add_header(req, xstrdup("Content-Type: application/x-www-form-urlencoded"));
+		request_add_header(req, xstrdup(o->body_format == BODY_JSON ?
+							"Content-Type: application/json" :
+							"Content-Type: application/x-www-form-urlencoded"));
 	return 0;
 }
 
@@ -378,19 +382,76 @@ request_assertion(const struct request_opts *o, struct token_request *req,
 				   cause);
 }
 
-/* A field for each of the space-separated values of words (RFC 8693, 8707). */
+/*
+ * A request body being written: a form, or a JSON object (yajl writing
+ * straight into the wiped buffer).
+ */
+struct request_body {
+	struct secbuf buf;
+	yajl_gen json; /* NULL for a form */
+};
+
 static void
-request_buf_words(struct secbuf *b, const char *name, const char *words)
+request_body_begin(struct request_body *b, enum body_format f)
 {
+	memset(b, 0, sizeof(*b));
+	if (f != BODY_JSON)
+		return;
+	if ((b->json = yajl_gen_alloc(NULL)) == NULL)
+		log_fatal("out of memory");
+	yajl_gen_config(b->json, yajl_gen_print_callback, secbuf_yajl_cb, &b->buf);
+	yajl_gen_map_open(b->json);
+}
+
+static void
+request_body_end(struct request_body *b)
+{
+	if (b->json == NULL)
+		return;
+	yajl_gen_map_close(b->json);
+	yajl_gen_free(b->json);
+	b->json = NULL;
+}
+
+static void
+request_body_field(struct request_body *b, const char *name, const char *value, size_t vlen)
+{
+	if (b->json == NULL) {
+		request_buf_field(&b->buf, name, value, vlen);
+		return;
+	}
+	yajl_gen_string(b->json, (const unsigned char *)name, strlen(name));
+	yajl_gen_string(b->json, (const unsigned char *)value, vlen);
+}
+
+/*
+ * A field for each of the space-separated values of words (RFC 8693,
+ * 8707); in JSON one member whose value is the array of them.
+ */
+static void
+request_body_words(struct request_body *b, const char *name, const char *words)
+{
+	bool opened = false;
+
 	for (const char *w = words; w != NULL && *w != '\0';) {
 		size_t n;
 
 		w += strspn(w, " \t");
 		n = strcspn(w, " \t");
-		if (n > 0)
-			request_buf_field(b, name, w, n);
+		if (n > 0 && b->json == NULL) {
+			request_buf_field(&b->buf, name, w, n);
+		} else if (n > 0) {
+			if (!opened) {
+				yajl_gen_string(b->json, (const unsigned char *)name, strlen(name));
+				yajl_gen_array_open(b->json);
+				opened = true;
+			}
+			yajl_gen_string(b->json, (const unsigned char *)w, n);
+		}
 		w += n;
 	}
+	if (opened)
+		yajl_gen_array_close(b->json);
 }
 
 /*
@@ -402,7 +463,7 @@ request_buf_words(struct secbuf *b, const char *name, const char *words)
  */
 static void
 request_oauth2_body(const struct request_opts *o, const struct secret *assertion,
-		    struct secbuf *body)
+		    struct request_body *body)
 {
 	const char *grant = o->grant_type != NULL ? o->grant_type : "client_credentials";
 	bool has_client = o->client_id != NULL && *o->client_id != '\0';
@@ -410,27 +471,27 @@ request_oauth2_body(const struct request_opts *o, const struct secret *assertion
 
 	if (o->auth_method == AUTH_BASIC)
 		return;
-	request_buf_field(body, "grant_type", grant, strlen(grant));
+	request_body_field(body, "grant_type", grant, strlen(grant));
 	if (has_client && o->auth_method != AUTH_CLIENT_SECRET_BASIC)
-		request_buf_field(body, "client_id", o->client_id, strlen(o->client_id));
+		request_body_field(body, "client_id", o->client_id, strlen(o->client_id));
 	if (o->auth_method == AUTH_CLIENT_SECRET_POST)
-		request_buf_field(body, "client_secret", o->client_secret->data,
+		request_body_field(body, "client_secret", o->client_secret->data,
 				  o->client_secret->len);
 	if (assertion != NULL) {
-		request_buf_field(body, "client_assertion_type", ASSERTION_TYPE,
+		request_body_field(body, "client_assertion_type", ASSERTION_TYPE,
 				  strlen(ASSERTION_TYPE));
-		request_buf_field(body, "client_assertion", assertion->data, assertion->len);
+		request_body_field(body, "client_assertion", assertion->data, assertion->len);
 	}
 	if (strcmp(grant, "password") == 0) {
-		request_buf_field(body, "username", o->username, strlen(o->username));
-		request_buf_field(body, "password", o->password->data, o->password->len);
+		request_body_field(body, "username", o->username, strlen(o->username));
+		request_body_field(body, "password", o->password->data, o->password->len);
 	}
 	scope = request_scope(o);
 	if (scope != NULL && *scope != '\0')
-		request_buf_field(body, "scope", scope, strlen(scope));
+		request_body_field(body, "scope", scope, strlen(scope));
 	free(scope);
-	request_buf_words(body, "audience", o->audience);
-	request_buf_words(body, "resource", o->resource);
+	request_body_words(body, "audience", o->audience);
+	request_body_words(body, "resource", o->resource);
 }
 
 int
@@ -439,7 +500,7 @@ request_build(const struct request_opts *o, const struct secret *current_token,
 {
 	struct token_request *req;
 	struct secret *assertion = NULL;
-	struct secbuf body = { 0 };
+	struct request_body body;
 	bool reauth = o->reauth_with_token && current_token != NULL;
 	bool raw = reauth && (o->reauth_token_param == NULL || *o->reauth_token_param == '\0');
 	const char *grant = o->grant_type != NULL ? o->grant_type : "client_credentials";
@@ -463,13 +524,16 @@ request_build(const struct request_opts *o, const struct secret *current_token,
 	}
 	req->url = request_url(o);
 
+	request_body_begin(&body, raw ? BODY_FORM : o->body_format);
 	if (raw) {
-		secbuf_add(&body, current_token->data, current_token->len);
+		secbuf_add(&body.buf, current_token->data, current_token->len);
 	} else {
 		if (o->auth_method == AUTH_PRIVATE_KEY_JWT ||
 		    o->auth_method == AUTH_CLIENT_ASSERTION) {
 			r = request_assertion(o, req, &assertion, cause);
 			if (r < 0) {
+				request_body_end(&body);
+				secbuf_clear(&body.buf);
 				request_free(req);
 				return r;
 			}
@@ -477,13 +541,14 @@ request_build(const struct request_opts *o, const struct secret *current_token,
 		request_oauth2_body(o, assertion, &body);
 		secret_free(assertion);
 		for (size_t i = 0; i < o->params.n; i++)
-			request_buf_field(&body, o->params.v[i].name, o->params.v[i].value,
+			request_body_field(&body, o->params.v[i].name, o->params.v[i].value,
 					  strlen(o->params.v[i].value));
 		if (reauth)
-			request_buf_field(&body, o->reauth_token_param, current_token->data,
+			request_body_field(&body, o->reauth_token_param, current_token->data,
 					  current_token->len);
 	}
-	req->body = request_buf_secret(&body);
+	request_body_end(&body);
+	req->body = request_buf_secret(&body.buf);
 	req->auth_desc = request_auth_desc(o->auth_method, raw ? 2 : reauth ? 1 : 0);
 	*ret = req;
 	return 0;

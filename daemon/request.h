@@ -25,6 +25,12 @@ enum auth_method {
 	AUTH_TLS_CLIENT_AUTH,	/* the TLS client certificate, RFC 8705 */
 };
 
+/* How the fields of a token request are written in its body. */
+enum body_format {
+	BODY_FORM, /* application/x-www-form-urlencoded */
+	BODY_JSON, /* application/json: an object, a repeated field an array */
+};
+
 struct request_pair {
 	char *name;
 	char *value;
@@ -48,6 +54,7 @@ struct request_opts {
 	const char *scope;		    /* space-separated, as configured; or NULL */
 	const char *audience;		    /* space-separated; each a field; or NULL */
 	const char *resource;		    /* space-separated; each a field; or NULL */
+	enum body_format body_format;
 	enum scope_separator scope_separator;
 	struct request_pairs params;
 	struct request_pairs query;

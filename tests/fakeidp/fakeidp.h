@@ -255,6 +255,7 @@ void util_random_bytes(void *buf, size_t len);
 char *form_decode(const char *s, size_t n);
 void form_clear(struct form *f);
 int form_parse(const char *s, size_t len, struct form *ret);
+int form_parse_json(const char *s, struct form *ret);
 const char *form_get(const struct form *f, const char *name);
 char *form_raw_get(const char *s, size_t len, const char *name);
 

@@ -1,11 +1,14 @@
 /*
  * form.c: application/x-www-form-urlencoded text (bodies and queries):
- * decoding, parsing into a struct form, and the raw value of a field.
+ * decoding, parsing into a struct form, and the raw value of a field; and
+ * a JSON body (body_format = json) read into the same struct form.
  */
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <yajl/yajl_tree.h>
 
 #include "secret.h"
 #include "xmalloc.h"
@@ -125,4 +128,56 @@ form_raw_get(const char *s, size_t len, const char *name)
 		p = amp != NULL ? amp + 1 : end;
 	}
 	return NULL;
+}
+
+/* Adds name = value (copied) to f; -E2BIG beyond FORM_MAX fields. */
+static int
+form_add(struct form *f, const char *name, const char *value)
+{
+	if (f->n == FORM_MAX)
+		return -E2BIG;
+	f->name[f->n] = xstrdup(name);
+	f->value[f->n] = xstrdup(value);
+	f->n++;
+	return 0;
+}
+
+/*
+ * Parses a JSON object whose members are strings, or arrays of strings
+ * (a field repeated), into *ret, as form_parse does a form.  -EINVAL when
+ * it is not such an object.
+ */
+int
+form_parse_json(const char *s, struct form *ret)
+{
+	struct form f = { 0 };
+	yajl_val root = yajl_tree_parse(s, NULL, 0);
+	int r = 0;
+
+	if (root == NULL || !YAJL_IS_OBJECT(root)) {
+		yajl_tree_free(root);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < root->u.object.len && r == 0; i++) {
+		const char *name = root->u.object.keys[i];
+		yajl_val v = root->u.object.values[i];
+
+		if (YAJL_IS_STRING(v)) {
+			r = form_add(&f, name, YAJL_GET_STRING(v));
+		} else if (YAJL_IS_ARRAY(v)) {
+			for (size_t k = 0; k < v->u.array.len && r == 0; k++)
+				r = YAJL_IS_STRING(v->u.array.values[k]) ?
+					    form_add(&f, name, YAJL_GET_STRING(v->u.array.values[k])) :
+					    -EINVAL;
+		} else {
+			r = -EINVAL;
+		}
+	}
+	yajl_tree_free(root);
+	if (r < 0) {
+		form_clear(&f);
+		return r;
+	}
+	*ret = f;
+	return 0;
 }

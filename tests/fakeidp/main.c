@@ -54,7 +54,9 @@
  * errors 1.
  *
  * Endpoints (dialect oauth2):
- *   POST TOKEN-PATH   client credentials.  Client authentication by HTTP
+ *   POST TOKEN-PATH   client credentials.  The body is a form, or a JSON
+ *       object (Content-Type: application/json) of the same fields, a
+ *       repeated one as an array of strings.  Client authentication by HTTP
  *       Basic (id and secret each form-urlencoded, RFC 6749 2.3.1) or by
  *       body fields client_id/client_secret; both at once is a 400.  Wrong
  *       grant_type: 400 unsupported_grant_type; bad client: 401

@@ -116,6 +116,9 @@ token_req_parse(struct fakeidp *fk, struct evhttp_request *req, struct token_req
 	tr->body[tr->body_len] = '\0';
 	if (ct == NULL || content_type_is_form(ct))
 		tr->is_form = form_parse(tr->body, tr->body_len, &tr->form) == 0;
+	else if (strncasecmp(ct, "application/json", 16) == 0 &&
+		 memchr(tr->body, '\0', tr->body_len) == NULL)
+		tr->is_form = form_parse_json(tr->body, &tr->form) == 0;
 	if (query != NULL)
 		(void)form_parse(query, strlen(query), &tr->query);
 

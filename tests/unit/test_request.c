@@ -216,6 +216,44 @@ test_audience_resource(void **state)
 }
 
 static void
+test_json_body(void **state)
+{
+	struct fixture *f = *state;
+	struct token_request *req;
+
+	/* The same fields as a JSON object, a repeated one an array. */
+	f->cc.body_format = BODY_JSON;
+	f->cc.auth_method = AUTH_CLIENT_SECRET_POST;
+	f->cc.client_id = "my\"id";
+	secret_free(f->cc.client_secret);
+	f->cc.client_secret = secret_from_str("p&ss=w rd");
+	f->cc.scope = "read write";
+	f->cc.audience = "billing ledger";
+	f->cc.resource = "https://api.example.com/";
+	req = build(&f->cc, NULL);
+	check_secret(req->body,
+		     "{\"grant_type\":\"client_credentials\",\"client_id\":\"my\\\"id\","
+		     "\"client_secret\":\"p&ss=w rd\",\"scope\":\"read write\","
+		     "\"audience\":[\"billing\",\"ledger\"],"
+		     "\"resource\":[\"https://api.example.com/\"]}",
+		     "body");
+	assert_true(has_header(req, "Content-Type: application/json"));
+	assert_false(has_header(req, "Content-Type: application/x-www-form-urlencoded"));
+	request_free(req);
+
+	/* client_secret_basic keeps the header; the body has the rest. */
+	f->cc.auth_method = AUTH_CLIENT_SECRET_BASIC;
+	f->cc.audience = NULL;
+	f->cc.resource = NULL;
+	req = build(&f->cc, NULL);
+	assert_non_null(req->authorization);
+	check_secret(req->body, "{\"grant_type\":\"client_credentials\",\"scope\":\"read write\"}",
+		     "body");
+	request_free(req);
+	f->cc.body_format = BODY_FORM;
+}
+
+static void
 test_client_secret_post(void **state)
 {
 	struct fixture *f = *state;
@@ -553,6 +591,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_client_secret_basic_encoding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_secret_basic_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audience_resource, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_secret_post, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_none, setup, teardown),
