@@ -351,7 +351,8 @@ assertion_cert_x5t(const char *path, char **ret, char **cause)
 }
 
 int
-assertion_read_file(const char *path, struct secret **ret, int64_t *ret_mtime_ms, char **cause)
+assertion_read_file(const char *key, const char *path, struct secret **ret, int64_t *ret_mtime_ms,
+		    char **cause)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -363,23 +364,22 @@ assertion_read_file(const char *path, struct secret **ret, int64_t *ret_mtime_ms
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
-		*cause = xasprintf("client_assertion_file %s: %s", path, strerror(-r));
+		*cause = xasprintf("%s %s: %s", key, path, strerror(-r));
 		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		*cause = xasprintf("client_assertion_file %s: not a regular file", path);
+		*cause = xasprintf("%s %s: not a regular file", key, path);
 		return -EINVAL;
 	}
 	if ((st.st_mode & 0066) != 0) {
-		*cause = xasprintf("client_assertion_file %s: %s by group or others (mode %04o); "
-				   "chmod 600 it",
+		*cause = xasprintf("%s %s: %s by group or others (mode %04o); chmod 600 it", key,
 				   path, (st.st_mode & 0044) != 0 ? "readable" : "writable",
 				   (unsigned)(st.st_mode & 07777));
 		return -EACCES;
 	}
 	r = secret_read_fd(fd, ASSERTION_FILE_MAX, &buf, &len, &size);
 	if (r < 0) {
-		*cause = xasprintf("client_assertion_file %s: %s", path,
+		*cause = xasprintf("%s %s: %s", key, path,
 				   r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
 		return r;
 	}
@@ -389,7 +389,7 @@ assertion_read_file(const char *path, struct secret **ret, int64_t *ret_mtime_ms
 		len--;
 	if (len == 0) {
 		secret_free_buf(buf, size);
-		*cause = xasprintf("client_assertion_file %s: empty", path);
+		*cause = xasprintf("%s %s: empty", key, path);
 		return -ENODATA;
 	}
 	*ret = secret_new(buf, len);

@@ -88,13 +88,13 @@ int assertion_key_alg(EVP_PKEY *key, enum assertion_alg want, enum assertion_alg
 int assertion_cert_x5t(const char *path, char **ret, char **cause);
 
 /*
- * Reads a ready-made assertion from path: a regular file of at most
- * ASSERTION_FILE_MAX bytes, not readable by group or others, one trailing
- * newline dropped, not empty.  Returns 0, *ret and *ret_mtime_ms (the
- * file's modification time, unix milliseconds), or -errno and *cause
- * naming the file.
+ * Reads a ready-made assertion or token from path: a regular file of at
+ * most ASSERTION_FILE_MAX bytes, not readable by group or others, one
+ * trailing newline dropped, not empty.  Returns 0, *ret and *ret_mtime_ms
+ * (the file's modification time, unix milliseconds), or -errno and *cause
+ * naming the key (key, e.g. "client_assertion_file") and the file.
  */
-int assertion_read_file(const char *path, struct secret **ret, int64_t *ret_mtime_ms,
-			char **cause);
+int assertion_read_file(const char *key, const char *path, struct secret **ret,
+			int64_t *ret_mtime_ms, char **cause);
 
 #endif

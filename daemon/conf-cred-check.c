@@ -220,6 +220,26 @@ cred_check_assertion_keys(struct cred_build *b)
 }
 
 /* What private_key_jwt, client_assertion and tls_client_auth need. */
+/*
+ * The grants that send a token of another party: jwt-bearer its assertion,
+ * token exchange its subject token, each from a file.
+ */
+static void
+cred_check_grant_files(struct cred_build *b)
+{
+	const struct cred_conf *cc = b->cc;
+	const char *g = cc->grant_type != NULL ? cc->grant_type : "client_credentials";
+
+	if (strcmp(g, REQUEST_GRANT_JWT_BEARER) == 0 && cc->assertion_file == NULL &&
+	    !b->key_failed[CK_ASSERTION_FILE])
+		conf_error(b->ld, b->sect->file, b->sect->line,
+			   "assertion_file: required by grant_type %s", g);
+	if (strcmp(g, REQUEST_GRANT_TOKEN_EXCHANGE) == 0 && cc->subject_token_file == NULL &&
+	    !b->key_failed[CK_SUBJECT_TOKEN_FILE])
+		conf_error(b->ld, b->sect->file, b->sect->line,
+			   "subject_token_file: required by grant_type %s", g);
+}
+
 static void
 cred_check_assertion_auth(struct cred_build *b)
 {
@@ -227,6 +247,7 @@ cred_check_assertion_auth(struct cred_build *b)
 	const char *am = conf_cred_auth_method_name(cc->auth_method);
 
 	cred_check_assertion_keys(b);
+	cred_check_grant_files(b);
 	switch (cc->auth_method) {
 	case AUTH_PRIVATE_KEY_JWT:
 		cred_require(b, CK_CLIENT_ID, cc->client_id != NULL, am);

@@ -580,6 +580,18 @@ const struct cred_key conf_cred_keys[CK_COUNT] = {
 	CK(CK_RESOURCE, "resource", cred_set_words, .off = CK_OFF(resource)),
 	CK(CK_BODY_FORMAT, "body_format", cred_set_enum, .off = CK_OFF(body_format),
 	   .names = body_format_names),
+	CK(CK_ASSERTION_FILE, "assertion_file", cred_set_file, .off = CK_OFF(assertion_file),
+	   .private = true),
+	CK(CK_SUBJECT_TOKEN_FILE, "subject_token_file", cred_set_file,
+	   .off = CK_OFF(subject_token_file), .private = true),
+	CK(CK_SUBJECT_TOKEN_TYPE, "subject_token_type", cred_set_string,
+	   .off = CK_OFF(subject_token_type)),
+	CK(CK_ACTOR_TOKEN_FILE, "actor_token_file", cred_set_file, .off = CK_OFF(actor_token_file),
+	   .private = true),
+	CK(CK_ACTOR_TOKEN_TYPE, "actor_token_type", cred_set_string,
+	   .off = CK_OFF(actor_token_type)),
+	CK(CK_REQUESTED_TOKEN_TYPE, "requested_token_type", cred_set_string,
+	   .off = CK_OFF(requested_token_type)),
 	CK(CK_SCOPE_SEPARATOR, "scope_separator", cred_set_enum,
 	   .off = CK_OFF(scope_separator), .names = scope_separator_names),
 	CK(CK_PARAM, "param.", cred_set_pair, .prefix = true, .off = CK_OFF(params)),
@@ -755,6 +767,12 @@ conf_cred_free(struct cred_conf *cc)
 	free(cc->assertion_x5t);
 	free(cc->assertion_audience);
 	free(cc->client_assertion_file);
+	free(cc->assertion_file);
+	free(cc->subject_token_file);
+	free(cc->subject_token_type);
+	free(cc->actor_token_file);
+	free(cc->actor_token_type);
+	free(cc->requested_token_type);
 	free(cc->sink);
 	free(cc->audience);
 	free(cc->resource);

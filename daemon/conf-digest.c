@@ -130,6 +130,12 @@ conf_digest_cred(struct cred_conf *cc)
 	conf_digest_str(md, "audience", cc->audience);
 	conf_digest_str(md, "resource", cc->resource);
 	conf_digest_int(md, "body_format", cc->body_format);
+	conf_digest_str(md, "assertion_file", cc->assertion_file);
+	conf_digest_str(md, "subject_token_file", cc->subject_token_file);
+	conf_digest_str(md, "subject_token_type", cc->subject_token_type);
+	conf_digest_str(md, "actor_token_file", cc->actor_token_file);
+	conf_digest_str(md, "actor_token_type", cc->actor_token_type);
+	conf_digest_str(md, "requested_token_type", cc->requested_token_type);
 	conf_digest_int(md, "scope_separator", cc->scope_separator);
 	conf_digest_pairs(md, "params", &cc->params);
 	conf_digest_pairs(md, "query", &cc->query);
@@ -243,5 +249,14 @@ conf_token_fingerprint(const struct cred_conf *cc, char out[65])
 		conf_digest_str(ctx, "audience", cc->audience);
 	if (cc->resource != NULL)
 		conf_digest_str(ctx, "resource", cc->resource);
+	/* Whose token is exchanged, or asserted: the same. */
+	if (cc->assertion_file != NULL)
+		conf_digest_str(ctx, "assertion_file", cc->assertion_file);
+	if (cc->subject_token_file != NULL)
+		conf_digest_str(ctx, "subject_token_file", cc->subject_token_file);
+	if (cc->actor_token_file != NULL)
+		conf_digest_str(ctx, "actor_token_file", cc->actor_token_file);
+	if (cc->requested_token_type != NULL)
+		conf_digest_str(ctx, "requested_token_type", cc->requested_token_type);
 	conf_digest_end(ctx, out);
 }

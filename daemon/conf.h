@@ -47,6 +47,12 @@ struct cred_conf {
 	char *audience; /* RFC 8693 audience values, space-separated; or NULL */
 	char *resource; /* RFC 8707 resource URIs, space-separated; or NULL */
 	enum body_format body_format;
+	char *assertion_file;	   /* jwt-bearer grant: the JWT, read at every request */
+	char *subject_token_file;  /* token exchange (RFC 8693), read at every request */
+	char *subject_token_type;
+	char *actor_token_file;
+	char *actor_token_type;
+	char *requested_token_type;
 	enum scope_separator scope_separator;
 	struct request_pairs params;
 	struct request_pairs query;

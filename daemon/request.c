@@ -378,8 +378,8 @@ request_assertion(const struct request_opts *o, struct token_request *req,
 				      &req->assertion.claims, cause);
 	}
 	req->assertion.file = o->client_assertion_file;
-	return assertion_read_file(o->client_assertion_file, ret, &req->assertion.file_mtime_ms,
-				   cause);
+	return assertion_read_file("client_assertion_file", o->client_assertion_file, ret,
+				   &req->assertion.file_mtime_ms, cause);
 }
 
 /*
@@ -494,6 +494,60 @@ request_oauth2_body(const struct request_opts *o, const struct secret *assertion
 	request_body_words(body, "resource", o->resource);
 }
 
+/* A token from file into field name; a failed read is the request's. */
+static int
+request_file_field(struct request_body *body, const char *name, const char *file, char **cause)
+{
+	struct secret *tok = NULL;
+	int64_t mtime;
+	char *key = xasprintf("%s_file", strcmp(name, "assertion") == 0 ? "assertion" : name);
+	int r = assertion_read_file(key, file, &tok, &mtime, cause);
+
+	free(key);
+
+	if (r < 0)
+		return r;
+	request_body_field(body, name, tok->data, tok->len);
+	secret_free(tok);
+	return 0;
+}
+
+/*
+ * The tokens of other parties that a grant carries, each read from its
+ * file now (they rotate): the jwt-bearer grant's assertion (RFC 7523
+ * 2.1), token exchange's subject and actor tokens (RFC 8693 2.1).
+ */
+static int
+request_grant_tokens(const struct request_opts *o, struct request_body *body, char **cause)
+{
+	const char *grant = o->grant_type != NULL ? o->grant_type : "client_credentials";
+	int r;
+
+	if (strcmp(grant, REQUEST_GRANT_JWT_BEARER) == 0 && o->assertion_file != NULL)
+		return request_file_field(body, "assertion", o->assertion_file, cause);
+	if (strcmp(grant, REQUEST_GRANT_TOKEN_EXCHANGE) != 0 || o->subject_token_file == NULL)
+		return 0;
+	if ((r = request_file_field(body, "subject_token", o->subject_token_file, cause)) < 0)
+		return r;
+	request_body_field(body, "subject_token_type",
+			   o->subject_token_type != NULL ? o->subject_token_type :
+							   REQUEST_TOKEN_TYPE_JWT,
+			   strlen(o->subject_token_type != NULL ? o->subject_token_type :
+								  REQUEST_TOKEN_TYPE_JWT));
+	if (o->actor_token_file != NULL) {
+		const char *type = o->actor_token_type != NULL ? o->actor_token_type :
+								 REQUEST_TOKEN_TYPE_JWT;
+
+		if ((r = request_file_field(body, "actor_token", o->actor_token_file, cause)) < 0)
+			return r;
+		request_body_field(body, "actor_token_type", type, strlen(type));
+	}
+	if (o->requested_token_type != NULL)
+		request_body_field(body, "requested_token_type", o->requested_token_type,
+				   strlen(o->requested_token_type));
+	return 0;
+}
+
 int
 request_build(const struct request_opts *o, const struct secret *current_token,
 	      struct token_request **ret, char **cause)
@@ -540,6 +594,12 @@ request_build(const struct request_opts *o, const struct secret *current_token,
 		}
 		request_oauth2_body(o, assertion, &body);
 		secret_free(assertion);
+		if ((r = request_grant_tokens(o, &body, cause)) < 0) {
+			request_body_end(&body);
+			secbuf_clear(&body.buf);
+			request_free(req);
+			return r;
+		}
 		for (size_t i = 0; i < o->params.n; i++)
 			request_body_field(&body, o->params.v[i].name, o->params.v[i].value,
 					  strlen(o->params.v[i].value));

@@ -25,6 +25,10 @@ enum auth_method {
 	AUTH_TLS_CLIENT_AUTH,	/* the TLS client certificate, RFC 8705 */
 };
 
+#define REQUEST_GRANT_JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#define REQUEST_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define REQUEST_TOKEN_TYPE_JWT "urn:ietf:params:oauth:token-type:jwt"
+
 /* How the fields of a token request are written in its body. */
 enum body_format {
 	BODY_FORM, /* application/x-www-form-urlencoded */
@@ -55,6 +59,12 @@ struct request_opts {
 	const char *audience;		    /* space-separated; each a field; or NULL */
 	const char *resource;		    /* space-separated; each a field; or NULL */
 	enum body_format body_format;
+	const char *assertion_file;	    /* jwt-bearer: read at every request */
+	const char *subject_token_file;	    /* token exchange: read at every request */
+	const char *subject_token_type;	    /* NULL: a JWT */
+	const char *actor_token_file;	    /* or NULL */
+	const char *actor_token_type;	    /* NULL: a JWT */
+	const char *requested_token_type;   /* or NULL */
 	enum scope_separator scope_separator;
 	struct request_pairs params;
 	struct request_pairs query;

@@ -582,7 +582,7 @@ test_credential_values(void **state)
 			 "lazy = yes\n"
 			 "token_url = https://idp.example.com/oauth/token?tenant=x\n"
 			 "auth_method = client_secret_post\n"
-			 "grant_type = urn:ietf:params:oauth:grant-type:jwt-bearer\n"
+			 "grant_type = urn:example:params:oauth:grant-type:custom\n"
 			 "client_id = app\n"
 			 "client_secret = s3cret\n"
 			 "scope = read write\n"
@@ -614,7 +614,7 @@ test_credential_values(void **state)
 	assert_true(cc->lazy);
 	assert_string_equal(cc->token_url, "https://idp.example.com/oauth/token?tenant=x");
 	assert_int_equal(cc->auth_method, AUTH_CLIENT_SECRET_POST);
-	assert_string_equal(cc->grant_type, "urn:ietf:params:oauth:grant-type:jwt-bearer");
+	assert_string_equal(cc->grant_type, "urn:example:params:oauth:grant-type:custom");
 	assert_string_equal(cc->scope, "read write");
 	assert_int_equal(cc->scope_separator, SCOPE_SEP_COMMA);
 	assert_int_equal(cc->params.n, 2);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include <cmocka.h>
@@ -19,6 +21,7 @@
 #include "conf.h"
 #include "profile.h"
 #include "request.h"
+#include "xmalloc.h"
 #include "secret.h"
 
 struct fixture {
@@ -251,6 +254,107 @@ test_json_body(void **state)
 		     "body");
 	request_free(req);
 	f->cc.body_format = BODY_FORM;
+}
+
+/* path (mode 0600) holding text; the caller unlinks it. */
+static void
+write_private(const char *path, const char *text)
+{
+	FILE *fp;
+
+	unlink(path);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fchmod(fileno(fp), 0600), 0);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void
+test_grant_token_files(void **state)
+{
+	struct fixture *f = *state;
+	struct token_request *req;
+	char dir[] = "/tmp/test_request.XXXXXX", *jwt, *subject, *actor, *cause;
+
+	assert_non_null(mkdtemp(dir));
+	jwt = xasprintf("%s/jwt", dir);
+	subject = xasprintf("%s/subject", dir);
+	actor = xasprintf("%s/actor", dir);
+	write_private(jwt, "eyJ.a.b\n");
+	write_private(subject, "subj-token\n");
+	write_private(actor, "act-token");
+
+	/* jwt-bearer (RFC 7523 2.1): the assertion from its file. */
+	f->cc.auth_method = AUTH_NONE;
+	f->cc.client_id = NULL;
+	f->cc.grant_type = REQUEST_GRANT_JWT_BEARER;
+	f->cc.assertion_file = jwt;
+	req = build(&f->cc, NULL);
+	check_secret(req->body,
+		     "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+		     "&assertion=eyJ.a.b",
+		     "body");
+	request_free(req);
+
+	/* Token exchange (RFC 8693 2.1): subject, its type, actor, requested type. */
+	f->cc.grant_type = REQUEST_GRANT_TOKEN_EXCHANGE;
+	f->cc.subject_token_file = subject;
+	f->cc.actor_token_file = actor;
+	f->cc.actor_token_type = "urn:ietf:params:oauth:token-type:access_token";
+	f->cc.requested_token_type = "urn:ietf:params:oauth:token-type:access_token";
+	f->cc.audience = "billing";
+	req = build(&f->cc, NULL);
+	check_secret(req->body,
+		     "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange"
+		     "&audience=billing"
+		     "&subject_token=subj-token"
+		     "&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt"
+		     "&actor_token=act-token"
+		     "&actor_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"
+		     "&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token",
+		     "body");
+	request_free(req);
+
+	/* Read at every request: a rotated file is what goes next. */
+	write_private(subject, "rotated");
+	f->cc.actor_token_file = NULL;
+	f->cc.requested_token_type = NULL;
+	f->cc.audience = NULL;
+	req = build(&f->cc, NULL);
+	check_secret(req->body,
+		     "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange"
+		     "&subject_token=rotated"
+		     "&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt",
+		     "body");
+	request_free(req);
+
+	/* Gone: the request fails, naming the key and the file. */
+	unlink(subject);
+	{
+		struct request_opts o;
+
+		cause = NULL;
+		req = NULL;
+		conf_request_opts(&f->cc, &o);
+		assert_int_equal(request_build(&o, NULL, &req, &cause), -ENOENT);
+		assert_null(req);
+	}
+	assert_non_null(strstr(cause, "subject_token_file"));
+	assert_non_null(strstr(cause, subject));
+	assert_non_null(strstr(cause, "No such file"));
+	free(cause);
+
+	unlink(jwt);
+	unlink(actor);
+	rmdir(dir);
+	free(jwt);
+	free(subject);
+	free(actor);
+	f->cc.grant_type = "client_credentials";
+	f->cc.subject_token_file = NULL;
+	f->cc.assertion_file = NULL;
+	f->cc.actor_token_type = NULL;
 }
 
 static void
@@ -592,6 +696,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_client_secret_basic_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audience_resource, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_token_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_secret_post, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_none, setup, teardown),
