@@ -4,9 +4,12 @@
  * found where, the lifetime and hints for the usual mistakes.  Never the
  * token.
  */
+#include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 
 #include <event2/event.h>
@@ -224,6 +227,25 @@ diag_assertion(const struct cred_conf *cc, const struct token_request *req, FILE
 	}
 }
 
+/* A token file a grant reads at every request: which, and how old. */
+static void
+diag_grant_file(const char *what, const char *path, FILE *out)
+{
+	struct stat st;
+	char age[32];
+	int64_t ms;
+
+	if (path == NULL)
+		return;
+	if (stat(path, &st) < 0) {
+		fprintf(out, "%-13s %s: %s\n", what, path, strerror(errno));
+		return;
+	}
+	ms = timeutil_wall_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+	fprintf(out, "%-13s read from %s, modified %s ago\n", what, path,
+		duration_format(ms > 0 ? ms : 0, age, sizeof(age)));
+}
+
 int
 diag_run(const struct conf *conf, const char *name, FILE *out)
 {
@@ -249,6 +271,12 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 	fprintf(out, "request:      POST %s\n", req->url);
 	fprintf(out, "auth:         %s\n", req->auth_desc ? req->auth_desc : "?");
 	diag_assertion(cc, req, out);
+	if (cc->grant_type != NULL && strcmp(cc->grant_type, REQUEST_GRANT_JWT_BEARER) == 0)
+		diag_grant_file("grant:", cc->assertion_file, out);
+	if (cc->grant_type != NULL && strcmp(cc->grant_type, REQUEST_GRANT_TOKEN_EXCHANGE) == 0) {
+		diag_grant_file("subject:", cc->subject_token_file, out);
+		diag_grant_file("actor:", cc->actor_token_file, out);
+	}
 	if (!cc->tls_verify)
 		fprintf(out, "warning:      tls_verify = no: the server is not authenticated\n");
 	d.base = event_base_new();

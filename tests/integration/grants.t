@@ -6,7 +6,7 @@
 # neither token shows in the daemon's log.
 . "$(dirname "$0")/lib.sh"
 
-plan 9
+plan 10
 idp_start --lifetime 3600 --grant-type '*'
 SUBJECT=subject-$RANDOM$RANDOM$RANDOM
 JWT=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4$RANDOM$RANDOM.
@@ -46,7 +46,10 @@ like "$stats" '"requested_token_type": *"urn:ietf:params:oauth:token-type:access
 is $? 0 "jwt-bearer: a token"
 like "$(idp /stats)" '"grant_type": *"urn:ietf:params:oauth:grant-type:jwt-bearer"' "with the grant type"
 tbd_stop
+"$TBD" -c "$T_DIR/tb.conf" --test exch >"$T_DIR/test.out" 2>&1
+like "$(cat "$T_DIR/test.out")" "subject: +read from $T_DIR/subject, modified [0-9a-z]+ ago" \
+	"--test says which subject token file was read, and its age"
 found=0
-grep -qF -- "$SUBJECT" "$T_DIR/daemon.log" && found=1
+grep -qF -- "$SUBJECT" "$T_DIR/daemon.log" "$T_DIR/test.out" && found=1
 grep -qF -- "$JWT" "$T_DIR/daemon.log" && found=1
-is "$found" 0 "neither the subject token nor the assertion is in the daemon's log"
+is "$found" 0 "neither the subject token nor the assertion is in the daemon's log or --test"
