@@ -64,7 +64,6 @@ struct proxy {
 	struct listen *ls;
 	LIST_HEAD(, proxy_req) reqs;
 	unsigned active;
-	uint64_t requests;
 	int last_status;
 	int64_t last_forced_ms; /* the last renewal it asked for (monotonic) */
 	struct metrics_proxy_stats stats;
@@ -171,6 +170,14 @@ proxy_log_access(const struct proxy *p, const struct listen_peer *peer, const ch
 	free(unit);
 }
 
+/* An answer with status went to a client of p (or was cut off). */
+static void
+proxy_count_answer(struct proxy *p, int status)
+{
+	p->last_status = status;
+	metrics_proxy_count(&p->stats, status);
+}
+
 /* Counts an answer that went out (or was cut off) and logs it if asked. */
 static void
 proxy_account(struct proxy_req *pr, int status)
@@ -178,9 +185,7 @@ proxy_account(struct proxy_req *pr, int status)
 	struct proxy *p = pr->p;
 	const struct conf *conf = p->ctx->conf;
 
-	p->requests++;
-	p->last_status = status;
-	metrics_proxy_count(&p->stats, status);
+	proxy_count_answer(p, status);
 	if (conf != NULL && conf->daemon.log_access && pr->peer != NULL)
 		proxy_log_access(p, pr->peer, pr->method, pr->path, status, pr->start_us);
 }
@@ -297,9 +302,7 @@ static void
 proxy_reject(struct proxy *p, struct evhttp_request *req, const struct listen_peer *peer,
 	     int status, const char *code, const char *msg)
 {
-	p->requests++;
-	p->last_status = status;
-	metrics_proxy_count(&p->stats, status);
+	proxy_count_answer(p, status);
 	if (peer != NULL && p->ctx->conf->daemon.log_access) {
 		const char *uri = evhttp_request_get_uri(req);
 		char *path = uri != NULL ? xstrndup(uri, strcspn(uri, "?")) : NULL;
@@ -880,10 +883,23 @@ proxy_adopted_fd(struct proxy_ctx *ctx, const char *name)
 }
 
 static void
-proxy_listen_opts(const struct proxy_conf *pc, const char *what, struct listen_opts *o)
+proxy_count_refused(void *arg)
 {
+	proxy_count_answer(arg, 503);
+}
+
+/*
+ * p's listener settings: its own, with [daemon]'s idle limit and per-uid
+ * cap (never above its max_clients); o->what points into p (listen copies
+ * it).
+ */
+static void
+proxy_apply_opts(struct proxy *p, const struct daemon_conf *dc, struct listen_opts *o)
+{
+	const struct proxy_conf *pc = p->pc;
+
 	*o = (struct listen_opts){
-		.what = what,
+		.what = p->what,
 		.path = pc->listen_unix ? pc->listen : NULL,
 		.tcp_host = pc->listen_host,
 		.tcp_port = pc->listen_port,
@@ -891,33 +907,14 @@ proxy_listen_opts(const struct proxy_conf *pc, const char *what, struct listen_o
 		.group_set = pc->socket_group_set,
 		.group = pc->socket_group,
 		.max_clients = pc->max_clients,
-		.max_clients_per_uid = pc->max_clients,
+		.max_clients_per_uid = dc->max_clients_per_uid < pc->max_clients ?
+					       dc->max_clients_per_uid :
+					       pc->max_clients,
 		.fd_cap = pc->max_clients,
-		.client_timeout_ms = 30 * 1000,
+		.client_timeout_ms = dc->client_timeout_ms,
+		.refused = proxy_count_refused,
+		.refused_arg = p,
 	};
-}
-
-static void
-proxy_count_refused(void *arg)
-{
-	struct proxy *p = arg;
-
-	p->requests++;
-	p->last_status = 503;
-	metrics_proxy_count(&p->stats, 503);
-}
-
-/* p's listener settings; o->what points into p (listen copies it). */
-static void
-proxy_apply_opts(struct proxy *p, const struct daemon_conf *dc, struct listen_opts *o)
-{
-	proxy_listen_opts(p->pc, p->what, o);
-	o->client_timeout_ms = dc->client_timeout_ms;
-	o->max_clients_per_uid = dc->max_clients_per_uid < p->pc->max_clients ?
-					 dc->max_clients_per_uid :
-					 p->pc->max_clients;
-	o->refused = proxy_count_refused;
-	o->refused_arg = p;
 }
 
 /* A new proxy for pc, listening; NULL (logged) when it cannot listen. */
@@ -1107,9 +1104,13 @@ proxy_ctx_active(const struct proxy_ctx *ctx)
 void
 proxy_info(const struct proxy *p, struct proxy_info *ret)
 {
+	uint64_t requests = 0;
+
+	for (size_t i = 0; i < METRICS_STATUS_END; i++)
+		requests += p->stats.requests[i];
 	*ret = (struct proxy_info){
 		.conf = p->pc,
-		.requests = p->requests,
+		.requests = requests,
 		.retries = p->stats.retries,
 		.last_status = p->last_status,
 		.active = p->active,
