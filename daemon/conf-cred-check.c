@@ -234,6 +234,19 @@ cred_check_grant_files(struct cred_build *b)
 	    !b->key_failed[CK_ASSERTION_FILE])
 		conf_error(b->ld, b->sect->file, b->sect->line,
 			   "assertion_file: required by grant_type %s", g);
+	if (strcmp(g, REQUEST_GRANT_REFRESH_TOKEN) == 0 && cc->refresh_token_file == NULL &&
+	    !b->key_failed[CK_REFRESH_TOKEN_FILE])
+		conf_error(b->ld, b->sect->file, b->sect->line,
+			   "refresh_token_file: required by grant_type %s (the first refresh "
+			   "token; the rotated ones are kept in state_dir)", g);
+	if (strcmp(g, REQUEST_GRANT_REFRESH_TOKEN) != 0 && cc->refresh_token_file != NULL) {
+		unsigned file, line;
+
+		cred_where(b, CK_REFRESH_TOKEN_FILE, &file, &line);
+		conf_error(b->ld, file, line,
+			   "refresh_token_file: only used by grant_type refresh_token (this "
+			   "credential's is %s)", g);
+	}
 	if (strcmp(g, REQUEST_GRANT_TOKEN_EXCHANGE) == 0 && cc->subject_token_file == NULL &&
 	    !b->key_failed[CK_SUBJECT_TOKEN_FILE])
 		conf_error(b->ld, b->sect->file, b->sect->line,

@@ -22,6 +22,7 @@
 #include "profile.h"
 #include "safedir.h"
 #include "secret.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define CONF_API_VERSION_MAX 32
@@ -333,6 +334,45 @@ cred_set_secret_file(struct cred_build *b, const struct cred_key *k, const char 
 	return 0;
 }
 
+/*
+ * The first refresh token, read now like a secret file; its path stays for
+ * messages ("put a new one in ...") and its mtime decides, at each renewal,
+ * whether it is newer than the one kept in state_dir.
+ */
+static int
+cred_set_refresh_token_file(struct cred_build *b, const struct cred_key *k, const char *key,
+			    const char *v, char **cause)
+{
+	struct cred_conf *cc = b->cc;
+	_cleanup_free_ char *path = NULL;
+	struct secret *s = NULL;
+	struct stat st;
+
+	if (conf_value_path(v, &path, cause) < 0)
+		return -EINVAL;
+	if (conf_value_secret_file(path, &s, cause) < 0)
+		return -EINVAL;
+	/* The file just read: what changed it after the read is seen at the next reload. */
+	if (stat(path, &st) < 0) {
+		*cause = xasprintf("cannot stat %s: %s", path, strerror(errno));
+		secret_free(s);
+		return -EINVAL;
+	}
+	if (!text_printable(s->data, s->len)) {
+		*cause = xasprintf("%s holds control characters (one refresh token, alone on its "
+				   "line)",
+				   path);
+		secret_free(s);
+		return -EINVAL;
+	}
+	secret_free(cc->refresh_token);
+	cc->refresh_token = s;
+	cc->refresh_token_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	free(cc->refresh_token_file);
+	cc->refresh_token_file = TAKE_PTR(path);
+	return 0;
+}
+
 /* ca_file, client_cert: readable regular files; client_key also private. */
 static int
 cred_set_file(struct cred_build *b, const struct cred_key *k, const char *key,
@@ -582,6 +622,7 @@ const struct cred_key conf_cred_keys[CK_COUNT] = {
 	   .names = body_format_names),
 	CK(CK_ASSERTION_FILE, "assertion_file", cred_set_file, .off = CK_OFF(assertion_file),
 	   .private = true),
+	CK(CK_REFRESH_TOKEN_FILE, "refresh_token_file", cred_set_refresh_token_file),
 	CK(CK_SUBJECT_TOKEN_FILE, "subject_token_file", cred_set_file,
 	   .off = CK_OFF(subject_token_file), .private = true),
 	CK(CK_SUBJECT_TOKEN_TYPE, "subject_token_type", cred_set_string,
@@ -768,6 +809,8 @@ conf_cred_free(struct cred_conf *cc)
 	free(cc->assertion_audience);
 	free(cc->client_assertion_file);
 	free(cc->assertion_file);
+	free(cc->refresh_token_file);
+	secret_free(cc->refresh_token);
 	free(cc->subject_token_file);
 	free(cc->subject_token_type);
 	free(cc->actor_token_file);

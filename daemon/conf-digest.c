@@ -131,6 +131,8 @@ conf_digest_cred(struct cred_conf *cc)
 	conf_digest_str(md, "resource", cc->resource);
 	conf_digest_int(md, "body_format", cc->body_format);
 	conf_digest_str(md, "assertion_file", cc->assertion_file);
+	conf_digest_str(md, "refresh_token_file", cc->refresh_token_file);
+	conf_digest_secret(md, "refresh_token", cc->refresh_token);
 	conf_digest_str(md, "subject_token_file", cc->subject_token_file);
 	conf_digest_str(md, "subject_token_type", cc->subject_token_type);
 	conf_digest_str(md, "actor_token_file", cc->actor_token_file);
@@ -252,6 +254,8 @@ conf_token_fingerprint(const struct cred_conf *cc, char out[65])
 	/* Whose token is exchanged, or asserted: the same. */
 	if (cc->assertion_file != NULL)
 		conf_digest_str(ctx, "assertion_file", cc->assertion_file);
+	if (cc->refresh_token_file != NULL)
+		conf_digest_str(ctx, "refresh_token_file", cc->refresh_token_file);
 	if (cc->subject_token_file != NULL)
 		conf_digest_str(ctx, "subject_token_file", cc->subject_token_file);
 	if (cc->actor_token_file != NULL)

@@ -334,6 +334,7 @@ conf_request_opts(const struct cred_conf *cc, struct request_opts *ret)
 		.resource = cc->resource,
 		.body_format = cc->body_format,
 		.assertion_file = cc->assertion_file,
+		.refresh_token = cc->refresh_token,
 		.subject_token_file = cc->subject_token_file,
 		.subject_token_type = cc->subject_token_type,
 		.actor_token_file = cc->actor_token_file,

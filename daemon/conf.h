@@ -48,6 +48,10 @@ struct cred_conf {
 	char *resource; /* RFC 8707 resource URIs, space-separated; or NULL */
 	enum body_format body_format;
 	char *assertion_file;	   /* jwt-bearer grant: the JWT, read at every request */
+	/* refresh_token grant: the first refresh token, read at load, and its file's mtime */
+	char *refresh_token_file;
+	struct secret *refresh_token;
+	int64_t refresh_token_mtime_ns;
 	char *subject_token_file;  /* token exchange (RFC 8693), read at every request */
 	char *subject_token_type;
 	char *actor_token_file;

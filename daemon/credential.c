@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "credential.h"
@@ -57,6 +58,11 @@ struct credential {
 	char *sink_error; /* the last sink write failed: why */
 	uint64_t generation; /* of the newest token installed */
 	struct credential_waiters waiters;
+	/* grant_type refresh_token */
+	int refresh_lock;		 /* held while an attempt runs, else -1 */
+	bool refresh_from_state;	 /* the token spent came from state_dir */
+	struct secret *refresh_unsaved;	 /* a rotated token state_dir did not take */
+	bool settings_changed;		 /* reloaded while its refresh was in flight */
 };
 
 struct credential_ctx {
@@ -68,6 +74,11 @@ struct credential_ctx {
 	struct credential **creds; /* sorted by name */
 	size_t n;
 	size_t waiters;
+	size_t refreshing; /* refresh_token grants in flight */
+	/* Stopping: no new attempt starts; told when no refresh is in flight. */
+	bool stopping;
+	void (*drained)(void *arg);
+	void *drained_arg;
 };
 
 static void credential_attempt(struct credential *c);
@@ -331,6 +342,13 @@ credential_schedule(struct credential *c, int64_t due_mono_ms)
 	renew_set(c->ctx->renew, &c->due, due_mono_ms);
 }
 
+/* How a failed attempt is retried, and whether its message says what to do. */
+enum credential_failure {
+	FAIL_TRANSIENT,	 /* the backoff from its start */
+	FAIL_PERMANENT,	 /* the slow end of the backoff */
+	FAIL_ADVISED,	 /* the same; the message already says what to change */
+};
+
 /*
  * Records why the last attempt failed.  A permanent failure says so: it is
  * retried at the slow end of the backoff, and only a change (the
@@ -338,14 +356,14 @@ credential_schedule(struct credential *c, int64_t due_mono_ms)
  */
 static void
 credential_set_error(struct credential *c, long status, const char *error, const char *message,
-		     bool permanent)
+		     enum credential_failure how)
 {
 	free(c->last_error);
 	free(c->upstream_error);
-	c->last_error = permanent ? xasprintf("%s (this will not fix itself: change the "
-					      "configuration or the client at the upstream, then "
-					      "reload)", message) :
-				    xstrdup(message);
+	c->last_error = how == FAIL_PERMANENT ?
+				xasprintf("%s (this will not fix itself: change the configuration or "
+					  "the client at the upstream, then reload)", message) :
+				xstrdup(message);
 	c->upstream_error = error != NULL ? xstrdup(error) : NULL;
 	c->upstream_status = status;
 }
@@ -353,14 +371,14 @@ credential_set_error(struct credential *c, long status, const char *error, const
 /* An attempt failed: record why, back off, tell the waiters. */
 static void
 credential_failed(struct credential *c, long status, const char *error, const char *message,
-		  bool permanent, const char *retry_after)
+		  enum credential_failure how, const char *retry_after)
 {
 	int64_t now = timeutil_mono_ms(), retry_after_ms = -1, usable_left = -1, delay;
 	char buf[32];
 
 	c->consecutive_failures++;
 	c->failures++;
-	credential_set_error(c, status, error, message, permanent);
+	credential_set_error(c, status, error, message, how);
 	if (retry_after != NULL &&
 	    renew_parse_retry_after(retry_after, timeutil_wall_ms(), &retry_after_ms) == 0)
 		c->retry_after_until_mono_ms = now + retry_after_ms;
@@ -368,7 +386,7 @@ credential_failed(struct credential *c, long status, const char *error, const ch
 	if (c->token != NULL)
 		usable_left = c->token->expires_mono_ms - credential_min_valid(c, c->token) - now;
 	delay = renew_retry_delay(c->consecutive_failures, c->conf->backoff_min_ms,
-				  c->conf->backoff_max_ms, permanent, usable_left, retry_after_ms,
+				  c->conf->backoff_max_ms, how != FAIL_TRANSIENT, usable_left, retry_after_ms,
 				  arc4random());
 	credential_schedule(c, now + delay);
 	credential_log(c, LOG_WARNING, NULL, status, "renewal failed: %s; next attempt in %s%s",
@@ -397,7 +415,7 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 				      (long long)((now - c->attempt_mono_ms) / 1000));
 
 		token_free(t);
-		credential_failed(c, 200, NULL, msg, false, NULL);
+		credential_failed(c, 200, NULL, msg, FAIL_TRANSIENT, NULL);
 		free(msg);
 		return;
 	}
@@ -428,6 +446,141 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 	credential_wake(c, false);
 }
 
+static bool
+credential_refresh_grant(const struct credential *c)
+{
+	return c->conf->grant_type != NULL &&
+	       strcmp(c->conf->grant_type, REQUEST_GRANT_REFRESH_TOKEN) == 0;
+}
+
+/*
+ * Before a refresh_token grant's attempt: takes the refresh lock (a
+ * --test beside the daemon must not spend the same token at once) and
+ * picks the token to spend: one that state_dir could not take last time,
+ * else the newer of state_dir's and refresh_token_file's.  The lock is held
+ * until credential_refresh_end.  0 with *ret (caller frees), or -errno
+ * with *cause.
+ */
+static int
+credential_refresh_begin(struct credential *c, struct secret **ret, char **cause)
+{
+	const char *dir = c->ctx->conf->daemon.state_dir;
+	char *why = NULL;
+	int fd = store_lock_refresh(dir, c->conf->name, cause);
+
+	if (fd < 0)
+		return fd;
+	if (c->refresh_unsaved != NULL) {
+		/* The newest there is: spend it whether or not state_dir takes it now. */
+		if (store_save_refresh(dir, c->conf->name, c->refresh_unsaved, &why) == 0) {
+			credential_log(c, LOG_NOTICE, NULL, 0, "the rotated refresh token is now "
+							     "kept in state_dir");
+			c->refresh_from_state = true;
+			*ret = TAKE_PTR(c->refresh_unsaved);
+		} else {
+			*ret = secret_dup(c->refresh_unsaved);
+		}
+		free(why);
+	} else {
+		int r = store_pick_refresh(dir, c->conf->name, c->conf->refresh_token,
+					   c->conf->refresh_token_mtime_ns, ret,
+					   &c->refresh_from_state, cause);
+
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+	}
+	c->refresh_lock = fd;
+	c->ctx->refreshing++;
+	return 0;
+}
+
+/* Tells a stopping daemon when no refresh is in flight any more. */
+static void
+credential_ctx_check_drained(struct credential_ctx *ctx)
+{
+	void (*cb)(void *) = ctx->drained;
+
+	if (!ctx->stopping || cb == NULL || ctx->refreshing > 0)
+		return;
+	ctx->drained = NULL;
+	cb(ctx->drained_arg);
+}
+
+/* After a refresh_token grant's attempt: lets go of the lock. */
+static void
+credential_refresh_end(struct credential *c)
+{
+	if (c->refresh_lock < 0)
+		return;
+	close(c->refresh_lock);
+	c->refresh_lock = -1;
+	c->ctx->refreshing--;
+	credential_ctx_check_drained(c->ctx);
+}
+
+/*
+ * Keeps the refresh token an answer rotated to, before its access token
+ * is served: lose it and the credential is locked out (the old one is
+ * spent, and spending it again makes servers revoke the whole family).
+ * When state_dir does not take it, it stays in memory for the next
+ * attempt, and the failure says so.  0, or -errno with *cause.
+ */
+static int
+credential_refresh_keep(struct credential *c, struct token_response *tr, char **cause)
+{
+	char *why = NULL;
+	int r;
+
+	secret_free(c->refresh_unsaved);
+	c->refresh_unsaved = NULL;
+	r = store_save_refresh(c->ctx->conf->daemon.state_dir, c->conf->name, tr->refresh_token,
+			       &why);
+	if (r == 0) {
+		c->refresh_from_state = true;
+		credential_log(c, LOG_DEBUG, NULL, 0, "rotated refresh token kept in state_dir");
+		return 0;
+	}
+	c->refresh_unsaved = TAKE_PTR(tr->refresh_token);
+	*cause = xasprintf("cannot keep the rotated refresh token: %s (it is held in memory for "
+			   "the next renewal, and lost if the daemon stops: fix state_dir)",
+			   why);
+	free(why);
+	return r;
+}
+
+/*
+ * The failure of a refresh_token grant the server refused: which token,
+ * and what to do.  NULL for any other failure.
+ */
+static char *
+credential_refresh_refused(const struct credential *c, const struct response_error *err)
+{
+	if (!credential_refresh_grant(c) || err->error == NULL ||
+	    strcmp(err->error, "invalid_grant") != 0)
+		return NULL;
+	return xasprintf("%s: the refresh token %s was refused; put a new one in %s and reload",
+			 err->message != NULL ? err->message : "invalid_grant",
+			 c->refresh_from_state ? "kept in state_dir" : "from refresh_token_file",
+			 c->conf->refresh_token_file);
+}
+
+/*
+ * After a refresh that was in flight when the settings changed: its
+ * answer was only good for the rotated refresh token it carried.  Starts
+ * over with the new settings; returns whether that was the case.
+ */
+static bool
+credential_refresh_stale(struct credential *c)
+{
+	if (!c->settings_changed)
+		return false;
+	c->settings_changed = false;
+	credential_schedule(c, timeutil_mono_ms());
+	return true;
+}
+
 static void
 credential_http_done_cb(struct http_result *res, void *arg)
 {
@@ -435,37 +588,63 @@ credential_http_done_cb(struct http_result *res, void *arg)
 	struct credential *c = arg;
 	struct token_response *tr = NULL;
 	struct response_error err = { 0 };
-	char *msg;
+	char *msg = NULL;
+	int r;
 
 	c->transfer = NULL;
 	metrics_count_upstream(c->ctx->metrics, res->duration_ms);
+	if (res->error != NULL || res->body_too_large) {
+		credential_refresh_end(c);
+		if (credential_refresh_stale(c))
+			return;
+	}
 	if (res->error != NULL && !res->body_too_large) {
 		/* Cut off mid-answer (a timeout after the status line) is no answer either. */
 		if (res->status != 0)
 			msg = xasprintf("HTTP %ld, then: %s", res->status, res->error);
 		else
 			msg = xstrdup(res->error);
-		credential_failed(c, res->status, NULL, msg, false, res->retry_after);
+		credential_failed(c, res->status, NULL, msg, FAIL_TRANSIENT, res->retry_after);
 		free(msg);
 		return;
 	}
 	if (res->body_too_large) {
 		msg = xasprintf("HTTP %ld: response body larger than %d bytes", res->status,
 				TOKEN_BODY_MAX);
-		credential_failed(c, res->status, NULL, msg, false, res->retry_after);
+		credential_failed(c, res->status, NULL, msg, FAIL_TRANSIENT, res->retry_after);
 		free(msg);
 		return;
 	}
 	conf_response_opts(c->conf, &ro);
 	if (response_parse(&ro, res->status, res->content_type, res->body->data,
 			   res->body->len, timeutil_wall_ms(), &tr, &err) < 0) {
-		credential_failed(c, res->status, err.text != NULL ? err.text : err.error,
-				  err.message != NULL ? err.message : "invalid response",
-				  err.permanent, res->retry_after);
+		credential_refresh_end(c);
+		msg = credential_refresh_refused(c, &err);
+		if (!credential_refresh_stale(c))
+			credential_failed(c, res->status, err.text != NULL ? err.text : err.error,
+					  msg != NULL		  ? msg :
+					  err.message != NULL ? err.message :
+								"invalid response",
+					  msg != NULL	    ? FAIL_ADVISED :
+					  err.permanent ? FAIL_PERMANENT :
+							  FAIL_TRANSIENT,
+					  res->retry_after);
+		free(msg);
 		response_error_clear(&err);
 		return;
 	}
-	credential_succeeded(c, tr);
+	r = 0;
+	if (credential_refresh_grant(c) && tr->refresh_token != NULL)
+		r = credential_refresh_keep(c, tr, &msg);
+	credential_refresh_end(c);
+	if (credential_refresh_stale(c)) {
+		free(msg);
+	} else if (r < 0) {
+		credential_failed(c, res->status, NULL, msg, FAIL_TRANSIENT, NULL);
+		free(msg);
+	} else {
+		credential_succeeded(c, tr);
+	}
 	response_free(tr);
 }
 
@@ -475,11 +654,13 @@ credential_attempt(struct credential *c)
 {
 	struct token_request *req = NULL;
 	const struct secret *current = NULL;
+	struct secret *rt = NULL;
 	struct request_opts qo;
 	struct http_opts ho;
 	char *cause = NULL;
+	int r;
 
-	if (c->transfer != NULL)
+	if (c->transfer != NULL || c->ctx->stopping)
 		return;
 	credential_expire(c);
 	renew_cancel(c->ctx->renew, &c->due);
@@ -488,8 +669,18 @@ credential_attempt(struct credential *c)
 	if (c->token != NULL)
 		current = c->token->access_token;
 	conf_request_opts(c->conf, &qo);
-	if (request_build(&qo, current, &req, &cause) < 0) {
-		credential_failed(c, 0, NULL, cause, false, NULL);
+	if (credential_refresh_grant(c) && credential_refresh_begin(c, &rt, &cause) < 0) {
+		credential_failed(c, 0, NULL, cause, FAIL_TRANSIENT, NULL);
+		free(cause);
+		return;
+	}
+	if (rt != NULL)
+		qo.refresh_token = rt;
+	r = request_build(&qo, current, &req, &cause);
+	secret_free(rt);
+	if (r < 0) {
+		credential_refresh_end(c);
+		credential_failed(c, 0, NULL, cause, FAIL_TRANSIENT, NULL);
 		free(cause);
 		return;
 	}
@@ -500,7 +691,8 @@ credential_attempt(struct credential *c)
 	conf_http_opts(c->conf, &ho);
 	c->transfer = http_start(c->ctx->http, &ho, req, credential_http_done_cb, c, &cause);
 	if (c->transfer == NULL) {
-		credential_failed(c, 0, NULL, cause, false, NULL);
+		credential_refresh_end(c);
+		credential_failed(c, 0, NULL, cause, FAIL_TRANSIENT, NULL);
 		free(cause);
 	}
 }
@@ -729,6 +921,7 @@ credential_new(struct credential_ctx *ctx, const struct cred_conf *cc)
 	c->due.fire = credential_due_cb;
 	c->expiry.fire = credential_expiry_cb;
 	c->last_success_mono_ms = -1;
+	c->refresh_lock = -1;
 	TAILQ_INIT(&c->waiters);
 	return c;
 }
@@ -740,10 +933,12 @@ credential_free(struct credential *c)
 		return NULL;
 	if (c->transfer != NULL)
 		http_cancel(c->transfer);
+	credential_refresh_end(c);
 	renew_cancel(c->ctx->renew, &c->due);
 	renew_cancel(c->ctx->renew, &c->expiry);
 	credential_wake(c, true);
 	token_free(c->token);
+	secret_free(c->refresh_unsaved);
 	free(c->last_error);
 	free(c->upstream_error);
 	free(c->sink_error);
@@ -826,10 +1021,17 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 			credential_start(c, now);
 			added++;
 		} else if (strcmp(c->conf->digest, cc->digest) != 0) {
-			/* Its token came from other settings: renew now, keep the waiters. */
-			if (c->transfer != NULL)
+			/*
+			 * Its token came from other settings: renew now, keep the
+			 * waiters.  A refresh in flight runs to its end, since the
+			 * token it spent may have been rotated already.
+			 */
+			if (c->transfer != NULL && c->refresh_lock >= 0) {
+				c->settings_changed = true;
+			} else if (c->transfer != NULL) {
 				http_cancel(c->transfer);
-			c->transfer = NULL;
+				c->transfer = NULL;
+			}
 			credential_drop_token(c);
 			c->conf = cc;
 			free(c->sink_error);
@@ -875,6 +1077,21 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 	qsort(ctx->creds, ctx->n, sizeof(*ctx->creds), credential_cmp);
 	log_notice("configuration reloaded: %zu credentials (%zu added, %zu changed, %zu removed, "
 		   "%zu unchanged)", ctx->n, added, changed, removed, kept);
+}
+
+void
+credential_ctx_shutdown(struct credential_ctx *ctx, void (*drained)(void *arg), void *arg)
+{
+	ctx->stopping = true;
+	ctx->drained = drained;
+	ctx->drained_arg = arg;
+	credential_ctx_check_drained(ctx);
+}
+
+size_t
+credential_ctx_refreshing(const struct credential_ctx *ctx)
+{
+	return ctx->refreshing;
 }
 
 struct credential *

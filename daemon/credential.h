@@ -59,6 +59,15 @@ void credential_ctx_load(struct credential_ctx *ctx, const struct conf *conf);
  * ones start.  Logs what changed.  The old conf may be freed afterwards.
  */
 void credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf);
+/*
+ * The daemon stops: no attempt starts any more, and drained(arg) is called
+ * once no refresh_token grant is in flight (at once when none is): the
+ * rotated refresh token such an answer carries must not be lost.  Other
+ * attempts are cancelled when the set is freed.
+ */
+void credential_ctx_shutdown(struct credential_ctx *ctx, void (*drained)(void *arg), void *arg);
+/* refresh_token grants in flight. */
+size_t credential_ctx_refreshing(const struct credential_ctx *ctx);
 struct credential *credential_lookup(struct credential_ctx *ctx, const char *name);
 size_t credential_count(const struct credential_ctx *ctx);
 struct credential *credential_at(struct credential_ctx *ctx, size_t i);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -19,15 +20,24 @@
 #include "profile.h"
 #include "request.h"
 #include "response.h"
+#include "store.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
 struct diag {
 	const struct cred_conf *cc;
+	const char *state_dir;
 	FILE *out;
 	int status;
 	struct event_base *base;
+	bool refresh_from_state; /* the refresh token spent came from state_dir */
 };
+
+static bool
+diag_refresh_grant(const struct cred_conf *cc)
+{
+	return cc->grant_type != NULL && strcmp(cc->grant_type, REQUEST_GRANT_REFRESH_TOKEN) == 0;
+}
 
 static const char *const diag_sources[] = {
 	[LIFETIME_EXPIRES_IN] = "the response's expires_in",
@@ -98,6 +108,13 @@ diag_hint(const struct cred_conf *cc, const struct http_result *res, const char 
 				     "answer in time: check timeout, or the server\n");
 		return;
 	}
+	if (error != NULL && strcmp(error, "invalid_grant") == 0 && diag_refresh_grant(cc)) {
+		fprintf(out, "hint:         the refresh token was refused: it was revoked, has "
+			     "expired, or was spent already (a server that sees one used twice "
+			     "revokes them all); get a new one, put it in %s and reload\n",
+			cc->refresh_token_file);
+		return;
+	}
 	if (res->status == 404 && strcmp(cc->profile->name, "xibo") == 0) {
 		const char *base = cc->base_url != NULL ? cc->base_url : "{base_url}";
 
@@ -139,6 +156,31 @@ diag_hint(const struct cred_conf *cc, const struct http_result *res, const char 
 		fprintf(out, "hint:         the answer has no token where expected: check "
 			     "response_format and token_path (now %s)\n", cc->token_path);
 	}
+}
+
+/*
+ * A refresh token the answer rotated to goes to state_dir, where the
+ * daemon reads it before its next renewal: the one --test spent is gone.
+ * Returns false when it could not be kept.
+ */
+static bool
+diag_refresh_keep(struct diag *d, struct token_response *tr)
+{
+	char *cause = NULL;
+
+	if (tr->refresh_token == NULL) {
+		fprintf(d->out, "refresh:      not rotated (the same refresh token stays valid)\n");
+		return true;
+	}
+	if (store_save_refresh(d->state_dir, d->cc->name, tr->refresh_token, &cause) < 0) {
+		fprintf(d->out, "result:       failed: the server rotated the refresh token and it "
+				"cannot be kept: %s\n", cause);
+		free(cause);
+		return false;
+	}
+	fprintf(d->out, "refresh:      rotated; the new refresh token is kept in %s/%s.refresh "
+			"(not shown)\n", d->state_dir, d->cc->name);
+	return true;
 }
 
 static void
@@ -184,6 +226,10 @@ diag_done_cb(struct http_result *res, void *arg)
 		fprintf(d->out, "found:        %s\n", tr->found);
 	fprintf(d->out, "token:        %zu characters, type %s (not shown)\n",
 		tr->token->access_token->len, tr->token->token_type);
+	if (diag_refresh_grant(d->cc) && !diag_refresh_keep(d, tr)) {
+		response_free(tr);
+		return;
+	}
 	fprintf(d->out, "lifetime:     %s, from %s\n",
 		duration_format(tr->token->lifetime_ms, life, sizeof(life)),
 		diag_sources[tr->lifetime_source]);
@@ -246,6 +292,49 @@ diag_grant_file(const char *what, const char *path, FILE *out)
 		duration_format(ms > 0 ? ms : 0, age, sizeof(age)));
 }
 
+/*
+ * For a refresh_token grant: takes the refresh lock (the daemon may be
+ * renewing with the same token right now) and picks the token to spend as
+ * the daemon does, saying which.  The lock's fd, or -1 after saying why.
+ */
+static int
+diag_refresh_begin(struct diag *d, struct secret **ret)
+{
+	const struct cred_conf *cc = d->cc;
+	char *cause = NULL, age[32];
+	int64_t ms, mtime;
+	int fd = store_lock_refresh(d->state_dir, cc->name, &cause);
+
+	if (fd < 0) {
+		fprintf(d->out, "result:       cannot use state_dir for the refresh token: %s\n",
+			cause);
+		if (fd != -EWOULDBLOCK)
+			fprintf(d->out, "hint:         run --test as the daemon's user (e.g. runuser "
+					"-u tokenbroker -- tokenbrokerd --test %s)\n", cc->name);
+		free(cause);
+		return -1;
+	}
+	if (store_pick_refresh(d->state_dir, cc->name, cc->refresh_token,
+			       cc->refresh_token_mtime_ns, ret, &d->refresh_from_state, &cause) < 0) {
+		fprintf(d->out, "result:       %s\n", cause);
+		free(cause);
+		close(fd);
+		return -1;
+	}
+	if (d->refresh_from_state && store_refresh_mtime(d->state_dir, cc->name, &mtime) == 0) {
+		ms = timeutil_wall_ms() - mtime / 1000000;
+		fprintf(d->out, "refresh:      the token kept in %s/%s.refresh, rotated %s ago (newer "
+				"than refresh_token_file)\n", d->state_dir, cc->name,
+			duration_format(ms > 0 ? ms : 0, age, sizeof(age)));
+	} else {
+		ms = timeutil_wall_ms() - cc->refresh_token_mtime_ns / 1000000;
+		fprintf(d->out, "refresh:      the token from %s, modified %s ago (state_dir keeps "
+				"none newer)\n", cc->refresh_token_file,
+			duration_format(ms > 0 ? ms : 0, age, sizeof(age)));
+	}
+	return fd;
+}
+
 int
 diag_run(const struct conf *conf, const char *name, FILE *out)
 {
@@ -255,16 +344,29 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 	struct request_opts qo;
 	struct http_opts ho;
 	struct http *h;
+	struct secret *rt = NULL;
 	char *cause = NULL;
+	int lock = -1, r;
 
+	d.state_dir = conf->daemon.state_dir;
 	if (cc == NULL) {
 		fprintf(stderr, "tokenbrokerd: no credential \"%s\" in the configuration\n", name);
 		return EX_NOINPUT;
 	}
 	conf_request_opts(cc, &qo);
-	if (request_build(&qo, NULL, &req, &cause) < 0) {
+	if (diag_refresh_grant(cc)) {
+		lock = diag_refresh_begin(&d, &rt);
+		if (lock < 0)
+			return EX_UNAVAILABLE;
+		qo.refresh_token = rt;
+	}
+	r = request_build(&qo, NULL, &req, &cause);
+	secret_free(rt);
+	if (r < 0) {
 		fprintf(out, "result:       cannot build the request: %s\n", cause);
 		free(cause);
+		if (lock >= 0)
+			close(lock);
 		return EX_UNAVAILABLE;
 	}
 	fprintf(out, "credential:   %s\n", cc->name);
@@ -293,5 +395,7 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 	http_free(h);
 	if (d.base != NULL)
 		event_base_free(d.base);
+	if (lock >= 0)
+		close(lock);
 	return d.status;
 }

@@ -58,6 +58,7 @@ struct main_ctx {
 	struct event *sighup;
 	struct event *status;
 	bool stopping;
+	unsigned draining; /* parts still finishing what is in flight */
 };
 
 static void
@@ -144,13 +145,18 @@ main_status_cb(evutil_socket_t fd, short what, void *arg)
 	sd_status(m->sd, status);
 }
 
-/* Nothing proxied is in flight any more: the answers get a moment to leave. */
+/*
+ * Nothing proxied and no refresh is in flight any more (each tells once):
+ * the answers get a moment to leave.
+ */
 static void
 main_drained_cb(void *arg)
 {
 	struct main_ctx *m = arg;
 	struct timeval grace = timeutil_ms_to_tv(MAIN_STOP_GRACE_MS);
 
+	if (--m->draining > 0)
+		return;
 	event_base_loopexit(m->base, &grace);
 }
 
@@ -158,6 +164,8 @@ static void
 main_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_ctx *m = arg;
+	unsigned proxied = proxy_ctx_active(m->proxies);
+	size_t refreshing = credential_ctx_refreshing(m->creds);
 
 	if (m->stopping)
 		return;
@@ -166,15 +174,23 @@ main_stop_cb(evutil_socket_t sig, short what, void *arg)
 	sd_stopping(m->sd);
 	/* Answer the waiting clients, then give the answers a moment to leave. */
 	api_shutdown(m->api);
-	if (proxy_ctx_active(m->proxies) > 0) {
+	if (proxied > 0 || refreshing > 0) {
 		struct timeval drain = timeutil_ms_to_tv(MAIN_PROXY_DRAIN_MS);
+		char busy[128] = "";
 
-		log_notice("waiting up to %ds for %u proxied request%s", MAIN_PROXY_DRAIN_MS / 1000,
-			   proxy_ctx_active(m->proxies),
-			   proxy_ctx_active(m->proxies) == 1 ? "" : "s");
+		if (proxied > 0)
+			snprintf(busy, sizeof(busy), "%u proxied request%s", proxied,
+				 proxied == 1 ? "" : "s");
+		if (refreshing > 0)
+			snprintf(busy + strlen(busy), sizeof(busy) - strlen(busy),
+				 "%s%zu refresh token renewal%s", proxied > 0 ? " and " : "",
+				 refreshing, refreshing == 1 ? "" : "s");
+		log_notice("waiting up to %ds for %s", MAIN_PROXY_DRAIN_MS / 1000, busy);
 		event_base_loopexit(m->base, &drain);
 	}
+	m->draining = 2;
 	proxy_ctx_shutdown(m->proxies, main_drained_cb, m);
+	credential_ctx_shutdown(m->creds, main_drained_cb, m);
 }
 
 /*

@@ -513,9 +513,10 @@ request_file_field(struct request_body *body, const char *name, const char *file
 }
 
 /*
- * The tokens of other parties that a grant carries, each read from its
- * file now (they rotate): the jwt-bearer grant's assertion (RFC 7523
- * 2.1), token exchange's subject and actor tokens (RFC 8693 2.1).
+ * The tokens a grant carries: the refresh token it spends (RFC 6749 6),
+ * and those of other parties, each read from its file now (they rotate):
+ * the jwt-bearer grant's assertion (RFC 7523 2.1), token exchange's
+ * subject and actor tokens (RFC 8693 2.1).
  */
 static int
 request_grant_tokens(const struct request_opts *o, struct request_body *body, char **cause)
@@ -525,6 +526,16 @@ request_grant_tokens(const struct request_opts *o, struct request_body *body, ch
 
 	if (strcmp(grant, REQUEST_GRANT_JWT_BEARER) == 0 && o->assertion_file != NULL)
 		return request_file_field(body, "assertion", o->assertion_file, cause);
+	if (strcmp(grant, REQUEST_GRANT_REFRESH_TOKEN) == 0) {
+		if (o->refresh_token == NULL) {
+			*cause = xstrdup("grant_type refresh_token: no refresh token (put one in "
+					 "refresh_token_file)");
+			return -EINVAL;
+		}
+		request_body_field(body, "refresh_token", o->refresh_token->data,
+				   o->refresh_token->len);
+		return 0;
+	}
 	if (strcmp(grant, REQUEST_GRANT_TOKEN_EXCHANGE) != 0 || o->subject_token_file == NULL)
 		return 0;
 	if ((r = request_file_field(body, "subject_token", o->subject_token_file, cause)) < 0)

@@ -25,6 +25,7 @@ enum auth_method {
 	AUTH_TLS_CLIENT_AUTH,	/* the TLS client certificate, RFC 8705 */
 };
 
+#define REQUEST_GRANT_REFRESH_TOKEN "refresh_token"
 #define REQUEST_GRANT_JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #define REQUEST_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 #define REQUEST_TOKEN_TYPE_JWT "urn:ietf:params:oauth:token-type:jwt"
@@ -60,6 +61,7 @@ struct request_opts {
 	const char *resource;		    /* space-separated; each a field; or NULL */
 	enum body_format body_format;
 	const char *assertion_file;	    /* jwt-bearer: read at every request */
+	const struct secret *refresh_token; /* refresh_token grant: the one to spend */
 	const char *subject_token_file;	    /* token exchange: read at every request */
 	const char *subject_token_type;	    /* NULL: a JWT */
 	const char *actor_token_file;	    /* or NULL */

@@ -410,6 +410,32 @@ response_scope(const struct response_opts *o, struct response_doc *doc,
 }
 
 /*
+ * A rotated refresh token, when the answer has one.  One that is there but
+ * unusable fails the answer: taking the access token and dropping the
+ * refresh token would lose the only one the server still accepts.
+ */
+static int
+response_refresh_token(struct response_doc *doc, struct token_response *tok, char **ret_msg)
+{
+	struct response_value v = { 0 };
+
+	if (response_doc_value(doc, "/refresh_token", &v) < 0 || v.kind == RV_NONE) {
+		response_doc_value_clear(&v);
+		return 0;
+	}
+	if (v.kind != RV_STRING || v.len == 0 || v.len > TOKEN_BODY_MAX ||
+	    !text_printable(v.text, v.len)) {
+		response_doc_value_clear(&v);
+		*ret_msg = xstrdup("the refresh_token is not a non-empty printable string");
+		return -EINVAL;
+	}
+	tok->refresh_token = secret_new(v.text, v.len);
+	response_doc_value_clear(&v);
+	response_found(&tok->found, "refresh_token", "/refresh_token");
+	return 0;
+}
+
+/*
  * The answer once parsed: an error envelope, or the token and its lifetime.
  * Returns 0 with *ret_tok, or -EINVAL with err filled.
  */
@@ -423,6 +449,7 @@ response_extract(const struct response_opts *o, long status, const char *mt, siz
 	struct response_value v = { 0 };
 	struct token_response *tok;
 	char *text, *msg = NULL, *desc;
+	int r;
 
 	if (token_path == NULL)
 		token_path = "";
@@ -481,6 +508,12 @@ response_extract(const struct response_opts *o, long status, const char *mt, siz
 		return response_fail(err, status, msg);
 	}
 	tok->token->scope = response_scope(o, doc, tok);
+	if (doc->fmt == FMT_JSON && (r = response_refresh_token(doc, tok, &text)) < 0) {
+		response_free(tok);
+		msg = xasprintf("HTTP %ld but %s", status, text);
+		free(text);
+		return response_fail(err, status, msg);
+	}
 	*ret_tok = tok;
 	return 0;
 }
@@ -549,6 +582,7 @@ response_free(struct token_response *tok)
 	if (tok == NULL)
 		return NULL;
 	token_free(tok->token);
+	secret_free(tok->refresh_token);
 	free(tok->found);
 	free(tok);
 	return NULL;

@@ -48,6 +48,8 @@ struct token_response {
 	struct token *token;
 	enum lifetime_source lifetime_source;
 	const char *format;  /* "json" or "xml" */
+	/* A JSON answer's refresh_token (RFC 6749 5.1), printable; or NULL. */
+	struct secret *refresh_token;
 	/* diagnostics: which field was found where (paths) */
 	char *found;	     /* e.g. "access_token at /access_token, expires_in at /expires_in" */
 };

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -240,16 +241,16 @@ store_need_int(struct store_parse *sp, const char *key, int64_t *ret)
 }
 
 /*
- * Checks the whole of buf (len bytes, the file's content) and fills rec.
- * The name and fingerprint are returned for the caller to compare.
+ * Checks the frame every state file shares: "MAGIC VERSION" first, text
+ * only, and a last line "sha256 HEX" over every byte before it.  On
+ * success sp covers the lines between the two.
  */
 static int
-store_parse(const char *buf, size_t len, const char *path, struct token *rec,
-	    char *ret_name, char *ret_fp, char **cause)
+store_frame(struct store_parse *sp, const char *buf, size_t len, const char *magic)
 {
-	struct store_parse sp = { buf, buf + len, path, cause };
-	const char *v, *last;
-	size_t vlen;
+	const char *path = sp->path, *v, *last;
+	char **cause = sp->cause;
+	size_t vlen, mlen = strlen(magic);
 	char sum[65];
 	int r;
 
@@ -261,11 +262,11 @@ store_parse(const char *buf, size_t len, const char *path, struct token *rec,
 		*cause = xasprintf("%s is not a text file", path);
 		return -EINVAL;
 	}
-	if (len < sizeof(STORE_MAGIC) || memcmp(buf, STORE_MAGIC " ", sizeof(STORE_MAGIC)) != 0) {
+	if (len <= mlen || memcmp(buf, magic, mlen) != 0 || buf[mlen] != ' ') {
 		*cause = xasprintf("%s is not a tokenbroker state file", path);
 		return -EINVAL;
 	}
-	if ((r = store_need(&sp, STORE_MAGIC, &v, &vlen)) < 0)
+	if ((r = store_need(sp, magic, &v, &vlen)) < 0)
 		return r;
 	if (vlen != strlen(STORE_VERSION) || memcmp(v, STORE_VERSION, vlen) != 0) {
 		*cause = xasprintf("%s has an unknown format version", path);
@@ -288,16 +289,45 @@ store_parse(const char *buf, size_t len, const char *path, struct token *rec,
 		*cause = xasprintf("%s does not match its checksum (truncated or altered)", path);
 		return -EINVAL;
 	}
-	sp.end = last;
+	sp->end = last;
+	return 0;
+}
 
-	if ((r = store_need(&sp, "name", &v, &vlen)) < 0)
+/* The "name" line, into ret_name (TOKENBROKER_NAME_MAX + 1 bytes). */
+static int
+store_need_name(struct store_parse *sp, char *ret_name)
+{
+	const char *v;
+	size_t vlen;
+	int r;
+
+	if ((r = store_need(sp, "name", &v, &vlen)) < 0)
 		return r;
 	if (vlen == 0 || vlen > TOKENBROKER_NAME_MAX) {
-		*cause = xasprintf("%s: invalid name", path);
+		*sp->cause = xasprintf("%s: invalid name", sp->path);
 		return -EINVAL;
 	}
 	memcpy(ret_name, v, vlen);
 	ret_name[vlen] = '\0';
+	return 0;
+}
+
+/*
+ * Checks the whole of buf (len bytes, the file's content) and fills rec.
+ * The name and fingerprint are returned for the caller to compare.
+ */
+static int
+store_parse(const char *buf, size_t len, const char *path, struct token *rec,
+	    char *ret_name, char *ret_fp, char **cause)
+{
+	struct store_parse sp = { buf, buf + len, path, cause };
+	const char *v;
+	size_t vlen;
+	int r;
+
+	if ((r = store_frame(&sp, buf, len, STORE_MAGIC)) < 0 ||
+	    (r = store_need_name(&sp, ret_name)) < 0)
+		return r;
 	if ((r = store_need(&sp, "fingerprint", &v, &vlen)) < 0)
 		return r;
 	if (!store_is_hex64(v, vlen)) {
@@ -346,35 +376,39 @@ store_stale(int dfd, const char *file, const char *path, char **cause, const cha
 	return -ESTALE;
 }
 
-int
-store_load(const char *dir, const char *name, const char *fingerprint, int64_t now_wall_ms,
-	   int64_t min_left_ms, struct token **ret, char **cause)
+/*
+ * state_dir opened by the safe walk (created with SAFEDIR_CREATE in
+ * flags); path is the file about to be used there, for messages.  The fd,
+ * or -errno with *cause.
+ */
+static int
+store_open_dir(const char *dir, const char *path, unsigned flags, char **cause)
 {
-	_cleanup_free_ char *path = NULL, *file = NULL, *sdcause = NULL;
-	_cleanup_close_ int dfd = -1, fd = -1;
-	struct token *rec = NULL;
-	char fname[TOKENBROKER_NAME_MAX + 1], fp[65];
-	char *buf = NULL;
-	size_t len = 0, size = 0;
+	_cleanup_free_ char *sdcause = NULL;
+	int dfd = safedir_open(dir, flags, &sdcause);
+
+	if (dfd == -ENOENT && !(flags & SAFEDIR_CREATE))
+		*cause = xasprintf("%s does not exist", path);
+	else if (dfd < 0)
+		*cause = xasprintf("state_dir: %s", sdcause);
+	return dfd;
+}
+
+/*
+ * Reads the state file `file` of the directory dfd (path names it in
+ * messages): a regular file, not a link, owned by owner, mode 0600 or
+ * stricter, at most STORE_FILE_MAX bytes.  0 with the content in *ret_buf
+ * (*ret_len bytes in a buffer of *ret_size, which the caller frees with
+ * secret_free_buf), or -errno with *cause.
+ */
+static int
+store_read(int dfd, const char *file, const char *path, uid_t owner, char **ret_buf,
+	   size_t *ret_len, size_t *ret_size, char **cause)
+{
+	_cleanup_close_ int fd = -1;
 	struct stat st;
-	uid_t euid = geteuid();
 	int r;
 
-	if (!tokenbroker_name_valid(name)) {
-		*cause = xstrdup("cannot load a token: invalid credential name");
-		return -EINVAL;
-	}
-	path = store_path(dir, name);
-	file = store_file_name(name);
-	dfd = safedir_open(dir, 0, &sdcause);
-	if (dfd == -ENOENT) {
-		*cause = xasprintf("%s does not exist", path);
-		return dfd;
-	}
-	if (dfd < 0) {
-		*cause = xasprintf("state_dir: %s", sdcause);
-		return dfd;
-	}
 	fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
@@ -395,9 +429,9 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 		*cause = xasprintf("%s is not a regular file; ignored", path);
 		return -EINVAL;
 	}
-	if (st.st_uid != euid) {
+	if (st.st_uid != owner) {
 		*cause = xasprintf("%s is owned by uid %u, not by uid %u; ignored", path,
-				   (unsigned)st.st_uid, (unsigned)euid);
+				   (unsigned)st.st_uid, (unsigned)owner);
 		return -EPERM;
 	}
 	if ((st.st_mode & 077) != 0) {
@@ -409,7 +443,7 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 		*cause = xasprintf("%s is larger than %d bytes; ignored", path, STORE_FILE_MAX);
 		return -EINVAL;
 	}
-	r = secret_read_fd(fd, STORE_FILE_MAX, &buf, &len, &size);
+	r = secret_read_fd(fd, STORE_FILE_MAX, ret_buf, ret_len, ret_size);
 	if (r == -EFBIG) {
 		*cause = xasprintf("%s is larger than %d bytes; ignored", path, STORE_FILE_MAX);
 		return -EINVAL;
@@ -418,6 +452,33 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 		*cause = xasprintf("cannot read %s: %s", path, strerror(-r));
 		return r;
 	}
+	return 0;
+}
+
+int
+store_load(const char *dir, const char *name, const char *fingerprint, int64_t now_wall_ms,
+	   int64_t min_left_ms, struct token **ret, char **cause)
+{
+	_cleanup_free_ char *path = NULL, *file = NULL;
+	_cleanup_close_ int dfd = -1;
+	struct token *rec = NULL;
+	char fname[TOKENBROKER_NAME_MAX + 1], fp[65];
+	char *buf = NULL;
+	size_t len = 0, size = 0;
+	int r;
+
+	if (!tokenbroker_name_valid(name)) {
+		*cause = xstrdup("cannot load a token: invalid credential name");
+		return -EINVAL;
+	}
+	path = store_path(dir, name);
+	file = store_file_name(name);
+	dfd = store_open_dir(dir, path, 0, cause);
+	if (dfd < 0)
+		return dfd;
+	r = store_read(dfd, file, path, geteuid(), &buf, &len, &size, cause);
+	if (r < 0)
+		return r;
 	rec = xcalloc(1, sizeof(*rec));
 	r = store_parse(buf, len, path, rec, fname, fp, cause);
 	if (r < 0)
@@ -469,4 +530,192 @@ store_remove(const char *dir, const char *name)
 	/* Best effort: the removal is done either way. */
 	(void)fsync(dfd);
 	return 0;
+}
+
+/*
+ * Refresh tokens.  A rotating refresh token is the one secret the daemon
+ * cannot get back when it loses it, so each new one is in state_dir before
+ * anything else happens: state_dir/NAME.refresh, in the frame of the token
+ * files (magic line, checksum last):
+ *
+ *	tokenbroker-refresh 1
+ *	name NAME
+ *	refresh_token TOKEN
+ *	sha256 HEX
+ *
+ * `tokenbrokerd --test`, run as the daemon's user, may spend and rotate it
+ * beside the running daemon: a lock file (NAME.refresh.lock, flock) keeps
+ * the two from sending the same token at once, and each reads the file
+ * before it sends.
+ */
+#define STORE_REFRESH_MAGIC "tokenbroker-refresh"
+
+static char *
+store_refresh_name(const char *name, const char *suffix)
+{
+	return xasprintf("%s.refresh%s", name, suffix);
+}
+
+/*
+ * state_dir opened for NAME.refresh+suffix, whose name and path are
+ * returned (caller frees); what says what the caller was doing.  The
+ * directory's fd, or -errno with *cause.
+ */
+static int
+store_refresh_open(const char *dir, const char *name, const char *suffix, unsigned flags,
+		   const char *what, char **ret_file, char **ret_path, char **cause)
+{
+	if (!tokenbroker_name_valid(name)) {
+		*cause = xasprintf("cannot %s a refresh token: invalid credential name", what);
+		return -EINVAL;
+	}
+	*ret_file = store_refresh_name(name, suffix);
+	*ret_path = xasprintf("%s/%s", dir, *ret_file);
+	return store_open_dir(dir, *ret_path, flags, cause);
+}
+
+int
+store_save_refresh(const char *dir, const char *name, const struct secret *rt, char **cause)
+{
+	struct secbuf b = { NULL, 0, 0 };
+	_cleanup_free_ char *file = NULL, *path = NULL;
+	_cleanup_close_ int dfd = -1;
+	char sum[65];
+	int r;
+
+	if (rt == NULL || rt->len == 0 || rt->len > TOKEN_BODY_MAX ||
+	    !text_printable(rt->data, rt->len)) {
+		*cause = xasprintf("cannot save the refresh token of %s: it is empty, too long or "
+				   "holds control characters",
+				   name);
+		return -EINVAL;
+	}
+	dfd = store_refresh_open(dir, name, "", SAFEDIR_CREATE, "save", &file, &path, cause);
+	if (dfd < 0)
+		return dfd;
+	secbuf_str(&b, STORE_REFRESH_MAGIC " " STORE_VERSION "\n");
+	store_line(&b, "name", name, strlen(name));
+	store_line(&b, "refresh_token", rt->data, rt->len);
+	digest_sha256_hex(b.data, b.len, sum);
+	store_line(&b, "sha256", sum, 64);
+	r = atomicfile_replace(dfd, dir, file, b.data, b.len, 0600, NULL, cause);
+	secbuf_clear(&b);
+	return r;
+}
+
+int
+store_refresh_mtime(const char *dir, const char *name, int64_t *ret_mtime_ns)
+{
+	_cleanup_free_ char *file = store_refresh_name(name, ""), *cause = NULL;
+	_cleanup_close_ int dfd = -1;
+	struct stat st;
+
+	if (!tokenbroker_name_valid(name))
+		return -EINVAL;
+	dfd = safedir_open(dir, 0, &cause);
+	if (dfd < 0)
+		return dfd;
+	if (fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	*ret_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
+}
+
+int
+store_load_refresh(const char *dir, const char *name, struct secret **ret, char **cause)
+{
+	_cleanup_free_ char *path = NULL, *file = NULL;
+	_cleanup_close_ int dfd = -1;
+	char fname[TOKENBROKER_NAME_MAX + 1];
+	struct store_parse sp = { NULL, NULL, NULL, cause };
+	char *buf = NULL;
+	size_t len = 0, size = 0, vlen;
+	const char *v;
+	int r;
+
+	dfd = store_refresh_open(dir, name, "", 0, "load", &file, &path, cause);
+	if (dfd < 0)
+		return dfd;
+	r = store_read(dfd, file, path, geteuid(), &buf, &len, &size, cause);
+	if (r < 0)
+		return r;
+	sp.p = buf;
+	sp.end = buf + len;
+	sp.path = path;
+	if ((r = store_frame(&sp, buf, len, STORE_REFRESH_MAGIC)) < 0 ||
+	    (r = store_need_name(&sp, fname)) < 0 ||
+	    (r = store_need(&sp, "refresh_token", &v, &vlen)) < 0)
+		goto out;
+	if (strcmp(fname, name) != 0) {
+		*cause = xasprintf("%s belongs to another credential", path);
+		r = -EINVAL;
+	} else if (vlen == 0) {
+		*cause = xasprintf("%s: empty refresh_token", path);
+		r = -EINVAL;
+	} else if (sp.p != sp.end) {
+		*cause = xasprintf("%s: unexpected line after the refresh token", path);
+		r = -EINVAL;
+	} else {
+		*ret = secret_new(v, vlen);
+		r = 0;
+	}
+out:
+	secret_free_buf(buf, size);
+	return r;
+}
+
+int
+store_lock_refresh(const char *dir, const char *name, char **cause)
+{
+	_cleanup_free_ char *file = NULL, *path = NULL;
+	_cleanup_close_ int dfd = -1;
+	int fd, r;
+
+	dfd = store_refresh_open(dir, name, ".lock", SAFEDIR_CREATE, "lock", &file, &path, cause);
+	if (dfd < 0)
+		return dfd;
+	fd = openat(dfd, file, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot open %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		*cause = errno == EWOULDBLOCK ?
+				 xasprintf("another process is renewing with this refresh token "
+					   "(it holds %s; a tokenbrokerd --test?)",
+					   path) :
+				 xasprintf("cannot lock %s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int
+store_pick_refresh(const char *dir, const char *name, const struct secret *file_token,
+		   int64_t file_mtime_ns, struct secret **ret, bool *ret_from_state, char **cause)
+{
+	_cleanup_free_ char *why = NULL;
+	int64_t mtime = 0;
+	int r = store_refresh_mtime(dir, name, &mtime);
+
+	if (file_token != NULL && (r == -ENOENT || (r == 0 && file_mtime_ns > mtime))) {
+		*ret = secret_dup(file_token);
+		*ret_from_state = false;
+		return 0;
+	}
+	r = store_load_refresh(dir, name, ret, &why);
+	if (r == 0) {
+		*ret_from_state = true;
+		return 0;
+	}
+	if (r == -ENOENT)
+		*cause = xstrdup("no refresh token: put one in refresh_token_file and reload");
+	else
+		*cause = xasprintf("%s: put a new refresh token in refresh_token_file and reload "
+				   "(a file newer than the kept one wins)",
+				   why);
+	return r;
 }

@@ -9,6 +9,7 @@
 #ifndef TB_STORE_H
 #define TB_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "secret.h"
@@ -42,5 +43,35 @@ int store_load(const char *dir, const char *name, const char *fingerprint, int64
 
 /* Removes name's file if there is one; 0 or -errno. */
 int store_remove(const char *dir, const char *name);
+
+/*
+ * A credential's refresh token in state_dir/NAME.refresh (grant_type
+ * refresh_token), kept like the token files: mode 0600, atomic, fsynced,
+ * checksummed.
+ */
+int store_save_refresh(const char *dir, const char *name, const struct secret *rt,
+		       char **cause);
+/*
+ * Reads it: 0 and *ret, -ENOENT when there is none, or -errno with *cause
+ * (corrupt, over-permissive, owned by someone else, a link).
+ */
+int store_load_refresh(const char *dir, const char *name, struct secret **ret, char **cause);
+/* Its modification time in ns since the epoch: 0, or -ENOENT and the like. */
+int store_refresh_mtime(const char *dir, const char *name, int64_t *ret_mtime_ns);
+/*
+ * The refresh token to spend now: file_token (refresh_token_file as read
+ * at load, modified at file_mtime_ns) when state_dir keeps none or an
+ * older one, else the kept one.  0 with *ret (caller frees) and whether it
+ * came from state_dir, or -errno with *cause saying what to do.
+ */
+int store_pick_refresh(const char *dir, const char *name, const struct secret *file_token,
+		       int64_t file_mtime_ns, struct secret **ret, bool *ret_from_state,
+		       char **cause);
+/*
+ * Takes the credential's refresh lock (flock on NAME.refresh.lock, never
+ * waiting): the fd to close when the renewal is over, -EWOULDBLOCK when
+ * another process holds it, or -errno; *cause says which.
+ */
+int store_lock_refresh(const char *dir, const char *name, char **cause);
 
 #endif

@@ -442,6 +442,39 @@ test_none(void **state)
 }
 
 static void
+test_refresh_grant(void **state)
+{
+	struct fixture *f = *state;
+	struct token_request *req;
+	char *cause;
+
+	/* The token to spend comes from the credential (file or state_dir), encoded. */
+	f->cc.grant_type = "refresh_token";
+	f->cc.refresh_token = secret_from_str("rt/1+2=");
+	f->cc.scope = "offline_access";
+	req = build(&f->cc, NULL);
+	check_secret(req->authorization, "Authorization: Basic Y2xpZW50LTE6c2VjcmV0", "authorization");
+	check_secret(req->body, "grant_type=refresh_token&scope=offline_access&refresh_token=rt%2F1%2B2%3D",
+		     "body");
+	request_free(req);
+	f->cc.body_format = BODY_JSON;
+	req = build(&f->cc, NULL);
+	check_secret(req->body,
+		     "{\"grant_type\":\"refresh_token\",\"scope\":\"offline_access\","
+		     "\"refresh_token\":\"rt/1+2=\"}",
+		     "json body");
+	request_free(req);
+	secret_free(f->cc.refresh_token);
+
+	/* None to spend: says where one goes. */
+	f->cc.refresh_token = NULL;
+	cause = build_fails(&f->cc);
+	assert_string_equal(cause, "grant_type refresh_token: no refresh token (put one in "
+				   "refresh_token_file)");
+	free(cause);
+}
+
+static void
 test_password_grant(void **state)
 {
 	struct fixture *f = *state;
@@ -701,6 +734,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_password_grant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_grant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_params_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_headers, setup, teardown),

@@ -192,6 +192,46 @@ starts_with(const char *s, const char *prefix)
 }
 
 static void
+test_refresh_token(void **state)
+{
+	struct cred_conf cc;
+	struct result res;
+	const struct secret *rt;
+
+	cc_init(&cc);
+	/* A rotated refresh token comes out beside the access token. */
+	run_str(&cc, 200, "application/json",
+		"{\"access_token\":\"at-1\",\"expires_in\":60,\"refresh_token\":\"rt-2\"}", &res);
+	check_token(&res, "at-1");
+	rt = res.tok->refresh_token;
+	assert_non_null(rt);
+	assert_true(rt->len == 4 && memcmp(rt->data, "rt-2", 4) == 0);
+	assert_non_null(strstr(res.tok->found, "refresh_token at /refresh_token"));
+	clear(&res);
+	/* None, or null: none. */
+	run_str(&cc, 200, "application/json", "{\"access_token\":\"at-1\",\"expires_in\":60}", &res);
+	assert_null(res.tok->refresh_token);
+	clear(&res);
+	run_str(&cc, 200, "application/json",
+		"{\"access_token\":\"at-1\",\"expires_in\":60,\"refresh_token\":null}", &res);
+	assert_null(res.tok->refresh_token);
+	clear(&res);
+	/* One that is there but unusable fails the answer, naming it (never its value). */
+	run_str(&cc, 200, "application/json",
+		"{\"access_token\":\"at-1\",\"expires_in\":60,\"refresh_token\":\"a\\nb\"}", &res);
+	check_error(&res, "HTTP 200 but the refresh_token is not a non-empty printable string");
+	clear(&res);
+	run_str(&cc, 200, "application/json",
+		"{\"access_token\":\"at-1\",\"expires_in\":60,\"refresh_token\":42}", &res);
+	check_error(&res, "HTTP 200 but the refresh_token is not a non-empty printable string");
+	clear(&res);
+	run_str(&cc, 200, "application/json",
+		"{\"access_token\":\"at-1\",\"expires_in\":60,\"refresh_token\":\"\"}", &res);
+	check_error(&res, "HTTP 200 but the refresh_token is not a non-empty printable string");
+	clear(&res);
+}
+
+static void
 test_oauth2_ok(void **state)
 {
 	struct cred_conf cc;
@@ -1086,6 +1126,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_oauth2_ok),
+		cmocka_unit_test(test_refresh_token),
 		cmocka_unit_test(test_keycloak_and_xibo_ok),
 		cmocka_unit_test(test_xvid_ok),
 		cmocka_unit_test(test_token_type),

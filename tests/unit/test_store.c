@@ -780,6 +780,186 @@ test_remove(void **state)
 	assert_null(token_free(NULL));
 }
 
+#define RT "rt-0123456789abcdef_refresh+/="
+
+static void
+assert_secret(const struct secret *s, const char *want)
+{
+	assert_non_null(s);
+	assert_int_equal(s->len, strlen(want));
+	if (memcmp(s->data, want, s->len) != 0)
+		fail_msg("the refresh token differs");
+}
+
+static void
+test_refresh_round_trip(void **state)
+{
+	_cleanup_free_ char *path = xasprintf("%s/api.refresh", test_dir), *cause = NULL;
+	struct secret *rt = secret_from_str(RT), *rt2 = secret_from_str(RT "2"), *got = NULL;
+	struct stat st;
+	int64_t m1 = 0, m2 = 0;
+
+	assert_int_equal(store_load_refresh(test_dir, "api", &got, &cause), -ENOENT);
+	FREE(cause);
+	assert_int_equal(store_refresh_mtime(test_dir, "api", &m1), -ENOENT);
+	assert_int_equal(store_save_refresh(test_dir, "api", rt, &cause), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(store_load_refresh(test_dir, "api", &got, &cause), 0);
+	assert_secret(got, RT);
+	got = secret_free(got);
+	assert_int_equal(store_refresh_mtime(test_dir, "api", &m1), 0);
+	assert_true(m1 > 0);
+	/* A rotation replaces it whole; nothing else is left in the directory. */
+	assert_int_equal(store_save_refresh(test_dir, "api", rt2, &cause), 0);
+	assert_int_equal(store_load_refresh(test_dir, "api", &got, &cause), 0);
+	assert_secret(got, RT "2");
+	got = secret_free(got);
+	assert_int_equal(store_refresh_mtime(test_dir, "api", &m2), 0);
+	assert_true(m2 >= m1);
+	assert_int_equal(count_entries(test_dir, false), 1);
+	/* Token files and refresh files do not mix. */
+	assert_int_equal(store_load(test_dir, "api", FP_A, NOW, 0, &(struct token *){ NULL },
+				    &cause), -ENOENT);
+	FREE(cause);
+	secret_free(rt);
+	secret_free(rt2);
+}
+
+static void
+test_refresh_refuses(void **state)
+{
+	_cleanup_free_ char *cause = NULL, *a = xasprintf("%s/a.refresh", test_dir),
+			   *b = xasprintf("%s/b.refresh", test_dir);
+	struct secret *bad = secret_new("rt\nx", 4), *empty = secret_new("", 0), *got = NULL;
+	struct secret *rt = secret_from_str(RT);
+	FILE *f;
+	long n;
+
+	assert_int_equal(store_save_refresh(test_dir, "a", bad, &cause), -EINVAL);
+	assert_non_null(strstr(cause, "control characters"));
+	FREE(cause);
+	assert_int_equal(store_save_refresh(test_dir, "a", empty, &cause), -EINVAL);
+	FREE(cause);
+	assert_int_equal(store_save_refresh(test_dir, "../a", rt, &cause), -EINVAL);
+	FREE(cause);
+	assert_int_equal(count_entries(test_dir, false), 0);
+
+	/* Another credential's file under this name is not taken. */
+	assert_int_equal(store_save_refresh(test_dir, "a", rt, &cause), 0);
+	assert_int_equal(rename(a, b), 0);
+	assert_int_equal(store_load_refresh(test_dir, "b", &got, &cause), -EINVAL);
+	assert_non_null(strstr(cause, "another credential"));
+	FREE(cause);
+	assert_null(got);
+
+	/* Open to others: refused, and the message says so (never the token). */
+	assert_int_equal(store_save_refresh(test_dir, "a", rt, &cause), 0);
+	assert_int_equal(chmod(a, 0640), 0);
+	assert_int_equal(store_load_refresh(test_dir, "a", &got, &cause), -EPERM);
+	assert_non_null(strstr(cause, "mode 0640"));
+	assert_null(strstr(cause, RT));
+	FREE(cause);
+
+	/* One byte changed: the checksum catches it. */
+	assert_int_equal(chmod(a, 0600), 0);
+	assert_non_null(f = fopen(a, "r+"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_int_equal(fseek(f, n - 70, SEEK_SET), 0);
+	fputc('X', f);
+	fclose(f);
+	assert_int_equal(store_load_refresh(test_dir, "a", &got, &cause), -EINVAL);
+	assert_non_null(strstr(cause, "checksum"));
+	FREE(cause);
+	assert_null(got);
+	secret_free(bad);
+	secret_free(empty);
+	secret_free(rt);
+}
+
+static void
+test_refresh_pick(void **state)
+{
+	_cleanup_free_ char *cause = NULL, *path = xasprintf("%s/api.refresh", test_dir);
+	struct secret *file = secret_from_str(RT "-file"), *kept = secret_from_str(RT "-kept");
+	struct secret *got = NULL;
+	bool from_state = true;
+	int64_t mtime = 0;
+	FILE *f;
+
+	/* Nothing kept yet: the file's. */
+	assert_int_equal(store_pick_refresh(test_dir, "api", file, 1, &got, &from_state, &cause),
+			 0);
+	assert_secret(got, RT "-file");
+	assert_false(from_state);
+	got = secret_free(got);
+	/* Nothing at all: says where to put one. */
+	assert_int_equal(store_pick_refresh(test_dir, "api", NULL, 0, &got, &from_state, &cause),
+			 -ENOENT);
+	assert_non_null(strstr(cause, "refresh_token_file"));
+	FREE(cause);
+
+	/* A rotated one kept after the file was written: the kept one. */
+	assert_int_equal(store_save_refresh(test_dir, "api", kept, &cause), 0);
+	assert_int_equal(store_refresh_mtime(test_dir, "api", &mtime), 0);
+	assert_int_equal(store_pick_refresh(test_dir, "api", file, mtime - 1, &got, &from_state,
+					    &cause), 0);
+	assert_secret(got, RT "-kept");
+	assert_true(from_state);
+	got = secret_free(got);
+	/* A file newer than the kept one (a new token put there): the file's. */
+	assert_int_equal(store_pick_refresh(test_dir, "api", file, mtime + 1, &got, &from_state,
+					    &cause), 0);
+	assert_secret(got, RT "-file");
+	assert_false(from_state);
+	got = secret_free(got);
+
+	/* A damaged kept one is never replaced by an older file: it may be spent. */
+	assert_non_null(f = fopen(path, "a"));
+	fputs("x\n", f);
+	fclose(f);
+	assert_int_equal(store_refresh_mtime(test_dir, "api", &mtime), 0);
+	assert_int_equal(store_pick_refresh(test_dir, "api", file, mtime - 1, &got, &from_state,
+					    &cause), -EINVAL);
+	assert_non_null(strstr(cause, "put a new refresh token in refresh_token_file"));
+	FREE(cause);
+	assert_null(got);
+	assert_int_equal(store_pick_refresh(test_dir, "api", file, mtime + 1, &got, &from_state,
+					    &cause), 0);
+	assert_secret(got, RT "-file");
+	got = secret_free(got);
+	secret_free(file);
+	secret_free(kept);
+}
+
+static void
+test_refresh_lock(void **state)
+{
+	_cleanup_free_ char *cause = NULL, *path = xasprintf("%s/api.refresh.lock", test_dir);
+	struct stat st;
+	int fd, fd2;
+
+	fd = store_lock_refresh(test_dir, "api", &cause);
+	assert_true(fd >= 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* Held: another taker (another open of the file, as another process) is told. */
+	assert_int_equal(store_lock_refresh(test_dir, "api", &cause), -EWOULDBLOCK);
+	assert_non_null(strstr(cause, "another process"));
+	FREE(cause);
+	/* Other credentials are not held up. */
+	fd2 = store_lock_refresh(test_dir, "other", &cause);
+	assert_true(fd2 >= 0);
+	close(fd2);
+	close(fd);
+	fd = store_lock_refresh(test_dir, "api", &cause);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(store_lock_refresh(test_dir, "a/b", &cause), -EINVAL);
+	FREE(cause);
+}
+
 int
 main(void)
 {
@@ -794,6 +974,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mutations, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_expiry, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_remove, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_refresh_round_trip, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_refresh_refuses, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_refresh_pick, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_refresh_lock, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
