@@ -71,8 +71,9 @@ server.listen(0, '127.0.0.1', () => {
 	const issuer = `http://127.0.0.1:${port}`;
 	const provider = new Provider(issuer, {
 		clients,
+		// tls_client_auth only with mTLS on: oidc-provider refuses it otherwise
 		clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt',
-			'none', 'tls_client_auth'],
+			'none', ...(tlsCert ? ['tls_client_auth'] : [])],
 		features: {
 			clientCredentials: { enabled: true },
 			introspection: { enabled: true },
