@@ -1,7 +1,8 @@
 /*
  * control.c: the behaviour token requests get (struct behaviour: the one
  * set at startup and the current one), injected failures, and /control,
- * which checks a whole request before it changes anything.
+ * which checks a whole request before it changes anything (and also
+ * revokes or replaces the family of refresh tokens).
  */
 
 #include <ctype.h>
@@ -82,6 +83,10 @@ enum ctl {
 	CTL_REQUIRE_AUTH,
 	CTL_XIBO_VERSION,
 	CTL_REAUTH_PARAM,
+	CTL_ROTATE,
+	CTL_INVALID_GRANT,
+	CTL_REFRESH_REVOKE,
+	CTL_REFRESH_TOKEN,
 	CTL_N
 };
 
@@ -107,6 +112,10 @@ static const struct ctl_key {
 	[CTL_REQUIRE_AUTH] = { "require_auth", CTL_BOOL, 0 },
 	[CTL_XIBO_VERSION] = { "xibo_version", CTL_INT, 3 },
 	[CTL_REAUTH_PARAM] = { "reauth_param", CTL_NAME, 0 },
+	[CTL_ROTATE] = { "rotate", CTL_BOOL, 0 },
+	[CTL_INVALID_GRANT] = { "invalid_grant", CTL_INT, LLONG_MAX },
+	[CTL_REFRESH_REVOKE] = { "refresh_revoke", CTL_BOOL, 0 },
+	[CTL_REFRESH_TOKEN] = { "refresh_token", CTL_STRING, 0 },
 };
 
 /* A /control request, checked whole before anything applies. */
@@ -215,6 +224,15 @@ control_apply(struct fakeidp *fk, const struct control *c)
 		b->reauth_param = *c->str[CTL_REAUTH_PARAM] != '\0' ?
 		    xstrdup(c->str[CTL_REAUTH_PARAM]) : NULL;
 	}
+	if (c->given[CTL_ROTATE])
+		b->rotate = c->num[CTL_ROTATE];
+	if (c->given[CTL_INVALID_GRANT])
+		b->invalid_grant = c->num[CTL_INVALID_GRANT];
+	/* Revoked first: both at once is a revocation and a new family. */
+	if (c->given[CTL_REFRESH_REVOKE] && c->num[CTL_REFRESH_REVOKE])
+		refresh_revoke(fk);
+	if (c->given[CTL_REFRESH_TOKEN])
+		refresh_set(fk, c->str[CTL_REFRESH_TOKEN]);
 }
 
 void
@@ -254,6 +272,8 @@ control_handle(struct fakeidp *fk, struct evhttp_request *req)
 				why = xasprintf("bad value for %s", name);
 		}
 	}
+	if (why == NULL && c.given[CTL_REFRESH_TOKEN] && fk->dialect != DIALECT_OAUTH2)
+		why = xstrdup("refresh tokens are for the oauth2 dialect");
 	if (why == NULL)
 		control_apply(fk, &c);
 	form_clear(&forms[0]);

@@ -41,6 +41,8 @@
 #define POLL_MS 200
 #define REDACTED "(redacted)"
 #define JTIS_MAX 10000		/* jti values remembered, to refuse a replay */
+#define REFRESH_PREFIX "rt_"
+#define REFRESH_USED_MAX 10000	/* consumed refresh tokens remembered */
 #define ASSERTION_SKEW 5	/* seconds an iat may lie in the future */
 #define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
 
@@ -79,6 +81,19 @@ struct behaviour {
 	bool require_auth;
 	int xibo_version;		/* 2 or 3 */
 	char *reauth_param;		/* NULL: the dialect's default place */
+	bool rotate;			/* a refresh hands out a new refresh token */
+	long long invalid_grant;	/* refreshes still to refuse as invalid_grant */
+};
+
+/* What a refresh_token grant presented, as /stats names it. */
+enum refresh_seen {
+	REFRESH_NONE,			/* not a refresh_token grant */
+	REFRESH_MISSING,		/* no refresh_token field */
+	REFRESH_CURRENT,		/* the family's valid one */
+	REFRESH_REVOKED,		/* the family's current one, the family revoked */
+	REFRESH_CONSUMED,		/* rotated away: a reuse */
+	REFRESH_UNKNOWN,		/* never issued, or of an earlier family */
+	REFRESH_SEEN_N
 };
 
 /*
@@ -124,6 +139,8 @@ struct last_request {
 	struct kvlist params;
 	struct kvlist headers;
 	struct assertion_seen assertion;
+	enum refresh_seen refresh;
+	char refresh_fp[7];		/* of the refresh token presented */
 };
 
 struct stats {
@@ -132,6 +149,9 @@ struct stats {
 	unsigned long long failed;
 	unsigned long long reauths;
 	unsigned long long assertions;	/* client assertions accepted */
+	unsigned long long refresh_requests;	/* refresh_token grants received */
+	unsigned long long refresh_ok;		/* and answered with a token */
+	unsigned long long refresh_reuses;	/* consumed refresh tokens presented */
 	unsigned int inflight;		/* a gauge: reset leaves it */
 	unsigned int max_concurrent;
 	struct last_request last;
@@ -170,6 +190,27 @@ struct hold {
 
 TAILQ_HEAD(hold_list, hold);
 
+/* A consumed refresh token, known by its SHA-256 only, and its family. */
+struct refresh_used {
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	unsigned long family;
+};
+
+/*
+ * The one family of refresh tokens (refresh.c): its current token (NULL:
+ * the refresh_token grant is off), its number (each new family from
+ * --refresh-token or /control refresh_token= counts one up), whether it is
+ * revoked, and a ring of REFRESH_USED_MAX consumed tokens.
+ */
+struct refresh {
+	struct secret *current;
+	unsigned long family;
+	bool revoked;
+	struct refresh_used *used;
+	size_t used_next;
+	size_t used_count;
+};
+
 struct fakeidp {
 	enum dialect dialect;
 	struct event_base *base;
@@ -196,6 +237,7 @@ struct fakeidp {
 	size_t jtis_next;
 	size_t jtis_count;
 	bool client_ca;			/* TLS asks for a client certificate */
+	struct refresh refresh;
 };
 
 /* A parsed application/x-www-form-urlencoded text; values are wiped. */
@@ -343,6 +385,18 @@ EVP_PKEY *assertion_public_key(const char *path);
 void assertion_check(struct fakeidp *fk, struct evhttp_request *req, struct token_req *tr);
 void assertion_tls(const struct fakeidp *fk, struct evhttp_request *req, struct token_req *tr);
 void assertion_clear(struct fakeidp *fk);
+
+/* refresh.c */
+const char *refresh_seen_name(enum refresh_seen seen);
+bool refresh_enabled(const struct fakeidp *fk);
+bool refresh_grant(const struct fakeidp *fk, const struct token_req *tr);
+void refresh_set(struct fakeidp *fk, const char *token);
+void refresh_revoke(struct fakeidp *fk);
+enum refresh_seen refresh_classify(const struct fakeidp *fk, const char *s);
+int refresh_check(struct fakeidp *fk, const struct token_req *tr, struct err *e);
+void refresh_issue(struct fakeidp *fk, yajl_gen g);
+void refresh_handle(struct fakeidp *fk, struct evhttp_request *req);
+void refresh_clear(struct fakeidp *fk);
 
 /* sbc.c */
 struct evbuffer *sbc_error_xml(int status, const char *text);

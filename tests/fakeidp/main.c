@@ -12,6 +12,7 @@
  *                [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]
  *                 [--client-ca PEM]]
  *                [--client-public-key PEM] [--assertion-audience AUD]
+ *                [--refresh-token TOKEN | --refresh-token-file FILE]
  *                [--quiet] [--help]
  *
  *   --dialect     how the token endpoint behaves (default oauth2); see
@@ -49,12 +50,16 @@
  *                 "Client assertions" below
  *   --assertion-audience  the aud a client assertion must carry (default:
  *                 the token endpoint's URL as requested, scheme://Host/path)
+ *   --refresh-token, --refresh-token-file   the first valid refresh token
+ *                 (or the first line of FILE): turns on the refresh_token
+ *                 grant, see "Refresh tokens" below; oauth2 dialect only
  *   --quiet       nothing on stdout or stderr but errors
  * SIGTERM and SIGINT end it with status 0; usage errors exit 2, setup
  * errors 1.
  *
  * Endpoints (dialect oauth2):
- *   POST TOKEN-PATH   client credentials.  The body is a form, or a JSON
+ *   POST TOKEN-PATH   client credentials (and refresh tokens: see
+ *       "Refresh tokens").  The body is a form, or a JSON
  *       object (Content-Type: application/json) of the same fields, a
  *       repeated one as an array of strings.  Client authentication by HTTP
  *       Basic (id and secret each form-urlencoded, RFC 6749 2.3.1) or by
@@ -67,6 +72,9 @@
  *       10000 tokens are remembered (as SHA-256 digests) with their expiry.
  *       Every answer that is not 2xx counts as failed and carries
  *       Retry-After when set.
+ *   GET  /refresh-token: {"refresh_token":T,"family":N,"revoked":B}, the
+ *       current refresh token (null when there is none) for a test to
+ *       compare with what its client kept; the one place that shows it.
  *   GET  /introspect?token=T (or POST with a form field token):
  *       {"active":true,"expires_in":N,"exp":UNIX} or {"active":false}
  *   GET  /stats: {"requests","issued","failed","auth" (basic, post, both or
@@ -106,9 +114,23 @@
  *                          the form field NAME; empty: the dialect's
  *                          default (oracle-sbc: the whole body; others: a
  *                          field "token", or a body that is not form data)
+ *         rotate=0|1       whether a refresh hands out a new refresh token
+ *                          (default 1); see "Refresh tokens"
+ *         invalid_grant=N  the next N refresh_token grants (with a refresh
+ *                          token present) get 400 invalid_grant; the
+ *                          tokens stay as they are
+ *         refresh_revoke=1 the family of refresh tokens is revoked (as by an
+ *                          administrator): every refresh is invalid_grant
+ *                          until refresh_token= starts a new family
+ *         refresh_token=T  a new family whose one valid token is T (as an
+ *                          administrator issues one to put in a file); the
+ *                          earlier families' tokens are unknown from then
+ *                          on; oauth2 dialect only; turns the grant on
  *         reset=1          counters to zero, behaviour to the startup one;
  *                          tokens (and the lock) kept unless revoke=1
- *                          (which alone forgets all issued tokens)
+ *                          (which alone forgets all issued access tokens);
+ *                          refresh tokens are kept (refresh_revoke=1 and
+ *                          refresh_token= change them)
  *       reset applies first, then the other keys, whatever their order.
  *   anything else: 404.
  *
@@ -127,6 +149,34 @@
  * "assertion_jti_unique" (its jti was new), "assertion_fp" (first 6 hex of
  * the assertion's SHA-256, to tell one from the next) and
  * "tls_client_cert" (a verified client certificate); never the assertion.
+ *
+ * Refresh tokens (dialect oauth2, with --refresh-token or /control
+ * refresh_token=).  A token request with grant_type=refresh_token is
+ * answered as that grant, whatever --grant-type expects, after client
+ * authentication as for any grant (require_auth=0 lifts it): the form
+ * field refresh_token must be the current token of the one family of
+ * refresh tokens, else 400 invalid_grant ("refresh token unknown", for
+ * one never issued or of an earlier family; "refresh token revoked");
+ * without the field 400 invalid_request.  Success is the usual answer
+ * (mode applies) plus "refresh_token":"rt_<32 hex>", a new token that is
+ * the family's current one from then on, while the one presented is
+ * consumed (rotation, as OAuth 2.0 Security BCP 4.14.2 asks of public
+ * clients); with rotate=0 no refresh_token is in the answer and the same
+ * one stays valid.  The rotation happens when the answer is made: an
+ * answer the client never reads (delay_ms, a timeout) still consumed its
+ * token.  A consumed token presented again is a reuse: 400 invalid_grant
+ * ("refresh token already used...") and the whole family is revoked, its
+ * current token too, as real servers do.  The last 10000 consumed tokens
+ * are remembered (as SHA-256 digests).  /stats adds "refresh_requests"
+ * (refresh_token grants received, any outcome), "refresh_ok" (answered
+ * with an access token), "refresh_reuses" (consumed tokens presented),
+ * each since reset; "refresh_family" (the family's number: 1 for
+ * --refresh-token, one more for each refresh_token=; 0 for none),
+ * "refresh_revoked", "refresh_rotate", "invalid_grant" (injections left),
+ * "refresh_fp" (first 6 hex of the current token's SHA-256); and about the
+ * last token request "refresh_presented" (current, consumed, revoked,
+ * unknown or missing; null for another grant) and "refresh_presented_fp".
+ * A refresh token itself only GET /refresh-token shows.
  *
  * Dialects.  /introspect, /stats and /control are there in all of them;
  * mode, fail and delay_ms apply to the token endpoint of each.
@@ -173,13 +223,15 @@
  *       "error_message":"..."}}; an injected 5xx is 0x0000001 "Internal
  *       Error".
  *
- * The client secret and tokens never reach stdout, stderr or /stats.
+ * The client secret and tokens never reach stdout, stderr or /stats; only
+ * GET /refresh-token shows one: the current refresh token.
  *
  * main.c owns the options, the listeners (TLS included), the routing of a
  * request to its endpoint, and the order of setup and shutdown.  The rest
  * is one noun a file beside it: token.c the token endpoint, dialect.c the
  * table of dialects, sbc.c the oracle-sbc extras, assertion.c client
  * assertions and certificates, tokens.c the issued
+ * tokens, refresh.c the refresh_token grant and its family of refresh
  * tokens, hold.c delayed answers, control.c and stats.c the /control and
  * /stats state; serve.c, form.c, json.c, http.c and util.c below them
  * (base64 is common/'s).  tests/fakeapi links those five too.
@@ -220,6 +272,7 @@ static const struct route {
 	{ "/introspect", tokens_introspect },
 	{ "/stats", stats_handle },
 	{ "/control", control_handle },
+	{ "/refresh-token", refresh_handle },
 };
 
 static void
@@ -324,6 +377,14 @@ secret_file_read(const char *path)
 	return s;
 }
 
+/* A secret option's value into *slot: arg itself, or the file arg names. */
+static void
+secret_option(struct secret **slot, const char *arg, bool from_file)
+{
+	secret_free(*slot);
+	*slot = from_file ? secret_file_read(arg) : secret_from_str(arg);
+}
+
 /* An HTTP server on fk's base whose requests go to cb, with fakeidp's limits. */
 static struct evhttp *
 server_new(struct fakeidp *fk, void (*cb)(struct evhttp_request *, void *))
@@ -351,6 +412,7 @@ usage(FILE *f, int status)
 	    "               [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]\n"
 	    "                [--client-ca PEM]]\n"
 	    "               [--client-public-key PEM] [--assertion-audience AUD]\n"
+	    "               [--refresh-token TOKEN | --refresh-token-file FILE]\n"
 	    "               [--quiet]\n");
 	exit(status);
 }
@@ -363,6 +425,7 @@ struct options {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *client_ca;
+	struct secret *refresh_token;
 	bool quiet;
 };
 
@@ -373,7 +436,8 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		OPT_LISTEN = 256, OPT_PORT, OPT_PORT_FILE, OPT_CLIENT_ID, OPT_CLIENT_SECRET,
 		OPT_CLIENT_SECRET_FILE, OPT_LIFETIME, OPT_GRANT_TYPE, OPT_TOKEN_PATH,
 		OPT_TLS_CERT, OPT_TLS_KEY, OPT_QUIET, OPT_HELP, OPT_DIALECT, OPT_PLAIN_PORT_FILE,
-		OPT_CLIENT_CA, OPT_CLIENT_PUBLIC_KEY, OPT_ASSERTION_AUDIENCE,
+		OPT_CLIENT_CA, OPT_CLIENT_PUBLIC_KEY, OPT_ASSERTION_AUDIENCE, OPT_REFRESH_TOKEN,
+		OPT_REFRESH_TOKEN_FILE,
 	};
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -394,6 +458,8 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		{ "client-ca", required_argument, NULL, OPT_CLIENT_CA },
 		{ "client-public-key", required_argument, NULL, OPT_CLIENT_PUBLIC_KEY },
 		{ "assertion-audience", required_argument, NULL, OPT_ASSERTION_AUDIENCE },
+		{ "refresh-token", required_argument, NULL, OPT_REFRESH_TOKEN },
+		{ "refresh-token-file", required_argument, NULL, OPT_REFRESH_TOKEN_FILE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct behaviour *b = &fk->initial;
@@ -405,6 +471,7 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 	b->fail_remaining = -1;
 	b->require_auth = true;
 	b->xibo_version = 2;
+	b->rotate = true;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
@@ -424,12 +491,8 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 			fk->client_id = xstrdup(optarg);
 			break;
 		case OPT_CLIENT_SECRET:
-			secret_free(fk->client_secret);
-			fk->client_secret = secret_from_str(optarg);
-			break;
 		case OPT_CLIENT_SECRET_FILE:
-			secret_free(fk->client_secret);
-			fk->client_secret = secret_file_read(optarg);
+			secret_option(&fk->client_secret, optarg, c == OPT_CLIENT_SECRET_FILE);
 			break;
 		case OPT_LIFETIME:
 			if (util_parse_ll(optarg, 0, LIFETIME_MAX, &b->lifetime) < 0) {
@@ -485,6 +548,10 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 			free(fk->assertion_audience);
 			fk->assertion_audience = xstrdup(optarg);
 			break;
+		case OPT_REFRESH_TOKEN:
+		case OPT_REFRESH_TOKEN_FILE:
+			secret_option(&o->refresh_token, optarg, c == OPT_REFRESH_TOKEN_FILE);
+			break;
 		default:
 			usage(stderr, 2);
 		}
@@ -502,6 +569,14 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 	if (o->plain_port_file != NULL && o->tls_cert == NULL) {
 		fprintf(stderr, "fakeidp: --plain-port-file needs --tls-cert and --tls-key\n");
 		usage(stderr, 2);
+	}
+	if (o->refresh_token != NULL && (o->refresh_token->len == 0 || fk->dialect != DIALECT_OAUTH2)) {
+		fprintf(stderr, "fakeidp: a refresh token is for the oauth2 dialect, and not empty\n");
+		usage(stderr, 2);
+	}
+	if (o->refresh_token != NULL) {
+		refresh_set(fk, o->refresh_token->data);
+		o->refresh_token = secret_free(o->refresh_token);
 	}
 	if (fk->dialect == DIALECT_SBC && fk->n_token_paths > 0) {
 		fprintf(stderr, "fakeidp: the oracle-sbc dialect has its own token paths\n");
@@ -596,6 +671,7 @@ main(int argc, char **argv)
 	free(fk.client_id);
 	secret_free(fk.client_secret);
 	assertion_clear(&fk);
+	refresh_clear(&fk);
 	libevent_global_shutdown();
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * stats.c: the counters and what /stats tells about the last token
- * request, with every secret and token in it redacted; /stats itself.
+ * request, with every secret and token in it redacted (a refresh token
+ * shows as a fingerprint); /stats itself.
  */
 
 #include <string.h>
@@ -113,6 +114,13 @@ stats_record(struct fakeidp *fk, struct evhttp_request *req, const struct token_
 	}
 
 	l->assertion = tr->assertion;
+	if (refresh_grant(fk, tr)) {
+		const char *rt = form_get(&tr->form, "refresh_token");
+
+		l->refresh = refresh_classify(fk, rt);
+		if (rt != NULL && *rt != '\0')
+			digest_fingerprint(rt, strlen(rt), l->refresh_fp);
+	}
 	l->reauth_token = tr->presented != NULL;
 	l->reauth_token_known = tokens_find(fk, tr->presented) != NULL;
 
@@ -134,6 +142,7 @@ stats_reset(struct stats *s)
 {
 	stats_last_clear(&s->last);
 	s->requests = s->issued = s->failed = s->reauths = s->assertions = 0;
+	s->refresh_requests = s->refresh_ok = s->refresh_reuses = 0;
 	s->max_concurrent = s->inflight;
 }
 
@@ -153,6 +162,31 @@ stats_assertion(yajl_gen g, const struct stats *s, const struct assertion_seen *
 	json_str(g, "assertion_aud", a->aud[0] != '\0' ? a->aud : NULL);
 	json_bool(g, "assertion_jti_unique", a->jti_unique);
 	json_str(g, "assertion_fp", a->fp[0] != '\0' ? a->fp : NULL);
+}
+
+/*
+ * The refresh_token grant: the counts, the family now (its current token
+ * only as a fingerprint) and what the last request presented (null: it was
+ * not a refresh_token grant).
+ */
+static void
+stats_refresh(yajl_gen g, const struct fakeidp *fk, const struct last_request *l)
+{
+	const struct refresh *r = &fk->refresh;
+	char fp[7] = "";
+
+	if (r->current != NULL)
+		secret_fingerprint(r->current, fp);
+	json_int(g, "refresh_requests", (long long)fk->stats.refresh_requests);
+	json_int(g, "refresh_ok", (long long)fk->stats.refresh_ok);
+	json_int(g, "refresh_reuses", (long long)fk->stats.refresh_reuses);
+	json_int(g, "refresh_family", (long long)r->family);
+	json_bool(g, "refresh_revoked", r->revoked);
+	json_bool(g, "refresh_rotate", fk->cur.rotate);
+	json_int(g, "invalid_grant", fk->cur.invalid_grant);
+	json_str(g, "refresh_fp", fp[0] != '\0' ? fp : NULL);
+	json_str(g, "refresh_presented", refresh_seen_name(l->refresh));
+	json_str(g, "refresh_presented_fp", l->refresh_fp[0] != '\0' ? l->refresh_fp : NULL);
 }
 
 void
@@ -191,6 +225,7 @@ stats_handle(struct fakeidp *fk, struct evhttp_request *req)
 	json_str(g, "client_id", l->client_id);
 	json_kvlist(g, "params", &l->params, l->seen);
 	stats_assertion(g, s, &l->assertion);
+	stats_refresh(g, fk, l);
 	json_kvlist(g, "headers", &l->headers, l->seen);
 	http_json(req, 200, json_finish(g));
 }

@@ -2,8 +2,9 @@
  * token.c: the token endpoint: reading a token request (client
  * authentication by HTTP Basic or body fields, the token a
  * re-authentication presents), the checks of the oauth2, xibo and xvid
- * dialects (oracle-sbc's are in sbc.c), new tokens and JWTs, the success
- * answer in each mode, injected failures, delays and Retry-After.
+ * dialects (oracle-sbc's are in sbc.c; the refresh_token grant's in
+ * refresh.c), new tokens and JWTs, the success answer in each mode,
+ * injected failures, delays and Retry-After.
  */
 
 #include <ctype.h>
@@ -357,6 +358,9 @@ token_success(struct fakeidp *fk, struct evhttp_request *req, const struct token
 	} else {
 		tokens_remember(fk, token, lifetime, lineage);
 		fk->stats.issued++;
+		/* Only token_oauth2's checks let a refresh_token grant get here. */
+		if (refresh_grant(fk, tr))
+			refresh_issue(fk, g);
 	}
 	secret_free_str(token);
 	return json_finish(g);
@@ -410,6 +414,11 @@ token_oauth2(struct fakeidp *fk, struct evhttp_request *req, const struct token_
 		http_header(req, "WWW-Authenticate", "Basic realm=\"fakeidp\"");
 		e = (struct err){ .status = 401, .code = "invalid_client",
 		    .text = "client authentication failed" };
+	} else if (refresh_grant(fk, tr)) {
+		if (refresh_check(fk, tr, &e) == 0) {
+			*ret = token_success(fk, req, tr, 0);
+			return 200;
+		}
 	} else if (!token_req_grant_ok(fk, tr)) {
 		e = (struct err){ .status = 400, .code = "unsupported_grant_type" };
 	} else {
@@ -508,6 +517,8 @@ token_handle(struct fakeidp *fk, struct evhttp_request *req)
 		fk->stats.max_concurrent = fk->stats.inflight;
 	token_req_parse(fk, req, &tr);
 	stats_record(fk, req, &tr);
+	if (refresh_grant(fk, &tr))
+		fk->stats.refresh_requests++;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		status = 405;

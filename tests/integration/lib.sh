@@ -400,3 +400,43 @@ leaks() {
 	done
 	return $found
 }
+
+# --- oidc-provider, a real authorization server (tests/system/oidc*.t) ---
+
+OIDC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../oidc" && pwd)
+
+# oidc_require: the whole file is skipped (a plan of 0) without Node.js or
+# the npm packages of tests/oidc.
+oidc_require() {
+	command -v node >/dev/null || { echo "1..0 # SKIP no node (apt-get install nodejs)"; exit 0; }
+	[ -d "$OIDC_DIR/node_modules/oidc-provider" ] ||
+		{ echo "1..0 # SKIP no oidc-provider (make oidc-deps)"; exit 0; }
+}
+
+# oidc_start CLIENTS.json [server.mjs arguments and options...]: oidc-provider
+# on a port of its own (tests/oidc/server.mjs says what it takes), stopped
+# at exit; sets OIDC_PORT and ISSUER.  Its log is $T_DIR/oidc.log.
+oidc_start() {
+	local clients=$1
+	shift
+	node "$OIDC_DIR/server.mjs" "$clients" "$T_DIR/oidc.port" "$@" >"$T_DIR/oidc.log" 2>&1 &
+	OIDC_PID=$!
+	trap 'kill "$OIDC_PID" 2>/dev/null; wait "$OIDC_PID" 2>/dev/null; t_cleanup' EXIT
+	OIDC_PORT=$(port_file_wait "$T_DIR/oidc.port")
+	[ -n "$OIDC_PORT" ] ||
+		{ sed 's/^/# /' "$T_DIR/oidc.log"; echo "Bail out! oidc-provider did not start"; exit 1; }
+	ISSUER=http://127.0.0.1:$OIDC_PORT
+}
+
+# oidc_introspect ID:SECRET TOKEN: "ACTIVE CLIENT SCOPE" as the server's
+# introspection endpoint tells of TOKEN (asked by that client), "false"
+# alone for a token it does not know or no longer honours.  TOKEN is never
+# printed.
+oidc_introspect() {
+	local out
+	out=$(curl -s -m 10 -u "$1" --data-urlencode "token=$2" "$ISSUER/token/introspection")
+	printf '%s %s %s' "$(printf '%s' "$out" | grep -o '"active":[a-z]*' | cut -d: -f2)" \
+		"$(printf '%s' "$out" | grep -o '"client_id":"[^"]*"' | cut -d'"' -f4)" \
+		"$(printf '%s' "$out" | grep -o '"scope":"[^"]*"' | cut -d'"' -f4)" | sed 's/ *$//'
+	echo
+}

@@ -8,11 +8,7 @@
 # and tls_client_auth over HTTPS with a client certificate.  Skipped
 # without Node.js or the npm packages.
 . "$(dirname "$0")/../integration/lib.sh"
-
-OIDC_DIR=$(cd "$(dirname "$0")/../oidc" && pwd)
-command -v node >/dev/null || { echo "1..0 # SKIP no node (apt-get install nodejs)"; exit 0; }
-[ -d "$OIDC_DIR/node_modules/oidc-provider" ] ||
-	{ echo "1..0 # SKIP no oidc-provider (make oidc-deps)"; exit 0; }
+oidc_require
 
 SECRET=oidc-secret-$RANDOM$RANDOM$RANDOM$RANDOM-$RANDOM$RANDOM$RANDOM
 # private_key_jwt, once the daemon has it: keys, their public JWKs.
@@ -53,16 +49,11 @@ openssl req -newkey rsa:2048 -nodes -subj /CN=tb-client -keyout "$T_DIR/client.k
 	printf ']\n'
 } >"$T_DIR/clients.json"
 
-node "$OIDC_DIR/server.mjs" "$T_DIR/clients.json" "$T_DIR/oidc.port" \
-	"$T_DIR/server.pem" "$T_DIR/server.key" "$T_DIR/ca.pem" "$T_DIR/oidc-tls.port" \
-	>"$T_DIR/oidc.log" 2>&1 &
-OIDC_PID=$!
-trap 'kill "$OIDC_PID" 2>/dev/null; wait "$OIDC_PID" 2>/dev/null; t_cleanup' EXIT
-OIDC_PORT=$(port_file_wait "$T_DIR/oidc.port")
+oidc_start "$T_DIR/clients.json" \
+	"$T_DIR/server.pem" "$T_DIR/server.key" "$T_DIR/ca.pem" "$T_DIR/oidc-tls.port"
 TLS_PORT=$(port_file_wait "$T_DIR/oidc-tls.port")
-[ -n "$OIDC_PORT" ] && [ -n "$TLS_PORT" ] ||
-	{ sed 's/^/# /' "$T_DIR/oidc.log"; echo "Bail out! oidc-provider did not start"; exit 1; }
-ISSUER=http://127.0.0.1:$OIDC_PORT
+[ -n "$TLS_PORT" ] ||
+	{ sed 's/^/# /' "$T_DIR/oidc.log"; echo "Bail out! oidc-provider did not start HTTPS"; exit 1; }
 
 oidc_cred() { # oidc_cred NAME CLIENT-ID [extra...]
 	local name=$1 id=$2
@@ -107,13 +98,9 @@ tbd_start "$T_DIR/tb.conf"
 # active NAME: what the server's introspection says of NAME's token now
 # ("true CLIENT SCOPE"); the token itself is never printed.
 active() {
-	local tok out
+	local tok
 	tok=$("$TBCTL" -s "$SOCK" token "$1" --wait 10 2>/dev/null) || { echo "no token"; return; }
-	out=$(curl -s -m 10 -u "basic:$SECRET" --data-urlencode "token=$tok" \
-		"$ISSUER/token/introspection")
-	printf '%s %s %s\n' "$(printf '%s' "$out" | grep -o '"active":[a-z]*' | cut -d: -f2)" \
-		"$(printf '%s' "$out" | grep -o '"client_id":"[^"]*"' | cut -d'"' -f4)" \
-		"$(printf '%s' "$out" | grep -o '"scope":"[^"]*"' | cut -d'"' -f4)"
+	oidc_introspect "basic:$SECRET" "$tok"
 }
 
 if [ "$jwt" = yes ]; then plan 12; else plan 7; fi
