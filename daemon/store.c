@@ -1,5 +1,7 @@
 /*
- * Persistence: one text file per credential, state_dir/NAME.token.  Version
+ * Persistence: one text file per credential, state_dir/NAME.token, and one
+ * per token variant, state_dir/NAME@ID.token (the record's name is
+ * NAME@ID, see store.h).  Version
  * 1 of the format is, line by line, each "key value" and in this order:
  *
  *	tokenbroker-token 1
@@ -63,6 +65,25 @@ static bool
 store_is_hex64(const char *s, size_t len)
 {
 	return len == 64 && strspn(s, "0123456789abcdef") >= 64;
+}
+
+/* A record's name: a credential's, or NAME@ID for a variant (store.h). */
+static bool
+store_name_valid(const char *name)
+{
+	const char *at = strchr(name, '@');
+	char cred[TOKENBROKER_NAME_MAX + 1];
+	size_t len;
+
+	if (at == NULL)
+		return tokenbroker_name_valid(name);
+	len = (size_t)(at - name);
+	if (len > TOKENBROKER_NAME_MAX || strlen(at + 1) != STORE_VARIANT_ID_LEN ||
+	    strspn(at + 1, "0123456789abcdef") != STORE_VARIANT_ID_LEN)
+		return false;
+	memcpy(cred, name, len);
+	cred[len] = '\0';
+	return tokenbroker_name_valid(cred);
 }
 
 /* NAME.token, the file's name in state_dir. */
@@ -148,7 +169,7 @@ store_save(const char *dir, const char *name, const char *fingerprint,
 	_cleanup_close_ int dfd = -1;
 	int r;
 
-	if (!tokenbroker_name_valid(name)) {
+	if (!store_name_valid(name)) {
 		*cause = xstrdup("cannot save a token: invalid credential name");
 		return -EINVAL;
 	}
@@ -292,7 +313,7 @@ store_parse(const char *buf, size_t len, const char *path, struct token *rec,
 
 	if ((r = store_need(&sp, "name", &v, &vlen)) < 0)
 		return r;
-	if (vlen == 0 || vlen > TOKENBROKER_NAME_MAX) {
+	if (vlen == 0 || vlen > STORE_NAME_MAX) {
 		*cause = xasprintf("%s: invalid name", path);
 		return -EINVAL;
 	}
@@ -353,14 +374,14 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 	_cleanup_free_ char *path = NULL, *file = NULL, *sdcause = NULL;
 	_cleanup_close_ int dfd = -1, fd = -1;
 	struct token *rec = NULL;
-	char fname[TOKENBROKER_NAME_MAX + 1], fp[65];
+	char fname[STORE_NAME_MAX + 1], fp[65];
 	char *buf = NULL;
 	size_t len = 0, size = 0;
 	struct stat st;
 	uid_t euid = geteuid();
 	int r;
 
-	if (!tokenbroker_name_valid(name)) {
+	if (!store_name_valid(name)) {
 		*cause = xstrdup("cannot load a token: invalid credential name");
 		return -EINVAL;
 	}
@@ -458,7 +479,7 @@ store_remove(const char *dir, const char *name)
 	_cleanup_free_ char *file = NULL, *cause = NULL;
 	_cleanup_close_ int dfd = -1;
 
-	if (!tokenbroker_name_valid(name))
+	if (!store_name_valid(name))
 		return -EINVAL;
 	dfd = safedir_open(dir, 0, &cause);
 	if (dfd < 0)
