@@ -585,8 +585,8 @@ api_gen_opt_str(yajl_gen g, const char *k, const char *s)
 
 /*
  * "variants": [...] of credential c, each its scope, audience and
- * resource (space-separated), state and expiry; a field without a value
- * left out.
+ * resource (space-separated), state, expiry, next renewal, counters and
+ * last error; a field without a value left out.
  */
 static void
 api_gen_variants(yajl_gen g, struct credential *c)
@@ -606,6 +606,10 @@ api_gen_variants(yajl_gen g, struct credential *c)
 		reply_gen_kv_str(g, "state", credential_state_name(info.state));
 		if (info.expires_at > 0)
 			reply_gen_kv_int(g, "expires_at", info.expires_at);
+		if (info.next_renewal > 0)
+			reply_gen_kv_int(g, "next_renewal", info.next_renewal);
+		reply_gen_kv_int(g, "renewals", (long long)info.renewals);
+		reply_gen_kv_int(g, "failures", (long long)info.failures);
 		api_gen_opt_str(g, "last_error", info.last_error);
 		yajl_gen_map_close(g);
 	}
