@@ -34,6 +34,13 @@
 #define CTL_OPT_VERBOSE 0x040u
 #define CTL_OPT_HELP 0x080u
 #define CTL_OPT_VERSION 0x100u
+#define CTL_OPT_SCOPE 0x200u
+#define CTL_OPT_AUDIENCE 0x400u
+#define CTL_OPT_RESOURCE 0x800u
+/* The highest bit of an option. */
+#define CTL_OPT_LAST CTL_OPT_RESOURCE
+/* What asks for a token variant instead of the credential's main token. */
+#define CTL_OPT_VARIANT (CTL_OPT_SCOPE | CTL_OPT_AUDIENCE | CTL_OPT_RESOURCE)
 /* Taken by every command. */
 #define CTL_OPT_GLOBAL (CTL_OPT_SOCKET | CTL_OPT_TIMEOUT | CTL_OPT_VERBOSE | CTL_OPT_HELP | CTL_OPT_VERSION)
 
@@ -46,6 +53,9 @@ struct ctl_args {
 	int64_t wait_ms;      /* -1 when not given */
 	int64_t timeout_ms;
 	const char *env;
+	const char *scope;    /* a token variant's, as given; NULL: the configured one */
+	const char *audience;
+	const char *resource;
 	unsigned given; /* CTL_OPT_* seen */
 	const struct ctl_command *cmd;
 	const char *name;

@@ -166,22 +166,61 @@ ctlcall_token_clear(struct ctlcall_token *t)
 }
 
 /*
- * GETs /v1/tokens/NAME (or POSTs .../renew) and checks the answer holds a
- * token.  0 and *t (clear with ctlcall_token_clear) or the exit status.
+ * Appends "?key=value" to *path, or "&key=value" when it has a query, the
+ * value percent-encoded but for RFC 3986's unreserved characters (so a
+ * space is %20 and a "+" %2B, as the daemon reads them).
+ */
+static void
+ctlcall_query_add(char **path, const char *key, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *enc = xmalloc(3 * strlen(value) + 1), *e = enc, *p;
+
+	for (const unsigned char *v = (const unsigned char *)value; *v != '\0'; v++) {
+		if ((*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9') ||
+		    strchr("-._~", *v) != NULL) {
+			*e++ = (char)*v;
+		} else {
+			*e++ = '%';
+			*e++ = hex[*v >> 4];
+			*e++ = hex[*v & 15];
+		}
+	}
+	*e = '\0';
+	p = xasprintf("%s%c%s=%s", *path, strchr(*path, '?') != NULL ? '&' : '?', key, enc);
+	free(enc);
+	free(*path);
+	*path = p;
+}
+
+/*
+ * GETs /v1/tokens/NAME (or POSTs .../renew), of a token variant when
+ * --scope, --audience or --resource ask for one, and checks the answer
+ * holds a token.  0 and *t (clear with ctlcall_token_clear) or the exit
+ * status.
  */
 int
 ctlcall_token(const struct ctl_args *args, bool renew, struct ctlcall_token *t)
 {
 	_cleanup_free_ char *path = NULL;
-	char query[64] = "";
+	char num[24];
 	int rc;
 
-	if (!renew && args->min_valid_ms >= 0)
-		snprintf(query, sizeof(query), "?min_valid=%lld", (long long)((args->min_valid_ms + 999) / 1000));
-	if (!renew && args->wait_ms >= 0)
-		snprintf(query + strlen(query), sizeof(query) - strlen(query), "%swait=%lld",
-		    query[0] == '\0' ? "?" : "&", (long long)((args->wait_ms + 999) / 1000));
-	path = xasprintf("/v1/tokens/%s%s%s", args->name, renew ? "/renew" : "", query);
+	path = xasprintf("/v1/tokens/%s%s", args->name, renew ? "/renew" : "");
+	if (!renew && args->min_valid_ms >= 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)((args->min_valid_ms + 999) / 1000));
+		ctlcall_query_add(&path, "min_valid", num);
+	}
+	if (!renew && args->wait_ms >= 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)((args->wait_ms + 999) / 1000));
+		ctlcall_query_add(&path, "wait", num);
+	}
+	if (args->scope != NULL)
+		ctlcall_query_add(&path, "scope", args->scope);
+	if (args->audience != NULL)
+		ctlcall_query_add(&path, "audience", args->audience);
+	if (args->resource != NULL)
+		ctlcall_query_add(&path, "resource", args->resource);
 	if ((rc = ctlcall_request(args, renew ? "POST" : "GET", path, &t->answer)) != 0)
 		return rc;
 

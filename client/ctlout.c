@@ -247,7 +247,61 @@ ctlout_grid(const char *const *heads, size_t ncols, char **cells, size_t nrows)
 	free(width);
 }
 
-/* The status table: a head line, then a row per credential. */
+/* A credential's "variants" array, or NULL when it has none. */
+static const struct json *
+ctlout_variants(const struct json *cred)
+{
+	const struct json *v = json_get(cred, "variants");
+
+	return v != NULL && v->type == JSON_ARRAY && v->n > 0 ? v : NULL;
+}
+
+/*
+ * A variant's name cell: indented, its scope, audience and resource as
+ * "scope=read+write audience=billing" (a field's values joined by "+", as
+ * the daemon's logs and metrics show a variant), sanitized.
+ */
+static char *
+ctlout_variant_name(const struct json *variant)
+{
+	static const char *const keys[] = { "scope", "audience", "resource" };
+	char *text = xstrdup(" ");
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		const char *v = json_get_string(variant, keys[i]);
+		_cleanup_free_ char *shown = NULL;
+		char *t;
+
+		if (v == NULL)
+			continue;
+		shown = text_sanitize(v, strlen(v), SIZE_MAX);
+		for (char *p = shown; *p != '\0'; p++)
+			if (*p == ' ')
+				*p = '+';
+		t = xasprintf("%s %s=%s", text, keys[i], shown);
+		free(text);
+		text = t;
+	}
+	return text;
+}
+
+/* The cells of a credential's or a variant's row, named name (taken). */
+static void
+ctlout_status_row(char **cell, const struct json *obj, char *name, int64_t now)
+{
+	cell[0] = name;
+	cell[1] = ctlout_cell_string(obj, "state");
+	cell[2] = ctlout_cell_time(obj, "expires_at", now, true);
+	cell[3] = ctlout_cell_time(obj, "next_renewal", now, false);
+	cell[4] = ctlout_cell_number(obj, "renewals");
+	cell[5] = ctlout_cell_number(obj, "failures");
+	cell[6] = ctlout_cell_string(obj, "last_error");
+}
+
+/*
+ * The status table: a head line, then a row per credential, each followed
+ * by an indented row per token variant.
+ */
 void
 ctlout_status_table(struct json *const *creds, size_t n)
 {
@@ -256,20 +310,22 @@ ctlout_status_table(struct json *const *creds, size_t n)
 	};
 	const size_t ncols = ELEMENTSOF(heads);
 	int64_t now = (int64_t)time(NULL);
-	char **cells = xcalloc(n * ncols + 1, sizeof(*cells));
+	size_t nrows = n, row = 0;
+	char **cells;
 
+	for (size_t i = 0; i < n; i++)
+		nrows += ctlout_variants(creds[i]) != NULL ? ctlout_variants(creds[i])->n : 0;
+	cells = xcalloc(nrows * ncols + 1, sizeof(*cells));
 	for (size_t i = 0; i < n; i++) {
-		char **cell = &cells[i * ncols];
+		const struct json *variants = ctlout_variants(creds[i]);
 
-		cell[0] = ctlout_cell_string(creds[i], "name");
-		cell[1] = ctlout_cell_string(creds[i], "state");
-		cell[2] = ctlout_cell_time(creds[i], "expires_at", now, true);
-		cell[3] = ctlout_cell_time(creds[i], "next_renewal", now, false);
-		cell[4] = ctlout_cell_number(creds[i], "renewals");
-		cell[5] = ctlout_cell_number(creds[i], "failures");
-		cell[6] = ctlout_cell_string(creds[i], "last_error");
+		ctlout_status_row(&cells[row++ * ncols], creds[i], ctlout_cell_string(creds[i], "name"),
+		    now);
+		for (size_t j = 0; variants != NULL && j < variants->n; j++)
+			ctlout_status_row(&cells[row++ * ncols], variants->values[j],
+			    ctlout_variant_name(variants->values[j]), now);
 	}
-	ctlout_grid(heads, ncols, cells, n);
+	ctlout_grid(heads, ncols, cells, nrows);
 }
 
 /* The proxy table: a head line, then a row per proxy; LAST is "-" before its first answer. */

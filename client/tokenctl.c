@@ -43,6 +43,9 @@ static const struct ctl_option ctl_options[] = {
 	{ "min-valid", 0, true, CTL_OPT_MIN_VALID },
 	{ "wait", 0, true, CTL_OPT_WAIT },
 	{ "env", 0, true, CTL_OPT_ENV },
+	{ "scope", 0, true, CTL_OPT_SCOPE },
+	{ "audience", 0, true, CTL_OPT_AUDIENCE },
+	{ "resource", 0, true, CTL_OPT_RESOURCE },
 	{ "timeout", 0, true, CTL_OPT_TIMEOUT },
 	{ "verbose", 0, false, CTL_OPT_VERBOSE },
 	{ "help", 'h', false, CTL_OPT_HELP },
@@ -65,11 +68,14 @@ struct ctl_command {
 static int ctl_cmd_help(const struct ctl_args *);
 
 static const struct ctl_command ctl_commands[] = {
-	{ "token", ctlcmd_token, CTL_NAME_REQUIRED, CTL_OPT_JSON | CTL_OPT_MIN_VALID | CTL_OPT_WAIT },
-	{ "header", ctlcmd_header, CTL_NAME_REQUIRED, CTL_OPT_JSON | CTL_OPT_MIN_VALID | CTL_OPT_WAIT },
+	{ "token", ctlcmd_token, CTL_NAME_REQUIRED,
+	    CTL_OPT_JSON | CTL_OPT_MIN_VALID | CTL_OPT_WAIT | CTL_OPT_VARIANT },
+	{ "header", ctlcmd_header, CTL_NAME_REQUIRED,
+	    CTL_OPT_JSON | CTL_OPT_MIN_VALID | CTL_OPT_WAIT | CTL_OPT_VARIANT },
 	{ "status", ctlcmd_status, CTL_NAME_OPTIONAL, CTL_OPT_JSON },
-	{ "renew", ctlcmd_renew, CTL_NAME_REQUIRED, CTL_OPT_JSON },
-	{ "exec", ctlcmd_exec, CTL_NAME_REQUIRED, CTL_OPT_ENV | CTL_OPT_MIN_VALID | CTL_OPT_WAIT },
+	{ "renew", ctlcmd_renew, CTL_NAME_REQUIRED, CTL_OPT_JSON | CTL_OPT_VARIANT },
+	{ "exec", ctlcmd_exec, CTL_NAME_REQUIRED,
+	    CTL_OPT_ENV | CTL_OPT_MIN_VALID | CTL_OPT_WAIT | CTL_OPT_VARIANT },
 	{ "proxies", ctlcmd_proxies, CTL_NAME_NONE, CTL_OPT_JSON },
 	{ "help", ctl_cmd_help, CTL_NAME_NONE, 0 },
 };
@@ -80,14 +86,17 @@ static const char ctl_help_text[] =
     "Ask tokenbrokerd for an access token.\n"
     "\n"
     "commands:\n"
-    "  token NAME [--min-valid S] [--wait S]\n"
+    "  token NAME [--min-valid S] [--wait S] [VARIANT]\n"
     "                     print the token of credential NAME and a newline\n"
-    "  header NAME [--min-valid S] [--wait S]\n"
+    "  header NAME [--min-valid S] [--wait S] [VARIANT]\n"
     "                     print \"Authorization: Bearer TOKEN\", for\n"
     "                     curl -H \"$(tokenctl header NAME)\"\n"
     "  status [NAME]      show the state of the credentials you may fetch\n"
-    "  renew NAME         renew the token now and say when it expires\n"
-    "  exec NAME [--env VAR] [--min-valid S] [--wait S] [--] CMD [ARGS...]\n"
+    "                     (and of their token variants)\n"
+    "  renew NAME [VARIANT]\n"
+    "                     renew the token now and say when it expires\n"
+    "  exec NAME [--env VAR] [--min-valid S] [--wait S] [VARIANT]\n"
+    "       [--] CMD [ARGS...]\n"
     "                     run CMD (no shell) with the token in $VAR (TOKEN);\n"
     "                     the exit status is CMD's\n"
     "  proxies            show the proxies you may use: listener, upstream,\n"
@@ -103,6 +112,10 @@ static const char ctl_help_text[] =
     "      --wait S       how long the daemon may wait for a renewal in\n"
     "                     flight when it has no good token (default 5)\n"
     "      --env VAR      exec: the variable that holds the token\n"
+    "      --scope S      VARIANT: a token for these scopes (space-separated),\n"
+    "      --audience A   for this audience, for this resource, instead of\n"
+    "      --resource R   the configured ones, as the credential's allow_scopes,\n"
+    "                     allow_audiences and allow_resources permit\n"
     "      --timeout S    give up when the daemon has not answered within\n"
     "                     S plus --wait (default 30)\n"
     "      --verbose      say what is sent and received (never the token)\n"
@@ -226,6 +239,19 @@ ctl_apply_option(struct ctl_args *args, const struct ctl_option *o, const char *
 			ctl_usage(args, "bad variable name for --env: '%s'", value);
 		args->env = value;
 		break;
+	case CTL_OPT_SCOPE:
+	case CTL_OPT_AUDIENCE:
+	case CTL_OPT_RESOURCE:
+		if (*value == '\0')
+			ctl_usage(args, "empty value for --%s (leave it out for the configured %s)",
+			    o->name, o->name);
+		if (o->id == CTL_OPT_SCOPE)
+			args->scope = value;
+		else if (o->id == CTL_OPT_AUDIENCE)
+			args->audience = value;
+		else
+			args->resource = value;
+		break;
 	case CTL_OPT_VERBOSE:
 		log_set_level(LOG_DEBUG);
 		break;
@@ -327,7 +353,7 @@ ctl_parse_args(struct ctl_args *args, int argc, char **argv)
 		ctl_usage(args, "no command given");
 		return;
 	}
-	for (unsigned bit = 1; bit <= CTL_OPT_VERSION; bit <<= 1)
+	for (unsigned bit = 1; bit <= CTL_OPT_LAST; bit <<= 1)
 		if ((args->given & bit) && !(bit & (args->cmd->options | CTL_OPT_GLOBAL)))
 			ctl_usage(args, "option --%s does not apply to %s", ctl_option_name(bit), args->cmd->name);
 	if (args->name == NULL && args->cmd->name_use == CTL_NAME_REQUIRED)

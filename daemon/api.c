@@ -28,6 +28,7 @@
 #include "secbuf.h"
 #include "secret.h"
 #include "timeutil.h"
+#include "variant.h"
 #include "xmalloc.h"
 
 #define API_MAX_HEADERS_SIZE 8192
@@ -75,19 +76,32 @@ struct api_route {
 			struct evhttp_request *req, const char *name, struct evkeyvalq *query);
 };
 
+/* The text of c's variant key ("scope=a+b"), or NULL for a main token. */
+static const char *
+api_variant_text(const struct credential *c)
+{
+	const struct variant_key *k = variant_key_of(c);
+
+	return k != NULL ? k->text : NULL;
+}
+
 /* 503 for a credential that has no token to give, with the reason. */
 static void
 api_unavailable(struct evhttp_request *req, struct credential *c, const char *why,
 		int64_t retry_after_s)
 {
+	const char *variant = api_variant_text(c);
 	struct credential_info info;
-	char *msg;
+	char *msg, *name;
 
 	credential_info(c, &info);
+	name = variant != NULL ? xasprintf("%s (variant %s)", credential_name(c), variant) :
+				 xstrdup(credential_name(c));
 	if (info.last_error != NULL)
-		msg = xasprintf("%s: %s; last error: %s", credential_name(c), why, info.last_error);
+		msg = xasprintf("%s: %s; last error: %s", name, why, info.last_error);
 	else
-		msg = xasprintf("%s: %s", credential_name(c), why);
+		msg = xasprintf("%s: %s", name, why);
+	free(name);
 	if (retry_after_s <= 0)
 		retry_after_s = info.retry_after_s > 0 ? info.retry_after_s : 1;
 	reply_error(req, 503, "unavailable", msg, info.upstream_status, info.upstream_error,
@@ -160,11 +174,12 @@ api_allowed(const struct listen_peer *peer, const struct cred_conf *cc)
 /*
  * With log_access: one info line for an answer to a token request (a
  * hand-out or its refusal) with code, saying who asked for which
- * credential; never the token.
+ * credential and which variant of it (NULL: the main token); never the
+ * token.
  */
 static void
 api_log_access(const struct api *api, const struct listen_peer *peer, const char *name,
-	       bool renew, int code)
+	       const char *variant, bool renew, int code)
 {
 	char uid[16], pid[16], status[16];
 	_cleanup_free_ char *unit = NULL;
@@ -174,6 +189,7 @@ api_log_access(const struct api *api, const struct listen_peer *peer, const char
 		{ "CALLER_PID", pid },
 		{ "CALLER_UNIT", NULL },
 		{ "HTTP_STATUS", status },
+		{ "VARIANT", variant },
 	};
 
 	if (!api->conf->daemon.log_access || !log_enabled(LOG_INFO))
@@ -184,9 +200,10 @@ api_log_access(const struct api *api, const struct listen_peer *peer, const char
 	if (listen_peer_unit(peer, &unit) == 0)
 		fields[3].value = unit;
 	log_fields(LOG_INFO, fields, ELEMENTSOF(fields),
-		   "credential %s: %s for uid %s (pid %s%s%s): %d", name,
-		   renew ? "renewal" : "token", uid, pid, unit != NULL ? ", unit " : "",
-		   unit != NULL ? unit : "", code);
+		   "credential %s%s%s%s: %s for uid %s (pid %s%s%s): %d", name,
+		   variant != NULL ? " (variant " : "", variant != NULL ? variant : "",
+		   variant != NULL ? ")" : "", renew ? "renewal" : "token", uid, pid,
+		   unit != NULL ? ", unit " : "", unit != NULL ? unit : "", code);
 }
 
 /*
@@ -312,7 +329,8 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 	if (result != CREDENTIAL_GONE && !api_allowed(ar->peer, credential_conf(c))) {
 		reply_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
 			   (unsigned)ar->peer->uid, credential_name(c));
-		api_log_access(ar->api, ar->peer, credential_name(c), ar->renew, 403);
+		api_log_access(ar->api, ar->peer, credential_name(c), api_variant_text(c),
+			       ar->renew, 403);
 		api_req_free(ar);
 		return;
 	}
@@ -338,13 +356,16 @@ api_wait_cb(struct credential *c, enum credential_result result, void *arg)
 	case CREDENTIAL_GONE:
 		if (ar->api->stopping) {
 			reply_error(req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
+		} else if (api_variant_text(c) != NULL) {
+			/* A reload dropped it (its credential changed or went): ask anew. */
+			api_unavailable(req, c, "the variant was dropped by a reload", 1);
 		} else {
 			reply_errorf(req, 404, "not_found", "no credential \"%s\"", credential_name(c));
 			code = 404;
 		}
 		break;
 	}
-	api_log_access(ar->api, ar->peer, credential_name(c), ar->renew, code);
+	api_log_access(ar->api, ar->peer, credential_name(c), api_variant_text(c), ar->renew, code);
 	api_req_free(ar);
 }
 
@@ -410,7 +431,7 @@ api_wait(struct api *api, const struct listen_peer *peer, struct evhttp_request 
 	} else {
 		api_unavailable(req, c, "no valid token", retry_after_s);
 	}
-	api_log_access(api, peer, credential_name(c), renew, code);
+	api_log_access(api, peer, credential_name(c), api_variant_text(c), renew, code);
 	free(ar);
 }
 
@@ -426,7 +447,7 @@ api_credential(struct api *api, const struct listen_peer *peer, struct evhttp_re
 
 	if (c == NULL) {
 		reply_errorf(req, 404, "not_found", "no credential \"%s\"", name);
-		api_log_access(api, peer, name, renew, 404);
+		api_log_access(api, peer, name, NULL, renew, 404);
 		return NULL;
 	}
 	if (!api_allowed(peer, credential_conf(c))) {
@@ -434,17 +455,50 @@ api_credential(struct api *api, const struct listen_peer *peer, struct evhttp_re
 			   (int)peer->pid, name);
 		reply_errorf(req, 403, "forbidden", "uid %u is not allowed credential \"%s\"",
 			   (unsigned)peer->uid, name);
-		api_log_access(api, peer, name, renew, 403);
+		api_log_access(api, peer, name, NULL, renew, 403);
 		return NULL;
 	}
 	return c;
+}
+
+/*
+ * The token a request asks of credential c: c's own, or with query
+ * parameters scope, audience or resource one of its variants (made on
+ * first request).  NULL with the refusal answered: 400 when c does not
+ * allow what was asked, 503 when it keeps as many variants as it may and
+ * clients wait for each of them.
+ */
+static struct credential *
+api_variant(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
+	    struct credential *c, struct evkeyvalq *q, bool renew)
+{
+	const char *scope = evhttp_find_header(q, "scope");
+	const char *audience = evhttp_find_header(q, "audience");
+	const char *resource = evhttp_find_header(q, "resource");
+	struct credential *vc = NULL;
+	char *cause = NULL;
+	int r;
+
+	if (scope == NULL && audience == NULL && resource == NULL)
+		return c;
+	r = variant_get(c, scope, audience, resource, &vc, &cause);
+	if (r == 0)
+		return vc;
+	if (r == -EBUSY)
+		reply_error(req, 503, "unavailable", cause, 0, NULL, 1);
+	else
+		reply_error(req, 400, "bad_request", cause, 0, NULL, 0);
+	api_log_access(api, peer, credential_name(c), NULL, renew, r == -EBUSY ? 503 : 400);
+	free(cause);
+	return NULL;
 }
 
 static void
 api_get_token(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
 		const char *name, struct evkeyvalq *q)
 {
-	static const char *const known[] = { "min_valid", "wait", NULL };
+	static const char *const known[] = { "min_valid", "wait", "scope", "audience", "resource",
+					     NULL };
 	int64_t min_valid = 0, wait = API_WAIT_DEFAULT_S;
 	struct credential *c;
 
@@ -452,7 +506,8 @@ api_get_token(struct api *api, const struct listen_peer *peer, struct evhttp_req
 	    api_query_seconds(req, q, "min_valid", API_MIN_VALID_MAX_S, &min_valid) < 0 ||
 	    api_query_seconds(req, q, "wait", API_WAIT_MAX_S, &wait) < 0)
 		return;
-	if ((c = api_credential(api, peer, req, name, false)) == NULL)
+	if ((c = api_credential(api, peer, req, name, false)) == NULL ||
+	    (c = api_variant(api, peer, req, c, q, false)) == NULL)
 		return;
 	api_wait(api, peer, req, c, false, min_valid, wait);
 }
@@ -461,16 +516,21 @@ static void
 api_post_renew(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
 		const char *name, struct evkeyvalq *q)
 {
-	static const char *const known[] = { "wait", NULL };
+	static const char *const known[] = { "wait", "scope", "audience", "resource", NULL };
 	int64_t wait = API_WAIT_DEFAULT_S;
 	struct credential *c;
+	const char *variant;
 
 	if (api_query_only(req, q, known) < 0 ||
 	    api_query_seconds(req, q, "wait", API_WAIT_MAX_S, &wait) < 0)
 		return;
-	if ((c = api_credential(api, peer, req, name, true)) == NULL)
+	if ((c = api_credential(api, peer, req, name, true)) == NULL ||
+	    (c = api_variant(api, peer, req, c, q, true)) == NULL)
 		return;
-	log_info("uid %u asks to renew credential %s", (unsigned)peer->uid, name);
+	variant = api_variant_text(c);
+	log_info("uid %u asks to renew credential %s%s%s%s", (unsigned)peer->uid, name,
+		 variant != NULL ? " (variant " : "", variant != NULL ? variant : "",
+		 variant != NULL ? ")" : "");
 	api_wait(api, peer, req, c, true, 0, wait);
 }
 
@@ -515,6 +575,47 @@ api_list_send(struct evhttp_request *req, yajl_gen g, struct secbuf *o)
 	reply_send_json(req, 200, g, o);
 }
 
+/* "k": s, left out when s is NULL. */
+static void
+api_gen_opt_str(yajl_gen g, const char *k, const char *s)
+{
+	if (s != NULL)
+		reply_gen_kv_str(g, k, s);
+}
+
+/*
+ * "variants": [...] of credential c, each its scope, audience and
+ * resource (space-separated), state, expiry, next renewal, counters and
+ * last error; a field without a value left out.
+ */
+static void
+api_gen_variants(yajl_gen g, struct credential *c)
+{
+	reply_gen_str(g, "variants");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < variant_count(c); i++) {
+		const struct credential *vc = variant_at(c, i);
+		const struct variant_key *k = variant_key_of(vc);
+		struct credential_info info;
+
+		credential_info(vc, &info);
+		yajl_gen_map_open(g);
+		api_gen_opt_str(g, "scope", k->scope);
+		api_gen_opt_str(g, "audience", k->audience);
+		api_gen_opt_str(g, "resource", k->resource);
+		reply_gen_kv_str(g, "state", credential_state_name(info.state));
+		if (info.expires_at > 0)
+			reply_gen_kv_int(g, "expires_at", info.expires_at);
+		if (info.next_renewal > 0)
+			reply_gen_kv_int(g, "next_renewal", info.next_renewal);
+		reply_gen_kv_int(g, "renewals", (long long)info.renewals);
+		reply_gen_kv_int(g, "failures", (long long)info.failures);
+		api_gen_opt_str(g, "last_error", info.last_error);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}
+
 static void
 api_get_credentials(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
 		const char *name, struct evkeyvalq *q)
@@ -540,6 +641,8 @@ api_get_credentials(struct api *api, const struct listen_peer *peer, struct evht
 		reply_gen_kv_int(g, "renewals", (long long)info.renewals);
 		reply_gen_kv_int(g, "failures", (long long)info.failures);
 		reply_gen_kv_str(g, "last_error", info.last_error);
+		if (variant_conf_allows_any(credential_conf(c)))
+			api_gen_variants(g, c);
 		yajl_gen_map_close(g);
 	}
 	api_list_send(req, g, o);
@@ -665,20 +768,33 @@ api_complete_cb(struct evhttp_request *req, void *arg)
 	metrics_count_request(api->metrics, evhttp_request_get_response_code(req));
 }
 
+/* c's series as of now (unix seconds): a main token's, or a variant's. */
+static void
+api_metrics_cred(const struct credential *c, int64_t now, struct metrics_cred *ret)
+{
+	struct credential_info info;
+
+	credential_info(c, &info);
+	ret->name = credential_name(c);
+	ret->variant = api_variant_text(c);
+	ret->renewals = info.renewals;
+	ret->failures = info.failures;
+	ret->up = credential_token(c, 0) != NULL;
+	ret->expiry_s = info.expires_at > now ? info.expires_at - now : 0;
+}
+
 /*
- * Renders the metrics with the credentials' and the proxies' state as it
- * is now, read only.
+ * Renders the metrics with the credentials' (and their variants') and the
+ * proxies' state as it is now, read only.
  */
 static void
 api_metrics_snapshot(struct api *api, struct evbuffer *buf)
 {
-	size_t n = credential_count(api->creds);
+	size_t n = credential_count(api->creds), nmc = 0;
 	size_t np = api->proxies != NULL ? proxy_count(api->proxies) : 0;
-	struct metrics_cred *mc = xcalloc(n > 0 ? n : 1, sizeof(*mc));
+	struct metrics_cred *mc;
 	struct metrics_proxy *mp = xcalloc(np > 0 ? np : 1, sizeof(*mp));
 	struct metrics_snapshot snap = {
-		.creds = mc,
-		.ncreds = n,
 		.proxies = mp,
 		.nproxies = np,
 		.waiting = credential_ctx_waiters(api->creds),
@@ -686,17 +802,19 @@ api_metrics_snapshot(struct api *api, struct evbuffer *buf)
 	};
 	int64_t now = timeutil_wall_ms() / 1000;
 
+	for (size_t i = 0; i < n; i++)
+		nmc += 1 + variant_count(credential_at(api->creds, i));
+	mc = xcalloc(nmc > 0 ? nmc : 1, sizeof(*mc));
+	nmc = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct credential *c = credential_at(api->creds, i);
-		struct credential_info info;
 
-		credential_info(c, &info);
-		mc[i].name = credential_name(c);
-		mc[i].renewals = info.renewals;
-		mc[i].failures = info.failures;
-		mc[i].up = credential_token(c, 0) != NULL;
-		mc[i].expiry_s = info.expires_at > now ? info.expires_at - now : 0;
+		api_metrics_cred(c, now, &mc[nmc++]);
+		for (size_t j = 0; j < variant_count(c); j++)
+			api_metrics_cred(variant_at(c, j), now, &mc[nmc++]);
 	}
+	snap.creds = mc;
+	snap.ncreds = nmc;
 	for (size_t i = 0; i < np; i++) {
 		struct proxy_info info;
 
@@ -836,7 +954,8 @@ api_shutdown(struct api *api)
 		ar->waiter = NULL;
 		evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Connection", "close");
 		reply_error(ar->req, 503, "stopping", "tokenbrokerd is stopping", 0, NULL, 1);
-		api_log_access(api, ar->peer, credential_name(ar->c), ar->renew, 503);
+		api_log_access(api, ar->peer, credential_name(ar->c), api_variant_text(ar->c),
+			       ar->renew, 503);
 		api_req_free(ar);
 	}
 }

@@ -303,6 +303,47 @@ cred_check_timing(struct cred_build *b)
 	}
 }
 
+/*
+ * Token variants: a refresh token rotates at every use, so the variants of
+ * one credential (each its own token request) cannot share it; and the
+ * variants' limits mean nothing when no caller may ask for one.
+ */
+static void
+cred_check_variants(struct cred_build *b)
+{
+	static const struct {
+		int id;
+		const char *what;
+	} allows[] = {
+		{ CK_ALLOW_SCOPES, "scope" },
+		{ CK_ALLOW_AUDIENCES, "audience" },
+		{ CK_ALLOW_RESOURCES, "resource" },
+	};
+	static const int limit_ids[] = { CK_MAX_VARIANTS, CK_VARIANT_IDLE };
+	const struct cred_conf *cc = b->cc;
+	bool any = cc->allow_scopes != NULL || cc->allow_audiences != NULL ||
+		   cc->allow_resources != NULL;
+	bool refresh = cc->grant_type != NULL && strcmp(cc->grant_type, "refresh_token") == 0;
+
+	for (size_t i = 0; refresh && i < ELEMENTSOF(allows); i++) {
+		int id = allows[i].id;
+
+		if (b->key_line[id] == 0 || b->key_failed[id])
+			continue;
+		conf_error(b->ld, b->key_file[id], b->key_line[id],
+			   "%s: not with grant_type refresh_token: the refresh token rotates at "
+			   "every use and cannot be shared by several variants; configure a second "
+			   "credential (with a refresh token of its own) for the other %s",
+			   conf_cred_keys[id].name, allows[i].what);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(limit_ids); i++)
+		if (!any && b->key_line[limit_ids[i]] != 0 && !b->key_failed[limit_ids[i]])
+			conf_warning(b->ld, b->key_file[limit_ids[i]], b->key_line[limit_ids[i]],
+				     "%s: no allow_scopes, allow_audiences or allow_resources is "
+				     "set, so there are no variants; ignored",
+				     conf_cred_keys[limit_ids[i]].name);
+}
+
 /* The paths against response_format, which may stand after them. */
 static void
 cred_check_paths(struct cred_build *b)
@@ -378,6 +419,7 @@ conf_cred_check_all(struct cred_build *b)
 	if (!b->key_failed[CK_AUTH_METHOD])
 		cred_check_assertion_auth(b);
 	cred_check_timing(b);
+	cred_check_variants(b);
 	cred_check_paths(b);
 	cred_check_profile_keys(b);
 	cred_check_sink(b);

@@ -28,6 +28,7 @@
 #define CONF_API_VERSION_MAX 32
 #define CONF_SINK_NAME_MAX 200	 /* a sink's file name, leaving room for a temporary's */
 #define CONF_SINK_PATH_MAX 3800 /* and its path */
+#define CONF_MAX_VARIANTS_MAX 1024 /* each a token renewed and a series in /metrics */
 
 _Static_assert(sizeof(enum auth_method) == sizeof(int) &&
 		       sizeof(enum scope_separator) == sizeof(int) &&
@@ -169,6 +170,23 @@ cred_set_scope(struct cred_build *b, const struct cred_key *k, const char *key,
 	return 0;
 }
 
+/* Whether w is a resource: an absolute URI without a fragment (RFC 8707 2). */
+static int
+cred_resource_ok(const char *w, char **cause)
+{
+	const char *colon = strchr(w, ':');
+
+	if (colon == NULL || colon == w || strchr(w, '#') != NULL ||
+	    strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") !=
+		    (size_t)(colon - w)) {
+		*cause = xasprintf("\"%s\" is not an absolute URI without a fragment (RFC 8707), "
+				   "e.g. https://api.example.com/",
+				   w);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * audience, resource: values separated by white space, each sent as a
  * field of its own; a resource is an absolute URI without a fragment (RFC
@@ -183,14 +201,7 @@ cred_set_words(struct cred_build *b, const struct cred_key *k, const char *key,
 	char **words = conf_value_words(v);
 
 	for (size_t i = 0; uris && words[i] != NULL; i++) {
-		const char *colon = strchr(words[i], ':');
-
-		if (colon == NULL || colon == words[i] || strchr(words[i], '#') != NULL ||
-		    strspn(words[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				     "0123456789+.-") != (size_t)(colon - words[i])) {
-			*cause = xasprintf("\"%s\" is not an absolute URI without a fragment "
-					   "(RFC 8707), e.g. https://api.example.com/",
-					   words[i]);
+		if (cred_resource_ok(words[i], cause) < 0) {
 			conf_value_words_free(words);
 			return -EINVAL;
 		}
@@ -459,6 +470,90 @@ cred_set_units(struct cred_build *b, const struct cred_key *k, const char *key, 
 	return 0;
 }
 
+/*
+ * One value a caller may ask for instead of the configured one (k->id says
+ * which kind): printable and without white space, since the API reads a
+ * value up to a space; a scope also without the characters RFC 6749 3.3
+ * leaves out and without "+", which the API reads as a space; a resource
+ * an absolute URI.
+ */
+static int
+cred_allow_word_ok(enum cred_key_id id, const char *w, char **cause)
+{
+	for (const char *p = w; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
+			*cause = xstrdup("values must be printable ASCII characters");
+			return -EINVAL;
+		}
+		if (id == CK_ALLOW_SCOPES && (*p == '"' || *p == '\\')) {
+			*cause = xasprintf("\"%s\" is not a scope (RFC 6749 3.3)", w);
+			return -EINVAL;
+		}
+		if (id == CK_ALLOW_SCOPES && *p == '+') {
+			*cause = xasprintf("\"%s\": a scope with \"+\" cannot be asked for "
+					   "(the API reads \"+\" as a space)",
+					   w);
+			return -EINVAL;
+		}
+	}
+	return id == CK_ALLOW_RESOURCES ? cred_resource_ok(w, cause) : 0;
+}
+
+/*
+ * allow_scopes, allow_audiences, allow_resources: values separated by
+ * white space (a comma may be part of a scope), each once; empty means
+ * none.
+ */
+static int
+cred_set_allow(struct cred_build *b, const struct cred_key *k, const char *key, const char *v,
+	       char **cause)
+{
+	char ***field = CC_FIELD(b, k, char **);
+	enum cred_key_id id = (enum cred_key_id)(k - conf_cred_keys);
+	char **words = xcalloc(1, sizeof(*words));
+	size_t n = 0;
+
+	for (const char *p = v;;) {
+		size_t len;
+		bool dup = false;
+
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t");
+		words = xreallocarray(words, n + 2, sizeof(*words));
+		words[n] = xstrndup(p, len);
+		words[n + 1] = NULL;
+		p += len;
+		if (cred_allow_word_ok(id, words[n], cause) < 0) {
+			conf_value_words_free(words);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++)
+			dup = dup || strcmp(words[i], words[n]) == 0;
+		if (dup) {
+			free(words[n]);
+			words[n] = NULL;
+		} else {
+			n++;
+		}
+	}
+	conf_value_words_free(*field);
+	*field = NULL;
+	if (n == 0)
+		conf_value_words_free(words);
+	else
+		*field = words;
+	return 0;
+}
+
+static int
+cred_set_max_variants(struct cred_build *b, const struct cred_key *k, const char *key,
+		      const char *v, char **cause)
+{
+	return conf_value_uint(v, 1, CONF_MAX_VARIANTS_MAX, &b->cc->max_variants, cause);
+}
+
 /* param.NAME, query.NAME, header.NAME: a user's key replaces a default. */
 static int
 cred_set_pair(struct cred_build *b, const struct cred_key *k, const char *key, const char *v,
@@ -671,6 +766,12 @@ const struct cred_key conf_cred_keys[CK_COUNT] = {
 	CK(CK_ALLOW_USERS, "allow_users", cred_set_ids, .off = CK_OFF(allow_users)),
 	CK(CK_ALLOW_GROUPS, "allow_groups", cred_set_ids, .off = CK_OFF(allow_groups)),
 	CK(CK_ALLOW_UNITS, "allow_units", cred_set_units),
+	CK(CK_ALLOW_SCOPES, "allow_scopes", cred_set_allow, .off = CK_OFF(allow_scopes)),
+	CK(CK_ALLOW_AUDIENCES, "allow_audiences", cred_set_allow, .off = CK_OFF(allow_audiences)),
+	CK(CK_ALLOW_RESOURCES, "allow_resources", cred_set_allow, .off = CK_OFF(allow_resources)),
+	CK(CK_MAX_VARIANTS, "max_variants", cred_set_max_variants),
+	CK(CK_VARIANT_IDLE, "variant_idle", cred_set_duration, .off = CK_OFF(variant_idle_ms),
+	   .min_ms = 1000),
 	CK(CK_PERSIST, "persist", cred_set_bool, .off = CK_OFF(persist)),
 	CK(CK_SINK, "sink", cred_set_sink),
 	CK(CK_SINK_MODE, "sink_mode", cred_set_sink_mode),
@@ -753,6 +854,8 @@ cred_defaults(struct cred_conf *cc)
 	cc->tls_verify = true;
 	cc->allow_users.any = true;
 	cc->allow_groups.any = true;
+	cc->max_variants = 32;
+	cc->variant_idle_ms = 60 * 60 * 1000;
 	cc->sink_mode = 0600;
 	cc->sink_uid = (uid_t)-1;
 	cc->sink_gid = (gid_t)-1;
@@ -822,6 +925,9 @@ conf_cred_free(struct cred_conf *cc)
 	conf_value_ids_clear(&cc->allow_users);
 	conf_value_ids_clear(&cc->allow_groups);
 	conf_value_words_free(cc->allow_units);
+	conf_value_words_free(cc->allow_scopes);
+	conf_value_words_free(cc->allow_audiences);
+	conf_value_words_free(cc->allow_resources);
 	explicit_bzero(cc->digest, sizeof(cc->digest));
 	free(cc);
 	return NULL;

@@ -109,8 +109,10 @@ conf_digest_pubkey(EVP_MD_CTX *md, EVP_PKEY *key)
 
 /*
  * Fills cc->digest (64 hex digits) from everything but the name, where it
- * stands, who may fetch it and lazy: those do not change what a token is
- * or how it is obtained.
+ * stands, who may fetch it, lazy, and which variants callers may ask for
+ * and how many are kept for how long (allow_scopes and the like,
+ * max_variants, variant_idle): those do not change what a token is or how
+ * it is obtained.
  */
 void
 conf_digest_cred(struct cred_conf *cc)

@@ -99,6 +99,18 @@ struct cred_conf {
 	char **allow_units; /* NULL-terminated; NULL: any unit */
 	bool lazy;
 
+	/*
+	 * Token variants (variant.h): what a caller may ask for instead of the
+	 * configured scope, audience and resource; each NULL-terminated, NULL
+	 * when not given (no variant of that kind).  Like allow_users, not in
+	 * the digest: they say who may ask for what, not how a token is asked.
+	 */
+	char **allow_scopes;
+	char **allow_audiences;
+	char **allow_resources;
+	unsigned max_variants;	 /* kept at once; the least recently asked goes first */
+	int64_t variant_idle_ms; /* a variant not asked for this long is dropped */
+
 	bool persist;		/* keep the token in state_dir */
 	char *sink;		/* NULL: none */
 	mode_t sink_mode;	/* default 0600 */

@@ -3,7 +3,10 @@
  * renewing, failing, expired), the attempt in flight and the clients that
  * wait for it; renewals on the schedule and on demand (coalesced by token),
  * backoff after failures, expiry on time, and publishing each new token to
- * the sink and the store.
+ * the sink and the store.  A token variant (variant.c) is a struct
+ * credential of its own with the same settings, asked with the variant's
+ * scope, audience and resource, persisted under a record of its own and
+ * never written to the sink; its main credential holds the set.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,7 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "credential.h"
+#include "credential-int.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -23,6 +26,7 @@
 #include "sink.h"
 #include "store.h"
 #include "timeutil.h"
+#include "variant.h"
 #include "xmalloc.h"
 
 struct credential_waiter {
@@ -63,6 +67,8 @@ struct credential {
 	bool refresh_from_state;	 /* the token spent came from state_dir */
 	struct secret *refresh_unsaved;	 /* a rotated token state_dir did not take */
 	bool settings_changed;		 /* reloaded while its refresh was in flight */
+	struct variant *variant;      /* a variant's token (variant.c); NULL: the main one */
+	struct variant_set *variants; /* the main token's variants, or NULL */
 };
 
 struct credential_ctx {
@@ -85,7 +91,10 @@ static void credential_attempt(struct credential *c);
 static void credential_schedule(struct credential *c, int64_t due_mono_ms);
 static void credential_due_cb(struct renew_entry *e);
 
-/* Logs with the journal fields CREDENTIAL=, and TOKEN_FP= / UPSTREAM_STATUS= when given. */
+/*
+ * Logs with the journal fields CREDENTIAL=, and TOKEN_FP= / UPSTREAM_STATUS=
+ * when given, VARIANT= for a variant's token.
+ */
 static void credential_log(const struct credential *c, int level, const char *fp, long status,
 			   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
@@ -94,10 +103,12 @@ credential_log(const struct credential *c, int level, const char *fp, long statu
 	       const char *fmt, ...)
 {
 	char msg[1024], st[24];
-	struct log_field fields[3] = {
+	const char *variant = c->variant != NULL ? variant_key(c->variant)->text : NULL;
+	struct log_field fields[4] = {
 		{ "CREDENTIAL", c->conf->name },
 		{ "TOKEN_FP", fp },
 		{ "UPSTREAM_STATUS", NULL },
+		{ "VARIANT", variant },
 	};
 	va_list ap;
 
@@ -110,7 +121,9 @@ credential_log(const struct credential *c, int level, const char *fp, long statu
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_fields(level, fields, 3, "credential %s: %s", c->conf->name, msg);
+	log_fields(level, fields, 4, "credential %s%s%s%s: %s", c->conf->name,
+		   variant != NULL ? " (variant " : "", variant != NULL ? variant : "",
+		   variant != NULL ? ")" : "", msg);
 }
 
 static struct credential *
@@ -123,6 +136,33 @@ static int64_t
 credential_min_valid(const struct credential *c, const struct token *t)
 {
 	return renew_min_valid(c->conf->min_valid_ms, t->lifetime_ms);
+}
+
+/*
+ * Where c's token is persisted: the name of its record in state_dir (a
+ * variant's is NAME@ID, see variant.c) and the fingerprint it carries.
+ */
+static void
+credential_store_id(const struct credential *c, char name[STORE_NAME_MAX + 1], char fp[65])
+{
+	char conf_fp[65], id[STORE_VARIANT_ID_LEN + 1];
+
+	conf_token_fingerprint(c->conf, conf_fp);
+	if (c->variant == NULL) {
+		snprintf(name, STORE_NAME_MAX + 1, "%s", c->conf->name);
+		memcpy(fp, conf_fp, 65);
+		return;
+	}
+	variant_key_id(variant_key(c->variant), id);
+	snprintf(name, STORE_NAME_MAX + 1, "%s@%s", c->conf->name, id);
+	variant_key_fingerprint(variant_key(c->variant), conf_fp, fp);
+}
+
+/* Whether c writes a sink: its credential has one, and c is the main token. */
+static bool
+credential_sinks(const struct credential *c)
+{
+	return c->conf->sink != NULL && c->variant == NULL;
 }
 
 /* Empties the sink of settings cc. */
@@ -142,18 +182,20 @@ credential_sink_clear(const struct cred_conf *cc, char **cause)
 static void
 credential_drop_token(struct credential *c)
 {
-	char *cause = NULL;
+	char *cause = NULL, name[STORE_NAME_MAX + 1], fp[65];
 
 	if (c->token == NULL)
 		return;
 	c->token = token_free(c->token);
 	renew_cancel(c->ctx->renew, &c->expiry);
-	if (c->conf->sink != NULL && credential_sink_clear(c->conf, &cause) < 0) {
+	if (credential_sinks(c) && credential_sink_clear(c->conf, &cause) < 0) {
 		credential_log(c, LOG_WARNING, NULL, 0, "cannot empty sink: %s", cause);
 		free(cause);
 	}
-	if (c->conf->persist)
-		(void)store_remove(c->ctx->conf->daemon.state_dir, c->conf->name);
+	if (c->conf->persist) {
+		credential_store_id(c, name, fp);
+		(void)store_remove(c->ctx->conf->daemon.state_dir, name);
+	}
 }
 
 /*
@@ -190,13 +232,13 @@ credential_publish(struct credential *c)
 	const struct token *t = c->token;
 	char *cause = NULL;
 
-	if (c->conf->sink != NULL)
+	if (credential_sinks(c))
 		credential_sink(c);
 	if (c->conf->persist) {
-		char fp[65];
+		char name[STORE_NAME_MAX + 1], fp[65];
 
-		conf_token_fingerprint(c->conf, fp);
-		if (store_save(c->ctx->conf->daemon.state_dir, c->conf->name, fp, t, &cause) < 0) {
+		credential_store_id(c, name, fp);
+		if (store_save(c->ctx->conf->daemon.state_dir, name, fp, t, &cause) < 0) {
 			credential_log(c, LOG_WARNING, t->fingerprint, 0, "cannot persist the token: %s",
 				       cause);
 			free(cause);
@@ -395,6 +437,15 @@ credential_failed(struct credential *c, long status, const char *error, const ch
 	credential_wake(c, false);
 }
 
+/* The scope c's token is asked with (a variant's, else the configured one), or NULL. */
+static const char *
+credential_asked_scope(const struct credential *c)
+{
+	const char *scope = c->variant != NULL ? variant_key(c->variant)->scope : c->conf->scope;
+
+	return scope != NULL && scope[0] != '\0' ? scope : NULL;
+}
+
 /* A token arrived: install it, schedule its renewal, tell the waiters. */
 static void
 credential_succeeded(struct credential *c, struct token_response *tr)
@@ -403,8 +454,8 @@ credential_succeeded(struct credential *c, struct token_response *tr)
 	char life[32], next[32];
 	int64_t after, due, now;
 
-	if (t->scope == NULL && c->conf->scope != NULL && c->conf->scope[0] != '\0')
-		t->scope = xstrdup(c->conf->scope);
+	if (t->scope == NULL && credential_asked_scope(c) != NULL)
+		t->scope = xstrdup(credential_asked_scope(c));
 	token_place(t, c->attempt_mono_ms, timeutil_mono_ms(), timeutil_wall_ms());
 	now = timeutil_mono_ms();
 	if (token_left(t, now, timeutil_wall_ms()) <= credential_min_valid(c, t)) {
@@ -669,6 +720,8 @@ credential_attempt(struct credential *c)
 	if (c->token != NULL)
 		current = c->token->access_token;
 	conf_request_opts(c->conf, &qo);
+	if (c->variant != NULL)
+		variant_request_opts(c->variant, &qo);
 	if (credential_refresh_grant(c) && credential_refresh_begin(c, &rt, &cause) < 0) {
 		credential_failed(c, 0, NULL, cause, FAIL_TRANSIENT, NULL);
 		free(cause);
@@ -717,13 +770,13 @@ static bool
 credential_restore(struct credential *c)
 {
 	int64_t now_mono = timeutil_mono_ms(), now_wall = timeutil_wall_ms(), after;
-	char fp[65], *cause = NULL, left[32];
+	char fp[65], *cause = NULL, left[32], name[STORE_NAME_MAX + 1];
 	struct token *t = NULL;
 	int r;
 
-	conf_token_fingerprint(c->conf, fp);
-	r = store_load(c->ctx->conf->daemon.state_dir, c->conf->name, fp, now_wall,
-		       c->conf->min_valid_ms, &t, &cause);
+	credential_store_id(c, name, fp);
+	r = store_load(c->ctx->conf->daemon.state_dir, name, fp, now_wall, c->conf->min_valid_ms,
+		       &t, &cause);
 	if (r == -ESTALE)
 		credential_log(c, LOG_INFO, NULL, 0, "persisted token expired or made with other "
 						     "settings: removed");
@@ -931,6 +984,7 @@ credential_free(struct credential *c)
 {
 	if (c == NULL)
 		return NULL;
+	c->variants = variant_set_free(c->variants, false);
 	if (c->transfer != NULL)
 		http_cancel(c->transfer);
 	credential_refresh_end(c);
@@ -944,6 +998,70 @@ credential_free(struct credential *c)
 	free(c->sink_error);
 	free(c);
 	return NULL;
+}
+
+struct credential *
+credential_variant_new(struct credential *main, struct variant *v)
+{
+	struct credential *c = credential_new(main->ctx, main->conf);
+
+	c->variant = v;
+	/* Restored on demand, when first asked for: see variant.c. */
+	if (c->conf->persist)
+		(void)credential_restore(c);
+	return c;
+}
+
+struct credential *
+credential_variant_free(struct credential *vc, bool drop)
+{
+	if (drop)
+		credential_drop_token(vc);
+	return credential_free(vc);
+}
+
+void
+credential_variant_reconf(struct credential *vc, const struct cred_conf *cc)
+{
+	char name[STORE_NAME_MAX + 1], fp[65];
+
+	if (vc->conf->persist && !cc->persist) {
+		credential_store_id(vc, name, fp);
+		(void)store_remove(vc->ctx->conf->daemon.state_dir, name);
+	}
+	vc->conf = cc;
+	if (credential_token(vc, 0) != NULL)
+		credential_publish(vc);
+}
+
+struct variant *
+credential_variant(const struct credential *vc)
+{
+	return vc->variant;
+}
+
+struct variant_set *
+credential_variant_set(const struct credential *c)
+{
+	return c->variants;
+}
+
+void
+credential_set_variant_set(struct credential *c, struct variant_set *s)
+{
+	c->variants = s;
+}
+
+struct renew *
+credential_renew_queue(const struct credential *c)
+{
+	return c->ctx->renew;
+}
+
+bool
+credential_has_waiters(const struct credential *c)
+{
+	return !TAILQ_EMPTY(&c->waiters);
 }
 
 struct credential_ctx *
@@ -1033,6 +1151,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 				c->transfer = NULL;
 			}
 			credential_drop_token(c);
+			c->variants = variant_set_free(c->variants, true);
 			c->conf = cc;
 			free(c->sink_error);
 			c->sink_error = NULL;
@@ -1057,6 +1176,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 			if (was->persist && !cc->persist)
 				(void)store_remove(conf->daemon.state_dir, cc->name);
 			c->conf = cc;
+			variant_set_reload(c, was);
 			free(c->sink_error);
 			c->sink_error = NULL;
 			if (c->token != NULL && credential_token(c, 0) != NULL)
@@ -1069,6 +1189,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 		if (old[j] == NULL)
 			continue;
 		credential_log(old[j], LOG_NOTICE, NULL, 0, "removed");
+		old[j]->variants = variant_set_free(old[j]->variants, true);
 		credential_drop_token(old[j]);
 		credential_free(old[j]);
 		removed++;

@@ -164,30 +164,71 @@ metrics_render_proxies(const struct metrics_snapshot *s, struct evbuffer *out)
 				    s->proxies[i].name, s->proxies[i].active);
 }
 
+/*
+ * The labels of c's series: credential="NAME", and for a variant
+ * ,variant="KEY" with a backslash, a double quote and a newline escaped
+ * as the text format wants.  The caller frees.
+ */
+static char *
+metrics_cred_labels(const struct metrics_cred *c)
+{
+	struct evbuffer *b = evbuffer_new();
+	size_t len;
+	char *labels;
+
+	if (b == NULL)
+		abort();
+	evbuffer_add_printf(b, "credential=\"%s\"", c->name);
+	if (c->variant != NULL) {
+		evbuffer_add_printf(b, ",variant=\"");
+		for (const char *p = c->variant; *p != '\0'; p++) {
+			if (*p == '\\' || *p == '"')
+				evbuffer_add_printf(b, "\\%c", *p);
+			else if (*p == '\n')
+				evbuffer_add_printf(b, "\\n");
+			else
+				evbuffer_add(b, p, 1);
+		}
+		evbuffer_add(b, "\"", 1);
+	}
+	len = evbuffer_get_length(b);
+	labels = xmalloc(len + 1);
+	evbuffer_remove(b, labels, len);
+	labels[len] = '\0';
+	evbuffer_free(b);
+	return labels;
+}
+
 void
 metrics_render(const struct metrics *m, const struct metrics_snapshot *s, struct evbuffer *out)
 {
+	char **labels = xcalloc(s->ncreds > 0 ? s->ncreds : 1, sizeof(*labels));
+
+	for (size_t i = 0; i < s->ncreds; i++)
+		labels[i] = metrics_cred_labels(&s->creds[i]);
 	metrics_header(out, "tokenbroker_renewals_total", "counter",
-		       "Token requests to the upstream, by credential and result.");
+		       "Token requests to the upstream, by credential (and variant) and result.");
 	for (size_t i = 0; i < s->ncreds; i++)
 		evbuffer_add_printf(out,
-				    "tokenbroker_renewals_total{credential=\"%s\",result=\"success\"} %llu\n"
-				    "tokenbroker_renewals_total{credential=\"%s\",result=\"failure\"} %llu\n",
-				    s->creds[i].name, (unsigned long long)s->creds[i].renewals,
-				    s->creds[i].name, (unsigned long long)s->creds[i].failures);
+				    "tokenbroker_renewals_total{%s,result=\"success\"} %llu\n"
+				    "tokenbroker_renewals_total{%s,result=\"failure\"} %llu\n",
+				    labels[i], (unsigned long long)s->creds[i].renewals, labels[i],
+				    (unsigned long long)s->creds[i].failures);
 	metrics_header(out, "tokenbroker_token_expiry_seconds", "gauge",
 		       "Seconds until the current token expires (0 when there is none).");
 	for (size_t i = 0; i < s->ncreds; i++)
-		evbuffer_add_printf(out, "tokenbroker_token_expiry_seconds{credential=\"%s\"} %lld\n",
-				    s->creds[i].name,
+		evbuffer_add_printf(out, "tokenbroker_token_expiry_seconds{%s} %lld\n", labels[i],
 				    (long long)(s->creds[i].up && s->creds[i].expiry_s > 0 ?
 							s->creds[i].expiry_s :
 							0));
 	metrics_header(out, "tokenbroker_credential_up", "gauge",
 		       "1 when the credential has a token to hand out, else 0.");
 	for (size_t i = 0; i < s->ncreds; i++)
-		evbuffer_add_printf(out, "tokenbroker_credential_up{credential=\"%s\"} %d\n",
-				    s->creds[i].name, s->creds[i].up);
+		evbuffer_add_printf(out, "tokenbroker_credential_up{%s} %d\n", labels[i],
+				    s->creds[i].up);
+	for (size_t i = 0; i < s->ncreds; i++)
+		free(labels[i]);
+	free(labels);
 	metrics_header(out, "tokenbroker_requests_total", "counter",
 		       "Requests answered on the socket, by HTTP status code.");
 	for (int code = METRICS_STATUS_MIN; code < METRICS_STATUS_END; code++)

@@ -1,6 +1,7 @@
 /*
  * Counters for GET /metrics and their rendering in the Prometheus text
- * format: renewals and failures per credential, seconds to expiry, API
+ * format: renewals and failures per credential (and token variant),
+ * seconds to expiry, API
  * answers by status code, waiting and connected clients, and a histogram
  * of upstream request durations.  A leaf: it counts what it is told and
  * renders a snapshot it is handed, and reads no other module's state.
@@ -24,9 +25,14 @@ void metrics_count_request(struct metrics *m, int code);
 /* An upstream token request that took ms (answered or not). */
 void metrics_count_upstream(struct metrics *m, int64_t ms);
 
-/* One credential as the exposition shows it. */
+/*
+ * One credential's token as the exposition shows it: a main token's series
+ * are labelled credential="NAME", a variant's also variant="KEY" (its
+ * key's text, escaped as the text format wants).
+ */
 struct metrics_cred {
-	const char *name; /* [A-Za-z0-9._-]: nothing to escape in a label */
+	const char *name;    /* [A-Za-z0-9._-]: nothing to escape in a label */
+	const char *variant; /* the variant's key text; NULL: the main token */
 	uint64_t renewals;
 	uint64_t failures;
 	bool up;	  /* it has a token to hand out */

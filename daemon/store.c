@@ -1,5 +1,7 @@
 /*
- * Persistence: one text file per credential, state_dir/NAME.token.  Version
+ * Persistence: one text file per credential, state_dir/NAME.token, and one
+ * per token variant, state_dir/NAME@ID.token (the record's name is
+ * NAME@ID, see store.h).  Version
  * 1 of the format is, line by line, each "key value" and in this order:
  *
  *	tokenbroker-token 1
@@ -64,6 +66,25 @@ static bool
 store_is_hex64(const char *s, size_t len)
 {
 	return len == 64 && strspn(s, "0123456789abcdef") >= 64;
+}
+
+/* A record's name: a credential's, or NAME@ID for a variant (store.h). */
+static bool
+store_name_valid(const char *name)
+{
+	const char *at = strchr(name, '@');
+	char cred[TOKENBROKER_NAME_MAX + 1];
+	size_t len;
+
+	if (at == NULL)
+		return tokenbroker_name_valid(name);
+	len = (size_t)(at - name);
+	if (len > TOKENBROKER_NAME_MAX || strlen(at + 1) != STORE_VARIANT_ID_LEN ||
+	    strspn(at + 1, "0123456789abcdef") != STORE_VARIANT_ID_LEN)
+		return false;
+	memcpy(cred, name, len);
+	cred[len] = '\0';
+	return tokenbroker_name_valid(cred);
 }
 
 /* NAME.token, the file's name in state_dir. */
@@ -149,7 +170,7 @@ store_save(const char *dir, const char *name, const char *fingerprint,
 	_cleanup_close_ int dfd = -1;
 	int r;
 
-	if (!tokenbroker_name_valid(name)) {
+	if (!store_name_valid(name)) {
 		*cause = xstrdup("cannot save a token: invalid credential name");
 		return -EINVAL;
 	}
@@ -293,7 +314,7 @@ store_frame(struct store_parse *sp, const char *buf, size_t len, const char *mag
 	return 0;
 }
 
-/* The "name" line, into ret_name (TOKENBROKER_NAME_MAX + 1 bytes). */
+/* The "name" line, into ret_name (STORE_NAME_MAX + 1 bytes). */
 static int
 store_need_name(struct store_parse *sp, char *ret_name)
 {
@@ -303,7 +324,7 @@ store_need_name(struct store_parse *sp, char *ret_name)
 
 	if ((r = store_need(sp, "name", &v, &vlen)) < 0)
 		return r;
-	if (vlen == 0 || vlen > TOKENBROKER_NAME_MAX) {
+	if (vlen == 0 || vlen > STORE_NAME_MAX) {
 		*sp->cause = xasprintf("%s: invalid name", sp->path);
 		return -EINVAL;
 	}
@@ -462,12 +483,12 @@ store_load(const char *dir, const char *name, const char *fingerprint, int64_t n
 	_cleanup_free_ char *path = NULL, *file = NULL;
 	_cleanup_close_ int dfd = -1;
 	struct token *rec = NULL;
-	char fname[TOKENBROKER_NAME_MAX + 1], fp[65];
+	char fname[STORE_NAME_MAX + 1], fp[65];
 	char *buf = NULL;
 	size_t len = 0, size = 0;
 	int r;
 
-	if (!tokenbroker_name_valid(name)) {
+	if (!store_name_valid(name)) {
 		*cause = xstrdup("cannot load a token: invalid credential name");
 		return -EINVAL;
 	}
@@ -519,7 +540,7 @@ store_remove(const char *dir, const char *name)
 	_cleanup_free_ char *file = NULL, *cause = NULL;
 	_cleanup_close_ int dfd = -1;
 
-	if (!tokenbroker_name_valid(name))
+	if (!store_name_valid(name))
 		return -EINVAL;
 	dfd = safedir_open(dir, 0, &cause);
 	if (dfd < 0)
@@ -626,7 +647,7 @@ store_load_refresh(const char *dir, const char *name, struct secret **ret, char 
 {
 	_cleanup_free_ char *path = NULL, *file = NULL;
 	_cleanup_close_ int dfd = -1;
-	char fname[TOKENBROKER_NAME_MAX + 1];
+	char fname[STORE_NAME_MAX + 1];
 	struct store_parse sp = { NULL, NULL, NULL, cause };
 	char *buf = NULL;
 	size_t len = 0, size = 0, vlen;

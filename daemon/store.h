@@ -14,10 +14,19 @@
 
 #include "secret.h"
 #include "token.h"
+#include "tokenbroker.h"
+
+/*
+ * A record's name: a credential's name for its token, NAME@ID for one of
+ * its variants (ID: STORE_VARIANT_ID_LEN lowercase hex digits), whose "@"
+ * no credential's name has.
+ */
+#define STORE_VARIANT_ID_LEN 16
+#define STORE_NAME_MAX (TOKENBROKER_NAME_MAX + 1 + STORE_VARIANT_ID_LEN)
 
 /*
  * Writes token rec (its value, type, scope, expiry and lifetime) for
- * credential name into dir atomically.  dir is opened by safedir_open
+ * record name (see STORE_NAME_MAX) into dir atomically.  dir is opened by safedir_open
  * (every directory on the way owned by root or us and writable by no one
  * else; its last component created, mode 0700, when
  * missing).  0, or -errno with *cause (caller frees) naming the file and

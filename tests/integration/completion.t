@@ -5,7 +5,7 @@
 # bash-completion package.
 . "$(dirname "$0")/lib.sh"
 
-plan 19
+plan 22
 COMPLETION=$PWD/contrib/tokenctl.bash-completion
 CTL=$TB_BUILD/tokenctl
 case $CTL in /*) ;; *) CTL=$PWD/$CTL ;; esac
@@ -31,6 +31,12 @@ is "$(complete_line tokenctl re)" "renew" "a command from its start"
 is "$(complete_line tokenctl -s /x.sock st)" "status" "a command after -s SOCKET"
 is "$(complete_line tokenctl token xibo --m)" "--min-valid" "an option of token"
 is "$(complete_line tokenctl exec xibo --e)" "--env" "--env for exec"
+is "$(complete_line tokenctl renew xibo --)" \
+	"--audience --help --json --resource --scope --socket --timeout --verbose --version" \
+	"renew is offered the variant's options"
+is "$(complete_line tokenctl token xibo --scope '')" "" "no word is offered for a scope"
+is "$(complete_line tokenctl header xibo --scope read --a)" "--audience" \
+	"after --scope S the next option"
 is "$(complete_line tokenctl status --)" "--help --json --socket --timeout --verbose --version" \
 	"status is offered only the options it takes"
 is "$(complete_line tokenctl proxies --)" "--help --json --socket --timeout --verbose --version" \

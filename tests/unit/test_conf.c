@@ -530,6 +530,94 @@ test_audience_resource(void **state)
 			 "URI without a fragment (RFC 8707), e.g. https://api.example.com/");
 }
 
+/* The keys of token variants: their values, their defaults, what they refuse. */
+static void
+test_variants(void **state)
+{
+	struct loaded l;
+	const struct cred_conf *cc;
+	bool found;
+
+	assert_loads(&l, CRED_OK);
+	cc = l.conf->creds[0];
+	assert_null(cc->allow_scopes);
+	assert_null(cc->allow_audiences);
+	assert_null(cc->allow_resources);
+	assert_int_equal(cc->max_variants, 32);
+	assert_int_equal(cc->variant_idle_ms, 3600 * 1000);
+	loaded_clear(&l);
+
+	assert_loads(&l, CRED_OK "allow_scopes = read  write,all read\n"
+				 "allow_audiences = billing https://x.example.com\n"
+				 "allow_resources = https://api.example.com/ urn:example:r\n"
+				 "max_variants = 2\nvariant_idle = 90s\n");
+	cc = l.conf->creds[0];
+	/* white space separates, a comma is part of a scope; each once */
+	assert_string_equal(cc->allow_scopes[0], "read");
+	assert_string_equal(cc->allow_scopes[1], "write,all");
+	assert_null(cc->allow_scopes[2]);
+	assert_string_equal(cc->allow_audiences[0], "billing");
+	assert_string_equal(cc->allow_audiences[1], "https://x.example.com");
+	assert_null(cc->allow_audiences[2]);
+	assert_string_equal(cc->allow_resources[1], "urn:example:r");
+	assert_int_equal(cc->max_variants, 2);
+	assert_int_equal(cc->variant_idle_ms, 90 * 1000);
+	loaded_clear(&l);
+
+	/* empty: none */
+	assert_loads(&l, CRED_OK "allow_scopes =\nallow_audiences = x\n");
+	assert_null(l.conf->creds[0]->allow_scopes);
+	loaded_clear(&l);
+
+	assert_one_error(CRED_OK "allow_scopes = a+b\n",
+			 "t.conf:5: allow_scopes: \"a+b\": a scope with \"+\" cannot be asked for "
+			 "(the API reads \"+\" as a space)");
+	assert_one_error(CRED_OK "allow_scopes = a\"b\n",
+			 "t.conf:5: allow_scopes: \"a\"b\" is not a scope (RFC 6749 3.3)");
+	assert_one_error(CRED_OK "allow_audiences = caf\xc3\xa9\n",
+			 "t.conf:5: allow_audiences: values must be printable ASCII characters");
+	assert_one_error(CRED_OK "allow_resources = api.example.com\n",
+			 "t.conf:5: allow_resources: \"api.example.com\" is not an absolute URI "
+			 "without a fragment (RFC 8707), e.g. https://api.example.com/");
+	assert_one_error(CRED_OK "allow_scopes = a\nmax_variants = 0\n",
+			 "t.conf:6: max_variants: 0 is out of range (use 1 to 1024)");
+	assert_one_error(CRED_OK "allow_scopes = a\nmax_variants = 1025\n",
+			 "t.conf:6: max_variants: 1025 is out of range (use 1 to 1024)");
+	assert_one_error(CRED_OK "allow_scopes = a\nvariant_idle = 10ms\n",
+			 "t.conf:6: variant_idle: must be at least 1s");
+
+	/*
+	 * A refresh token rotates: variants cannot share it.  (Among the
+	 * errors: the grant may want keys of its own that are not given here.)
+	 */
+	load_text(&l, CRED_OK "grant_type = refresh_token\nallow_audiences = x\n");
+	assert_int_equal(l.r, -EINVAL);
+	found = false;
+	for (size_t i = 0; i < l.errs.n; i++)
+		found = found ||
+			strcmp(l.errs.v[i],
+			       "t.conf:6: allow_audiences: not with grant_type refresh_token: the "
+			       "refresh token rotates at every use and cannot be shared by several "
+			       "variants; configure a second credential (with a refresh token of its "
+			       "own) for the other audience") == 0;
+	if (!found) {
+		print_list("error", &l.errs);
+		fail_msg("no error about allow_audiences with refresh_token");
+	}
+	loaded_clear(&l);
+
+	/* the limits without anything to ask for */
+	load_text(&l, CRED_OK "max_variants = 4\nvariant_idle = 1m\n");
+	assert_int_equal(l.r, 0);
+	assert_msgs(&l.warns,
+		    "t.conf:5: max_variants: no allow_scopes, allow_audiences or allow_resources "
+		    "is set, so there are no variants; ignored",
+		    "t.conf:6: variant_idle: no allow_scopes, allow_audiences or allow_resources "
+		    "is set, so there are no variants; ignored",
+		    NULL);
+	loaded_clear(&l);
+}
+
 static void
 test_sections(void **state)
 {
@@ -990,8 +1078,15 @@ test_digest(void **state)
 	assert_string_equal(a.conf->creds[0]->digest, b.conf->creds[0]->digest);
 	loaded_clear(&b);
 
-	/* Who may fetch it and when it is fetched do not change the token. */
-	text = xasprintf("%sclient_secret = s3cret\nallow_users = root\nlazy = yes\n", base);
+	/*
+	 * Who may fetch it, when it is fetched and which variants may be
+	 * asked for do not change the token.
+	 */
+	text = xasprintf("%sclient_secret = s3cret\nallow_users = root\nlazy = yes\n"
+			 "allow_scopes = a b\nallow_audiences = x\n"
+			 "allow_resources = https://r.example.com/\nmax_variants = 3\n"
+			 "variant_idle = 5m\n",
+			 base);
 	assert_loads(&b, text);
 	FREE(text);
 	assert_string_equal(a.conf->creds[0]->digest, b.conf->creds[0]->digest);
@@ -1815,6 +1910,7 @@ main(void)
 		cmocka_unit_test(test_key_line_split),
 		cmocka_unit_test(test_line_length),
 		cmocka_unit_test(test_audience_resource),
+		cmocka_unit_test(test_variants),
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_credential_values),
 		cmocka_unit_test(test_credential_errors),

@@ -4,9 +4,12 @@
  * for the token served now fetches a new one however fresh it is; a renew
  * for a token already replaced is answered at once with the newer one; a
  * renew while an attempt is in flight joins it; an upstream Retry-After
- * holds renews back.  The clocks the daemon reads are wrapped (see the
- * Makefile), so a test can step the wall clock as a suspend or an NTP
- * correction would, while libevent's timers know nothing of it.
+ * holds renews back.  Token variants: made beside the main token, the
+ * least recently asked one dropped for room (never one waited for), an
+ * idle one dropped (not while waited for).  The clocks the daemon reads
+ * are wrapped (see the Makefile), so a test can step the wall clock as a
+ * suspend or an NTP correction would, while libevent's timers know
+ * nothing of it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +35,7 @@
 #include "metrics.h"
 #include "renew.h"
 #include "timeutil.h"
+#include "variant.h"
 #include "xmalloc.h"
 
 /* How far the wall clock the daemon reads is ahead of the real one. */
@@ -128,6 +132,9 @@ fx_token_cb(struct evhttp_request *req, void *arg)
 	evtimer_add(p->timer, &tv);
 }
 
+/* Keys added to the credential's section by the setup of a test. */
+static const char *conf_extra = "";
+
 static int
 setup(void **state)
 {
@@ -149,8 +156,8 @@ setup(void **state)
 	fx->port = ntohs(sin.sin_port);
 	text = xasprintf("[credential \"c\"]\ntoken_url = http://127.0.0.1:%u/token\n"
 			 "client_id = id\nclient_secret = s3cret\nlazy = yes\n"
-			 "backoff_min = 30s\nbackoff_max = 60s\n",
-			 (unsigned)fx->port);
+			 "backoff_min = 30s\nbackoff_max = 60s\n%s",
+			 (unsigned)fx->port, conf_extra);
 	assert_int_equal(conf_load_string("t.conf", text, &fx->conf, &errs, NULL), 0);
 	free(text);
 	fx->metrics = metrics_new();
@@ -309,12 +316,147 @@ test_wall_clock_step(void **state)
 	wall_shift_ms = 0;
 }
 
+static int
+setup_variants(void **state)
+{
+	conf_extra = "allow_scopes = a b\nmax_variants = 2\n";
+	return setup(state);
+}
+
+static int
+setup_variants_idle(void **state)
+{
+	conf_extra = "allow_scopes = a b\nvariant_idle = 1s\n";
+	return setup(state);
+}
+
+/* The variant of scope s, which must be allowed. */
+static struct credential *
+variant(struct fx *fx, const char *s)
+{
+	struct credential *vc = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(variant_get(fx->c, s, NULL, NULL, &vc, &cause), 0);
+	assert_null(cause);
+	assert_non_null(vc);
+	return vc;
+}
+
+/* The scopes of the credential's variants, in their order, space-separated. */
+static char *
+variant_scopes(struct fx *fx)
+{
+	char *out = xstrdup("");
+
+	for (size_t i = 0; i < variant_count(fx->c); i++) {
+		char *o = xasprintf("%s%s[%s]", out, i > 0 ? " " : "",
+				    variant_key_of(variant_at(fx->c, i))->scope);
+
+		free(out);
+		out = o;
+	}
+	return out;
+}
+
+#define assert_scopes(fx, want)                         \
+	do {                                            \
+		char *got_ = variant_scopes(fx);        \
+		assert_string_equal(got_, want);        \
+		free(got_);                             \
+	} while (0)
+
+/*
+ * A variant is a token of its own beside the main one, found again by its
+ * key; beyond max_variants the least recently asked one goes, but never
+ * one that clients wait for: with all of them waited for, there is no room
+ * (-EBUSY) until an answer comes.
+ */
+static void
+test_variants_lru(void **state)
+{
+	struct fx *fx = *state;
+	struct credential_waiter *w = NULL;
+	struct credential *va, *vb, *vc, *main = NULL;
+	char *cause = NULL;
+	int64_t ra = 0;
+
+	assert_int_equal(variant_get(fx->c, NULL, NULL, NULL, &main, &cause), 0);
+	assert_ptr_equal(main, fx->c);
+	va = variant(fx, "a");
+	assert_ptr_not_equal(va, fx->c);
+	assert_ptr_equal(variant(fx, "a+a"), va);
+	assert_null(variant_key_of(fx->c));
+	assert_string_equal(variant_key_of(va)->text, "scope=a");
+
+	assert_int_equal(credential_get(va, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 1);
+	assert_int_equal(fx->results[0], CREDENTIAL_OK);
+	assert_string_equal(credential_token(va, 0)->access_token->data, "tok-1");
+	assert_string_equal(credential_token(va, 0)->scope, "a");
+	/* The main token is another, not fetched. */
+	assert_int_equal(credential_state(fx->c), CREDENTIAL_PENDING);
+	assert_int_equal(fx->requests, 1);
+
+	/* b is waited for; a third variant takes a's place. */
+	fx->delay_ms = 200;
+	vb = variant(fx, "b");
+	assert_int_equal(credential_get(vb, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_scopes(fx, "[a] [b]");
+	vc = variant(fx, "b a");
+	assert_scopes(fx, "[a b] [b]");
+	/* Both waited for: no room for another. */
+	assert_int_equal(credential_get(vc, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_int_equal(variant_get(fx->c, "a", NULL, NULL, &va, &cause), -EBUSY);
+	assert_string_equal(cause, "credential \"c\" has 2 variants (max_variants), clients wait "
+				   "for each of them: ask again later");
+	free(cause);
+	assert_scopes(fx, "[a b] [b]");
+	run_until(fx, 3);
+	assert_int_equal(fx->results[1], CREDENTIAL_OK);
+	assert_int_equal(fx->results[2], CREDENTIAL_OK);
+	assert_int_equal(fx->requests, 3);
+	/* Answered, and "a b" asked again: b, asked least recently, goes for a. */
+	assert_ptr_equal(variant(fx, "a b"), vc);
+	va = variant(fx, "a");
+	assert_scopes(fx, "[a] [a b]");
+}
+
+/*
+ * A variant not asked for during variant_idle is dropped, but not while a
+ * client waits for it.
+ */
+static void
+test_variants_idle(void **state)
+{
+	struct fx *fx = *state;
+	struct credential_waiter *w = NULL;
+	struct credential *vb;
+	int64_t ra = 0, end;
+
+	fx->delay_ms = 1300;
+	vb = variant(fx, "b");
+	assert_int_equal(credential_get(vb, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 1);
+	assert_int_equal(fx->results[0], CREDENTIAL_OK);
+	/* Idle for longer than variant_idle, but waited for all that time. */
+	assert_scopes(fx, "[b]");
+	end = timeutil_mono_ms() + 3000;
+	while (variant_count(fx->c) > 0 && timeutil_mono_ms() < end)
+		event_base_loop(fx->base, EVLOOP_ONCE);
+	assert_int_equal(variant_count(fx->c), 0);
+	/* Dropped, it is not renewed. */
+	assert_int_equal(fx->requests, 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_renew_by_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wall_clock_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_variants_lru, setup_variants, teardown),
+		cmocka_unit_test_setup_teardown(test_variants_idle, setup_variants_idle, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,6 +180,41 @@ test_render_snapshot(void **state)
 	metrics_free(m);
 }
 
+/*
+ * A variant's series carry its key as the label variant, escaped as the
+ * text format wants; the main token's keep the labels they always had.
+ */
+static void
+test_render_variants(void **state)
+{
+	struct metrics *m = metrics_new();
+	const struct metrics_cred creds[] = {
+		{ .name = "api", .renewals = 2, .up = true, .expiry_s = 60 },
+		{ .name = "api", .variant = "scope=read+write", .renewals = 1, .failures = 4,
+		  .up = true, .expiry_s = 30 },
+		{ .name = "api", .variant = "audience=a\"b\\c\nd", .up = false },
+	};
+	struct metrics_snapshot snap = { .creds = creds, .ncreds = 3 };
+	char *text = render(m, &snap);
+
+	assert_line(text, "tokenbroker_renewals_total{credential=\"api\",result=\"success\"} 2");
+	assert_line(text, "tokenbroker_token_expiry_seconds{credential=\"api\"} 60");
+	assert_line(text, "tokenbroker_renewals_total{credential=\"api\",variant=\"scope=read+write\","
+			  "result=\"success\"} 1");
+	assert_line(text, "tokenbroker_renewals_total{credential=\"api\",variant=\"scope=read+write\","
+			  "result=\"failure\"} 4");
+	assert_line(text,
+		    "tokenbroker_token_expiry_seconds{credential=\"api\",variant=\"scope=read+write\"} 30");
+	assert_line(text,
+		    "tokenbroker_credential_up{credential=\"api\",variant=\"scope=read+write\"} 1");
+	assert_line(text, "tokenbroker_credential_up{credential=\"api\",variant=\"audience=a\\\"b"
+			  "\\\\c\\nd\"} 0");
+	assert_int_equal(count_lines(text, "tokenbroker_credential_up{credential=\"api\"} 1"), 1);
+	assert_well_formed(text);
+	free(text);
+	metrics_free(m);
+}
+
 static void
 test_render_empty(void **state)
 {
@@ -301,6 +336,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_snapshot),
+		cmocka_unit_test(test_render_variants),
 		cmocka_unit_test(test_render_empty),
 		cmocka_unit_test(test_proxy_counting),
 		cmocka_unit_test(test_render_proxies),

@@ -960,6 +960,60 @@ test_refresh_lock(void **state)
 	FREE(cause);
 }
 
+/*
+ * A variant's record is NAME@ID, a file of its own beside its
+ * credential's; a name of any other shape is refused before anything is
+ * written, read or removed.
+ */
+static void
+test_variant_names(void **state)
+{
+	static const char *const bad[] = {
+		"api@0123456789abcde",	 /* 15 digits */
+		"api@0123456789abcdef0", /* 17 */
+		"api@0123456789ABCDEF",	 /* upper case */
+		"@0123456789abcdef",	 /* no credential */
+		"api@0123456789abcdef@0123456789abcdef",
+		"a/b@0123456789abcdef",
+		"api@../..",
+	};
+	const char *name = "api@0123456789abcdef";
+	_cleanup_free_ char *path = file_path(name), *cause = NULL;
+	struct token *rec = record_new(TOKEN, "Bearer", "read", NOW + HOUR, HOUR), *got = NULL;
+	struct stat st;
+
+	assert_int_equal(store_save(test_dir, "api", FP_A, rec, &cause), 0);
+	assert_int_equal(store_save(test_dir, name, FP_B, rec, &cause), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(count_entries(test_dir, false), 2);
+	assert_int_equal(load(name, FP_B, NOW, 0, &got, &cause), 0);
+	assert_token(got, TOKEN);
+	got = token_free(got);
+	/* the credential's own record is another, with its own fingerprint */
+	assert_int_equal(load("api", FP_A, NOW, 0, &got, &cause), 0);
+	got = token_free(got);
+	/* a 64-character credential name still has room for the id */
+	{
+		_cleanup_free_ char *longname = xasprintf("%0*d@0123456789abcdef", 64, 0);
+
+		assert_int_equal(store_save(test_dir, longname, FP_B, rec, &cause), 0);
+		assert_int_equal(load(longname, FP_B, NOW, 0, &got, &cause), 0);
+		got = token_free(got);
+		assert_int_equal(store_remove(test_dir, longname), 0);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		assert_int_equal(store_save(test_dir, bad[i], FP_B, rec, &cause), -EINVAL);
+		FREE(cause);
+		assert_int_equal(load(bad[i], FP_B, NOW, 0, &got, &cause), -EINVAL);
+		FREE(cause);
+		assert_int_equal(store_remove(test_dir, bad[i]), -EINVAL);
+	}
+	assert_int_equal(store_remove(test_dir, name), 0);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(count_entries(test_dir, false), 1);
+	token_free(rec);
+}
+
 int
 main(void)
 {
@@ -978,6 +1032,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refresh_refuses, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_refresh_pick, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_refresh_lock, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_variant_names, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
