@@ -47,6 +47,7 @@ CLIENT_SRC = $(wildcard client/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 FAKEIDP_SRC = $(wildcard tests/fakeidp/*.c)
 FAKEAPI_SRC = $(wildcard tests/fakeapi/*.c)
+FAULTSRV_SRC = $(wildcard tests/faultsrv/*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
@@ -57,7 +58,8 @@ UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Not under $(BUILD)/tests/fakeidp/: that is the program.
 FAKEIDP_OBJ = $(FAKEIDP_SRC:tests/fakeidp/%.c=$(BUILD)/tests/fakeidp-obj/%.o)
 FAKEAPI_OBJ = $(FAKEAPI_SRC:tests/fakeapi/%.c=$(BUILD)/tests/fakeapi-obj/%.o)
-# fakeapi's server helpers are fakeidp's.
+FAULTSRV_OBJ = $(FAULTSRV_SRC:tests/faultsrv/%.c=$(BUILD)/tests/faultsrv-obj/%.o)
+# fakeapi's and faultsrv's server helpers are fakeidp's.
 FAKEAPI_SHARED_OBJ = $(patsubst %,$(BUILD)/tests/fakeidp-obj/%.o,serve http json form util)
 NOTIFYLISTEN_OBJ = $(BUILD)/tests/notifylisten.o
 LOADGEN = $(BUILD)/bench/loadgen
@@ -66,10 +68,10 @@ $(COMMON_OBJ): TREE_INC = -Icommon
 $(DAEMON_OBJ) $(UNIT_OBJ): TREE_INC = -Icommon -Idaemon
 $(CLIENT_OBJ): TREE_INC = -Icommon -Iclient
 $(FAKEIDP_OBJ) $(NOTIFYLISTEN_OBJ) $(LOADGEN): TREE_INC = -Icommon
-$(FAKEAPI_OBJ): TREE_INC = -Icommon -Itests/fakeidp
+$(FAKEAPI_OBJ) $(FAULTSRV_OBJ): TREE_INC = -Icommon -Itests/fakeidp
 
 all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp $(BUILD)/tests/fakeapi \
-	$(BUILD)/tests/notifylisten
+	$(BUILD)/tests/notifylisten $(BUILD)/tests/faultsrv
 	@ln -sf $(BUILD)/tokenbrokerd tokenbrokerd
 	@ln -sf $(BUILD)/tokenctl tokenctl
 
@@ -82,6 +84,10 @@ $(BUILD)/tests/fakeidp-obj/%.o: tests/fakeidp/%.c Makefile
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/fakeapi-obj/%.o: tests/fakeapi/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/faultsrv-obj/%.o: tests/faultsrv/%.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
@@ -103,6 +109,9 @@ $(BUILD)/tests/fakeidp: $(FAKEIDP_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(FAKEIDP_LIBS)
 
 $(BUILD)/tests/fakeapi: $(FAKEAPI_OBJ) $(FAKEAPI_SHARED_OBJ) $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/faultsrv: $(FAULTSRV_OBJ) $(FAKEAPI_SHARED_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/notifylisten: $(NOTIFYLISTEN_OBJ) $(BUILD)/libcommon.a
@@ -184,7 +193,7 @@ clean:
 
 # What -MMD wrote on the last build; absent ones are simply not there yet.
 -include $(patsubst %.o,%.d,$(COMMON_OBJ) $(DAEMON_OBJ) $(CLIENT_OBJ) $(UNIT_OBJ) \
-	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(NOTIFYLISTEN_OBJ)) $(LOADGEN).d
+	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(FAULTSRV_OBJ) $(NOTIFYLISTEN_OBJ)) $(LOADGEN).d
 
 include install.mk
 
