@@ -438,6 +438,33 @@ test_syntax(void **state)
 }
 
 /*
+ * A message quotes what the file holds, but never a control character: a
+ * terminal escape or a stray byte is shown as '?', and so is a byte that
+ * is not UTF-8.
+ */
+static void
+test_messages_sanitized(void **state)
+{
+	struct loaded l;
+
+	load_text(&l, "\n\x1a\xbf:\n"
+		      "[daemon]\n"
+		      "log_\x1b[2Jlevel = info\n"
+		      "log_level = \x1b]0;x\x07\n"
+		      "[\x1b[31mdaemon]\n");
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs, "t.conf:2: ??: not in a section (start with [daemon], "
+			     "[credential \"NAME\"] or [proxy \"NAME\"])",
+		    "t.conf:4: log_?[2Jlevel: unknown key in [daemon]",
+		    "t.conf:5: log_level: unknown level \"?]0;x?\" (use debug, info, notice, "
+		    "warning, err)",
+		    "t.conf:6: unknown section [?[31mdaemon] (use [daemon], [credential \"NAME\"] "
+		    "or [proxy \"NAME\"])",
+		    NULL);
+	loaded_clear(&l);
+}
+
+/*
  * How a key line splits, as libinih split it when it read the files: at
  * the first '=' or ':', white space trimmed, and ';' starting a comment
  * only after white space (so values may hold ';', '#', '=' and ':').
@@ -1907,6 +1934,7 @@ main(void)
 		cmocka_unit_test(test_daemon_errors),
 		cmocka_unit_test(test_errors_collected),
 		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_messages_sanitized),
 		cmocka_unit_test(test_key_line_split),
 		cmocka_unit_test(test_line_length),
 		cmocka_unit_test(test_audience_resource),
