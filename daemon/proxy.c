@@ -415,19 +415,36 @@ proxy_hop_by_hop(const char *name, const char *connection)
 	return false;
 }
 
+/*
+ * list and value joined by ", " (a new list when list is NULL; taken):
+ * the values of a header given more than once are one list (RFC 9110 5.3).
+ */
+static char *
+proxy_list_add(char *list, const char *value)
+{
+	char *joined;
+
+	if (list == NULL)
+		return xstrdup(value);
+	joined = xasprintf("%s, %s", list, value);
+	free(list);
+	return joined;
+}
+
 void
 proxy_response_headers(const struct http_header *h, size_t n, struct evkeyvalq *out)
 {
-	const char *connection = NULL;
+	char *connection = NULL;
 
 	for (size_t i = 0; i < n; i++)
 		if (strcasecmp(h[i].name, "Connection") == 0)
-			connection = h[i].value;
+			connection = proxy_list_add(connection, h[i].value);
 	for (size_t i = 0; i < n; i++) {
 		if (proxy_hop_by_hop(h[i].name, connection))
 			continue;
 		evhttp_add_header(out, h[i].name, h[i].value);
 	}
+	free(connection);
 }
 
 /* The response's status and headers: a rejected token, or the answer starts. */
@@ -769,12 +786,14 @@ proxy_upstream_url(const struct proxy_conf *pc, const char *uri)
 char **
 proxy_upstream_headers(const struct proxy_conf *pc, const struct evkeyvalq *in, size_t *ret_n)
 {
-	const char *connection = evhttp_find_header(in, "Connection");
-	char **lines;
+	char **lines, *connection = NULL;
 	size_t n = 0;
 
-	for (struct evkeyval *kv = TAILQ_FIRST(in); kv != NULL; kv = TAILQ_NEXT(kv, next))
+	for (struct evkeyval *kv = TAILQ_FIRST(in); kv != NULL; kv = TAILQ_NEXT(kv, next)) {
+		if (strcasecmp(kv->key, "Connection") == 0)
+			connection = proxy_list_add(connection, kv->value);
 		n++;
+	}
 	lines = xcalloc(n > 0 ? n : 1, sizeof(*lines));
 	n = 0;
 	for (struct evkeyval *kv = TAILQ_FIRST(in); kv != NULL; kv = TAILQ_NEXT(kv, next)) {
@@ -788,6 +807,7 @@ proxy_upstream_headers(const struct proxy_conf *pc, const struct evkeyvalq *in, 
 		lines[n++] = kv->value[0] != '\0' ? xasprintf("%s: %s", kv->key, kv->value) :
 						    xasprintf("%s;", kv->key);
 	}
+	free(connection);
 	*ret_n = n;
 	return lines;
 }
