@@ -1855,6 +1855,23 @@ test_private_key_jwt(void **state)
 			       "of client_key)");
 	FREE(text);
 
+	/* What goes into the assertion's JSON must be UTF-8 text. */
+	text = xasprintf("[credential \"api\"]\ntoken_url = https://idp.example.com/token\n"
+			 "client_id = app\xff\nauth_method = private_key_jwt\nclient_key = %s\n"
+			 "assertion_audience = nt\x90-1\nassertion_kid = k\xc3\n",
+			 ec);
+	load_text(&l, text);
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs,
+		    "t.conf:3: client_id: not UTF-8 text, which the client assertion (JSON) needs",
+		    "t.conf:6: assertion_audience: not UTF-8 text, which the client assertion "
+		    "(JSON) needs",
+		    "t.conf:7: assertion_kid: not UTF-8 text, which the client assertion (JSON) "
+		    "needs",
+		    NULL);
+	loaded_clear(&l);
+	FREE(text);
+
 	/* The assertion keys are ignored, with a warning, by other methods. */
 	load_text(&l, CRED_OK "assertion_kid = k1\nassertion_lifetime = 30s\n");
 	assert_int_equal(l.r, 0);
