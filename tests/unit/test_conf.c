@@ -1883,11 +1883,16 @@ test_private_key_jwt(void **state)
 		    NULL);
 	loaded_clear(&l);
 
-	/* assertion_lifetime: 1s to 1h. */
+	/* assertion_lifetime: 6s (iat is 5s in the past) to 1h. */
 	assert_one_error(CRED_OK "assertion_lifetime = 2h\n",
 			 "t.conf:5: assertion_lifetime: \"2h\" is longer than 1h");
 	assert_one_error(CRED_OK "assertion_lifetime = 0\n",
-			 "t.conf:5: assertion_lifetime: must be at least 1s");
+			 "t.conf:5: assertion_lifetime: must be at least 6s");
+	assert_one_error(CRED_OK "assertion_lifetime = 5999ms\n",
+			 "t.conf:5: assertion_lifetime: must be at least 6s");
+	load_text(&l, CRED_OK "assertion_lifetime = 6s\n");
+	assert_int_equal(l.r, 0);
+	loaded_clear(&l);
 }
 
 static void
