@@ -174,6 +174,7 @@ check: deps
 	$(MAKE) asan
 	./tests/run-tests build
 	./tests/run-tests build/asan
+	$(MAKE) fuzz-smoke
 	./tests/run-tests --system build
 
 demo: deps
