@@ -8,11 +8,12 @@ PKGS         = libevent libcurl yajl libxml-2.0 libsystemd libcrypto
 CLIENT_PKGS  = yajl
 
 # Debian 12 packages that provide the above, plus what the tests use
-# (systemd-container: systemd-nspawn, for tests/system/).
+# (systemd-container: systemd-nspawn, for tests/system/; clang and
+# libclang-rt-14-dev, whose libclang_rt.fuzzer is libFuzzer: tests/fuzz/).
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libssl-dev \
 	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
-	mandoc man-db systemd-container nginx
+	mandoc man-db systemd-container nginx clang libclang-rt-14-dev
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror
@@ -182,6 +183,7 @@ check: deps
 	$(MAKE) asan
 	./tests/run-tests build
 	./tests/run-tests build/asan
+	$(MAKE) fuzz-smoke
 	./tests/run-tests --system build
 
 demo: deps
@@ -196,5 +198,6 @@ clean:
 	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(FAULTSRV_OBJ) $(NOTIFYLISTEN_OBJ)) $(LOADGEN).d
 
 include install.mk
+include fuzz.mk
 
 .PHONY: all unit bench deps oidc-deps asan check demo clean install uninstall
