@@ -759,13 +759,17 @@ api_method_name(enum evhttp_cmd_type m)
 	return name != NULL ? name : "other";
 }
 
-/* Every answer, whoever sent it, counted by status code once it is out. */
+/*
+ * Every answer, whoever sent it, counted by status code once it is out;
+ * then the connection's next request is due.
+ */
 static void
 api_complete_cb(struct evhttp_request *req, void *arg)
 {
 	struct api *api = arg;
 
 	metrics_count_request(api->metrics, evhttp_request_get_response_code(req));
+	listen_request_done(api->listen, req);
 }
 
 /* c's series as of now (unix seconds): a main token's, or a variant's. */

@@ -5,8 +5,9 @@
  * (evhttp's bufferevent hook, admission, peer credentials); the caps
  * (max_clients, per uid, root's slots, the descriptor reserve) and the
  * canned 503 for a connection past them; pausing on EMFILE; the idle
- * limits; a record per admitted connection, and holds on the ones a
- * request waits on.  What the requests say is api.c's.
+ * limits and the deadline for a whole request; a record per admitted
+ * connection, and holds on the ones a request waits on.  What the requests
+ * say is api.c's.
  *
  * The holds are here, not in api.c, because what they track is the
  * connection's life: EV_CLOSED on its socket and evhttp's close callback,
@@ -80,6 +81,12 @@ struct listen_conn {
 	struct evhttp_connection *evcon;
 	int fd;
 	bool hello; /* no request yet: the short idle limit applies */
+	/*
+	 * Its next request must have come whole by then (evhttp's timeouts
+	 * only limit silence, which a byte now and then defeats): armed at
+	 * the admission and after each answer, stopped while one is handled.
+	 */
+	struct event *deadline;
 	/* A hold (listen_hold): a request waits on this connection. */
 	void (*gone_cb)(void *arg);
 	void *gone_arg;
@@ -250,11 +257,23 @@ listen_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
 	listen_uid_count(ls, conn->peer.uid, -1);
 	listen_unhold(conn, true);
+	event_free(conn->deadline);
 	if ((size_t)conn->fd < ls->nconns_slots && ls->conns[conn->fd] == conn)
 		ls->conns[conn->fd] = NULL;
 	ls->clients--;
 	free(conn);
 	listen_update(ls);
+}
+
+/* A client that has not sent a whole request in time is closed. */
+static void
+listen_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen_conn *conn = arg;
+
+	log_debug("%s: uid %u sent no whole request in time: closed", conn->ls->o.what,
+		  (unsigned)conn->peer.uid);
+	evhttp_connection_free(conn->evcon);
 }
 
 /* The client hung up while a request waited: its holder is told, it goes. */
@@ -589,6 +608,9 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 				   ? ls->o.client_timeout_ms
 				   : LISTEN_HELLO_TIMEOUT_MS);
 	evhttp_connection_set_timeout_tv(evcon, &tv);
+	if ((conn->deadline = evtimer_new(ls->base, listen_deadline_cb, conn)) == NULL)
+		log_fatal("out of memory");
+	evtimer_add(conn->deadline, &tv);
 	evhttp_connection_set_closecb(evcon, listen_conn_close_cb, conn);
 }
 
@@ -636,19 +658,32 @@ listen_bev_cb(struct event_base *base, void *arg)
 	return bev;
 }
 
-const struct listen_peer *
-listen_conn_of(struct listen *ls, struct evhttp_request *req)
+/* The record of req's connection, or NULL when it has none (not admitted). */
+static struct listen_conn *
+listen_conn_find(struct listen *ls, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
 	struct listen_conn *conn;
 
-	/* Admission runs before any request can arrive; this is in case not. */
-	if (ls->nfresh > 0)
-		listen_admit_pending(ls, evcon);
 	if (fd < 0 || (size_t)fd >= ls->nconns_slots || (conn = ls->conns[fd]) == NULL ||
 	    conn->evcon != evcon)
 		return NULL;
+	return conn;
+}
+
+const struct listen_peer *
+listen_conn_of(struct listen *ls, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct listen_conn *conn;
+
+	/* Admission runs before any request can arrive; this is in case not. */
+	if (ls->nfresh > 0)
+		listen_admit_pending(ls, evcon);
+	if ((conn = listen_conn_find(ls, req)) == NULL)
+		return NULL;
+	evtimer_del(conn->deadline);
 	if (conn->hello) {
 		struct timeval tv = timeutil_ms_to_tv(ls->o.client_timeout_ms);
 
@@ -656,6 +691,16 @@ listen_conn_of(struct listen *ls, struct evhttp_request *req)
 		evhttp_connection_set_timeout_tv(evcon, &tv);
 	}
 	return &conn->peer;
+}
+
+void
+listen_request_done(struct listen *ls, struct evhttp_request *req)
+{
+	struct listen_conn *conn = listen_conn_find(ls, req);
+	struct timeval tv = timeutil_ms_to_tv(ls->o.client_timeout_ms);
+
+	if (conn != NULL)
+		evtimer_add(conn->deadline, &tv);
 }
 
 static void

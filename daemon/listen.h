@@ -95,9 +95,16 @@ struct listen *listen_free(struct listen *ls);
  * The peer of req's connection, or NULL when it was not admitted (over the
  * caps).  Valid until the connection closes.  The first request on a
  * connection brings its idle limit from the short first-request one up to
- * client_timeout.
+ * client_timeout.  From its admission a connection has the short limit to
+ * send its first request whole, however it trickles, or it is closed; this
+ * stops that clock until listen_request_done.
  */
 const struct listen_peer *listen_conn_of(struct listen *ls, struct evhttp_request *req);
+/*
+ * req was answered (its on_complete callback): the connection's next
+ * request must come whole within client_timeout, or it is closed.
+ */
+void listen_request_done(struct listen *ls, struct evhttp_request *req);
 /* Connections admitted and open now. */
 unsigned listen_clients(const struct listen *ls);
 
