@@ -577,7 +577,11 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 	conn->evcon = evcon;
 	conn->fd = fd;
 	if (listen_conn_peer(ls, conn) < 0) {
-		log_warn("%s: cannot tell who a client is: %s", ls->o.what, strerror(errno));
+		/* A TCP client gone already (a port probe) is nobody to warn about. */
+		if (ls->tcp && errno == ENOENT)
+			log_debug("%s: a client hung up before it was admitted", ls->o.what);
+		else
+			log_warn("%s: cannot tell who a client is: %s", ls->o.what, strerror(errno));
 		free(conn);
 		if (evcon != busy)
 			evhttp_connection_free(evcon);
