@@ -127,7 +127,7 @@ struct listen {
 	struct bufferevent **fresh;
 	size_t nfresh, fresh_slots;
 	struct event *admit; /* admits the fresh ones once evhttp is done */
-	unsigned fd_cap;     /* clients the descriptor limit leaves room for */
+	unsigned fd_cap;     /* descriptors all listeners' clients may hold (listen_opts) */
 	struct listen_linger linger[LISTEN_LINGER_MAX];
 	unsigned refused;    /* refusals not logged yet */
 	int64_t refused_logged_ms;
@@ -194,13 +194,39 @@ listen_uid_count(struct listen *ls, uid_t uid, int delta)
 	return 0;
 }
 
+/* Descriptors one client of ls holds. */
+static unsigned
+listen_fds_per_client(const struct listen *ls)
+{
+	return ls->o.fds_per_client > 1 ? ls->o.fds_per_client : 1;
+}
+
 /* Clients served at once: max_clients, or fewer when descriptors are short. */
 static unsigned
 listen_cap(const struct listen *ls)
 {
-	unsigned max = ls->o.max_clients;
+	unsigned max = ls->o.max_clients, fds = ls->fd_cap / listen_fds_per_client(ls);
 
-	return ls->fd_cap < max ? ls->fd_cap : max;
+	return fds < max ? fds : max;
+}
+
+/*
+ * The listeners in this process, for the descriptor budget they share.
+ * And evhttp_bind_listener makes the listener's user data its struct
+ * evhttp, so the accept error callback gets that, not our struct listen:
+ * it finds its own here.
+ */
+static struct listen *listen_servers;
+
+/* Descriptors the clients of every listener hold now. */
+static unsigned
+listen_fds_used(void)
+{
+	unsigned n = 0;
+
+	for (const struct listen *l = listen_servers; l != NULL; l = l->next)
+		n += l->clients * listen_fds_per_client(l);
+	return n;
 }
 
 /*
@@ -410,23 +436,31 @@ listen_conn_peer(struct listen *ls, struct listen_conn *conn)
  * hold all theirs; other uids leave LISTEN_ROOT_SLOTS to root, and hold at
  * most max_clients_per_uid each.  When the descriptor limit is what makes
  * the cap, one uid also holds at most half the rest, so it cannot shut out
- * every other user by itself.
+ * every other user by itself.  The descriptors are one budget for the
+ * clients of every listener (the API's and the proxies'), with root's
+ * share of it kept back from the others too: a flood of one listener
+ * takes neither the upstream renewals' descriptors nor root's slots on
+ * another.
  */
 static const char *
 listen_over_cap(const struct listen *ls, uid_t uid)
 {
 	unsigned cap = listen_cap(ls), root = cap / 16, per_uid;
+	unsigned used = listen_fds_used() + listen_fds_per_client(ls);
+	unsigned root_fds = ls->fd_cap / 16;
 
 	if (root > LISTEN_ROOT_SLOTS)
 		root = LISTEN_ROOT_SLOTS;
-	if (ls->clients >= cap)
+	if (root_fds > LISTEN_ROOT_SLOTS)
+		root_fds = LISTEN_ROOT_SLOTS;
+	if (ls->clients >= cap || used > ls->fd_cap)
 		return "too many clients";
 	if (uid == 0)
 		return NULL;
-	if (ls->clients >= cap - root)
+	if (ls->clients >= cap - root || used > ls->fd_cap - root_fds)
 		return "too many clients";
 	per_uid = ls->o.max_clients_per_uid;
-	if (ls->fd_cap < ls->o.max_clients && per_uid > (cap - root) / 2)
+	if (cap < ls->o.max_clients && per_uid > (cap - root) / 2)
 		per_uid = (cap - root) / 2 > 0 ? (cap - root) / 2 : 1;
 	if (listen_uid_conns(ls, uid) >= per_uid)
 		return "too many connections from this uid";
@@ -716,13 +750,6 @@ listen_resume_cb(evutil_socket_t fd, short what, void *arg)
 	listen_update(ls);
 }
 
-/*
- * The listeners in this process.  evhttp_bind_listener makes the listener's
- * user data its struct evhttp, so the accept error callback gets that, not
- * our struct listen: it finds its own here.
- */
-static struct listen *listen_servers;
-
 /* accept() failed: out of descriptors pauses accepting instead of spinning. */
 static void
 listen_accept_error_cb(struct evconnlistener *lev, void *arg)
@@ -893,6 +920,7 @@ listen_daemon_opts(const struct daemon_conf *dc, struct listen_opts *o)
 		.max_clients = dc->max_clients,
 		.max_clients_per_uid = dc->max_clients_per_uid,
 		.fd_cap = listen_fd_cap(dc),
+		.fds_per_client = 1,
 		.client_timeout_ms = dc->client_timeout_ms,
 	};
 }

@@ -48,7 +48,13 @@ struct listen_opts {
 	gid_t group;
 	unsigned max_clients;
 	unsigned max_clients_per_uid;
-	unsigned fd_cap;      /* clients the descriptor limit leaves room for */
+	/*
+	 * Descriptors the clients of every listener together may hold
+	 * (listen_fd_cap), and how many each client of this one holds: 1,
+	 * or 2 where each has an upstream connection too (a proxy's).
+	 */
+	unsigned fd_cap;
+	unsigned fds_per_client;
 	int64_t client_timeout_ms;
 	/* A connection over the caps was answered 503 (may be NULL). */
 	void (*refused)(void *arg);

@@ -922,7 +922,8 @@ proxy_apply_opts(struct proxy *p, const struct daemon_conf *dc, struct listen_op
 		.max_clients_per_uid = dc->max_clients_per_uid < pc->max_clients ?
 					       dc->max_clients_per_uid :
 					       pc->max_clients,
-		.fd_cap = pc->max_clients,
+		.fd_cap = listen_fd_cap(dc),
+		.fds_per_client = 2, /* and its upstream connection */
 		.client_timeout_ms = dc->client_timeout_ms,
 		.refused = proxy_count_refused,
 		.refused_arg = p,

@@ -106,11 +106,13 @@ cred() {
 }
 
 # Starts tokenbrokerd with the given config and waits for its socket.
+# TBD_WRAP, when set, is a command that runs it and execs it in the end
+# (prlimit ... --, valgrind ...): its pid is then the daemon's.
 tbd_start() {
 	local conf=$1
 	shift
 	rm -f "$SOCK"
-	"$TBD" -c "$conf" "$@" >>"$T_DIR/daemon.log" 2>&1 &
+	${TBD_WRAP:-} "$TBD" -c "$conf" "$@" >>"$T_DIR/daemon.log" 2>&1 &
 	TBD_PID=$!
 	for _ in $(seq 200); do
 		[ -S "$SOCK" ] && return 0
