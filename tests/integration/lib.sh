@@ -21,15 +21,31 @@ API_PID=
 IDP_PORT=
 IDP_SECRET=it-secret-$RANDOM$RANDOM
 
+# At exit: stops what is still running.  A daemon still running must stop
+# as tbd_stop wants it to (status 0), and no log may hold a sanitizer's
+# report (the fakes' included): either fails the file, also when the test
+# itself did not stop the daemon.
 t_cleanup() {
-	[ -n "$TBD_PID" ] && kill "$TBD_PID" 2>/dev/null && wait "$TBD_PID" 2>/dev/null
+	local st=0 f
+	if [ -n "$TBD_PID" ] && kill "$TBD_PID" 2>/dev/null; then
+		wait "$TBD_PID" 2>/dev/null
+		st=$?
+		[ "$st" -ne 0 ] && echo "# tokenbrokerd exited with status $st at the end" && T_FAILED=$((T_FAILED + 1))
+	fi
 	[ -n "$IDP_PID" ] && kill "$IDP_PID" 2>/dev/null && wait "$IDP_PID" 2>/dev/null
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
+	for f in "$T_DIR"/*.log; do
+		[ -f "$f" ] && grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" || continue
+		echo "# a sanitizer's report in $(basename "$f"):"
+		grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" | head -n 40 | sed 's/^/#   /'
+		T_FAILED=$((T_FAILED + 1))
+	done
 	if [ "$T_FAILED" -ne 0 ] && [ -f "$T_DIR/daemon.log" ]; then
 		echo "# daemon log (last 30 lines):"
 		tail -n 30 "$T_DIR/daemon.log" | sed 's/^/#   /'
 	fi
 	rm -rf "$T_DIR"
+	[ "$T_FAILED" -eq 0 ] || exit 1
 }
 trap t_cleanup EXIT
 
