@@ -49,30 +49,10 @@ is "$(api_code /v1/health)" 200 "and the daemon goes on serving"
 
 # So is one that trickles its request a byte at a time, never silent for
 # long: client_timeout is how long it may take to send the whole request,
-# as the first one on a connection or one after an answer.  Prints how long
-# the daemon kept the connection and what it had answered by then.
-trickle='
-use IO::Socket::UNIX; use Time::HiRes qw(time sleep); $SIG{PIPE} = "IGNORE";
-my ($path, $first) = @ARGV;
-my $s = IO::Socket::UNIX->new(Peer => $path) or die "connect: $!";
-my $answered = 0;
-if ($first) {
-	print $s "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n"; $s->flush;
-	sysread($s, my $buf, 4096); $answered = $buf =~ m{^HTTP/1.1 200} ? 1 : 0;
-}
-$s->blocking(0);
-my $t = time; my $head = "GET /v1/health HTTP/1.1\r\nHost: x\r\n" . "X-Slow: 1\r\n" x 200;
-for my $i (0 .. length($head) - 1) {
-	last if time - $t > 8;
-	last unless defined syswrite($s, substr($head, $i, 1));
-	my $r = sysread($s, my $buf, 4096);
-	last if defined $r && $r == 0;
-	sleep 0.2;
-}
-printf "%d %d\n", (time - $t) * 1000, $answered;'
-read -r ms _ < <(perl -e "$trickle" "$SOCK" 0)
+# as the first one on a connection or one after an answer.
+read -r ms _ < <(trickle "$SOCK" /v1/health 0)
 cmp_ok "$ms" -lt 3000 "a client trickling its first request is closed after client_timeout (${ms}ms)"
-read -r ms answered < <(perl -e "$trickle" "$SOCK" 1)
+read -r ms answered < <(trickle "$SOCK" /v1/health 1)
 is "$answered" 1 "a keep-alive client is answered"
 cmp_ok "$ms" -lt 3000 "and closed when it trickles its next request for longer (${ms}ms)"
 cmp_ok "$ms" -ge 900 "not before client_timeout"
