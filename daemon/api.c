@@ -783,6 +783,7 @@ api_metrics_cred(const struct credential *c, int64_t now, struct metrics_cred *r
 	ret->variant = api_variant_text(c);
 	ret->renewals = info.renewals;
 	ret->failures = info.failures;
+	ret->late_renewals = info.late_renewals;
 	ret->up = credential_token(c, 0) != NULL;
 	ret->expiry_s = info.expires_at > now ? info.expires_at - now : 0;
 }
