@@ -869,7 +869,8 @@ credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, cred
 
 		if (credential_token(c, min_valid_ms) != NULL)
 			return 0; /* e.g. a request that could not be built left the token */
-		if (due < 0 || due > wait_ms) {
+		/* Overdue (its timer has not run yet) is due now, not absent. */
+		if (!c->due.queued || due > wait_ms) {
 			*ret_retry_after_s = credential_seconds_until(due);
 			return -EAGAIN;
 		}

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -377,6 +378,49 @@ test_late_renewals(void **state)
 	wall_shift_ms = 0;
 }
 
+/*
+ * A renewal that is due but whose timer has not run yet (a reload that
+ * changed the settings has just scheduled it, the loop is busy) is one
+ * that is about to start: a client that asks meanwhile waits for it, and
+ * is not told that no attempt is due.
+ */
+static void
+test_overdue_attempt_waited_for(void **state)
+{
+	struct fx *fx = *state;
+	struct credential_waiter *w = NULL;
+	struct conf_errors errs = { 0 };
+	struct conf *conf2;
+	int64_t ra = 0;
+	char *text;
+
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 1);
+	assert_string_equal(current(fx), "tok-1");
+
+	/* Other settings: the token goes, a renewal is due at once. */
+	text = xasprintf("[credential \"c\"]\ntoken_url = http://127.0.0.1:%u/token\n"
+			 "client_id = id\nclient_secret = s3cret\nlazy = yes\nscope = other\n"
+			 "backoff_min = 30s\nbackoff_max = 60s\n",
+			 (unsigned)fx->port);
+	assert_int_equal(conf_load_string("t.conf", text, &conf2, &errs, NULL), 0);
+	free(text);
+	credential_ctx_reload(fx->ctx, conf2);
+	conf_free(fx->conf);
+	fx->conf = conf2;
+	fx->c = credential_lookup(fx->ctx, "c");
+	assert_null(credential_token(fx->c, 0));
+
+	/* Before the loop gets to that timer, a client asks. */
+	usleep(20 * 1000);
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_non_null(w);
+	run_until(fx, 2);
+	assert_int_equal(fx->results[1], CREDENTIAL_OK);
+	assert_string_equal(current(fx), "tok-2");
+	assert_int_equal(fx->requests, 2);
+}
+
 static int
 setup_variants(void **state)
 {
@@ -517,6 +561,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_renew_by_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wall_clock_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_renewals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overdue_attempt_waited_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_variants_lru, setup_variants, teardown),
 		cmocka_unit_test_setup_teardown(test_variants_idle, setup_variants_idle, teardown),
 	};
