@@ -174,8 +174,18 @@ check: deps
 	$(MAKE) all unit
 	$(MAKE) asan
 	./tests/run-tests build
+	TB_BUILD=build SOAK_SECONDS=45 SOAK_CREDS=50 prove --exec '' tests/soak/soak.sh
 	./tests/run-tests build/asan
 	./tests/run-tests --system build
+
+# The soak (tests/soak/soak.sh): SOAK_SECONDS with SOAK_CREDS credentials
+# whose tokens live 2 s, against the build in BUILD (build/asan: the ASan
+# one).  Ten minutes by default.
+SOAK_SECONDS ?= 600
+SOAK_CREDS ?= 200
+soak:
+	$(MAKE) $(if $(findstring asan,$(BUILD)),asan,all)
+	TB_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CREDS=$(SOAK_CREDS) ./tests/soak/soak.sh
 
 demo: deps
 	$(MAKE) all
@@ -190,4 +200,4 @@ clean:
 
 include install.mk
 
-.PHONY: all unit bench deps oidc-deps asan check demo clean install uninstall
+.PHONY: all unit bench deps oidc-deps asan check soak demo clean install uninstall
