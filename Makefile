@@ -72,7 +72,7 @@ $(FAKEIDP_OBJ) $(NOTIFYLISTEN_OBJ) $(LOADGEN): TREE_INC = -Icommon
 $(FAKEAPI_OBJ) $(FAULTSRV_OBJ): TREE_INC = -Icommon -Itests/fakeidp
 
 all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp $(BUILD)/tests/fakeapi \
-	$(BUILD)/tests/notifylisten $(BUILD)/tests/faultsrv
+	$(BUILD)/tests/notifylisten $(BUILD)/tests/faultsrv $(LOADGEN)
 	@ln -sf $(BUILD)/tokenbrokerd tokenbrokerd
 	@ln -sf $(BUILD)/tokenctl tokenctl
 
@@ -126,10 +126,12 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libdaemon.a $(BUILD
 
 unit: $(UNIT_BIN)
 
-# The load generator for bench/run.sh.
-$(LOADGEN): bench/loadgen.c Makefile
+# The load generator for bench/run.sh, and the hostile clients of the
+# integration tests (bench/abuse.c).  Two sources in one command: their
+# headers are listed here, not in a .d file.
+$(LOADGEN): bench/loadgen.c bench/abuse.c bench/abuse.h bench/http1.h bench/util.h Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< $(EVENT_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c,$^) $(EVENT_LIBS)
 
 # The upstream bench/proxy.sh puts behind the proxies (no libraries).
 UPSTREAM = $(BUILD)/bench/upstream
@@ -182,9 +184,19 @@ check: deps
 	$(MAKE) all unit
 	$(MAKE) asan
 	./tests/run-tests build
+	TB_BUILD=build SOAK_SECONDS=45 SOAK_CREDS=50 prove --exec '' tests/soak/soak.sh
 	./tests/run-tests build/asan
 	$(MAKE) fuzz-smoke
 	./tests/run-tests --system build
+
+# The soak (tests/soak/soak.sh): SOAK_SECONDS with SOAK_CREDS credentials
+# whose tokens live 2 s, against the build in BUILD (build/asan: the ASan
+# one).  Ten minutes by default.
+SOAK_SECONDS ?= 600
+SOAK_CREDS ?= 200
+soak:
+	$(MAKE) $(if $(findstring asan,$(BUILD)),asan,all)
+	TB_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CREDS=$(SOAK_CREDS) ./tests/soak/soak.sh
 
 demo: deps
 	$(MAKE) all
@@ -195,9 +207,9 @@ clean:
 
 # What -MMD wrote on the last build; absent ones are simply not there yet.
 -include $(patsubst %.o,%.d,$(COMMON_OBJ) $(DAEMON_OBJ) $(CLIENT_OBJ) $(UNIT_OBJ) \
-	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(FAULTSRV_OBJ) $(NOTIFYLISTEN_OBJ)) $(LOADGEN).d
+	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(FAULTSRV_OBJ) $(NOTIFYLISTEN_OBJ))
 
 include install.mk
 include fuzz.mk
 
-.PHONY: all unit bench deps oidc-deps asan check demo clean install uninstall
+.PHONY: all unit bench deps oidc-deps asan check soak demo clean install uninstall

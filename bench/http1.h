@@ -1,6 +1,6 @@
 /*
  * What bench/loadgen.c and bench/upstream.c both read in an HTTP/1.1 head.
- * Header-only: each is one file, built on its own.
+ * Header-only: each program is built from its .c files in one command.
  */
 #ifndef TB_BENCH_HTTP1_H
 #define TB_BENCH_HTTP1_H

@@ -5,15 +5,40 @@
  *
  * usage: loadgen {-s SOCKET | --tcp HOST:PORT} [-c CONNECTIONS]
  *                [-n REQUESTS | -d SECONDS] [-k] [--accept text|json]
- *                [-t TIMEOUT] [--max-time SECONDS] [--max-samples N] PATH
+ *                [-t TIMEOUT] [--max-time SECONDS] [--max-samples N]
+ *                [--rate R] [--pipeline K] PATH
+ *        loadgen {-s SOCKET | --tcp HOST:PORT} -c CONNECTIONS -d SECONDS
+ *                --abuse idle|slow|garbage|bighead|hangup|noread
+ *                [--dribble-ms MS] [--hangup-ms MS] [--reopen-ms MS]
+ *                [--head-size BYTES] PATH
  *
  * Each of the C connections sends "GET PATH HTTP/1.1" and reads the whole
  * answer (Content-Length, chunked, or up to EOF when the server says
  * neither) before it sends the next request.  With -k a connection is kept
  * for the next request; without it every request opens a new connection
  * and asks the server to close it, and its latency includes the connect.
- * No pipelining.  Over TCP (HOST a numeric address or a name, IPv6 in
- * brackets) the Host header is HOST:PORT as given, and Nagle is off.
+ * With -k and --pipeline K a connection sends K requests at once and then
+ * reads their K answers (each one's latency from that write).  --rate R
+ * paces the run to at most R requests a second over all connections (a
+ * connection waits for its turn before its next request; the latency
+ * counts from when it sends).  Over TCP (HOST a numeric address or a name,
+ * IPv6 in brackets) the Host header is HOST:PORT as given, and Nagle is
+ * off.
+ *
+ * With --abuse the C connections are hostile clients instead, for -d
+ * seconds, each misbehaving in the one way MODE says, again on a new
+ * connection each time the server closes one (after --reopen-ms, default
+ * 100): idle sends nothing; slow dribbles a head for PATH one byte every
+ * --dribble-ms (default 1000) and never ends it; garbage writes random
+ * bytes; bighead sends one request for PATH with --head-size bytes of head
+ * (default 1 MiB); hangup sends the request and hangs up after --hangup-ms
+ * (default 100) without reading; noread pipelines requests and never reads
+ * an answer.  bench/abuse.c says what is counted; the result line is
+ *   result: abuse=MODE connections=C opened=N closed=N (by the server)
+ *           hungup=N open_at_end=N connect_errors=N retries=N bytes_sent=N
+ *           held_mean_s=S held_max_s=S elapsed_s=S codes=503:N,none:N
+ * (held: how long the server kept a connection open; "none" counts closes
+ * with no answer) and the exit status 0 when a connection could be made.
  *
  * The run is always bounded: -n stops after that many requests (or after
  * --max-time, default 120 s, counting the ones not answered as timeouts);
@@ -65,7 +90,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "abuse.h"
 #include "http1.h"
+#include "util.h"
 
 #define LG_HEADER_MAX 16384
 #define LG_BODY_MAX (64 * 1024 * 1024) /* a Content-Length, or a chunk */
@@ -78,11 +105,17 @@
 #define LG_DEFAULT_MAX_TIME_S 120.0
 #define LG_DEFAULT_MAX_SAMPLES 2000000
 #define LG_MAX_CONNECTIONS 100000
+#define LG_MAX_PIPELINE 1000
+#define LG_DEFAULT_DRIBBLE_S 1.0
+#define LG_DEFAULT_HANGUP_S 0.1
+#define LG_DEFAULT_REOPEN_S 0.1
+#define LG_DEFAULT_HEAD_SIZE (1024 * 1024)
 
 enum lg_state {
 	LG_IDLE,    /* no request in flight */
 	LG_WAITING, /* request counted, connect retry pending */
 	LG_PAUSED,  /* no request: a connect failed, next one after a pause */
+	LG_PACED,   /* no request: --rate holds the next one back */
 	LG_HEAD,    /* request sent, reading status line and headers */
 	LG_BODY,    /* reading body_left more bytes */
 	LG_BODY_EOF, /* reading the body up to EOF */
@@ -114,6 +147,10 @@ struct lg_conf {
 	size_t max_samples;
 	bool keepalive;
 	bool text;
+	double rate;	   /* requests a second over all connections; 0: no limit */
+	unsigned pipeline; /* requests sent at once on a connection */
+	int abuse;	   /* an enum abuse_mode, or -1 */
+	struct abuse_opts abuse_opts;
 };
 
 struct lg;
@@ -125,6 +162,8 @@ struct lg_conn {
 	struct event *retry;
 	enum lg_state state;
 	uint64_t start_ns; /* when the current request began */
+	uint64_t next_ns;  /* --rate: when the next one may */
+	unsigned outstanding; /* requests sent and not answered yet */
 	size_t body_left;
 	int status;
 	bool close_after; /* the server said Connection: close */
@@ -140,6 +179,7 @@ struct lg {
 	char *request;
 	size_t request_len;
 	struct lg_conn *conns;
+	struct abuse *abuse; /* --abuse: hostile clients instead of conns */
 	struct event *stop; /* end of -d, or --max-time */
 	struct event *sigint;
 	struct event *sigterm;
@@ -195,35 +235,6 @@ lg_calloc(size_t n, size_t size)
 	return p;
 }
 
-static uint64_t
-lg_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static struct timeval
-lg_tv(double seconds)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
-
-/* xorshift64*: enough for choosing reservoir slots. */
-static uint64_t
-lg_random(struct lg *lg)
-{
-	lg->rng ^= lg->rng >> 12;
-	lg->rng ^= lg->rng << 25;
-	lg->rng ^= lg->rng >> 27;
-	return lg->rng * 2685821657736338717ull;
-}
-
 /* Stores one latency: every one while there is room, then a reservoir. */
 static void
 lg_sample(struct lg *lg, uint64_t ns)
@@ -238,7 +249,7 @@ lg_sample(struct lg *lg, uint64_t ns)
 	if (lg->nsamples < lg->conf.max_samples) {
 		lg->samples[lg->nsamples++] = ns;
 	} else {
-		uint64_t j = lg_random(lg) % seen;
+		uint64_t j = util_random(&lg->rng) % seen;
 
 		if (j < lg->nsamples)
 			lg->samples[j] = ns;
@@ -250,7 +261,7 @@ static void
 lg_finish(struct lg *lg)
 {
 	if (lg->t_end_ns == 0)
-		lg->t_end_ns = lg_now_ns();
+		lg->t_end_ns = util_now_ns();
 	event_base_loopbreak(lg->base);
 }
 
@@ -276,25 +287,34 @@ lg_conn_done(struct lg_conn *conn, bool keep)
 	lg_conn_next(conn);
 }
 
+/* The requests in flight on conn failed with e: each is counted. */
 static void
 lg_conn_fail(struct lg_conn *conn, enum lg_error e)
 {
-	conn->lg->errors[e]++;
+	conn->lg->errors[e] += conn->outstanding;
+	conn->outstanding = 0;
 	lg_conn_done(conn, false);
 }
 
-/* A whole answer has been read. */
+/*
+ * A whole answer has been read: the next one of a pipelined batch is read
+ * next, or the connection goes on with its next request.
+ */
 static void
 lg_conn_answered(struct lg_conn *conn)
 {
 	struct lg *lg = conn->lg;
-	uint64_t ns = lg_now_ns() - conn->start_ns;
+	uint64_t ns = util_now_ns() - conn->start_ns;
 
 	lg->answered++;
 	lg->codes[conn->status]++;
 	if (conn->status >= 200 && conn->status < 300)
 		lg->ok++;
 	lg_sample(lg, ns);
+	if (--conn->outstanding > 0) {
+		conn->state = LG_HEAD;
+		return;
+	}
 	lg_conn_done(conn, lg->conf.keepalive && !conn->close_after);
 }
 
@@ -478,24 +498,34 @@ lg_chunked(struct lg_conn *conn, struct evbuffer *in)
 	}
 }
 
-/* The answer is complete: anything after it means the framing is off. */
-static void
+/*
+ * The answer is complete.  Anything after the last one expected means the
+ * framing is off; after one of a pipelined batch it is the next.  Returns
+ * whether there is more in to read.
+ */
+static bool
 lg_conn_complete(struct lg_conn *conn, struct evbuffer *in)
 {
+	if (conn->outstanding > 1) {
+		lg_conn_answered(conn);
+		return evbuffer_get_length(in) > 0;
+	}
 	if (evbuffer_get_length(in) > 0) {
 		lg_drain_wipe(in, evbuffer_get_length(in));
 		lg_conn_fail(conn, LG_ERR_PARSE);
-		return;
+		return false;
 	}
 	lg_conn_answered(conn);
+	return false;
 }
 
-static void
-lg_read_cb(struct bufferevent *bev, void *arg)
+/*
+ * Takes what it can of the answer in in.  Returns true when an answer of
+ * a pipelined batch ended and more of the next one is there to take.
+ */
+static bool
+lg_read_answer(struct lg_conn *conn, struct evbuffer *in)
 {
-	struct lg_conn *conn = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
 	if (conn->state == LG_HEAD) {
 		struct evbuffer_ptr pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 		size_t hlen;
@@ -504,18 +534,18 @@ lg_read_cb(struct bufferevent *bev, void *arg)
 		if (pos.pos < 0) {
 			if (evbuffer_get_length(in) > LG_HEADER_MAX)
 				lg_conn_fail(conn, LG_ERR_PARSE);
-			return;
+			return false;
 		}
 		hlen = (size_t)pos.pos + 4;
 		if (hlen > LG_HEADER_MAX) {
 			lg_conn_fail(conn, LG_ERR_PARSE);
-			return;
+			return false;
 		}
 		r = lg_parse_head(conn, (const char *)evbuffer_pullup(in, (ev_ssize_t)hlen), hlen);
 		evbuffer_drain(in, hlen);
 		if (r < 0) {
 			lg_conn_fail(conn, LG_ERR_PARSE);
-			return;
+			return false;
 		}
 	}
 	if (conn->state == LG_BODY) {
@@ -526,7 +556,7 @@ lg_read_cb(struct bufferevent *bev, void *arg)
 		lg_drain_wipe(in, n);
 		conn->body_left -= n;
 		if (conn->body_left == 0)
-			lg_conn_complete(conn, in);
+			return lg_conn_complete(conn, in);
 	} else if (conn->state >= LG_CHUNK_SIZE) {
 		int r;
 
@@ -535,14 +565,26 @@ lg_read_cb(struct bufferevent *bev, void *arg)
 		if (r < 0)
 			lg_conn_fail(conn, LG_ERR_PARSE);
 		else if (r == 2)
-			lg_conn_complete(conn, in);
+			return lg_conn_complete(conn, in);
 	} else if (conn->state == LG_BODY_EOF) {
 		lg_drain_wipe(in, evbuffer_get_length(in));
-	} else if (conn->state == LG_IDLE && evbuffer_get_length(in) > 0) {
+	} else if ((conn->state == LG_IDLE || conn->state == LG_PACED) &&
+		   evbuffer_get_length(in) > 0) {
 		/* data nobody asked for on an idle connection */
 		lg_drain_wipe(in, evbuffer_get_length(in));
 		lg_conn_close(conn);
 	}
+	return false;
+}
+
+static void
+lg_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct lg_conn *conn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (lg_read_answer(conn, in))
+		;
 }
 
 /*
@@ -557,12 +599,13 @@ lg_conn_connect_failed(struct lg_conn *conn, int e)
 
 	if (lg->errors[LG_ERR_CONNECT] == 0)
 		fprintf(stderr, "loadgen: cannot connect to %s: %s\n", lg->target, strerror(e));
-	lg->errors[LG_ERR_CONNECT]++;
+	lg->errors[LG_ERR_CONNECT] += conn->outstanding;
+	conn->outstanding = 0;
 	lg->busy--;
 	lg_conn_close(conn);
 	conn->connecting = false;
 	conn->state = LG_PAUSED;
-	tv = lg_tv(LG_FAIL_PAUSE_US / 1e6);
+	tv = util_tv(LG_FAIL_PAUSE_US / 1e6);
 	evtimer_add(conn->retry, &tv);
 }
 
@@ -587,14 +630,17 @@ lg_event_cb(struct bufferevent *bev, short what, void *arg)
 		lg_conn_answered(conn);
 		return;
 	}
-	if (conn->state == LG_IDLE) {
+	if (conn->state == LG_IDLE || conn->state == LG_PACED) {
 		lg_conn_close(conn); /* the server closed a kept connection */
 		return;
 	}
 	lg_conn_fail(conn, (what & BEV_EVENT_TIMEOUT) ? LG_ERR_TIMEOUT : LG_ERR_IO);
 }
 
-/* The connect retry timer, or the end of a pause after a failed connect. */
+/*
+ * The connect retry timer, the end of a pause after a failed connect, or
+ * --rate letting the next request go.
+ */
 static void
 lg_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -602,12 +648,23 @@ lg_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (conn->state == LG_PAUSED) {
+	if (conn->state == LG_PAUSED || conn->state == LG_PACED) {
 		conn->state = LG_IDLE;
 		lg_conn_next(conn);
 	} else {
 		lg_conn_connect(conn);
 	}
+}
+
+/* Writes the outstanding requests, one or a pipelined batch. */
+static void
+lg_conn_send(struct lg_conn *conn)
+{
+	struct lg *lg = conn->lg;
+
+	for (unsigned i = 0; i < conn->outstanding; i++)
+		if (bufferevent_write(conn->bev, lg->request, lg->request_len) < 0)
+			lg_die("out of memory");
 }
 
 /* Opens a new connection for the current request and sends it. */
@@ -635,7 +692,7 @@ lg_conn_connect(struct lg_conn *conn)
 			/* the listen backlog is full: try again shortly */
 			lg->connect_retries++;
 			conn->state = LG_WAITING;
-			tv = lg_tv(LG_RETRY_US / 1e6);
+			tv = util_tv(LG_RETRY_US / 1e6);
 			evtimer_add(conn->retry, &tv);
 			return;
 		}
@@ -657,15 +714,43 @@ lg_conn_connect(struct lg_conn *conn)
 			return;
 		}
 	}
-	if (bufferevent_write(conn->bev, lg->request, lg->request_len) < 0)
-		lg_die("out of memory");
+	lg_conn_send(conn);
 }
 
-/* Starts conn's next request, or leaves it idle when the run is over. */
+/*
+ * Under --rate, whether conn must wait for its turn (then its timer is
+ * set); else takes the turn.  Each connection has rate / connections a
+ * second, and one that fell behind does not make up for it in a burst.
+ */
+static bool
+lg_conn_paced(struct lg_conn *conn)
+{
+	struct lg *lg = conn->lg;
+	uint64_t now = util_now_ns(), interval;
+	struct timeval tv;
+
+	if (lg->conf.rate <= 0)
+		return false;
+	if (conn->next_ns > now) {
+		conn->state = LG_PACED;
+		tv = util_tv((double)(conn->next_ns - now) / 1e9);
+		evtimer_add(conn->retry, &tv);
+		return true;
+	}
+	interval = (uint64_t)((double)lg->conf.connections / lg->conf.rate * 1e9);
+	/* From the turn it was given (timers fire late), unless well behind it. */
+	if (conn->next_ns == 0 || now - conn->next_ns >= interval)
+		conn->next_ns = now;
+	conn->next_ns += interval;
+	return false;
+}
+
+/* Starts conn's next request (or batch), or leaves it idle when the run is over. */
 static void
 lg_conn_next(struct lg_conn *conn)
 {
 	struct lg *lg = conn->lg;
+	unsigned n = lg->conf.pipeline;
 
 	if (lg->stopping || (lg->conf.requests > 0 && lg->started >= lg->conf.requests)) {
 		lg_conn_close(conn);
@@ -673,17 +758,21 @@ lg_conn_next(struct lg_conn *conn)
 			lg_finish(lg);
 		return;
 	}
-	lg->started++;
+	if (lg_conn_paced(conn))
+		return;
+	if (lg->conf.requests > 0 && lg->conf.requests - lg->started < n)
+		n = (unsigned)(lg->conf.requests - lg->started);
+	lg->started += n;
 	lg->busy++;
-	conn->start_ns = lg_now_ns();
+	conn->outstanding = n;
+	conn->start_ns = util_now_ns();
 	conn->status = 0;
 	if (conn->bev == NULL) {
 		lg_conn_connect(conn);
 		return;
 	}
 	conn->state = LG_HEAD;
-	if (bufferevent_write(conn->bev, lg->request, lg->request_len) < 0)
-		lg_die("out of memory");
+	lg_conn_send(conn);
 }
 
 /*
@@ -701,15 +790,19 @@ lg_stop_cb(evutil_socket_t fd, short what, void *arg)
 	if (lg->stopping)
 		return;
 	lg->stopping = true;
-	lg->t_end_ns = lg_now_ns();
+	lg->t_end_ns = util_now_ns();
+	if (lg->abuse != NULL)
+		abuse_stop(lg->abuse);
 	for (unsigned i = 0; i < lg->conf.connections; i++) {
 		struct lg_conn *conn = &lg->conns[i];
 
-		if (conn->state != LG_IDLE && conn->state != LG_PAUSED) {
+		if (conn->state != LG_IDLE && conn->state != LG_PAUSED &&
+		    conn->state != LG_PACED) {
 			if (lg->conf.requests > 0 && !lg->interrupted)
-				lg->errors[LG_ERR_TIMEOUT]++;
+				lg->errors[LG_ERR_TIMEOUT] += conn->outstanding;
 			else
-				lg->abandoned++;
+				lg->abandoned += conn->outstanding;
+			conn->outstanding = 0;
 			conn->state = LG_IDLE;
 			lg->busy--;
 		}
@@ -775,11 +868,16 @@ lg_report(struct lg *lg)
 	p90 = lg_percentile_us(lg, 90);
 	p99 = lg_percentile_us(lg, 99);
 
-	printf("loadgen: GET %s (%s) on %s, %u connection%s, %s\n", lg->conf.path,
+	printf("loadgen: GET %s (%s) on %s, %u connection%s, %s", lg->conf.path,
 	       lg->conf.text ? "text/plain" : "application/json", lg->target,
 	       lg->conf.connections,
 	       lg->conf.connections == 1 ? "" : "s",
 	       lg->conf.keepalive ? "keep-alive" : "one request per connection");
+	if (lg->conf.pipeline > 1)
+		printf(", %u pipelined", lg->conf.pipeline);
+	if (lg->conf.rate > 0)
+		printf(", at most %.1f requests/s", lg->conf.rate);
+	printf("\n");
 	printf("requests:   %" PRIu64 " sent, %" PRIu64 " answered (%" PRIu64 " 2xx), %" PRIu64
 	       " errors, %" PRIu64 " abandoned at the end\n",
 	       lg->started, lg->answered, lg->ok, errors, lg->abandoned);
@@ -829,7 +927,12 @@ lg_usage(FILE *f)
 {
 	fputs("usage: loadgen {-s SOCKET | --tcp HOST:PORT} [-c CONNECTIONS]\n"
 	      "               [-n REQUESTS | -d SECONDS] [-k] [--accept text|json]\n"
-	      "               [-t TIMEOUT] [--max-time SECONDS] [--max-samples N] PATH\n"
+	      "               [-t TIMEOUT] [--max-time SECONDS] [--max-samples N]\n"
+	      "               [--rate R] [--pipeline K] PATH\n"
+	      "       loadgen {-s SOCKET | --tcp HOST:PORT} -c CONNECTIONS -d SECONDS\n"
+	      "               --abuse idle|slow|garbage|bighead|hangup|noread\n"
+	      "               [--dribble-ms MS] [--hangup-ms MS] [--reopen-ms MS]\n"
+	      "               [--head-size BYTES] PATH\n"
 	      "  -s, --socket       tokenbrokerd's Unix socket\n"
 	      "  --tcp              or a TCP server (a proxy): HOST:PORT, [IPv6]:PORT\n"
 	      "  -c, --connections  concurrent connections (default 1)\n"
@@ -839,24 +942,44 @@ lg_usage(FILE *f)
 	      "  --accept           text (text/plain) or json (default)\n"
 	      "  -t, --timeout      seconds one request may take (default 10)\n"
 	      "  --max-time         seconds a -n run may take (default 120)\n"
-	      "  --max-samples      latencies kept for percentiles with -d (default 2000000)\n",
+	      "  --max-samples      latencies kept for percentiles with -d (default 2000000)\n"
+	      "  --rate             at most this many requests a second, all connections\n"
+	      "  --pipeline         with -k: requests sent at once on a connection (default 1)\n"
+	      "  --abuse            hostile clients instead, for -d seconds (see loadgen.c)\n"
+	      "  --dribble-ms       slow: between two bytes (default 1000)\n"
+	      "  --hangup-ms        hangup: from the request to the hang-up (default 100)\n"
+	      "  --reopen-ms        abuse: before a new connection (default 100)\n"
+	      "  --head-size        bighead: bytes of request head (default 1048576)\n",
 	      f);
 }
 
+/* A number above 0 and at most max, of what (for the message), or exit 2. */
 static double
-lg_parse_seconds(const char *opt, const char *s)
+lg_parse_positive(const char *opt, const char *s, double max, const char *what)
 {
 	char *end;
 	double d;
 
 	errno = 0;
 	d = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(d > 0) || d > 86400) {
-		fprintf(stderr, "loadgen: %s: not a number of seconds from 0 to 86400: %s\n", opt,
-			s);
+	if (errno != 0 || end == s || *end != '\0' || !(d > 0) || d > max) {
+		fprintf(stderr, "loadgen: %s: not a number of %s from 0 to %.0f: %s\n", opt, what,
+			max, s);
 		exit(2);
 	}
 	return d;
+}
+
+static double
+lg_parse_seconds(const char *opt, const char *s)
+{
+	return lg_parse_positive(opt, s, 86400, "seconds");
+}
+
+static double
+lg_parse_ms(const char *opt, const char *s)
+{
+	return lg_parse_positive(opt, s, 86400000, "milliseconds") / 1000;
 }
 
 static unsigned long long
@@ -893,7 +1016,19 @@ lg_raise_nofile(unsigned connections)
 static void
 lg_parse_args(struct lg_conf *c, int argc, char **argv)
 {
-	enum { OPT_ACCEPT = 256, OPT_MAX_TIME, OPT_MAX_SAMPLES, OPT_TCP };
+	enum {
+		OPT_ACCEPT = 256,
+		OPT_MAX_TIME,
+		OPT_MAX_SAMPLES,
+		OPT_TCP,
+		OPT_RATE,
+		OPT_PIPELINE,
+		OPT_ABUSE,
+		OPT_DRIBBLE_MS,
+		OPT_HANGUP_MS,
+		OPT_REOPEN_MS,
+		OPT_HEAD_SIZE
+	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "tcp", required_argument, NULL, OPT_TCP },
@@ -905,6 +1040,13 @@ lg_parse_args(struct lg_conf *c, int argc, char **argv)
 		{ "accept", required_argument, NULL, OPT_ACCEPT },
 		{ "max-time", required_argument, NULL, OPT_MAX_TIME },
 		{ "max-samples", required_argument, NULL, OPT_MAX_SAMPLES },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "pipeline", required_argument, NULL, OPT_PIPELINE },
+		{ "abuse", required_argument, NULL, OPT_ABUSE },
+		{ "dribble-ms", required_argument, NULL, OPT_DRIBBLE_MS },
+		{ "hangup-ms", required_argument, NULL, OPT_HANGUP_MS },
+		{ "reopen-ms", required_argument, NULL, OPT_REOPEN_MS },
+		{ "head-size", required_argument, NULL, OPT_HEAD_SIZE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -914,6 +1056,12 @@ lg_parse_args(struct lg_conf *c, int argc, char **argv)
 	c->timeout_s = LG_DEFAULT_TIMEOUT_S;
 	c->max_time_s = LG_DEFAULT_MAX_TIME_S;
 	c->max_samples = LG_DEFAULT_MAX_SAMPLES;
+	c->pipeline = 1;
+	c->abuse = -1;
+	c->abuse_opts.dribble_s = LG_DEFAULT_DRIBBLE_S;
+	c->abuse_opts.hangup_s = LG_DEFAULT_HANGUP_S;
+	c->abuse_opts.reopen_s = LG_DEFAULT_REOPEN_S;
+	c->abuse_opts.head_size = LG_DEFAULT_HEAD_SIZE;
 	while ((ch = getopt_long(argc, argv, "s:c:n:d:kt:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -954,6 +1102,33 @@ lg_parse_args(struct lg_conf *c, int argc, char **argv)
 			c->max_samples = (size_t)lg_parse_count("--max-samples", optarg,
 								 100000000ull);
 			break;
+		case OPT_RATE:
+			c->rate = lg_parse_positive("--rate", optarg, 10000000, "requests a second");
+			break;
+		case OPT_PIPELINE:
+			c->pipeline = (unsigned)lg_parse_count("--pipeline", optarg, LG_MAX_PIPELINE);
+			break;
+		case OPT_ABUSE:
+			if ((c->abuse = abuse_mode_from_name(optarg)) < 0) {
+				fprintf(stderr, "loadgen: --abuse: idle, slow, garbage, bighead, hangup "
+						"or noread, not %s\n",
+					optarg);
+				exit(2);
+			}
+			break;
+		case OPT_DRIBBLE_MS:
+			c->abuse_opts.dribble_s = lg_parse_ms("--dribble-ms", optarg);
+			break;
+		case OPT_HANGUP_MS:
+			c->abuse_opts.hangup_s = lg_parse_ms("--hangup-ms", optarg);
+			break;
+		case OPT_REOPEN_MS:
+			c->abuse_opts.reopen_s = lg_parse_ms("--reopen-ms", optarg);
+			break;
+		case OPT_HEAD_SIZE:
+			c->abuse_opts.head_size =
+				(size_t)lg_parse_count("--head-size", optarg, 1024ull * 1024 * 1024);
+			break;
 		case 'h':
 			lg_usage(stdout);
 			exit(0);
@@ -974,6 +1149,14 @@ lg_parse_args(struct lg_conf *c, int argc, char **argv)
 	}
 	if (c->requests > 0 && c->duration_s > 0) {
 		fprintf(stderr, "loadgen: -n and -d exclude each other\n");
+		exit(2);
+	}
+	if (c->pipeline > 1 && !c->keepalive) {
+		fprintf(stderr, "loadgen: --pipeline needs -k\n");
+		exit(2);
+	}
+	if (c->abuse >= 0 && (c->duration_s == 0 || c->requests > 0)) {
+		fprintf(stderr, "loadgen: --abuse runs for -d seconds, not -n requests\n");
 		exit(2);
 	}
 	if (c->requests == 0 && c->duration_s == 0)
@@ -1056,10 +1239,12 @@ main(int argc, char **argv)
 	if (n < 0)
 		lg_die("out of memory");
 	lg.request_len = (size_t)n;
+	if (lg.conf.abuse >= 0)
+		lg.conf.max_samples = 1; /* no requests of its own */
 	lg.samples = lg_calloc(lg.conf.max_samples, sizeof(*lg.samples));
 	lg.min_ns = UINT64_MAX;
-	lg.rng = lg_now_ns() | 1;
-	lg.timeout_tv = lg_tv(lg.conf.timeout_s);
+	lg.rng = util_now_ns() | 1;
+	lg.timeout_tv = util_tv(lg.conf.timeout_s);
 
 	if ((lg.base = event_base_new()) == NULL)
 		lg_die("cannot create an event base");
@@ -1076,18 +1261,36 @@ main(int argc, char **argv)
 	if (lg.stop == NULL || lg.sigint == NULL || lg.sigterm == NULL ||
 	    evsignal_add(lg.sigint, NULL) < 0 || evsignal_add(lg.sigterm, NULL) < 0)
 		lg_die("cannot set up timers and signals");
-	tv = lg_tv(lg.conf.requests > 0 ? lg.conf.max_time_s : lg.conf.duration_s);
+	tv = util_tv(lg.conf.requests > 0 ? lg.conf.max_time_s : lg.conf.duration_s);
 	evtimer_add(lg.stop, &tv);
 
-	lg.t0_ns = lg_now_ns();
-	for (unsigned i = 0; i < lg.conf.connections && !lg.stopping; i++)
-		lg_conn_next(&lg.conns[i]);
+	lg.t0_ns = util_now_ns();
+	if (lg.conf.abuse >= 0) {
+		struct abuse_opts *o = &lg.conf.abuse_opts;
+
+		o->mode = (enum abuse_mode)lg.conf.abuse;
+		o->connections = lg.conf.connections;
+		o->request = lg.request;
+		o->request_len = lg.request_len;
+		lg.abuse = abuse_new(lg.base, (struct sockaddr *)&lg.sa, lg.salen, o);
+		abuse_start(lg.abuse);
+	} else {
+		for (unsigned i = 0; i < lg.conf.connections && !lg.stopping; i++)
+			lg_conn_next(&lg.conns[i]);
+	}
 	if (lg.t_end_ns == 0)
 		event_base_dispatch(lg.base);
 	if (lg.t_end_ns == 0)
-		lg.t_end_ns = lg_now_ns();
+		lg.t_end_ns = util_now_ns();
 
-	lg_report(&lg);
+	if (lg.abuse != NULL) {
+		abuse_report(lg.abuse, (double)(lg.t_end_ns - lg.t0_ns) / 1e9, stdout);
+		n = abuse_connected(lg.abuse) ? 0 : 1;
+		lg.abuse = abuse_free(lg.abuse);
+	} else {
+		lg_report(&lg);
+		n = lg.ok > 0 && lg.ok == lg.started - lg.abandoned ? 0 : 1;
+	}
 
 	for (unsigned i = 0; i < lg.conf.connections; i++) {
 		lg_conn_close(&lg.conns[i]);
@@ -1100,5 +1303,5 @@ main(int argc, char **argv)
 	free(lg.conns);
 	free(lg.samples);
 	free(lg.request);
-	return lg.ok > 0 && lg.ok == lg.started - lg.abandoned ? 0 : 1;
+	return n;
 }

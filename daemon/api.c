@@ -800,13 +800,17 @@ api_call_clear(struct api_call *call)
 	call->message = NULL;
 }
 
-/* Every answer, whoever sent it, counted by status code once it is out. */
+/*
+ * Every answer, whoever sent it, counted by status code once it is out;
+ * then the connection's next request is due.
+ */
 static void
 api_complete_cb(struct evhttp_request *req, void *arg)
 {
 	struct api *api = arg;
 
 	metrics_count_request(api->metrics, evhttp_request_get_response_code(req));
+	listen_request_done(api->listen, req);
 }
 
 /* c's series as of now (unix seconds): a main token's, or a variant's. */
@@ -820,6 +824,7 @@ api_metrics_cred(const struct credential *c, int64_t now, struct metrics_cred *r
 	ret->variant = api_variant_text(c);
 	ret->renewals = info.renewals;
 	ret->failures = info.failures;
+	ret->late_renewals = info.late_renewals;
 	ret->up = credential_token(c, 0) != NULL;
 	ret->expiry_s = info.expires_at > now ? info.expires_at - now : 0;
 }

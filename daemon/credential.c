@@ -55,6 +55,7 @@ struct credential {
 	unsigned consecutive_failures;
 	uint64_t renewals;
 	uint64_t failures;
+	uint64_t late_renewals; /* tokens that expired before a renewal had started */
 	int64_t last_renewal_wall_ms;
 	char *last_error;
 	long upstream_status;
@@ -255,18 +256,28 @@ credential_publish(struct credential *c)
 /*
  * Drops a token that can no longer be handed out.  Runs from the expiry
  * timer, at every hand-out (credential_get, credential_renew) and in the
- * state machine's own steps; never from a getter.
+ * state machine's own steps; never from a getter.  When no renewal had
+ * started by then, and none had failed, its renewal is late: the schedule
+ * missed it (a suspend, a clock step, a loop held up, a schedule that
+ * left no room), which is counted.
  */
 static void
 credential_expire(struct credential *c)
 {
+	bool late;
+
 	if (c->token == NULL)
 		return;
 	if (token_left(c->token, timeutil_mono_ms(), timeutil_wall_ms()) >
 	    credential_min_valid(c, c->token))
 		return;
-	credential_log(c, LOG_NOTICE, c->token->fingerprint, 0,
-		       "token %s expired without a replacement", c->token->fingerprint);
+	late = c->transfer == NULL && c->consecutive_failures == 0 && !c->ctx->stopping;
+	if (late)
+		c->late_renewals++;
+	credential_log(c, late ? LOG_WARNING : LOG_NOTICE, c->token->fingerprint, 0,
+		       late ? "token %s expired before its renewal started"
+			    : "token %s expired without a replacement",
+		       c->token->fingerprint);
 	credential_drop_token(c);
 	/*
 	 * The wall clock says so before the schedule did (a suspend, a clock
@@ -858,7 +869,8 @@ credential_get(struct credential *c, int64_t min_valid_ms, int64_t wait_ms, cred
 
 		if (credential_token(c, min_valid_ms) != NULL)
 			return 0; /* e.g. a request that could not be built left the token */
-		if (due < 0 || due > wait_ms) {
+		/* Overdue (its timer has not run yet) is due now, not absent. */
+		if (!c->due.queued || due > wait_ms) {
 			*ret_retry_after_s = credential_seconds_until(due);
 			return -EAGAIN;
 		}
@@ -947,6 +959,7 @@ credential_info(const struct credential *c, struct credential_info *ret)
 	ret->last_renewal = c->last_renewal_wall_ms / 1000;
 	ret->renewals = c->renewals;
 	ret->failures = c->failures;
+	ret->late_renewals = c->late_renewals;
 	ret->last_error = c->last_error != NULL ? c->last_error : c->sink_error;
 	ret->upstream_status = c->upstream_status;
 	ret->upstream_error = c->upstream_error;

@@ -129,6 +129,7 @@ struct credential_info {
 	int64_t last_renewal;
 	uint64_t renewals;
 	uint64_t failures;
+	uint64_t late_renewals;	     /* tokens that expired before a renewal had started */
 	const char *last_error;	     /* or NULL */
 	long upstream_status;	     /* of the last failure, 0 if none */
 	const char *upstream_error;  /* upstream's error code of the last failure, or NULL */

@@ -5,8 +5,9 @@
  * (evhttp's bufferevent hook, admission, peer credentials); the caps
  * (max_clients, per uid, root's slots, the descriptor reserve) and the
  * canned 503 for a connection past them; pausing on EMFILE; the idle
- * limits; a record per admitted connection, and holds on the ones a
- * request waits on.  What the requests say is api.c's.
+ * limits and the deadline for a whole request; a record per admitted
+ * connection, and holds on the ones a request waits on.  What the requests
+ * say is api.c's.
  *
  * The holds are here, not in api.c, because what they track is the
  * connection's life: EV_CLOSED on its socket and evhttp's close callback,
@@ -80,6 +81,12 @@ struct listen_conn {
 	struct evhttp_connection *evcon;
 	int fd;
 	bool hello; /* no request yet: the short idle limit applies */
+	/*
+	 * Its next request must have come whole by then (evhttp's timeouts
+	 * only limit silence, which a byte now and then defeats): armed at
+	 * the admission and after each answer, stopped while one is handled.
+	 */
+	struct event *deadline;
 	/* A hold (listen_hold): a request waits on this connection. */
 	void (*gone_cb)(void *arg);
 	void *gone_arg;
@@ -120,7 +127,7 @@ struct listen {
 	struct bufferevent **fresh;
 	size_t nfresh, fresh_slots;
 	struct event *admit; /* admits the fresh ones once evhttp is done */
-	unsigned fd_cap;     /* clients the descriptor limit leaves room for */
+	unsigned fd_cap;     /* descriptors all listeners' clients may hold (listen_opts) */
 	struct listen_linger linger[LISTEN_LINGER_MAX];
 	unsigned refused;    /* refusals not logged yet */
 	int64_t refused_logged_ms;
@@ -187,13 +194,39 @@ listen_uid_count(struct listen *ls, uid_t uid, int delta)
 	return 0;
 }
 
+/* Descriptors one client of ls holds. */
+static unsigned
+listen_fds_per_client(const struct listen *ls)
+{
+	return ls->o.fds_per_client > 1 ? ls->o.fds_per_client : 1;
+}
+
 /* Clients served at once: max_clients, or fewer when descriptors are short. */
 static unsigned
 listen_cap(const struct listen *ls)
 {
-	unsigned max = ls->o.max_clients;
+	unsigned max = ls->o.max_clients, fds = ls->fd_cap / listen_fds_per_client(ls);
 
-	return ls->fd_cap < max ? ls->fd_cap : max;
+	return fds < max ? fds : max;
+}
+
+/*
+ * The listeners in this process, for the descriptor budget they share.
+ * And evhttp_bind_listener makes the listener's user data its struct
+ * evhttp, so the accept error callback gets that, not our struct listen:
+ * it finds its own here.
+ */
+static struct listen *listen_servers;
+
+/* Descriptors the clients of every listener hold now. */
+static unsigned
+listen_fds_used(void)
+{
+	unsigned n = 0;
+
+	for (const struct listen *l = listen_servers; l != NULL; l = l->next)
+		n += l->clients * listen_fds_per_client(l);
+	return n;
 }
 
 /*
@@ -250,11 +283,23 @@ listen_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
 	listen_uid_count(ls, conn->peer.uid, -1);
 	listen_unhold(conn, true);
+	event_free(conn->deadline);
 	if ((size_t)conn->fd < ls->nconns_slots && ls->conns[conn->fd] == conn)
 		ls->conns[conn->fd] = NULL;
 	ls->clients--;
 	free(conn);
 	listen_update(ls);
+}
+
+/* A client that has not sent a whole request in time is closed. */
+static void
+listen_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen_conn *conn = arg;
+
+	log_debug("%s: uid %u sent no whole request in time: closed", conn->ls->o.what,
+		  (unsigned)conn->peer.uid);
+	evhttp_connection_free(conn->evcon);
 }
 
 /* The client hung up while a request waited: its holder is told, it goes. */
@@ -391,23 +436,31 @@ listen_conn_peer(struct listen *ls, struct listen_conn *conn)
  * hold all theirs; other uids leave LISTEN_ROOT_SLOTS to root, and hold at
  * most max_clients_per_uid each.  When the descriptor limit is what makes
  * the cap, one uid also holds at most half the rest, so it cannot shut out
- * every other user by itself.
+ * every other user by itself.  The descriptors are one budget for the
+ * clients of every listener (the API's and the proxies'), with root's
+ * share of it kept back from the others too: a flood of one listener
+ * takes neither the upstream renewals' descriptors nor root's slots on
+ * another.
  */
 static const char *
 listen_over_cap(const struct listen *ls, uid_t uid)
 {
 	unsigned cap = listen_cap(ls), root = cap / 16, per_uid;
+	unsigned used = listen_fds_used() + listen_fds_per_client(ls);
+	unsigned root_fds = ls->fd_cap / 16;
 
 	if (root > LISTEN_ROOT_SLOTS)
 		root = LISTEN_ROOT_SLOTS;
-	if (ls->clients >= cap)
+	if (root_fds > LISTEN_ROOT_SLOTS)
+		root_fds = LISTEN_ROOT_SLOTS;
+	if (ls->clients >= cap || used > ls->fd_cap)
 		return "too many clients";
 	if (uid == 0)
 		return NULL;
-	if (ls->clients >= cap - root)
+	if (ls->clients >= cap - root || used > ls->fd_cap - root_fds)
 		return "too many clients";
 	per_uid = ls->o.max_clients_per_uid;
-	if (ls->fd_cap < ls->o.max_clients && per_uid > (cap - root) / 2)
+	if (cap < ls->o.max_clients && per_uid > (cap - root) / 2)
 		per_uid = (cap - root) / 2 > 0 ? (cap - root) / 2 : 1;
 	if (listen_uid_conns(ls, uid) >= per_uid)
 		return "too many connections from this uid";
@@ -558,7 +611,11 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 	conn->evcon = evcon;
 	conn->fd = fd;
 	if (listen_conn_peer(ls, conn) < 0) {
-		log_warn("%s: cannot tell who a client is: %s", ls->o.what, strerror(errno));
+		/* A TCP client gone already (a port probe) is nobody to warn about. */
+		if (ls->tcp && errno == ENOENT)
+			log_debug("%s: a client hung up before it was admitted", ls->o.what);
+		else
+			log_warn("%s: cannot tell who a client is: %s", ls->o.what, strerror(errno));
 		free(conn);
 		if (evcon != busy)
 			evhttp_connection_free(evcon);
@@ -589,6 +646,9 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 				   ? ls->o.client_timeout_ms
 				   : LISTEN_HELLO_TIMEOUT_MS);
 	evhttp_connection_set_timeout_tv(evcon, &tv);
+	if ((conn->deadline = evtimer_new(ls->base, listen_deadline_cb, conn)) == NULL)
+		log_fatal("out of memory");
+	evtimer_add(conn->deadline, &tv);
 	evhttp_connection_set_closecb(evcon, listen_conn_close_cb, conn);
 }
 
@@ -636,19 +696,32 @@ listen_bev_cb(struct event_base *base, void *arg)
 	return bev;
 }
 
-const struct listen_peer *
-listen_conn_of(struct listen *ls, struct evhttp_request *req)
+/* The record of req's connection, or NULL when it has none (not admitted). */
+static struct listen_conn *
+listen_conn_find(struct listen *ls, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
 	struct listen_conn *conn;
 
-	/* Admission runs before any request can arrive; this is in case not. */
-	if (ls->nfresh > 0)
-		listen_admit_pending(ls, evcon);
 	if (fd < 0 || (size_t)fd >= ls->nconns_slots || (conn = ls->conns[fd]) == NULL ||
 	    conn->evcon != evcon)
 		return NULL;
+	return conn;
+}
+
+const struct listen_peer *
+listen_conn_of(struct listen *ls, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct listen_conn *conn;
+
+	/* Admission runs before any request can arrive; this is in case not. */
+	if (ls->nfresh > 0)
+		listen_admit_pending(ls, evcon);
+	if ((conn = listen_conn_find(ls, req)) == NULL)
+		return NULL;
+	evtimer_del(conn->deadline);
 	if (conn->hello) {
 		struct timeval tv = timeutil_ms_to_tv(ls->o.client_timeout_ms);
 
@@ -656,6 +729,16 @@ listen_conn_of(struct listen *ls, struct evhttp_request *req)
 		evhttp_connection_set_timeout_tv(evcon, &tv);
 	}
 	return &conn->peer;
+}
+
+void
+listen_request_done(struct listen *ls, struct evhttp_request *req)
+{
+	struct listen_conn *conn = listen_conn_find(ls, req);
+	struct timeval tv = timeutil_ms_to_tv(ls->o.client_timeout_ms);
+
+	if (conn != NULL)
+		evtimer_add(conn->deadline, &tv);
 }
 
 static void
@@ -666,13 +749,6 @@ listen_resume_cb(evutil_socket_t fd, short what, void *arg)
 	ls->paused = false;
 	listen_update(ls);
 }
-
-/*
- * The listeners in this process.  evhttp_bind_listener makes the listener's
- * user data its struct evhttp, so the accept error callback gets that, not
- * our struct listen: it finds its own here.
- */
-static struct listen *listen_servers;
 
 /* accept() failed: out of descriptors pauses accepting instead of spinning. */
 static void
@@ -844,6 +920,7 @@ listen_daemon_opts(const struct daemon_conf *dc, struct listen_opts *o)
 		.max_clients = dc->max_clients,
 		.max_clients_per_uid = dc->max_clients_per_uid,
 		.fd_cap = listen_fd_cap(dc),
+		.fds_per_client = 1,
 		.client_timeout_ms = dc->client_timeout_ms,
 	};
 }

@@ -48,7 +48,13 @@ struct listen_opts {
 	gid_t group;
 	unsigned max_clients;
 	unsigned max_clients_per_uid;
-	unsigned fd_cap;      /* clients the descriptor limit leaves room for */
+	/*
+	 * Descriptors the clients of every listener together may hold
+	 * (listen_fd_cap), and how many each client of this one holds: 1,
+	 * or 2 where each has an upstream connection too (a proxy's).
+	 */
+	unsigned fd_cap;
+	unsigned fds_per_client;
 	int64_t client_timeout_ms;
 	/* A connection over the caps was answered 503 (may be NULL). */
 	void (*refused)(void *arg);
@@ -95,9 +101,16 @@ struct listen *listen_free(struct listen *ls);
  * The peer of req's connection, or NULL when it was not admitted (over the
  * caps).  Valid until the connection closes.  The first request on a
  * connection brings its idle limit from the short first-request one up to
- * client_timeout.
+ * client_timeout.  From its admission a connection has the short limit to
+ * send its first request whole, however it trickles, or it is closed; this
+ * stops that clock until listen_request_done.
  */
 const struct listen_peer *listen_conn_of(struct listen *ls, struct evhttp_request *req);
+/*
+ * req was answered (its on_complete callback): the connection's next
+ * request must come whole within client_timeout, or it is closed.
+ */
+void listen_request_done(struct listen *ls, struct evhttp_request *req);
 /* Connections admitted and open now. */
 unsigned listen_clients(const struct listen *ls);
 

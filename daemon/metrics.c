@@ -214,6 +214,12 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, struct
 				    "tokenbroker_renewals_total{%s,result=\"failure\"} %llu\n",
 				    labels[i], (unsigned long long)s->creds[i].renewals, labels[i],
 				    (unsigned long long)s->creds[i].failures);
+	metrics_header(out, "tokenbroker_late_renewals_total", "counter",
+		       "Tokens that reached expiry less min_valid before their renewal had started "
+		       "(a missed schedule; renewals that failed are not counted).");
+	for (size_t i = 0; i < s->ncreds; i++)
+		evbuffer_add_printf(out, "tokenbroker_late_renewals_total{%s} %llu\n", labels[i],
+				    (unsigned long long)s->creds[i].late_renewals);
 	metrics_header(out, "tokenbroker_token_expiry_seconds", "gauge",
 		       "Seconds until the current token expires (0 when there is none).");
 	for (size_t i = 0; i < s->ncreds; i++)

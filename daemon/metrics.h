@@ -35,6 +35,7 @@ struct metrics_cred {
 	const char *variant; /* the variant's key text; NULL: the main token */
 	uint64_t renewals;
 	uint64_t failures;
+	uint64_t late_renewals; /* tokens that expired before a renewal had started */
 	bool up;	  /* it has a token to hand out */
 	int64_t expiry_s; /* seconds until that token expires; 0 without one */
 };

@@ -211,9 +211,19 @@ proxy_complete_cb(struct evhttp_request *req, void *arg)
 
 	proxy_account(pr, evhttp_request_get_response_code(req));
 	listen_release(pr->peer);
+	listen_request_done(pr->p->ls, req);
 	pr->req = NULL; /* evhttp frees it */
 	proxy_req_free(pr);
 	proxy_ctx_check_drained(ctx);
+}
+
+/* A refusal the proxy made itself went out: the next request is due. */
+static void
+proxy_refused_cb(struct evhttp_request *req, void *arg)
+{
+	struct proxy *p = arg;
+
+	listen_request_done(p->ls, req);
 }
 
 /* Connections went; evhttp is done with their requests: ours to free. */
@@ -828,6 +838,8 @@ proxy_request_cb(struct evhttp_request *req, void *arg)
 	struct proxy_req *pr;
 	char *msg;
 
+	/* A request that is proxied sets its own (proxy_complete_cb). */
+	evhttp_request_set_on_complete_cb(req, proxy_refused_cb, p);
 	if (!pc->listen_unix && host != NULL && !proxy_host_ok(pc, host)) {
 		proxy_reject(p, req, NULL, 421, "misdirected_request",
 			     "Host must be localhost, 127.0.0.1 or [::1]: this proxy answers "
@@ -938,7 +950,8 @@ proxy_apply_opts(struct proxy *p, const struct daemon_conf *dc, struct listen_op
 		.max_clients_per_uid = dc->max_clients_per_uid < pc->max_clients ?
 					       dc->max_clients_per_uid :
 					       pc->max_clients,
-		.fd_cap = pc->max_clients,
+		.fd_cap = listen_fd_cap(dc),
+		.fds_per_client = 2, /* and its upstream connection */
 		.client_timeout_ms = dc->client_timeout_ms,
 		.refused = proxy_count_refused,
 		.refused_arg = p,

@@ -21,15 +21,31 @@ API_PID=
 IDP_PORT=
 IDP_SECRET=it-secret-$RANDOM$RANDOM
 
+# At exit: stops what is still running.  A daemon still running must stop
+# as tbd_stop wants it to (status 0), and no log may hold a sanitizer's
+# report (the fakes' included): either fails the file, also when the test
+# itself did not stop the daemon.
 t_cleanup() {
-	[ -n "$TBD_PID" ] && kill "$TBD_PID" 2>/dev/null && wait "$TBD_PID" 2>/dev/null
+	local st=0 f
+	if [ -n "$TBD_PID" ] && kill "$TBD_PID" 2>/dev/null; then
+		wait "$TBD_PID" 2>/dev/null
+		st=$?
+		[ "$st" -ne 0 ] && echo "# tokenbrokerd exited with status $st at the end" && T_FAILED=$((T_FAILED + 1))
+	fi
 	[ -n "$IDP_PID" ] && kill "$IDP_PID" 2>/dev/null && wait "$IDP_PID" 2>/dev/null
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
+	for f in "$T_DIR"/*.log; do
+		[ -f "$f" ] && grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" || continue
+		echo "# a sanitizer's report in $(basename "$f"):"
+		grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" | head -n 40 | sed 's/^/#   /'
+		T_FAILED=$((T_FAILED + 1))
+	done
 	if [ "$T_FAILED" -ne 0 ] && [ -f "$T_DIR/daemon.log" ]; then
 		echo "# daemon log (last 30 lines):"
 		tail -n 30 "$T_DIR/daemon.log" | sed 's/^/#   /'
 	fi
 	rm -rf "$T_DIR"
+	[ "$T_FAILED" -eq 0 ] || exit 1
 }
 trap t_cleanup EXIT
 
@@ -106,11 +122,13 @@ cred() {
 }
 
 # Starts tokenbrokerd with the given config and waits for its socket.
+# TBD_WRAP, when set, is a command that runs it and execs it in the end
+# (prlimit ... --, valgrind ...): its pid is then the daemon's.
 tbd_start() {
 	local conf=$1
 	shift
 	rm -f "$SOCK"
-	"$TBD" -c "$conf" "$@" >>"$T_DIR/daemon.log" 2>&1 &
+	${TBD_WRAP:-} "$TBD" -c "$conf" "$@" >>"$T_DIR/daemon.log" 2>&1 &
 	TBD_PID=$!
 	for _ in $(seq 200); do
 		[ -S "$SOCK" ] && return 0
@@ -195,6 +213,18 @@ wait_until() {
 		eval "$1" && return 0
 		sleep 0.1
 	done
+	return 1
+}
+
+skip() { # skip DESCRIPTION: a test that does not apply here, counted as passed
+	T_NUM=$((T_NUM + 1))
+	echo "ok $T_NUM # skip $1"
+}
+
+# sanitized: the build under test is the ASan one, whose allocator keeps
+# freed memory in quarantine: its RSS and mappings tell nothing of leaks.
+sanitized() {
+	case "$TB_BUILD" in *asan*) return 0 ;; esac
 	return 1
 }
 
@@ -376,6 +406,35 @@ pattern_sha() {
 		"$1" | sha256sum | cut -d' ' -f1
 }
 
+# trickle TARGET PATH FIRST: a client of TARGET (a Unix socket's path, or
+# HOST:PORT) that, after one whole request for PATH when FIRST is 1, sends
+# the head of another a byte every 0.2 s and never ends it; prints how many
+# ms the server kept the connection (at most 8000: it gives up then) and
+# whether that first request was answered 200 (1 or 0).
+trickle() {
+	perl -e '
+use IO::Socket::UNIX; use IO::Socket::INET; use Time::HiRes qw(time sleep);
+$SIG{PIPE} = "IGNORE";
+my ($to, $path, $first) = @ARGV;
+my $s = ($to =~ m{/} ? IO::Socket::UNIX->new(Peer => $to) : IO::Socket::INET->new($to))
+	or die "connect: $!";
+my ($answered, $req) = (0, "GET $path HTTP/1.1\r\nHost: localhost\r\n");
+if ($first) {
+	print $s "$req\r\n"; $s->flush;
+	sysread($s, my $buf, 4096); $answered = $buf =~ m{^HTTP/1.1 200} ? 1 : 0;
+}
+$s->blocking(0);
+my $t = time; my $head = $req . "X-Slow: 1\r\n" x 200;
+for my $i (0 .. length($head) - 1) {
+	last if time - $t > 8;
+	last unless defined syswrite($s, substr($head, $i, 1));
+	my $r = sysread($s, my $buf, 4096);
+	last if defined $r && $r == 0;
+	sleep 0.2;
+}
+printf "%d %d\n", (time - $t) * 1000, $answered;' "$@"
+}
+
 proc_kb() { # proc_kb PID FIELD: VmRSS, VmHWM... of /proc/PID/status, in kB
 	sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"
 }
@@ -439,4 +498,44 @@ oidc_introspect() {
 		"$(printf '%s' "$out" | grep -o '"client_id":"[^"]*"' | cut -d'"' -f4)" \
 		"$(printf '%s' "$out" | grep -o '"scope":"[^"]*"' | cut -d'"' -f4)" | sed 's/ *$//'
 	echo
+}
+
+# --- hostile clients (hostile*.t): bench/loadgen, as other users ---
+
+LOADGEN=$TB_BUILD/bench/loadgen
+
+as_user() { # as_user USER CMD...: CMD as USER (and its group), no other groups
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"
+}
+
+lg_result() { # lg_result KEY FILE: a field of loadgen's result line in FILE
+	sed -n "s/^result: .*\b$1=\([^ ]*\).*/\1/p" "$2"
+}
+
+lg_served() { # lg_served FILE: "N 0" when loadgen's N answers were all 2xx and none failed
+	echo "$(lg_result ok "$1") $(($(lg_result non2xx "$1") + $(lg_result errors "$1")))"
+}
+
+# abuse NAME USER LOADGEN-ARGS...: hostile clients (loadgen --abuse ...,
+# at $ABUSE_AT: "-s SOCKET" or "--tcp HOST:PORT") as USER for 4 s, from
+# half a second after a well-behaved client starts: as ${WELL_USER:-daemon},
+# at $WELL_AT for $WELL_PATH, 100 requests a second for 4.5 s, each on a
+# new connection ($WELL_ARGS instead, when set).  Their results are in
+# $T_DIR/NAME.abuse and NAME.well, and a line of figures is printed.
+abuse() {
+	local name=$1 user=$2 pid
+	shift 2
+	# shellcheck disable=SC2086
+	as_user "${WELL_USER:-daemon}" "$LOADGEN" $WELL_AT ${WELL_ARGS:---rate 100 -d 4.5} \
+		"$WELL_PATH" >"$T_DIR/$name.well" 2>&1 &
+	pid=$!
+	sleep 0.5
+	# shellcheck disable=SC2086
+	as_user "$user" "$LOADGEN" $ABUSE_AT -d 4 "$@" >"$T_DIR/$name.abuse" 2>&1
+	wait "$pid"
+	echo "# $name: well-behaved p50 $(lg_result p50_us "$T_DIR/$name.well") us," \
+		"p99 $(lg_result p99_us "$T_DIR/$name.well") us, max $(lg_result max_us "$T_DIR/$name.well") us," \
+		"$(lg_result requests "$T_DIR/$name.well") requests; hostile: $(grep '^result' "$T_DIR/$name.abuse")"
 }

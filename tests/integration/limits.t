@@ -3,7 +3,7 @@
 # clients that hang up while they wait; and nothing secret in the logs.
 . "$(dirname "$0")/lib.sh"
 
-plan 16
+plan 21
 idp_start --lifetime 3600
 DAEMON_EXTRA="max_clients = 3
 client_timeout = 1s" write_conf "$T_DIR/tb.conf" <<EOF_CONF
@@ -45,6 +45,17 @@ ms=$(perl -MIO::Socket::UNIX -MTime::HiRes=time -e '
 	printf "%d\n", (time - $t) * 1000;' "$SOCK")
 cmp_ok "$ms" -lt 3000 "a stalled client is closed after client_timeout (${ms}ms)"
 cmp_ok "$ms" -ge 900 "not before"
+is "$(api_code /v1/health)" 200 "and the daemon goes on serving"
+
+# So is one that trickles its request a byte at a time, never silent for
+# long: client_timeout is how long it may take to send the whole request,
+# as the first one on a connection or one after an answer.
+read -r ms _ < <(trickle "$SOCK" /v1/health 0)
+cmp_ok "$ms" -lt 3000 "a client trickling its first request is closed after client_timeout (${ms}ms)"
+read -r ms answered < <(trickle "$SOCK" /v1/health 1)
+is "$answered" 1 "a keep-alive client is answered"
+cmp_ok "$ms" -lt 3000 "and closed when it trickles its next request for longer (${ms}ms)"
+cmp_ok "$ms" -ge 900 "not before client_timeout"
 is "$(api_code /v1/health)" 200 "and the daemon goes on serving"
 
 long=$(head -c 10000 /dev/zero | tr '\0' a)

@@ -6,7 +6,8 @@
  * renew while an attempt is in flight joins it; an upstream Retry-After
  * holds renews back.  Token variants: made beside the main token, the
  * least recently asked one dropped for room (never one waited for), an
- * idle one dropped (not while waited for).  The clocks the daemon reads
+ * idle one dropped (not while waited for).  A renewal that starts after
+ * its token expired is counted late.  The clocks the daemon reads
  * are wrapped (see the Makefile), so a test can step the wall clock as a
  * suspend or an NTP correction would, while libevent's timers know
  * nothing of it.
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -316,6 +318,109 @@ test_wall_clock_step(void **state)
 	wall_shift_ms = 0;
 }
 
+/* Late renewals counted so far. */
+static uint64_t
+late(struct fx *fx)
+{
+	struct credential_info info;
+
+	credential_info(fx->c, &info);
+	return info.late_renewals;
+}
+
+/*
+ * A token that expires before its renewal has started (here the wall
+ * clock jumps, as after a suspend) is a late renewal, counted; one whose
+ * renewal had failed, or was still in flight, is not.
+ */
+static void
+test_late_renewals(void **state)
+{
+	struct fx *fx = *state;
+	struct credential_waiter *w = NULL;
+	int64_t ra = 0;
+
+	wall_shift_ms = 0;
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 1);
+	assert_int_equal(late(fx), 0);
+
+	/* Past its expiry, no renewal started: late. */
+	wall_shift_ms += 3600 * 1000;
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_int_equal(late(fx), 1);
+	run_until(fx, 2);
+	assert_string_equal(current(fx), "tok-2");
+
+	/* The renewal in flight when the token expires: not late, only slow. */
+	fx->delay_ms = 300;
+	assert_int_equal(credential_renew(fx->c, credential_generation(fx->c), 5000, answered_cb, fx,
+					  &w, &ra),
+			 1);
+	wall_shift_ms += 3600 * 1000;
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 4);
+	assert_int_equal(late(fx), 1); /* the one above */
+	assert_string_equal(current(fx), "tok-3");
+
+	/* The renewal failed, and then the token expired: a failure, not late. */
+	fx->delay_ms = 0;
+	fx->fail_status = 503;
+	assert_int_equal(credential_renew(fx->c, credential_generation(fx->c), 5000, answered_cb, fx,
+					  &w, &ra),
+			 1);
+	run_until(fx, 5);
+	assert_int_equal(credential_state(fx->c), CREDENTIAL_FAILING);
+	wall_shift_ms += 3600 * 1000;
+	(void)credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra);
+	assert_int_equal(credential_state(fx->c), CREDENTIAL_EXPIRED);
+	assert_int_equal(late(fx), 1);
+	wall_shift_ms = 0;
+}
+
+/*
+ * A renewal that is due but whose timer has not run yet (a reload that
+ * changed the settings has just scheduled it, the loop is busy) is one
+ * that is about to start: a client that asks meanwhile waits for it, and
+ * is not told that no attempt is due.
+ */
+static void
+test_overdue_attempt_waited_for(void **state)
+{
+	struct fx *fx = *state;
+	struct credential_waiter *w = NULL;
+	struct conf_errors errs = { 0 };
+	struct conf *conf2;
+	int64_t ra = 0;
+	char *text;
+
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	run_until(fx, 1);
+	assert_string_equal(current(fx), "tok-1");
+
+	/* Other settings: the token goes, a renewal is due at once. */
+	text = xasprintf("[credential \"c\"]\ntoken_url = http://127.0.0.1:%u/token\n"
+			 "client_id = id\nclient_secret = s3cret\nlazy = yes\nscope = other\n"
+			 "backoff_min = 30s\nbackoff_max = 60s\n",
+			 (unsigned)fx->port);
+	assert_int_equal(conf_load_string("t.conf", text, &conf2, &errs, NULL), 0);
+	free(text);
+	credential_ctx_reload(fx->ctx, conf2);
+	conf_free(fx->conf);
+	fx->conf = conf2;
+	fx->c = credential_lookup(fx->ctx, "c");
+	assert_null(credential_token(fx->c, 0));
+
+	/* Before the loop gets to that timer, a client asks. */
+	usleep(20 * 1000);
+	assert_int_equal(credential_get(fx->c, 0, 5000, answered_cb, fx, &w, &ra), 1);
+	assert_non_null(w);
+	run_until(fx, 2);
+	assert_int_equal(fx->results[1], CREDENTIAL_OK);
+	assert_string_equal(current(fx), "tok-2");
+	assert_int_equal(fx->requests, 2);
+}
+
 static int
 setup_variants(void **state)
 {
@@ -455,6 +560,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_renew_by_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wall_clock_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_renewals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overdue_attempt_waited_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_variants_lru, setup_variants, teardown),
 		cmocka_unit_test_setup_teardown(test_variants_idle, setup_variants_idle, teardown),
 	};

@@ -138,7 +138,8 @@ test_render_snapshot(void **state)
 {
 	struct metrics *m = metrics_new();
 	const struct metrics_cred creds[] = {
-		{ .name = "xibo", .renewals = 3, .failures = 1, .up = true, .expiry_s = 42 },
+		{ .name = "xibo", .renewals = 3, .failures = 1, .late_renewals = 2, .up = true,
+		  .expiry_s = 42 },
 		{ .name = "sbc.1", .renewals = 0, .failures = 7, .up = false, .expiry_s = 99 },
 	};
 	struct metrics_snapshot snap = { .creds = creds, .ncreds = 2, .waiting = 5, .clients = 9 };
@@ -158,6 +159,9 @@ test_render_snapshot(void **state)
 	assert_line(text, "tokenbroker_renewals_total{credential=\"xibo\",result=\"success\"} 3");
 	assert_line(text, "tokenbroker_renewals_total{credential=\"xibo\",result=\"failure\"} 1");
 	assert_line(text, "tokenbroker_renewals_total{credential=\"sbc.1\",result=\"failure\"} 7");
+	assert_line(text, "# TYPE tokenbroker_late_renewals_total counter");
+	assert_line(text, "tokenbroker_late_renewals_total{credential=\"xibo\"} 2");
+	assert_line(text, "tokenbroker_late_renewals_total{credential=\"sbc.1\"} 0");
 	assert_line(text, "tokenbroker_token_expiry_seconds{credential=\"xibo\"} 42");
 	/* No token to hand out: no time to expiry, whatever the snapshot held. */
 	assert_line(text, "tokenbroker_token_expiry_seconds{credential=\"sbc.1\"} 0");
