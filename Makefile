@@ -8,11 +8,12 @@ PKGS         = libevent libcurl yajl libxml-2.0 libsystemd libcrypto
 CLIENT_PKGS  = yajl
 
 # Debian 12 packages that provide the above, plus what the tests use
-# (systemd-container: systemd-nspawn, for tests/system/).
+# (systemd-container: systemd-nspawn, for tests/system/; clang and
+# libclang-rt-14-dev, whose libclang_rt.fuzzer is libFuzzer: tests/fuzz/).
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libssl-dev \
 	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
-	mandoc man-db systemd-container nginx
+	mandoc man-db systemd-container nginx clang libclang-rt-14-dev
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror
@@ -47,6 +48,7 @@ CLIENT_SRC = $(wildcard client/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 FAKEIDP_SRC = $(wildcard tests/fakeidp/*.c)
 FAKEAPI_SRC = $(wildcard tests/fakeapi/*.c)
+FAULTSRV_SRC = $(wildcard tests/faultsrv/*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
@@ -57,7 +59,8 @@ UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Not under $(BUILD)/tests/fakeidp/: that is the program.
 FAKEIDP_OBJ = $(FAKEIDP_SRC:tests/fakeidp/%.c=$(BUILD)/tests/fakeidp-obj/%.o)
 FAKEAPI_OBJ = $(FAKEAPI_SRC:tests/fakeapi/%.c=$(BUILD)/tests/fakeapi-obj/%.o)
-# fakeapi's server helpers are fakeidp's.
+FAULTSRV_OBJ = $(FAULTSRV_SRC:tests/faultsrv/%.c=$(BUILD)/tests/faultsrv-obj/%.o)
+# fakeapi's and faultsrv's server helpers are fakeidp's.
 FAKEAPI_SHARED_OBJ = $(patsubst %,$(BUILD)/tests/fakeidp-obj/%.o,serve http json form util)
 NOTIFYLISTEN_OBJ = $(BUILD)/tests/notifylisten.o
 LOADGEN = $(BUILD)/bench/loadgen
@@ -66,10 +69,10 @@ $(COMMON_OBJ): TREE_INC = -Icommon
 $(DAEMON_OBJ) $(UNIT_OBJ): TREE_INC = -Icommon -Idaemon
 $(CLIENT_OBJ): TREE_INC = -Icommon -Iclient
 $(FAKEIDP_OBJ) $(NOTIFYLISTEN_OBJ) $(LOADGEN): TREE_INC = -Icommon
-$(FAKEAPI_OBJ): TREE_INC = -Icommon -Itests/fakeidp
+$(FAKEAPI_OBJ) $(FAULTSRV_OBJ): TREE_INC = -Icommon -Itests/fakeidp
 
 all: $(BUILD)/tokenbrokerd $(BUILD)/tokenctl $(BUILD)/tests/fakeidp $(BUILD)/tests/fakeapi \
-	$(BUILD)/tests/notifylisten $(LOADGEN)
+	$(BUILD)/tests/notifylisten $(BUILD)/tests/faultsrv $(LOADGEN)
 	@ln -sf $(BUILD)/tokenbrokerd tokenbrokerd
 	@ln -sf $(BUILD)/tokenctl tokenctl
 
@@ -82,6 +85,10 @@ $(BUILD)/tests/fakeidp-obj/%.o: tests/fakeidp/%.c Makefile
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/fakeapi-obj/%.o: tests/fakeapi/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/faultsrv-obj/%.o: tests/faultsrv/%.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
@@ -103,6 +110,9 @@ $(BUILD)/tests/fakeidp: $(FAKEIDP_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(FAKEIDP_LIBS)
 
 $(BUILD)/tests/fakeapi: $(FAKEAPI_OBJ) $(FAKEAPI_SHARED_OBJ) $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/faultsrv: $(FAULTSRV_OBJ) $(FAKEAPI_SHARED_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/notifylisten: $(NOTIFYLISTEN_OBJ) $(BUILD)/libcommon.a
@@ -176,6 +186,7 @@ check: deps
 	./tests/run-tests build
 	TB_BUILD=build SOAK_SECONDS=45 SOAK_CREDS=50 prove --exec '' tests/soak/soak.sh
 	./tests/run-tests build/asan
+	$(MAKE) fuzz-smoke
 	./tests/run-tests --system build
 
 # The soak (tests/soak/soak.sh): SOAK_SECONDS with SOAK_CREDS credentials
@@ -196,8 +207,9 @@ clean:
 
 # What -MMD wrote on the last build; absent ones are simply not there yet.
 -include $(patsubst %.o,%.d,$(COMMON_OBJ) $(DAEMON_OBJ) $(CLIENT_OBJ) $(UNIT_OBJ) \
-	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(NOTIFYLISTEN_OBJ))
+	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(FAULTSRV_OBJ) $(NOTIFYLISTEN_OBJ))
 
 include install.mk
+include fuzz.mk
 
 .PHONY: all unit bench deps oidc-deps asan check soak demo clean install uninstall

@@ -72,8 +72,9 @@ struct api {
 struct api_route {
 	const char *pattern; /* '*' matches one path segment: the credential name */
 	enum evhttp_cmd_type method;
+	const char *const *params; /* the query parameters it takes; NULL: not checked */
 	void (*handler)(struct api *api, const struct listen_peer *peer,
-			struct evhttp_request *req, const char *name, struct evkeyvalq *query);
+			struct evhttp_request *req, const struct api_call *call);
 };
 
 /* The text of c's variant key ("scope=a+b"), or NULL for a main token. */
@@ -154,16 +155,6 @@ api_send_token(struct evhttp_request *req, struct credential *c, const struct to
 }
 
 static bool
-api_wants_text(struct evhttp_request *req)
-{
-	const char *accept =
-		evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
-
-	return accept != NULL && strstr(accept, "text/plain") != NULL &&
-	       strstr(accept, "application/json") == NULL;
-}
-
-static bool
 api_allowed(const struct listen_peer *peer, const struct cred_conf *cc)
 {
 	return conf_ids_allow(&cc->allow_users, &cc->allow_groups, peer->uid, peer->gids,
@@ -208,11 +199,11 @@ api_log_access(const struct api *api, const struct listen_peer *peer, const char
 
 /*
  * Reads a whole number of seconds from query parameter key into *ret.
- * Returns 0 (absent: *ret unchanged) or -EINVAL with an answer sent.
+ * Returns 0 (absent: *ret unchanged) or -EINVAL with *ret_msg (caller frees).
  */
 static int
-api_query_seconds(struct evhttp_request *req, struct evkeyvalq *q, const char *key, int64_t max,
-		  int64_t *ret)
+api_query_seconds(const struct evkeyvalq *q, const char *key, int64_t max, int64_t *ret,
+		  char **ret_msg)
 {
 	const char *v = evhttp_find_header(q, key);
 	char *end;
@@ -223,8 +214,8 @@ api_query_seconds(struct evhttp_request *req, struct evkeyvalq *q, const char *k
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > max) {
-		reply_errorf(req, 400, "bad_request", "%s must be a number of seconds from 0 to %lld",
-			   key, (long long)max);
+		*ret_msg = xasprintf("%s must be a number of seconds from 0 to %lld", key,
+				     (long long)max);
 		return -EINVAL;
 	}
 	*ret = n;
@@ -236,10 +227,10 @@ api_query_seconds(struct evhttp_request *req, struct evkeyvalq *q, const char *k
  * evhttp_parse_query_str does, but refuses what it would let through: a
  * parameter given twice (which one counts is then anyone's guess) and a NUL
  * byte in a value (which would end it early: "5%00..." read as 5).  Returns
- * 0, or -EINVAL with a 400 answer sent and q cleared.
+ * 0, or -EINVAL with *ret_msg (caller frees) and q cleared.
  */
 static int
-api_query_parse(struct evhttp_request *req, const char *qs, struct evkeyvalq *q)
+api_query_parse(const char *qs, struct evkeyvalq *q, char **ret_msg)
 {
 	char *copy = xstrdup(qs), *p = copy, *arg;
 	const char *msg = NULL;
@@ -277,20 +268,20 @@ api_query_parse(struct evhttp_request *req, const char *qs, struct evkeyvalq *q)
 		return 0;
 	evhttp_clear_headers(q);
 	if (bad == NULL) {
-		reply_error(req, 400, "bad_request", msg, 0, NULL, 0);
+		*ret_msg = xstrdup(msg);
 		return -EINVAL;
 	}
 	for (char *c = bad; *c; c++)
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f || *c == '"')
 			*c = '?';
-	reply_errorf(req, 400, "bad_request", "parameter \"%s\" %s", bad, msg);
+	*ret_msg = xasprintf("parameter \"%s\" %s", bad, msg);
 	free(bad);
 	return -EINVAL;
 }
 
-/* Refuses query parameters other than the ones named. */
+/* Refuses query parameters other than the ones named: -EINVAL with *ret_msg. */
 static int
-api_query_only(struct evhttp_request *req, struct evkeyvalq *q, const char *const *known)
+api_query_only(const struct evkeyvalq *q, const char *const *known, char **ret_msg)
 {
 	struct evkeyval *kv;
 
@@ -305,7 +296,7 @@ api_query_only(struct evhttp_request *req, struct evkeyvalq *q, const char *cons
 			for (char *p = key; *p; p++)
 				if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 					*p = '?';
-			reply_errorf(req, 400, "bad_request", "unknown parameter \"%s\"", key);
+			*ret_msg = xasprintf("unknown parameter \"%s\"", key);
 			free(key);
 			return -EINVAL;
 		}
@@ -393,11 +384,15 @@ api_req_free(struct api_req *ar)
 	free(ar);
 }
 
-/* Waits for c on behalf of req; answers at once when there is nothing to wait for. */
+/*
+ * Waits for c on behalf of req (call says for how long, and how much
+ * validity it wants); answers at once when there is nothing to wait for.
+ */
 static void
 api_wait(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-	 struct credential *c, bool renew, int64_t min_valid_s, int64_t wait_s)
+	 struct credential *c, bool renew, const struct api_call *call)
 {
+	int64_t min_valid_s = call->min_valid_s, wait_s = call->wait_s;
 	struct api_req *ar = xcalloc(1, sizeof(*ar));
 	int64_t retry_after_s = 0;
 	int r, code = 503;
@@ -407,7 +402,7 @@ api_wait(struct api *api, const struct listen_peer *peer, struct evhttp_request 
 	ar->req = req;
 	ar->c = c;
 	ar->renew = renew;
-	ar->text = api_wants_text(req);
+	ar->text = call->text;
 	ar->wait_s = wait_s;
 	/* A renew replaces the token served now, whoever's attempt does it. */
 	if (renew) {
@@ -470,7 +465,7 @@ api_credential(struct api *api, const struct listen_peer *peer, struct evhttp_re
  */
 static struct credential *
 api_variant(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-	    struct credential *c, struct evkeyvalq *q, bool renew)
+	    struct credential *c, const struct evkeyvalq *q, bool renew)
 {
 	const char *scope = evhttp_find_header(q, "scope");
 	const char *audience = evhttp_find_header(q, "audience");
@@ -495,43 +490,32 @@ api_variant(struct api *api, const struct listen_peer *peer, struct evhttp_reque
 
 static void
 api_get_token(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-		const char *name, struct evkeyvalq *q)
+	      const struct api_call *call)
 {
-	static const char *const known[] = { "min_valid", "wait", "scope", "audience", "resource",
-					     NULL };
-	int64_t min_valid = 0, wait = API_WAIT_DEFAULT_S;
 	struct credential *c;
 
-	if (api_query_only(req, q, known) < 0 ||
-	    api_query_seconds(req, q, "min_valid", API_MIN_VALID_MAX_S, &min_valid) < 0 ||
-	    api_query_seconds(req, q, "wait", API_WAIT_MAX_S, &wait) < 0)
+	if ((c = api_credential(api, peer, req, call->name, false)) == NULL ||
+	    (c = api_variant(api, peer, req, c, &call->query, false)) == NULL)
 		return;
-	if ((c = api_credential(api, peer, req, name, false)) == NULL ||
-	    (c = api_variant(api, peer, req, c, q, false)) == NULL)
-		return;
-	api_wait(api, peer, req, c, false, min_valid, wait);
+	api_wait(api, peer, req, c, false, call);
 }
 
 static void
 api_post_renew(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-		const char *name, struct evkeyvalq *q)
+	       const struct api_call *call)
 {
-	static const char *const known[] = { "wait", "scope", "audience", "resource", NULL };
-	int64_t wait = API_WAIT_DEFAULT_S;
+	const char *name = call->name;
 	struct credential *c;
 	const char *variant;
 
-	if (api_query_only(req, q, known) < 0 ||
-	    api_query_seconds(req, q, "wait", API_WAIT_MAX_S, &wait) < 0)
-		return;
 	if ((c = api_credential(api, peer, req, name, true)) == NULL ||
-	    (c = api_variant(api, peer, req, c, q, true)) == NULL)
+	    (c = api_variant(api, peer, req, c, &call->query, true)) == NULL)
 		return;
 	variant = api_variant_text(c);
 	log_info("uid %u asks to renew credential %s%s%s%s", (unsigned)peer->uid, name,
 		 variant != NULL ? " (variant " : "", variant != NULL ? variant : "",
 		 variant != NULL ? ")" : "");
-	api_wait(api, peer, req, c, true, 0, wait);
+	api_wait(api, peer, req, c, true, call);
 }
 
 static void
@@ -545,19 +529,14 @@ api_gen_time(yajl_gen g, const char *k, int64_t t)
 }
 
 /*
- * Begins the answer of a list route, which takes no query parameter:
- * {"key": [ written by the generator returned, into *ret_o (both for
- * api_list_send); NULL with a 400 sent when a parameter came.
+ * Begins the answer of a list route: {"key": [ written by the generator
+ * returned, into *ret_o (both for api_list_send).
  */
 static yajl_gen
-api_list_begin(struct evhttp_request *req, struct evkeyvalq *q, const char *key,
-	       struct secbuf **ret_o)
+api_list_begin(const char *key, struct secbuf **ret_o)
 {
-	static const char *const known[] = { NULL };
 	yajl_gen g;
 
-	if (api_query_only(req, q, known) < 0)
-		return NULL;
 	*ret_o = xcalloc(1, sizeof(**ret_o));
 	g = reply_gen_new(*ret_o);
 	yajl_gen_map_open(g);
@@ -618,13 +597,11 @@ api_gen_variants(yajl_gen g, struct credential *c)
 
 static void
 api_get_credentials(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-		const char *name, struct evkeyvalq *q)
+		    const struct api_call *call)
 {
 	struct secbuf *o;
-	yajl_gen g;
+	yajl_gen g = api_list_begin("credentials", &o);
 
-	if ((g = api_list_begin(req, q, "credentials", &o)) == NULL)
-		return;
 	for (size_t i = 0; i < credential_count(api->creds); i++) {
 		struct credential *c = credential_at(api->creds, i);
 		struct credential_info info;
@@ -666,14 +643,12 @@ api_proxy_allowed(const struct api *api, const struct listen_peer *peer,
 /* GET /v1/proxies: the proxies the caller may use; last_status null before the first answer. */
 static void
 api_get_proxies(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-		const char *name, struct evkeyvalq *q)
+		const struct api_call *call)
 {
 	size_t n = api->proxies != NULL ? proxy_count(api->proxies) : 0;
 	struct secbuf *o;
-	yajl_gen g;
+	yajl_gen g = api_list_begin("proxies", &o);
 
-	if ((g = api_list_begin(req, q, "proxies", &o)) == NULL)
-		return;
 	for (size_t i = 0; i < n; i++) {
 		struct proxy_info info;
 
@@ -699,7 +674,7 @@ api_get_proxies(struct api *api, const struct listen_peer *peer, struct evhttp_r
 
 static void
 api_get_health(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-		const char *name, struct evkeyvalq *q)
+	       const struct api_call *call)
 {
 	struct secbuf *o = xcalloc(1, sizeof(*o));
 	yajl_gen g = reply_gen_new(o);
@@ -712,15 +687,20 @@ api_get_health(struct api *api, const struct listen_peer *peer, struct evhttp_re
 }
 
 static void api_get_metrics(struct api *api, const struct listen_peer *peer,
-			    struct evhttp_request *req, const char *name, struct evkeyvalq *q);
+			    struct evhttp_request *req, const struct api_call *call);
+
+static const char *const api_token_params[] = { "min_valid", "wait", "scope", "audience",
+						"resource", NULL };
+static const char *const api_renew_params[] = { "wait", "scope", "audience", "resource", NULL };
+static const char *const api_no_params[] = { NULL };
 
 static const struct api_route api_routes[] = {
-	{ "/v1/tokens/*", EVHTTP_REQ_GET, api_get_token },
-	{ "/v1/tokens/*/renew", EVHTTP_REQ_POST, api_post_renew },
-	{ "/v1/credentials", EVHTTP_REQ_GET, api_get_credentials },
-	{ "/v1/proxies", EVHTTP_REQ_GET, api_get_proxies },
-	{ "/v1/health", EVHTTP_REQ_GET, api_get_health },
-	{ "/metrics", EVHTTP_REQ_GET, api_get_metrics },
+	{ "/v1/tokens/*", EVHTTP_REQ_GET, api_token_params, api_get_token },
+	{ "/v1/tokens/*/renew", EVHTTP_REQ_POST, api_renew_params, api_post_renew },
+	{ "/v1/credentials", EVHTTP_REQ_GET, api_no_params, api_get_credentials },
+	{ "/v1/proxies", EVHTTP_REQ_GET, api_no_params, api_get_proxies },
+	{ "/v1/health", EVHTTP_REQ_GET, NULL, api_get_health },
+	{ "/metrics", EVHTTP_REQ_GET, NULL, api_get_metrics },
 };
 
 /*
@@ -757,6 +737,67 @@ api_method_name(enum evhttp_cmd_type m)
 	const char *name = reply_method_name(m);
 
 	return name != NULL ? name : "other";
+}
+
+/* The refusal of a call: status, its error code and message (taken). */
+static int
+api_call_refuse(struct api_call *call, int status, char *message)
+{
+	call->status = status;
+	call->error = status == 404 ? "not_found" :
+		      status == 405 ? "method_not_allowed" : "bad_request";
+	call->message = message;
+	return -EINVAL;
+}
+
+int
+api_call_parse(enum evhttp_cmd_type method, const char *path, const char *qs,
+	       const char *accept, struct api_call *call)
+{
+	bool path_known = false;
+	char *msg = NULL;
+
+	memset(call, 0, sizeof(*call));
+	TAILQ_INIT(&call->query);
+	call->wait_s = API_WAIT_DEFAULT_S;
+	call->text = accept != NULL && strstr(accept, "text/plain") != NULL &&
+		     strstr(accept, "application/json") == NULL;
+	if (path == NULL)
+		return api_call_refuse(call, 400, xstrdup("malformed request line"));
+	if (qs != NULL && api_query_parse(qs, &call->query, &msg) < 0)
+		return api_call_refuse(call, 400, msg);
+	for (size_t i = 0; i < ELEMENTSOF(api_routes); i++) {
+		const struct api_route *r = &api_routes[i];
+
+		if (!api_route_match(r->pattern, path, call->name))
+			continue;
+		path_known = true;
+		if (r->method != method)
+			continue;
+		call->route = i;
+		call->pattern = r->pattern;
+		if (r->params != NULL &&
+		    (api_query_only(&call->query, r->params, &msg) < 0 ||
+		     api_query_seconds(&call->query, "min_valid", API_MIN_VALID_MAX_S,
+				       &call->min_valid_s, &msg) < 0 ||
+		     api_query_seconds(&call->query, "wait", API_WAIT_MAX_S, &call->wait_s,
+				       &msg) < 0))
+			return api_call_refuse(call, 400, msg);
+		return 0;
+	}
+	call->name[0] = '\0';
+	if (path_known)
+		return api_call_refuse(call, 405, xasprintf("%s is not allowed here",
+							    api_method_name(method)));
+	return api_call_refuse(call, 404, xstrdup("no such resource"));
+}
+
+void
+api_call_clear(struct api_call *call)
+{
+	evhttp_clear_headers(&call->query);
+	free(call->message);
+	call->message = NULL;
 }
 
 /*
@@ -836,7 +877,7 @@ api_metrics_snapshot(struct api *api, struct evbuffer *buf)
 /* GET /metrics: root and the users and groups of metrics_allow. */
 static void
 api_get_metrics(struct api *api, const struct listen_peer *peer, struct evhttp_request *req,
-		const char *name, struct evkeyvalq *q)
+		const struct api_call *call)
 {
 	const struct daemon_conf *dc = &api->conf->daemon;
 	struct evbuffer *buf;
@@ -863,12 +904,12 @@ api_request_cb(struct evhttp_request *req, void *arg)
 	struct api *api = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
-	struct evkeyvalq query = { 0 };
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const char *qs = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	char name[TOKENBROKER_NAME_MAX + 1];
+	const char *accept =
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
 	const struct listen_peer *peer;
-	bool path_known = false;
+	struct api_call call;
 
 	evhttp_request_set_on_complete_cb(req, api_complete_cb, api);
 	if ((peer = listen_conn_of(api->listen, req)) == NULL) {
@@ -882,28 +923,11 @@ api_request_cb(struct evhttp_request *req, void *arg)
 	}
 	log_debug("uid %u: %s %s", (unsigned)peer->uid, api_method_name(method),
 		  path != NULL ? path : "?");
-	if (path == NULL) {
-		reply_error(req, 400, "bad_request", "malformed request line", 0, NULL, 0);
-		return;
-	}
-	if (qs != NULL && api_query_parse(req, qs, &query) < 0)
-		return;
-	for (size_t i = 0; i < ELEMENTSOF(api_routes); i++) {
-		if (!api_route_match(api_routes[i].pattern, path, name))
-			continue;
-		path_known = true;
-		if (api_routes[i].method != method)
-			continue;
-		api_routes[i].handler(api, peer, req, name, &query);
-		evhttp_clear_headers(&query);
-		return;
-	}
-	evhttp_clear_headers(&query);
-	if (path_known)
-		reply_errorf(req, 405, "method_not_allowed", "%s is not allowed here",
-			   api_method_name(method));
+	if (api_call_parse(method, path, qs, accept, &call) < 0)
+		reply_error(req, call.status, call.error, call.message, 0, NULL, 0);
 	else
-		reply_error(req, 404, "not_found", "no such resource", 0, NULL, 0);
+		api_routes[call.route].handler(api, peer, req, &call);
+	api_call_clear(&call);
 }
 
 struct api *

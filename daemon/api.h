@@ -6,10 +6,17 @@
 #ifndef TB_API_H
 #define TB_API_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "conf.h"
 #include "credential.h"
+#include "tokenbroker.h"
 
 struct api;
 struct metrics;
@@ -36,5 +43,34 @@ void api_set_proxies(struct api *api, struct proxy_ctx *proxies);
 void api_shutdown(struct api *api);
 /* Closes the socket (removing the file it created) and frees. Takes NULL. */
 struct api *api_free(struct api *api);
+
+/*
+ * What a request asks of the API, read from what evhttp hands over of it
+ * (its method, the path and query string of its target, its Accept
+ * header) and nothing else: no connection, no credential.
+ */
+struct api_call {
+	size_t route;		  /* which route: an index into api.c's table */
+	const char *pattern;	  /* the route's path, a "*" for the name */
+	char name[TOKENBROKER_NAME_MAX + 1]; /* the credential's, from the path; or "" */
+	struct evkeyvalq query;	  /* the parameters, decoded, each once */
+	int64_t min_valid_s;	  /* ?min_valid, 0 when not given */
+	int64_t wait_s;		  /* ?wait, 5 when not given */
+	bool text;		  /* Accept: text/plain (and not application/json) */
+	int status;		  /* a refusal's: 400, 404 or 405 */
+	const char *error;	  /* its code: "bad_request", "not_found", "method_not_allowed" */
+	char *message;		  /* its message */
+};
+
+/*
+ * Routes a request and checks its query string (malformed, a parameter
+ * twice or holding a NUL, one the route does not take, a number of seconds
+ * out of range).  path NULL is a request line evhttp could not read.
+ * Returns 0, or -EINVAL with status, error and message set; the caller
+ * calls api_call_clear either way.
+ */
+int api_call_parse(enum evhttp_cmd_type method, const char *path, const char *qs,
+		   const char *accept, struct api_call *call);
+void api_call_clear(struct api_call *call);
 
 #endif

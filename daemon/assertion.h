@@ -18,6 +18,8 @@
 #define ASSERTION_LIFETIME_DEFAULT_MS (60 * 1000)
 #define ASSERTION_LIFETIME_MAX_MS (3600 * 1000)
 #define ASSERTION_SKEW_S 5	/* iat is this far in the past */
+/* A shorter one would have expired (exp = iat + lifetime) when it is made. */
+#define ASSERTION_LIFETIME_MIN_MS ((ASSERTION_SKEW_S + 1) * 1000)
 #define ASSERTION_FILE_MAX (64 * 1024)
 
 enum assertion_alg {

@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "conf-int.h"
 #include "profile.h"
+#include "text.h"
 #include "xmalloc.h"
 
 /* Where a message about a key goes: its line, else the section's. */
@@ -197,6 +198,34 @@ cred_check_jwt_key(struct cred_build *b)
 	}
 }
 
+/*
+ * private_key_jwt: the values that go into the assertion's JSON must be
+ * UTF-8 text, as JSON is (RFC 8259 8.1); a server could not read one that
+ * is not.
+ */
+static void
+cred_check_jwt_text(struct cred_build *b)
+{
+	const struct {
+		int id;
+		const char *value;
+	} v[] = {
+		{ CK_CLIENT_ID, b->cc->client_id },
+		{ CK_ASSERTION_AUDIENCE, b->cc->assertion_audience },
+		{ CK_ASSERTION_KID, b->cc->assertion_kid },
+	};
+	unsigned file, line;
+
+	for (size_t i = 0; i < ELEMENTSOF(v); i++) {
+		if (v[i].value == NULL || text_utf8_valid(v[i].value, strlen(v[i].value)))
+			continue;
+		cred_where(b, v[i].id, &file, &line);
+		conf_error(b->ld, file, line,
+			   "%s: not UTF-8 text, which the client assertion (JSON) needs",
+			   conf_cred_keys[v[i].id].name);
+	}
+}
+
 /* The assertion keys mean nothing to the other auth_methods. */
 static void
 cred_check_assertion_keys(struct cred_build *b)
@@ -266,6 +295,7 @@ cred_check_assertion_auth(struct cred_build *b)
 		cred_require(b, CK_CLIENT_ID, cc->client_id != NULL, am);
 		cred_require(b, CK_CLIENT_KEY, cc->client_key != NULL, am);
 		cred_check_jwt_key(b);
+		cred_check_jwt_text(b);
 		break;
 	case AUTH_CLIENT_ASSERTION:
 		cred_require(b, CK_CLIENT_ASSERTION_FILE, cc->client_assertion_file != NULL, am);

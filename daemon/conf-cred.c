@@ -405,14 +405,17 @@ cred_set_file(struct cred_build *b, const struct cred_key *k, const char *key,
 	return 0;
 }
 
-/* An assertion's lifetime: 1s to 1h (a server may refuse a longer one). */
+/*
+ * An assertion's lifetime: 6s (iat is 5s in the past) to 1h (a server may
+ * refuse a longer one).
+ */
 static int
 cred_set_assertion_lifetime(struct cred_build *b, const struct cred_key *k, const char *key,
 			    const char *v, char **cause)
 {
 	int64_t ms;
 
-	if (conf_value_duration(v, 1000, &ms, cause) < 0)
+	if (conf_value_duration(v, ASSERTION_LIFETIME_MIN_MS, &ms, cause) < 0)
 		return -EINVAL;
 	if (ms > ASSERTION_LIFETIME_MAX_MS) {
 		*cause = xasprintf("\"%s\" is longer than 1h", v);

@@ -251,9 +251,9 @@ conf_value_size(const char *v, int64_t min, int64_t max, int64_t *ret, char **ca
 				   v);
 		return -EINVAL;
 	}
-	/* Twelve digits of GiB still fit in 63 bits. */
-	n = digits > 12 ? INT64_MAX : (int64_t)strtoll(v, NULL, 10);
-	if (n > max / unit) {
+	errno = 0;
+	n = (int64_t)strtoll(v, NULL, 10);
+	if (errno == ERANGE || n > max / unit) {
 		conf_size_format(max, buf, sizeof(buf));
 		*cause = xasprintf("size \"%s\" is too large (at most %s)", v, buf);
 		return -EINVAL;

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "cleanup.h"
 #include "conf-int.h"
 #include "profile.h"
+#include "text.h"
 #include "xmalloc.h"
 
 static void conf_msg_vadd(struct conf_loader *, struct conf_msgs *, unsigned, unsigned,
@@ -29,7 +31,7 @@ static void
 conf_msg_vadd(struct conf_loader *ld, struct conf_msgs *m, unsigned file, unsigned line,
 	      const char *fmt, va_list ap)
 {
-	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap), *text = NULL;
 	struct conf_msg *cm;
 
 	m->v = xreallocarray(m->v, m->n + 1, sizeof(*m->v));
@@ -38,9 +40,11 @@ conf_msg_vadd(struct conf_loader *ld, struct conf_msgs *m, unsigned file, unsign
 	cm->line = line;
 	cm->seq = ld->seq++;
 	if (line > 0)
-		cm->text = xasprintf("%s:%u: %s", ld->files[file].path, line, msg);
+		text = xasprintf("%s:%u: %s", ld->files[file].path, line, msg);
 	else
-		cm->text = xasprintf("%s: %s", ld->files[file].path, msg);
+		text = xasprintf("%s: %s", ld->files[file].path, msg);
+	/* Messages quote the file: a control character in it must not reach a terminal. */
+	cm->text = text_sanitize(text, strlen(text), SIZE_MAX);
 }
 
 /* Adds an error at file:line (line 0: the file as a whole). */

@@ -206,6 +206,17 @@ http_error_text(struct http_transfer *t, CURLcode code)
 	n = strnlen(t->errbuf, sizeof(t->errbuf));
 	while (n > 0 && isspace((unsigned char)t->errbuf[n - 1]))
 		n--;
+	/*
+	 * curl says "Couldn't connect to server" alike for a refused
+	 * connection, an unreachable network or host: the system's word tells.
+	 */
+	if (n > 0 && code == CURLE_COULDNT_CONNECT) {
+		long os_errno = 0;
+
+		if (curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+		    os_errno > 0)
+			return xasprintf("%.*s (%s)", (int)n, t->errbuf, strerror((int)os_errno));
+	}
 	if (n > 0)
 		return xstrndup(t->errbuf, n);
 	return xstrdup(curl_easy_strerror(code));

@@ -425,6 +425,38 @@ proxy_hop_by_hop(const char *name, const char *connection)
 	return false;
 }
 
+/*
+ * list and value joined by ", " (a new list when list is NULL; taken):
+ * the values of a header given more than once are one list (RFC 9110 5.3).
+ */
+static char *
+proxy_list_add(char *list, const char *value)
+{
+	char *joined;
+
+	if (list == NULL)
+		return xstrdup(value);
+	joined = xasprintf("%s, %s", list, value);
+	free(list);
+	return joined;
+}
+
+void
+proxy_response_headers(const struct http_header *h, size_t n, struct evkeyvalq *out)
+{
+	char *connection = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, "Connection") == 0)
+			connection = proxy_list_add(connection, h[i].value);
+	for (size_t i = 0; i < n; i++) {
+		if (proxy_hop_by_hop(h[i].name, connection))
+			continue;
+		evhttp_add_header(out, h[i].name, h[i].value);
+	}
+	free(connection);
+}
+
 /* The response's status and headers: a rejected token, or the answer starts. */
 static int
 proxy_headers_cb(void *arg, long status, const struct http_header *h, size_t n)
@@ -432,7 +464,6 @@ proxy_headers_cb(void *arg, long status, const struct http_header *h, size_t n)
 	struct proxy_req *pr = arg;
 	struct proxy *p = pr->p;
 	struct evkeyvalq *out = evhttp_request_get_output_headers(pr->req);
-	const char *connection = NULL;
 
 	metrics_proxy_upstream(&p->stats, proxy_now_us() - pr->sent_us);
 	pr->status = (int)status;
@@ -463,14 +494,7 @@ proxy_headers_cb(void *arg, long status, const struct http_header *h, size_t n)
 				credential_waiter_cancel(w);
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(h[i].name, "Connection") == 0)
-			connection = h[i].value;
-	for (size_t i = 0; i < n; i++) {
-		if (proxy_hop_by_hop(h[i].name, connection))
-			continue;
-		evhttp_add_header(out, h[i].name, h[i].value);
-	}
+	proxy_response_headers(h, n, out);
 	pr->replying = true;
 	evhttp_send_reply_start(pr->req, (int)status, NULL);
 	return 0;
@@ -655,11 +679,7 @@ proxy_req_start(struct proxy_req *pr)
 		proxy_unavailable(pr, "no valid token", retry_after_s);
 }
 
-/*
- * Whether Host names this listener through a loopback name: localhost,
- * 127.0.0.1, [::1] or the listening address, with or without its port.
- */
-static bool
+bool
 proxy_host_ok(const struct proxy_conf *pc, const char *host)
 {
 	const char *names[] = { "localhost", "127.0.0.1", "[::1]", pc->listen_host };
@@ -698,8 +718,7 @@ proxy_dot_segment(const char *s, size_t n)
 	return dots == 1 || dots == 2;
 }
 
-/* Whether the request target is a path that stays under the upstream's. */
-static const char *
+const char *
 proxy_target_problem(const char *uri)
 {
 	size_t plen;
@@ -768,18 +787,25 @@ proxy_refusal(const struct proxy *p, const struct listen_peer *peer, const struc
 	return NULL;
 }
 
-/* Copies the client's headers that go upstream. */
-static void
-proxy_req_headers(struct proxy_req *pr)
+char *
+proxy_upstream_url(const struct proxy_conf *pc, const char *uri)
 {
-	const struct proxy_conf *pc = pr->p->pc;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(pr->req);
-	const char *connection = evhttp_find_header(in, "Connection");
+	return xasprintf("%s%s", pc->upstream, uri);
+}
+
+char **
+proxy_upstream_headers(const struct proxy_conf *pc, const struct evkeyvalq *in, size_t *ret_n)
+{
+	char **lines, *connection = NULL;
 	size_t n = 0;
 
-	for (struct evkeyval *kv = TAILQ_FIRST(in); kv != NULL; kv = TAILQ_NEXT(kv, next))
+	for (struct evkeyval *kv = TAILQ_FIRST(in); kv != NULL; kv = TAILQ_NEXT(kv, next)) {
+		if (strcasecmp(kv->key, "Connection") == 0)
+			connection = proxy_list_add(connection, kv->value);
 		n++;
-	pr->headers = xcalloc(n > 0 ? n : 1, sizeof(*pr->headers));
+	}
+	lines = xcalloc(n > 0 ? n : 1, sizeof(*lines));
+	n = 0;
 	for (struct evkeyval *kv = TAILQ_FIRST(in); kv != NULL; kv = TAILQ_NEXT(kv, next)) {
 		if (proxy_hop_by_hop(kv->key, connection) || strcasecmp(kv->key, "Host") == 0 ||
 		    strcasecmp(kv->key, "Content-Length") == 0 ||
@@ -788,10 +814,12 @@ proxy_req_headers(struct proxy_req *pr)
 		if (pc->inject == PROXY_INJECT_REPLACE && strcasecmp(kv->key, pc->header) == 0)
 			continue;
 		/* "Name;" is how curl sends a header with an empty value */
-		pr->headers[pr->nheaders++] = kv->value[0] != '\0' ?
-						      xasprintf("%s: %s", kv->key, kv->value) :
-						      xasprintf("%s;", kv->key);
+		lines[n++] = kv->value[0] != '\0' ? xasprintf("%s: %s", kv->key, kv->value) :
+						    xasprintf("%s;", kv->key);
 	}
+	free(connection);
+	*ret_n = n;
+	return lines;
 }
 
 static void
@@ -855,13 +883,13 @@ proxy_request_cb(struct evhttp_request *req, void *arg)
 	pr->peer = peer;
 	pr->start_us = proxy_now_us();
 	pr->method = xstrdup(method);
-	pr->url = xasprintf("%s%s", pc->upstream, uri);
+	pr->url = proxy_upstream_url(pc, uri);
 	pr->path = xstrndup(uri, strcspn(uri, "?"));
 	pr->body_len = evbuffer_get_length(body);
 	pr->has_body = pr->body_len > 0 || evhttp_find_header(in, "Content-Length") != NULL ||
 		       evhttp_find_header(in, "Transfer-Encoding") != NULL;
 	pr->body = pr->body_len > 0 ? evbuffer_pullup(body, -1) : NULL;
-	proxy_req_headers(pr);
+	pr->headers = proxy_upstream_headers(pc, in, &pr->nheaders);
 	LIST_INSERT_HEAD(&p->reqs, pr, entry);
 	p->active++;
 	listen_watch(peer, proxy_gone_cb, pr);

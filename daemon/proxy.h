@@ -9,10 +9,12 @@
 #ifndef TB_PROXY_H
 #define TB_PROXY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
+#include <event2/keyvalq_struct.h>
 
 #include "conf.h"
 #include "credential.h"
@@ -66,5 +68,29 @@ struct proxy_info {
 	const struct metrics_proxy_stats *stats;
 };
 void proxy_info(const struct proxy *p, struct proxy_info *ret);
+
+/*
+ * What a request becomes on its way upstream; pure, no connection.
+ * proxy_host_ok: whether a TCP listener takes the request's Host, a
+ * loopback name (localhost, 127.0.0.1, [::1] or the listening address,
+ * with or without the listener's port).  proxy_target_problem: NULL when
+ * the request target is a path that stays under the upstream's (no "." or
+ * ".." segment, also percent-encoded; no space, control character or
+ * fragment), else why not (static text).  proxy_upstream_url: the URL it
+ * goes to, the upstream's base URL and the target (caller frees).
+ * proxy_upstream_headers: the client's headers that go with it, *ret_n
+ * "Name: value" lines (the array and each line the caller's): the
+ * hop-by-hop ones, Host (the upstream's comes from its URL),
+ * Content-Length, Expect and, with inject = replace, the injected header
+ * are left out.  proxy_response_headers: the upstream's n response headers
+ * that go back to the client, added to out: all but the hop-by-hop ones.
+ */
+struct http_header;
+bool proxy_host_ok(const struct proxy_conf *pc, const char *host);
+const char *proxy_target_problem(const char *uri);
+char *proxy_upstream_url(const struct proxy_conf *pc, const char *uri);
+char **proxy_upstream_headers(const struct proxy_conf *pc, const struct evkeyvalq *in,
+			      size_t *ret_n);
+void proxy_response_headers(const struct http_header *h, size_t n, struct evkeyvalq *out);
 
 #endif

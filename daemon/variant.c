@@ -283,11 +283,15 @@ variant_key_allowed(const struct cred_conf *cc, const struct variant_key *k)
 /*
  * " key=a+b" for the words of v (space-separated), a "+" or "%" in a word
  * written %2B and %25, so that the text of two keys is the same only when
- * the keys are; nothing when v is NULL.
+ * the keys are; nothing when v is NULL.  A byte that is not printable
+ * ASCII (a configured value may hold a control character, or bytes that
+ * are not UTF-8) is written %XX too: the text goes into logs and metrics.
  */
 static void
 variant_text_field(struct secbuf *b, const char *key, const char *v)
 {
+	char hex[4];
+
 	if (v == NULL)
 		return;
 	if (b->len > 0)
@@ -295,14 +299,16 @@ variant_text_field(struct secbuf *b, const char *key, const char *v)
 	secbuf_str(b, key);
 	secbuf_add(b, "=", 1);
 	for (const char *p = v; *p != '\0'; p++) {
-		if (*p == ' ')
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ') {
 			secbuf_add(b, "+", 1);
-		else if (*p == '+')
-			secbuf_str(b, "%2B");
-		else if (*p == '%')
-			secbuf_str(b, "%25");
-		else
+		} else if (c == '+' || c == '%' || c < 0x21 || c > 0x7e) {
+			snprintf(hex, sizeof(hex), "%%%02X", c);
+			secbuf_add(b, hex, 3);
+		} else {
 			secbuf_add(b, p, 1);
+		}
 	}
 }
 

@@ -26,6 +26,14 @@ static const char *const mode_names[MODE_N] = {
 	[MODE_NO_TOKEN] = "no_token",
 	[MODE_HTML] = "html",
 	[MODE_SILENT] = "silent",
+	[MODE_INVALID_JSON] = "invalid_json",
+	[MODE_DEEP_JSON] = "deep_json",
+	[MODE_BAD_UTF8] = "bad_utf8",
+	[MODE_HUGE] = "huge",
+	[MODE_HUGE_CHUNKED] = "huge_chunked",
+	[MODE_XML_ENTITY] = "xml_entity",
+	[MODE_XML_BOMB] = "xml_bomb",
+	[MODE_XML_DTD] = "xml_dtd",
 };
 
 const char *
@@ -55,11 +63,18 @@ control_behaviour_copy(struct behaviour *dst, const struct behaviour *src)
 
 /*
  * Whether this token request gets an injected failure; consumes one of a
- * fail_count.  Sets *ret_status when it does.
+ * fail_count, or counts one for flap (whose failures have fail's status, else
+ * 503).  Sets *ret_status when it does.
  */
 bool
 control_take_failure(struct behaviour *b, int *ret_status)
 {
+	if (b->flap > 0) {
+		if ((b->flap_seen++ / b->flap) % 2 == 0)
+			return false;
+		*ret_status = b->fail_status != 0 ? b->fail_status : 503;
+		return true;
+	}
 	if (b->fail_status == 0 || b->fail_remaining == 0)
 		return false;
 	*ret_status = b->fail_status;
@@ -87,6 +102,7 @@ enum ctl {
 	CTL_INVALID_GRANT,
 	CTL_REFRESH_REVOKE,
 	CTL_REFRESH_TOKEN,
+	CTL_FLAP,
 	CTL_N
 };
 
@@ -116,6 +132,7 @@ static const struct ctl_key {
 	[CTL_INVALID_GRANT] = { "invalid_grant", CTL_INT, LLONG_MAX },
 	[CTL_REFRESH_REVOKE] = { "refresh_revoke", CTL_BOOL, 0 },
 	[CTL_REFRESH_TOKEN] = { "refresh_token", CTL_STRING, 0 },
+	[CTL_FLAP] = { "flap", CTL_INT, LLONG_MAX },
 };
 
 /* A /control request, checked whole before anything applies. */
@@ -228,6 +245,10 @@ control_apply(struct fakeidp *fk, const struct control *c)
 		b->rotate = c->num[CTL_ROTATE];
 	if (c->given[CTL_INVALID_GRANT])
 		b->invalid_grant = c->num[CTL_INVALID_GRANT];
+	if (c->given[CTL_FLAP]) {
+		b->flap = c->num[CTL_FLAP];
+		b->flap_seen = 0;
+	}
 	/* Revoked first: both at once is a revocation and a new family. */
 	if (c->given[CTL_REFRESH_REVOKE] && c->num[CTL_REFRESH_REVOKE])
 		refresh_revoke(fk);

@@ -64,6 +64,14 @@ enum mode {
 	MODE_NO_TOKEN,
 	MODE_HTML,
 	MODE_SILENT,
+	MODE_INVALID_JSON,
+	MODE_DEEP_JSON,
+	MODE_BAD_UTF8,
+	MODE_HUGE,
+	MODE_HUGE_CHUNKED,
+	MODE_XML_ENTITY,
+	MODE_XML_BOMB,
+	MODE_XML_DTD,
 	MODE_N
 };
 
@@ -83,6 +91,8 @@ struct behaviour {
 	char *reauth_param;		/* NULL: the dialect's default place */
 	bool rotate;			/* a refresh hands out a new refresh token */
 	long long invalid_grant;	/* refreshes still to refuse as invalid_grant */
+	long long flap;			/* 0: off; else N answers, N failures, again */
+	long long flap_seen;		/* token requests since flap was set */
 };
 
 /* What a refresh_token grant presented, as /stats names it. */
@@ -152,6 +162,7 @@ struct stats {
 	unsigned long long refresh_requests;	/* refresh_token grants received */
 	unsigned long long refresh_ok;		/* and answered with a token */
 	unsigned long long refresh_reuses;	/* consumed refresh tokens presented */
+	unsigned long long entity_fetches;	/* GET /entity */
 	unsigned int inflight;		/* a gauge: reset leaves it */
 	unsigned int max_concurrent;
 	struct last_request last;
@@ -397,6 +408,11 @@ int refresh_check(struct fakeidp *fk, const struct token_req *tr, struct err *e)
 void refresh_issue(struct fakeidp *fk, yajl_gen g);
 void refresh_handle(struct fakeidp *fk, struct evhttp_request *req);
 void refresh_clear(struct fakeidp *fk);
+
+/* evil.c */
+struct evbuffer *evil_body(struct fakeidp *fk, struct evhttp_request *req);
+void evil_send_chunked(struct evhttp_request *req, int status, struct evbuffer *body);
+void evil_entity(struct fakeidp *fk, struct evhttp_request *req);
 
 /* sbc.c */
 struct evbuffer *sbc_error_xml(int status, const char *text);

@@ -75,8 +75,12 @@
  *   GET  /refresh-token: {"refresh_token":T,"family":N,"revoked":B}, the
  *       current refresh token (null when there is none) for a test to
  *       compare with what its client kept; the one place that shows it.
+ *   GET  /entity: counts a fetch ("entity_fetches" in /stats) and answers
+ *       text/plain: what the entities and the DTD of the xml_* modes name,
+ *       so a test sees whether a parser fetched it.
  *   GET  /introspect?token=T (or POST with a form field token):
- *       {"active":true,"expires_in":N,"exp":UNIX} or {"active":false}
+ *       {"active":true,"expires_in":N,"exp":UNIX,"exp_ms":UNIX-MS} or
+ *       {"active":false}
  *   GET  /stats: {"requests","issued","failed","auth" (basic, post, both or
  *       none),"grant_type","scope" (decoded),"scope_raw" (as on the wire),
  *       "content_type","query" (raw),"reauth_token" (the body carried a
@@ -87,7 +91,8 @@
  *       "lineages" (lineages started; never reset), "lock_holder" (the
  *       lineage holding the oracle-sbc configuration lock, 0 when free),
  *       "max_concurrent" (most token requests in flight at once), "held"
- *       (in flight now), "dialect","xibo_version","reauth_param","mode",
+ *       (in flight now), "entity_fetches" (GET /entity since reset),
+ *       "flap", "dialect","xibo_version","reauth_param","mode",
  *       "method","path","client_id","params" (body fields),"headers"} about
  *       the last token request; null before the first.  Secrets and tokens
  *       read "(redacted)".
@@ -106,7 +111,17 @@
  *         mode=normal|malformed|oversize|no_expires_in|string_expires_in|
  *              error200|no_token|html|silent   the shape of a success;
  *              silent never answers any token request and holds it until
- *              the client goes away or fakeidp exits
+ *              the client goes away or fakeidp exits.  Answers no parser
+ *              should take (their tokens are never issued), in any
+ *              dialect: invalid_json (a trailing comma), deep_json (valid,
+ *              with an array nested 100000 deep), bad_utf8 (bytes that are
+ *              not UTF-8 in the access_token), huge (valid, 50 MiB, with a
+ *              Content-Length), huge_chunked (the same, chunked); and in
+ *              the oracle-sbc dialect's shape, application/xml:
+ *              xml_entity (external entities, file:///etc/passwd and
+ *              /entity, in the accessToken), xml_bomb (a billion laughs:
+ *              ten levels of ten), xml_dtd (a well-formed answer whose
+ *              DOCTYPE names /entity as its external DTD)
  *         token_type=VALUE, grant_type=EXPECTED ("*": any)
  *         require_auth=0   accept requests without valid credentials
  *         xibo_version=2|3 the xibo dialect's generation (default 2)
@@ -126,6 +141,10 @@
  *                          administrator issues one to put in a file); the
  *                          earlier families' tokens are unknown from then
  *                          on; oauth2 dialect only; turns the grant on
+ *         flap=N           from now on N token requests are answered, the
+ *                          next N fail, and so on; while it is set, fail=
+ *                          only gives its failures' status (else 503) and
+ *                          fail_count does not apply; flap=0 ends it
  *         reset=1          counters to zero, behaviour to the startup one;
  *                          tokens (and the lock) kept unless revoke=1
  *                          (which alone forgets all issued access tokens);
@@ -232,7 +251,8 @@
  * table of dialects, sbc.c the oracle-sbc extras, assertion.c client
  * assertions and certificates, tokens.c the issued
  * tokens, refresh.c the refresh_token grant and its family of refresh
- * tokens, hold.c delayed answers, control.c and stats.c the /control and
+ * tokens, evil.c the answers no parser should take, hold.c delayed
+ * answers, control.c and stats.c the /control and
  * /stats state; serve.c, form.c, json.c, http.c and util.c below them
  * (base64 is common/'s).  tests/fakeapi links those five too.
  */
@@ -273,6 +293,7 @@ static const struct route {
 	{ "/stats", stats_handle },
 	{ "/control", control_handle },
 	{ "/refresh-token", refresh_handle },
+	{ "/entity", evil_entity },
 };
 
 static void

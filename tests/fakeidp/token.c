@@ -312,6 +312,8 @@ token_success(struct fakeidp *fk, struct evhttp_request *req, const struct token
 		http_header(req, "Content-Type", "text/html; charset=utf-8");
 		return token_html();
 	}
+	if ((body = evil_body(fk, req)) != NULL)
+		return body;
 	if (fk->dialect == DIALECT_SBC)
 		return sbc_success(fk, req, lineage);
 	http_header(req, "Content-Type", "application/json");
@@ -391,7 +393,10 @@ token_answer(struct fakeidp *fk, struct evhttp_request *req, int status, struct 
 {
 	if (fk->cur.delay_ms > 0 && hold_start(fk, req, status, body, fk->cur.delay_ms) == 0)
 		return;
-	http_send(req, status, body);
+	if (status == 200 && fk->cur.mode == MODE_HUGE_CHUNKED)
+		evil_send_chunked(req, status, body);
+	else
+		http_send(req, status, body);
 	evbuffer_free(body);
 	fk->stats.inflight--;
 }

@@ -118,6 +118,7 @@ tokens_introspect(struct fakeidp *fk, struct evhttp_request *req)
 	if (t != NULL) {
 		json_int(g, "expires_in", (t->expires_mono_ms - timeutil_mono_ms()) / 1000);
 		json_int(g, "exp", t->expires_wall_ms / 1000);
+		json_int(g, "exp_ms", t->expires_wall_ms);
 	}
 	form_clear(&q);
 	form_clear(&body);

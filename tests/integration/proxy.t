@@ -9,7 +9,7 @@
 # the proxy, and none of them a token.
 . "$(dirname "$0")/lib.sh"
 
-plan 48
+plan 49
 proxy_start api "max_request_body = 64k"
 port_open "$PX_PORT"
 ok $? "the proxy listens on 127.0.0.1:$PX_PORT"
@@ -27,7 +27,8 @@ is "$(upstream_stat authorized)" 1 "the API accepted it"
 printf 'hello, upstream' >"$T_DIR/small"
 out=$(px '/echo?a=1&b=2' -X PUT --data-binary @"$T_DIR/small" \
 	-H 'Content-Type: text/plain' -H 'X-Custom: kept' -H 'Accept: application/json' \
-	-H 'Connection: X-Foo' -H 'X-Foo: 1' -H 'Keep-Alive: timeout=5' -H 'TE: trailers' \
+	-H 'Connection: X-Foo' -H 'X-Foo: 1' -H 'Connection: X-Bar' -H 'X-Bar: 2' \
+	-H 'Keep-Alive: timeout=5' -H 'TE: trailers' \
 	-H 'Proxy-Authorization: Basic dXNlcjpwYXNz' -H 'Authorization: Bearer the-clients-own')
 is "$(printf '%s' "$out" | json_field path)" /api/echo "the path is appended to the upstream's base path"
 is "$(printf '%s' "$out" | json_field query)" 'a=1&b=2' "the query goes through as it was"
@@ -38,6 +39,7 @@ is "$(printf '%s' "$out" | json_field body_sha256)" "$(sha256sum <"$T_DIR/small"
 is "$(printf '%s' "$out" | echo_header X-Custom)" kept "end-to-end headers go through"
 is "$(printf '%s' "$out" | echo_header Content-Type)" text/plain "Content-Type goes through"
 is "$(printf '%s' "$out" | echo_header X-Foo)" "" "a header named in Connection is dropped"
+is "$(printf '%s' "$out" | echo_header X-Bar)" "" "and one named in a second Connection header"
 conn=$(printf '%s' "$out" | echo_header Connection)
 [[ -z "$conn" || "$conn" =~ ^([Kk]eep-[Aa]live|[Cc]lose)$ ]]
 ok $? "the client's Connection header is not forwarded (upstream got: ${conn:-none})"

@@ -31,14 +31,18 @@ tok3=$(api /v1/tokens/r -H 'Accept: text/plain')
 ok $? "tokenctl renew replaced the token too ($out)"
 is "$(idp_stat requests)" $((before + 2)) "with one more upstream request"
 
-# Twenty renews at once, while the upstream takes 700 ms: one request.
-idp '/control?delay_ms=700' >/dev/null
+# Twenty renews at once, while the upstream holds its answer: one request.
+# The hold is long enough for all of them to have joined on a loaded
+# machine; the gauge of waiting clients says when they have.
+idp '/control?delay_ms=4000' >/dev/null
 before=$(idp_stat requests)
 pids=()
 for i in $(seq 20); do
 	api '/v1/tokens/r/renew?wait=10' -X POST -H 'Accept: text/plain' >"$T_DIR/out.$i" &
 	pids+=($!)
 done
+wait_until 40 '[ "$(metric tokenbroker_waiting_clients)" -ge 20 ]' ||
+	echo "# not all 20 were waiting before the answer: $(metric tokenbroker_waiting_clients)"
 wait "${pids[@]}"
 got=$(cat "$T_DIR"/out.* | grep -c .)
 distinct=$(cat "$T_DIR"/out.* | sort -u | grep -c .)

@@ -438,6 +438,33 @@ test_syntax(void **state)
 }
 
 /*
+ * A message quotes what the file holds, but never a control character: a
+ * terminal escape or a stray byte is shown as '?', and so is a byte that
+ * is not UTF-8.
+ */
+static void
+test_messages_sanitized(void **state)
+{
+	struct loaded l;
+
+	load_text(&l, "\n\x1a\xbf:\n"
+		      "[daemon]\n"
+		      "log_\x1b[2Jlevel = info\n"
+		      "log_level = \x1b]0;x\x07\n"
+		      "[\x1b[31mdaemon]\n");
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs, "t.conf:2: ??: not in a section (start with [daemon], "
+			     "[credential \"NAME\"] or [proxy \"NAME\"])",
+		    "t.conf:4: log_?[2Jlevel: unknown key in [daemon]",
+		    "t.conf:5: log_level: unknown level \"?]0;x?\" (use debug, info, notice, "
+		    "warning, err)",
+		    "t.conf:6: unknown section [?[31mdaemon] (use [daemon], [credential \"NAME\"] "
+		    "or [proxy \"NAME\"])",
+		    NULL);
+	loaded_clear(&l);
+}
+
+/*
  * How a key line splits, as libinih split it when it read the files: at
  * the first '=' or ':', white space trimmed, and ';' starting a comment
  * only after white space (so values may hold ';', '#', '=' and ':').
@@ -1828,6 +1855,23 @@ test_private_key_jwt(void **state)
 			       "of client_key)");
 	FREE(text);
 
+	/* What goes into the assertion's JSON must be UTF-8 text. */
+	text = xasprintf("[credential \"api\"]\ntoken_url = https://idp.example.com/token\n"
+			 "client_id = app\xff\nauth_method = private_key_jwt\nclient_key = %s\n"
+			 "assertion_audience = nt\x90-1\nassertion_kid = k\xc3\n",
+			 ec);
+	load_text(&l, text);
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs,
+		    "t.conf:3: client_id: not UTF-8 text, which the client assertion (JSON) needs",
+		    "t.conf:6: assertion_audience: not UTF-8 text, which the client assertion "
+		    "(JSON) needs",
+		    "t.conf:7: assertion_kid: not UTF-8 text, which the client assertion (JSON) "
+		    "needs",
+		    NULL);
+	loaded_clear(&l);
+	FREE(text);
+
 	/* The assertion keys are ignored, with a warning, by other methods. */
 	load_text(&l, CRED_OK "assertion_kid = k1\nassertion_lifetime = 30s\n");
 	assert_int_equal(l.r, 0);
@@ -1839,11 +1883,16 @@ test_private_key_jwt(void **state)
 		    NULL);
 	loaded_clear(&l);
 
-	/* assertion_lifetime: 1s to 1h. */
+	/* assertion_lifetime: 6s (iat is 5s in the past) to 1h. */
 	assert_one_error(CRED_OK "assertion_lifetime = 2h\n",
 			 "t.conf:5: assertion_lifetime: \"2h\" is longer than 1h");
 	assert_one_error(CRED_OK "assertion_lifetime = 0\n",
-			 "t.conf:5: assertion_lifetime: must be at least 1s");
+			 "t.conf:5: assertion_lifetime: must be at least 6s");
+	assert_one_error(CRED_OK "assertion_lifetime = 5999ms\n",
+			 "t.conf:5: assertion_lifetime: must be at least 6s");
+	load_text(&l, CRED_OK "assertion_lifetime = 6s\n");
+	assert_int_equal(l.r, 0);
+	loaded_clear(&l);
 }
 
 static void
@@ -1907,6 +1956,7 @@ main(void)
 		cmocka_unit_test(test_daemon_errors),
 		cmocka_unit_test(test_errors_collected),
 		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_messages_sanitized),
 		cmocka_unit_test(test_key_line_split),
 		cmocka_unit_test(test_line_length),
 		cmocka_unit_test(test_audience_resource),

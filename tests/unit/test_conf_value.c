@@ -205,6 +205,15 @@ test_size(void **state)
 	assert_int_equal(n, 64 * 1024);
 	assert_int_equal(conf_value_size("16M", 0, 1 << 30, &n, &cause), 0);
 	assert_int_equal(n, 16 * 1024 * 1024);
+	/* Leading zeros are no digits of the size; past 63 bits is too large whatever the bound. */
+	assert_int_equal(conf_value_size("00000000000000016m", 0, 1 << 30, &n, &cause), 0);
+	assert_int_equal(n, 16 * 1024 * 1024);
+	assert_int_equal(conf_value_size("9223372036854775807", 0, INT64_MAX, &n, &cause), 0);
+	assert_int_equal(n, INT64_MAX);
+	assert_refused(conf_value_size("43242434324242421k", 0, INT64_MAX, &n, &cause), &cause,
+		       "size \"43242434324242421k\" is too large (at most 9223372036854775807)");
+	assert_refused(conf_value_size("9223372036854775808", 0, INT64_MAX, &n, &cause), &cause,
+		       "size \"9223372036854775808\" is too large (at most 9223372036854775807)");
 	assert_int_equal(conf_value_size("1g", 0, 1 << 30, &n, &cause), 0);
 	assert_int_equal(n, 1 << 30);
 	assert_refused(conf_value_size("1025m", 0, 1 << 30, &n, &cause), &cause,

@@ -253,6 +253,23 @@ test_text_unambiguous(void **state)
 	variant_key_free(c);
 }
 
+/*
+ * A configured value the variant takes may hold what a request may not (a
+ * control character, bytes that are not UTF-8): the text, for logs and
+ * metrics, writes them %XX.
+ */
+static void
+test_text_printable(void **state)
+{
+	struct cred_conf cc = conf_base();
+	struct variant_key *k;
+
+	cc.scope = "read\x1b[2J write\xd7 caf\xc3\xa9";
+	k = key_ok(&cc, NULL, "billing", NULL);
+	assert_string_equal(k->text, "scope=caf%C3%A9+read%1B[2J+write%D7 audience=billing");
+	variant_key_free(k);
+}
+
 static void
 test_id_and_fingerprint(void **state)
 {
@@ -303,6 +320,7 @@ main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_allowed_after_reload),
 		cmocka_unit_test(test_text_unambiguous),
+		cmocka_unit_test(test_text_printable),
 		cmocka_unit_test(test_id_and_fingerprint),
 	};
 
