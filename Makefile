@@ -210,6 +210,6 @@ clean:
 	$(FAKEIDP_OBJ) $(FAKEAPI_OBJ) $(FAULTSRV_OBJ) $(NOTIFYLISTEN_OBJ))
 
 include install.mk
-include fuzz.mk
+include tests/fuzz/fuzz.mk
 
 .PHONY: all unit bench deps oidc-deps asan check soak demo clean install uninstall

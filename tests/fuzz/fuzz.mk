@@ -1,4 +1,4 @@
-# fuzz.mk: the libFuzzer harnesses of tests/fuzz/, included by the Makefile.
+# tests/fuzz/fuzz.mk: the libFuzzer harnesses of tests/fuzz/, included by the Makefile.
 #
 #   make fuzz                         builds them, runs each for FUZZ_SECONDS
 #   make fuzz FUZZ_SECONDS=300 FUZZ_NAMES="response conf"
