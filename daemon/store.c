@@ -642,27 +642,23 @@ store_refresh_mtime(const char *dir, const char *name, int64_t *ret_mtime_ns)
 	return 0;
 }
 
-int
-store_load_refresh(const char *dir, const char *name, struct secret **ret, char **cause)
+/* Reads and checks the refresh record `file` (path in messages) of dfd. */
+static int
+store_refresh_parse(int dfd, const char *name, const char *file, const char *path,
+		    struct secret **ret, char **cause)
 {
-	_cleanup_free_ char *path = NULL, *file = NULL;
-	_cleanup_close_ int dfd = -1;
 	char fname[STORE_NAME_MAX + 1];
-	struct store_parse sp = { NULL, NULL, NULL, cause };
+	struct store_parse sp = { NULL, NULL, path, cause };
 	char *buf = NULL;
 	size_t len = 0, size = 0, vlen;
 	const char *v;
 	int r;
 
-	dfd = store_refresh_open(dir, name, "", 0, "load", &file, &path, cause);
-	if (dfd < 0)
-		return dfd;
 	r = store_read(dfd, file, path, geteuid(), &buf, &len, &size, cause);
 	if (r < 0)
 		return r;
 	sp.p = buf;
 	sp.end = buf + len;
-	sp.path = path;
 	if ((r = store_frame(&sp, buf, len, STORE_REFRESH_MAGIC)) < 0 ||
 	    (r = store_need_name(&sp, fname)) < 0 ||
 	    (r = store_need(&sp, "refresh_token", &v, &vlen)) < 0)
@@ -683,6 +679,18 @@ store_load_refresh(const char *dir, const char *name, struct secret **ret, char 
 out:
 	secret_free_buf(buf, size);
 	return r;
+}
+
+int
+store_load_refresh(const char *dir, const char *name, struct secret **ret, char **cause)
+{
+	_cleanup_free_ char *path = NULL, *file = NULL;
+	_cleanup_close_ int dfd = -1;
+
+	dfd = store_refresh_open(dir, name, "", 0, "load", &file, &path, cause);
+	if (dfd < 0)
+		return dfd;
+	return store_refresh_parse(dfd, name, file, path, ret, cause);
 }
 
 int
@@ -718,16 +726,26 @@ int
 store_pick_refresh(const char *dir, const char *name, const struct secret *file_token,
 		   int64_t file_mtime_ns, struct secret **ret, bool *ret_from_state, char **cause)
 {
-	_cleanup_free_ char *why = NULL;
-	int64_t mtime = 0;
-	int r = store_refresh_mtime(dir, name, &mtime);
+	_cleanup_free_ char *why = NULL, *path = NULL, *file = NULL;
+	_cleanup_close_ int dfd = -1;
+	struct stat st;
+	int r;
 
-	if (file_token != NULL && (r == -ENOENT || (r == 0 && file_mtime_ns > mtime))) {
+	/* One walk of state_dir: the kept file's age, then (when it wins) its token. */
+	dfd = store_refresh_open(dir, name, "", 0, "load", &file, &path, &why);
+	r = dfd < 0 ? dfd : fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (file_token != NULL &&
+	    (r == -ENOENT || (r == 0 && file_mtime_ns > (int64_t)st.st_mtim.tv_sec * 1000000000 +
+								st.st_mtim.tv_nsec))) {
 		*ret = secret_dup(file_token);
 		*ret_from_state = false;
 		return 0;
 	}
-	r = store_load_refresh(dir, name, ret, &why);
+	if (dfd >= 0) {
+		free(why);
+		why = NULL;
+		r = store_refresh_parse(dfd, name, file, path, ret, &why);
+	}
 	if (r == 0) {
 		*ret_from_state = true;
 		return 0;
