@@ -198,6 +198,26 @@ cred_check_jwt_key(struct cred_build *b)
 	}
 }
 
+static size_t
+strlen0(const char *s)
+{
+	return s != NULL ? strlen(s) : 0;
+}
+
+/* An error at key id's line when value (of len bytes) is not UTF-8 text. */
+static void
+cred_check_utf8(struct cred_build *b, int id, const char *value, size_t len, const char *what,
+		const char *hint)
+{
+	unsigned file, line;
+
+	if (value == NULL || text_utf8_valid(value, len))
+		return;
+	cred_where(b, id, &file, &line);
+	conf_error(b->ld, file, line, "%s: not UTF-8 text, which %s needs%s",
+		   conf_cred_keys[id].name, what, hint);
+}
+
 /*
  * private_key_jwt: the values that go into the assertion's JSON must be
  * UTF-8 text, as JSON is (RFC 8259 8.1); a server could not read one that
@@ -206,24 +226,65 @@ cred_check_jwt_key(struct cred_build *b)
 static void
 cred_check_jwt_text(struct cred_build *b)
 {
+	const struct cred_conf *cc = b->cc;
+	static const char what[] = "the client assertion (JSON)";
+
+	cred_check_utf8(b, CK_CLIENT_ID, cc->client_id, strlen0(cc->client_id), what, "");
+	cred_check_utf8(b, CK_ASSERTION_AUDIENCE, cc->assertion_audience,
+			strlen0(cc->assertion_audience), what, "");
+	cred_check_utf8(b, CK_ASSERTION_KID, cc->assertion_kid, strlen0(cc->assertion_kid), what,
+			"");
+}
+
+/*
+ * body_format json: the same for every value the body carries that is
+ * known at load.  Tokens read from files at each request are checked
+ * there (request.c).  A secret's message names its key, never its value.
+ * private_key_jwt has said so for client_id already.
+ */
+static void
+cred_check_json_body(struct cred_build *b)
+{
+	const struct cred_conf *cc = b->cc;
+	static const char what[] = "body_format = json", hint[] = " (or set body_format = form)";
 	const struct {
 		int id;
 		const char *value;
 	} v[] = {
-		{ CK_CLIENT_ID, b->cc->client_id },
-		{ CK_ASSERTION_AUDIENCE, b->cc->assertion_audience },
-		{ CK_ASSERTION_KID, b->cc->assertion_kid },
+		{ CK_CLIENT_ID, cc->client_id },
+		{ CK_USERNAME, cc->username },
+		{ CK_SCOPE, cc->scope },
+		{ CK_AUDIENCE, cc->audience },
+		{ CK_RESOURCE, cc->resource },
+		{ CK_SUBJECT_TOKEN_TYPE, cc->subject_token_type },
+		{ CK_ACTOR_TOKEN_TYPE, cc->actor_token_type },
+		{ CK_REQUESTED_TOKEN_TYPE, cc->requested_token_type },
 	};
-	unsigned file, line;
+	const struct {
+		int id, file_id;
+		const struct secret *value;
+	} sv[] = {
+		{ CK_CLIENT_SECRET, CK_CLIENT_SECRET_FILE, cc->client_secret },
+		{ CK_PASSWORD, CK_PASSWORD_FILE, cc->password },
+	};
 
-	for (size_t i = 0; i < ELEMENTSOF(v); i++) {
-		if (v[i].value == NULL || text_utf8_valid(v[i].value, strlen(v[i].value)))
-			continue;
-		cred_where(b, v[i].id, &file, &line);
-		conf_error(b->ld, file, line,
-			   "%s: not UTF-8 text, which the client assertion (JSON) needs",
-			   conf_cred_keys[v[i].id].name);
-	}
+	if (cc->body_format != BODY_JSON)
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(v); i++)
+		if (v[i].id != CK_CLIENT_ID || cc->auth_method != AUTH_PRIVATE_KEY_JWT)
+			cred_check_utf8(b, v[i].id, v[i].value, strlen0(v[i].value), what, hint);
+	for (size_t i = 0; i < ELEMENTSOF(sv); i++)
+		if (sv[i].value != NULL)
+			cred_check_utf8(b, b->key_line[sv[i].file_id] != 0 ? sv[i].file_id : sv[i].id,
+					sv[i].value->data, sv[i].value->len, what, hint);
+	for (size_t i = 0; i < cc->params.n; i++)
+		if (!text_utf8_valid(cc->params.v[i].value, strlen(cc->params.v[i].value))) {
+			unsigned file, line;
+
+			cred_where(b, CK_PARAM, &file, &line);
+			conf_error(b->ld, file, line, "param.%s: not UTF-8 text, which %s needs%s",
+				   cc->params.v[i].name, what, hint);
+		}
 }
 
 /* The assertion keys mean nothing to the other auth_methods. */
@@ -448,6 +509,7 @@ conf_cred_check_all(struct cred_build *b)
 	cred_check_auth(b);
 	if (!b->key_failed[CK_AUTH_METHOD])
 		cred_check_assertion_auth(b);
+	cred_check_json_body(b);
 	cred_check_timing(b);
 	cred_check_variants(b);
 	cred_check_paths(b);

@@ -388,7 +388,8 @@ request_assertion(const struct request_opts *o, struct token_request *req,
  */
 struct request_body {
 	struct secbuf buf;
-	yajl_gen json; /* NULL for a form */
+	yajl_gen json;	 /* NULL for a form */
+	const char *bad; /* JSON: the first field whose value is not UTF-8 */
 };
 
 static void
@@ -400,6 +401,7 @@ request_body_begin(struct request_body *b, enum body_format f)
 	if ((b->json = yajl_gen_alloc(NULL)) == NULL)
 		log_fatal("out of memory");
 	yajl_gen_config(b->json, yajl_gen_print_callback, secbuf_yajl_cb, &b->buf);
+	yajl_gen_config(b->json, yajl_gen_validate_utf8, 1);
 	yajl_gen_map_open(b->json);
 }
 
@@ -420,8 +422,11 @@ request_body_field(struct request_body *b, const char *name, const char *value, 
 		request_buf_field(&b->buf, name, value, vlen);
 		return;
 	}
+	if (b->bad != NULL)
+		return;
 	yajl_gen_string(b->json, (const unsigned char *)name, strlen(name));
-	yajl_gen_string(b->json, (const unsigned char *)value, vlen);
+	if (yajl_gen_string(b->json, (const unsigned char *)value, vlen) != yajl_gen_status_ok)
+		b->bad = name;
 }
 
 /*
@@ -440,17 +445,19 @@ request_body_words(struct request_body *b, const char *name, const char *words)
 		n = strcspn(w, " \t");
 		if (n > 0 && b->json == NULL) {
 			request_buf_field(&b->buf, name, w, n);
-		} else if (n > 0) {
+		} else if (n > 0 && b->bad == NULL) {
 			if (!opened) {
 				yajl_gen_string(b->json, (const unsigned char *)name, strlen(name));
 				yajl_gen_array_open(b->json);
 				opened = true;
 			}
-			yajl_gen_string(b->json, (const unsigned char *)w, n);
+			if (yajl_gen_string(b->json, (const unsigned char *)w, n) !=
+			    yajl_gen_status_ok)
+				b->bad = name;
 		}
 		w += n;
 	}
-	if (opened)
+	if (opened && b->bad == NULL)
 		yajl_gen_array_close(b->json);
 }
 
@@ -619,6 +626,15 @@ request_build(const struct request_opts *o, const struct secret *current_token,
 					  current_token->len);
 	}
 	request_body_end(&body);
+	if (body.bad != NULL) {
+		/* The field's name only: its value may be a secret. */
+		*cause = xasprintf("%s: not UTF-8 text, which a JSON body needs (RFC 8259); "
+				   "correct it, or set body_format = form",
+				   body.bad);
+		secbuf_clear(&body.buf);
+		request_free(req);
+		return -EINVAL;
+	}
 	req->body = request_buf_secret(&body.buf);
 	req->auth_desc = request_auth_desc(o->auth_method, raw ? 2 : reauth ? 1 : 0);
 	*ret = req;

@@ -1895,6 +1895,50 @@ test_private_key_jwt(void **state)
 	loaded_clear(&l);
 }
 
+/*
+ * body_format json: every value known at load must be UTF-8 text; the
+ * message names the key (for a secret, never its value).  A form takes
+ * any bytes.
+ */
+static void
+test_json_body_utf8(void **state)
+{
+	struct loaded l;
+	static const char text[] = "[credential \"api\"]\n"
+				   "token_url = https://idp.example.com/token\n"
+				   "client_id = app\xff\n"
+				   "client_secret = s3cr\xe9t\n"
+				   "body_format = json\n"
+				   "scope = read \xc3\n"
+				   "param.tenant = t\x90\n";
+
+	load_text(&l, text);
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs,
+		    "t.conf:3: client_id: not UTF-8 text, which body_format = json needs (or set "
+		    "body_format = form)",
+		    "t.conf:4: client_secret: not UTF-8 text, which body_format = json needs (or "
+		    "set body_format = form)",
+		    "t.conf:6: scope: not UTF-8 text, which body_format = json needs (or set "
+		    "body_format = form)",
+		    "t.conf:7: param.tenant: not UTF-8 text, which body_format = json needs (or set "
+		    "body_format = form)",
+		    NULL);
+	loaded_clear(&l);
+
+	/* The same in a form: loaded. */
+	{
+		char *form = strdup(text);
+		char *p = strstr(form, "body_format = json");
+
+		memcpy(p + strlen("body_format = "), "form", 4);
+		load_text(&l, form);
+		assert_int_equal(l.r, 0);
+		loaded_clear(&l);
+		free(form);
+	}
+}
+
 static void
 test_client_assertion(void **state)
 {
@@ -1985,6 +2029,7 @@ main(void)
 		cmocka_unit_test(test_auth_method_name),
 		cmocka_unit_test_setup_teardown(test_private_key_jwt, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_client_assertion, setup_dir, teardown_dir),
+		cmocka_unit_test(test_json_body_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

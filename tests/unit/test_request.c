@@ -253,6 +253,46 @@ test_json_body(void **state)
 	check_secret(req->body, "{\"grant_type\":\"client_credentials\",\"scope\":\"read write\"}",
 		     "body");
 	request_free(req);
+
+	/*
+	 * A value that is not UTF-8 would make JSON no server reads: the
+	 * request is not built, and the message names the field, never its
+	 * value (a secret's included).
+	 */
+	{
+		static const char *const bad[] = { "client_secret", "audience", "scope" };
+		struct request_opts o;
+		char *cause;
+
+		f->cc.auth_method = AUTH_CLIENT_SECRET_POST;
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			secret_free(f->cc.client_secret);
+			f->cc.client_secret = secret_from_str(i == 0 ? "s3cr\xe9t" : "s3cret");
+			f->cc.audience = i == 1 ? "billing l\xc3" : "billing";
+			f->cc.scope = i == 2 ? "read \x80" : "read";
+			conf_request_opts(&f->cc, &o);
+			req = NULL;
+			cause = NULL;
+			assert_int_equal(request_build(&o, NULL, &req, &cause), -EINVAL);
+			assert_null(req);
+			assert_non_null(cause);
+			assert_true(strncmp(cause, bad[i], strlen(bad[i])) == 0);
+			assert_non_null(strstr(cause, "not UTF-8"));
+			assert_non_null(strstr(cause, "body_format = form"));
+			assert_null(strstr(cause, "s3cr"));
+			free(cause);
+		}
+		/* The same values in a form are percent-encoded, as any bytes are. */
+		f->cc.body_format = BODY_FORM;
+		f->cc.audience = NULL;
+		f->cc.scope = "read";
+		req = build(&f->cc, NULL);
+		check_secret(req->body,
+			     "grant_type=client_credentials&client_id=my%22id&client_secret=s3cret"
+			     "&scope=read",
+			     "body");
+		request_free(req);
+	}
 	f->cc.body_format = BODY_FORM;
 }
 
