@@ -22,11 +22,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <event2/http.h>
 
 #include "text.h"
 #include "tokenbroker.h"
 #include "cleanup.h"
+#include "log.h"
 #include "conf-int.h"
 #include "safedir.h"
 #include "secret.h"
@@ -455,6 +457,27 @@ conf_host_loopback(const char *host)
 }
 
 /*
+ * libcurl, which makes the requests, parses URLs more strictly than evhttp
+ * (a host name with a ")" in it, say): what it refuses is refused here,
+ * at load, rather than at the first request.
+ */
+static int
+conf_value_url_curl(const char *url, char **cause)
+{
+	CURLU *h = curl_url();
+	CURLUcode rc;
+
+	if (h == NULL)
+		log_fatal("out of memory");
+	rc = curl_url_set(h, CURLUPART_URL, url, 0);
+	curl_url_cleanup(h);
+	if (rc == CURLUE_OK)
+		return 0;
+	*cause = xasprintf("not a URL libcurl can use: %s", curl_url_strerror(rc));
+	return -EINVAL;
+}
+
+/*
  * An http(s) URL with a host and no user:password in it; with need_tls,
  * https unless the host is loopback.  URLs are not quoted back: one with
  * a password in it should not end up in a log.
@@ -486,6 +509,8 @@ conf_value_url(const char *url, bool need_tls, char **cause)
 	} else if (need_tls && strcasecmp(scheme, "https") != 0 && !conf_host_loopback(host)) {
 		*cause = xstrdup("https:// is required unless the host is loopback");
 		r = -EINVAL;
+	} else {
+		r = conf_value_url_curl(url, cause);
 	}
 	evhttp_uri_free(u);
 	return r;

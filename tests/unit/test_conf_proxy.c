@@ -377,6 +377,8 @@ test_upstream(void **state)
 	UPSTREAM_REFUSED("https://u:pw@billing.example.com/api",
 			 "user:password in the URL is not allowed");
 	UPSTREAM_REFUSED("https://billing example", "invalid URL");
+	UPSTREAM_REFUSED("https://billing(eu).example.com/api",
+			 "not a URL libcurl can use: Bad hostname");
 #undef UPSTREAM_REFUSED
 }
 

@@ -341,6 +341,11 @@ test_url(void **state)
 		       "user:password in the URL is not allowed (use auth_method)");
 	assert_refused(conf_value_url("https://idp.example.com/\x01", false, &cause), &cause,
 		       "invalid URL");
+	/* evhttp takes these; libcurl, which would send them, does not. */
+	assert_refused(conf_value_url("https://idp)x.example.com/token", false, &cause), &cause,
+		       "not a URL libcurl can use: Bad hostname");
+	assert_refused(conf_value_url("https://[::1/token", false, &cause), &cause,
+		       "invalid URL");
 }
 
 static void
