@@ -47,6 +47,8 @@
 #define PROXY_TOKEN_WAIT_MS 5000
 /* Pause the upstream transfer while the client's output holds more. */
 #define PROXY_OUT_HIGH (512 * 1024)
+/* An aborted answer's queued bytes have this long to go out. */
+#define PROXY_FLUSH_MS 5000
 #define PROXY_HEADERS_MAX 128
 #define PROXY_MAX_HEADERS_SIZE (64 * 1024)
 /* Concurrent upstream transfers of all proxies. */
@@ -536,14 +538,44 @@ proxy_data_cb(void *arg, const void *data, size_t len)
 	return 1;
 }
 
-/* Drops the client's connection: an answer already started cannot be fixed. */
+/* What an aborted answer had queued is out, or cannot go: the connection goes. */
+static void
+proxy_flushed_cb(struct bufferevent *bev, void *arg)
+{
+	evhttp_connection_free(arg); /* proxy_gone_cb frees pr */
+}
+
+static void
+proxy_flush_failed_cb(struct bufferevent *bev, short what, void *arg)
+{
+	evhttp_connection_free(arg);
+}
+
+/*
+ * Drops the client's connection: an answer already started cannot be
+ * fixed.  What was queued for the client still goes out first (the most
+ * it can be told), but never the end of the answer (no last chunk), so it
+ * cannot be taken for whole.  evhttp hears nothing more of the connection:
+ * its callbacks are set aside until the close, within PROXY_FLUSH_MS.
+ */
 static void
 proxy_abort(struct proxy_req *pr)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(pr->req);
+	struct bufferevent *bev;
+	struct timeval tv = timeutil_ms_to_tv(PROXY_FLUSH_MS);
 
-	if (evcon != NULL)
+	if (evcon == NULL)
+		return;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		evhttp_connection_free(evcon); /* proxy_gone_cb frees pr */
+		return;
+	}
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, proxy_flushed_cb, proxy_flush_failed_cb, evcon);
+	bufferevent_set_timeouts(bev, NULL, &tv);
+	bufferevent_enable(bev, EV_WRITE);
 }
 
 static void
