@@ -644,6 +644,12 @@ http_new(struct event_base *base, unsigned max_concurrency)
 	return h;
 }
 
+int
+http_set_max_idle(struct http *h, unsigned n)
+{
+	return curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)n) == CURLM_OK ? 0 : -EINVAL;
+}
+
 struct http *
 http_free(struct http *h)
 {

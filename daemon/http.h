@@ -44,6 +44,11 @@ struct http_result {
 typedef void (*http_done_cb)(struct http_result *res, void *arg);
 
 struct http *http_new(struct event_base *base, unsigned max_concurrency);
+/*
+ * Idle upstream connections kept for reuse (max_concurrency unless set):
+ * past it, libcurl closes the oldest once a transfer ends.
+ */
+int http_set_max_idle(struct http *h, unsigned n);
 /* Cancels every transfer (no callbacks) and frees; takes NULL. */
 struct http *http_free(struct http *h);
 

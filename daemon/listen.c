@@ -57,10 +57,13 @@
  * Descriptors kept out of the clients' reach: a base for stdio, the
  * listener, the event loop, the journal, configuration reloads, state and
  * sink files, plus a batch of connections not yet admitted and the
- * refusals lingering below; and per upstream transfer its socket (and one
- * kept for reuse), the resolver's socketpair.
+ * refusals lingering below, the upstream connections the proxies keep for
+ * reuse; and per upstream transfer its socket (and one kept for reuse),
+ * the resolver's socketpair.  (A proxied request's own upstream connection
+ * is counted with its client: listen_opts.fds_per_client.)
  */
-#define LISTEN_FD_RESERVE_BASE (48 + LISTEN_ACCEPT_BATCH + LISTEN_LINGER_MAX)
+#define LISTEN_FD_RESERVE_BASE \
+	(48 + LISTEN_ACCEPT_BATCH + LISTEN_LINGER_MAX + LISTEN_PROXY_IDLE_MAX)
 #define LISTEN_FD_PER_TRANSFER 4
 /* Slots (at most, and at most 1/16 of the total) only root may take. */
 #define LISTEN_ROOT_SLOTS 16

@@ -20,6 +20,11 @@
 #include "conf.h"
 
 #define LISTEN_MAX_GROUPS 256
+/*
+ * Idle upstream connections the proxies keep for reuse, all together
+ * (http_set_max_idle): kept back from the clients' descriptors.
+ */
+#define LISTEN_PROXY_IDLE_MAX 64
 
 struct listen;
 struct metrics;

@@ -360,7 +360,7 @@ main_run(struct main_ctx *m)
 		log_fatal("cannot set up the upstream client");
 	m->creds = credential_ctx_new(m->base, m->http, m->renew, m->metrics);
 	m->proxy_http = http_new(m->base, MAIN_PROXY_TRANSFERS_MAX);
-	if (m->proxy_http == NULL)
+	if (m->proxy_http == NULL || http_set_max_idle(m->proxy_http, LISTEN_PROXY_IDLE_MAX) < 0)
 		log_fatal("cannot set up the upstream client");
 	m->proxies = proxy_ctx_new(m->base, m->proxy_http, m->creds);
 	for (size_t i = 0; i < nsocks; i++)

@@ -6,7 +6,7 @@
 # descriptors, memory or transfers are left over.
 . "$(dirname "$0")/lib.sh"
 
-plan 16
+plan 18
 proxy_start api
 
 # Uploads and downloads, byte for byte.
@@ -70,6 +70,21 @@ else
 	cmp_ok "$rss1" -le $((rss0 + 16384)) "its RSS is back near the start (${rss0} kB, now ${rss1} kB)"
 fi
 is "$(px_code /echo)" 200 "the proxy still answers"
+
+# 120 requests at once need 120 upstream connections; once answered, the
+# proxies keep at most 64 of them for reuse (kept back from the clients'
+# descriptors), not one per request that ever ran at once.
+upstream_conns() { ss -Htn state established "dst 127.0.0.1:$API_PORT" | wc -l; }
+pids=()
+for _ in $(seq 120); do
+	px '/delay?ms=4000' -o /dev/null &
+	pids+=($!)
+done
+wait_until 50 '[ "$(upstream_conns)" -ge 100 ]'
+cmp_ok "$(upstream_conns)" -ge 100 "120 requests at once: as many upstream connections ($(upstream_conns))"
+wait "${pids[@]}"
+wait_until 50 '[ "$(upstream_conns)" -le 64 ]'
+cmp_ok "$(upstream_conns)" -le 64 "once answered, at most 64 kept for reuse ($(upstream_conns))"
 
 tbd_stop
 is $? 0 "SIGTERM: exit status 0"
