@@ -9,6 +9,7 @@
  * is loopback TCP or a Unix socket, never an address others can reach.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,9 @@ proxy_set_upstream(struct proxy_conf *pc, const struct proxy_key *k, const char 
 			len--;
 		free(pc->upstream);
 		pc->upstream = xstrndup(v, len);
+		/* The scheme in lower case, as shown and compared (HTTPS:// is https://). */
+		for (char *c = pc->upstream; *c != ':'; c++)
+			*c = (char)tolower((unsigned char)*c);
 		free(pc->upstream_host);
 		pc->upstream_host = xstrdup(evhttp_uri_get_host(u));
 	}

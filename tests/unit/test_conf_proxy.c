@@ -344,6 +344,9 @@ test_upstream(void **state)
 		{ "http://127.8.9.10/v1", "http://127.8.9.10/v1", "127.8.9.10" },
 		{ "http://[::1]:8080/x", "http://[::1]:8080/x", "[::1]" },
 		{ "http://localhost/x", "http://localhost/x", "localhost" },
+		/* The scheme in lower case; the rest as given. */
+		{ "htTPs://Billing.example.com/API", "https://Billing.example.com/API",
+		  "Billing.example.com" },
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
