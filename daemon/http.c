@@ -8,8 +8,11 @@
  * start and cancel transfers but must not free the struct http.
  *
  * At most max_concurrency transfers are in the multi handle; later ones wait
- * in a FIFO with their easy handle already configured, so a bad option is
- * reported by http_start and not later.
+ * in a FIFO.  A token request is configured once when it is started, so
+ * that a bad option is reported by http_start, but one that must wait
+ * gives its easy handle back and keeps only its options: thousands of
+ * credentials due at once then hold thousands of small records, not of
+ * curl handles.  It is configured again when its turn comes.
  *
  * A transfer is a token request (http_start: the body collected, up to
  * TOKEN_BODY_MAX, for the response parser) or a stream (http_stream_start:
@@ -38,7 +41,7 @@
 /* A stream's response headers: at most this many, of this many bytes in all. */
 #define HTTP_STREAM_HEADERS_MAX 128
 #define HTTP_STREAM_HEADER_BYTES (64 * 1024)
-/* Streams' easy handles kept for reuse: creating one costs more than a request. */
+/* Easy handles kept for reuse: creating one costs more than a request. */
 #define HTTP_IDLE_HANDLES 64
 /* What curl reads from an upstream at once, for a stream. */
 #define HTTP_STREAM_BUFFER (64 * 1024)
@@ -64,6 +67,8 @@ struct http_transfer {
 	int64_t started_ms;
 	http_done_cb cb;
 	void *arg;
+	/* A token request waiting without a handle: its options, strings owned. */
+	struct http_opts parked;
 
 	char errbuf[CURL_ERROR_SIZE];
 	struct secbuf body; /* as it arrives, at most TOKEN_BODY_MAX bytes */
@@ -121,6 +126,43 @@ http_slist_free(struct curl_slist *list)
 	curl_slist_free_all(list);
 }
 
+/* An easy handle with no options set: one kept for reuse, or a new one. */
+static CURL *
+http_handle_get(struct http *h)
+{
+	return h->nidle > 0 ? h->idle[--h->nidle] : curl_easy_init();
+}
+
+/* Resets easy (it forgets every option) and keeps it for reuse, or frees it. */
+static void
+http_handle_put(struct http *h, CURL *easy)
+{
+	if (easy == NULL)
+		return;
+	if (h->nidle < HTTP_IDLE_HANDLES) {
+		curl_easy_reset(easy);
+		h->idle[h->nidle++] = easy;
+	} else {
+		curl_easy_cleanup(easy);
+	}
+}
+
+static void
+http_opts_clear(struct http_opts *o)
+{
+	free((char *)o->proxy);
+	free((char *)o->ca_file);
+	free((char *)o->client_cert);
+	free((char *)o->client_key);
+	memset(o, 0, sizeof(*o));
+}
+
+static char *
+http_strdup0(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
 /* Frees a transfer that is no longer in the multi handle nor in a queue. */
 static void
 http_stream_lines_clear(struct http_stream *st)
@@ -149,12 +191,8 @@ http_transfer_free(struct http_transfer *t)
 	struct http *h = t->h;
 
 	/* before what it points to: reset forgets every option */
-	if (t->easy != NULL && t->stream != NULL && h->nidle < HTTP_IDLE_HANDLES) {
-		curl_easy_reset(t->easy);
-		h->idle[h->nidle++] = t->easy;
-	} else if (t->easy != NULL) {
-		curl_easy_cleanup(t->easy);
-	}
+	http_handle_put(h, t->easy);
+	http_opts_clear(&t->parked);
 	http_stream_free(t->stream);
 	http_slist_free(t->headers);
 	request_free(t->req);
@@ -299,6 +337,43 @@ http_run(struct http_transfer *t)
 	return 0;
 }
 
+static int http_setup(struct http_transfer *t, const struct http_opts *o, char **cause);
+
+/*
+ * A token request that must wait: its options are kept and its handle goes
+ * back (headers after the reset: the handle points to them until then).
+ */
+static void
+http_park(struct http_transfer *t, const struct http_opts *o)
+{
+	t->parked = *o;
+	t->parked.proxy = http_strdup0(o->proxy);
+	t->parked.ca_file = http_strdup0(o->ca_file);
+	t->parked.client_cert = http_strdup0(o->client_cert);
+	t->parked.client_key = http_strdup0(o->client_key);
+	http_handle_put(t->h, t->easy);
+	t->easy = NULL;
+	http_slist_free(t->headers);
+	t->headers = NULL;
+}
+
+/* Its turn: a handle, configured again as when it was started. */
+static int
+http_unpark(struct http_transfer *t, char **cause)
+{
+	int r;
+
+	if (t->easy != NULL)
+		return 0;
+	if ((t->easy = http_handle_get(t->h)) == NULL) {
+		*cause = xstrdup("cannot create a curl handle");
+		return -ENOMEM;
+	}
+	r = http_setup(t, &t->parked, cause);
+	http_opts_clear(&t->parked);
+	return r;
+}
+
 /*
  * Starts waiting transfers while slots are free.  Runs only from libevent
  * callbacks, since a transfer that cannot start is completed here.
@@ -309,14 +384,18 @@ http_pump(struct http *h)
 	struct http_transfer *t;
 
 	while (h->nrunning < h->max_concurrency && (t = TAILQ_FIRST(&h->waiting)) != NULL) {
+		char *cause = NULL;
+
 		TAILQ_REMOVE(&h->waiting, t, entry);
 		h->nwaiting--;
-		if (http_run(t) < 0) {
+		if (http_unpark(t, &cause) < 0 || http_run(t) < 0) {
 			/* http_finish takes it out of a queue: put it back */
 			TAILQ_INSERT_HEAD(&h->waiting, t, entry);
 			h->nwaiting++;
-			http_finish(t, CURLE_FAILED_INIT, "cannot start the request");
+			http_finish(t, CURLE_FAILED_INIT,
+				    cause != NULL ? cause : "cannot start the request");
 		}
+		free(cause);
 	}
 }
 
@@ -684,10 +763,11 @@ http_free(struct http *h)
 
 /*
  * Runs configured t at once when a slot is free and nobody waits, else
- * queues it.  Returns t, or NULL with *cause (t freed).
+ * queues it, parked when o is given (its options).  Returns t, or NULL
+ * with *cause (t freed).
  */
 static struct http_transfer *
-http_enqueue(struct http_transfer *t, char **cause)
+http_enqueue(struct http_transfer *t, const struct http_opts *o, char **cause)
 {
 	struct http *h = t->h;
 
@@ -698,6 +778,8 @@ http_enqueue(struct http_transfer *t, char **cause)
 			return NULL;
 		}
 	} else {
+		if (o != NULL)
+			http_park(t, o);
 		TAILQ_INSERT_TAIL(&h->waiting, t, entry);
 		h->nwaiting++;
 	}
@@ -723,7 +805,7 @@ http_start(struct http *h, const struct http_opts *o, struct token_request *req,
 	t->arg = arg;
 	t->timeout_ms = o->timeout_ms;
 	t->connect_timeout_ms = o->connect_timeout_ms;
-	if ((t->easy = curl_easy_init()) == NULL) {
+	if ((t->easy = http_handle_get(h)) == NULL) {
 		*cause = xstrdup("cannot create a curl handle");
 		http_transfer_free(t);
 		return NULL;
@@ -732,7 +814,7 @@ http_start(struct http *h, const struct http_opts *o, struct token_request *req,
 		http_transfer_free(t);
 		return NULL;
 	}
-	return http_enqueue(t, cause);
+	return http_enqueue(t, o, cause);
 }
 
 /* Frees t without calling its callback; a freed slot goes to the next one. */
@@ -750,6 +832,12 @@ http_cancel(struct http_transfer *t)
 	http_transfer_free(t);
 	if (was_running && !TAILQ_EMPTY(&h->waiting))
 		event_active(h->kick, EV_TIMEOUT, 0);
+}
+
+unsigned
+http_waiting(const struct http *h)
+{
+	return h->nwaiting;
 }
 
 unsigned
@@ -1017,7 +1105,7 @@ http_stream_start(struct http *h, const struct http_opts *o, const struct http_s
 	st->arg = arg;
 	st->url = xstrdup(r->url);
 	st->timer = evtimer_new(h->base, http_stream_timer_cb, t);
-	t->easy = h->nidle > 0 ? h->idle[--h->nidle] : curl_easy_init();
+	t->easy = http_handle_get(h);
 	if (st->timer == NULL || t->easy == NULL) {
 		*cause = xstrdup("cannot create a curl handle");
 		http_transfer_free(t);
@@ -1027,7 +1115,7 @@ http_stream_start(struct http *h, const struct http_opts *o, const struct http_s
 		http_transfer_free(t);
 		return NULL;
 	}
-	return http_enqueue(t, cause);
+	return http_enqueue(t, NULL, cause);
 }
 
 void

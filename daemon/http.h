@@ -49,6 +49,8 @@ struct http *http_new(struct event_base *base, unsigned max_concurrency);
  * past it, libcurl closes the oldest once a transfer ends.
  */
 int http_set_max_idle(struct http *h, unsigned n);
+/* Transfers started and waiting for a slot (max_concurrency are running). */
+unsigned http_waiting(const struct http *h);
 /* Cancels every transfer (no callbacks) and frees; takes NULL. */
 struct http *http_free(struct http *h);
 
