@@ -654,6 +654,7 @@ credential_http_done_cb(struct http_result *res, void *arg)
 	int r;
 
 	c->transfer = NULL;
+	renew_open(c->ctx->renew);
 	metrics_count_upstream(c->ctx->metrics, res->duration_ms);
 	if (res->error != NULL || res->body_too_large) {
 		credential_refresh_end(c);
@@ -1077,6 +1078,20 @@ credential_has_waiters(const struct credential *c)
 	return !TAILQ_EMPTY(&c->waiters);
 }
 
+/*
+ * Renewals that are due start while no upstream request waits for a slot:
+ * with thousands due at once (the start, a clock jump) the rest wait in
+ * the schedule, earliest first, not as thousands of requests built ahead.
+ * Each request that ends opens it again.
+ */
+static bool
+credential_gate(void *arg)
+{
+	const struct credential_ctx *ctx = arg;
+
+	return http_waiting(ctx->http) == 0;
+}
+
 struct credential_ctx *
 credential_ctx_new(struct event_base *base, struct http *http, struct renew *renew,
 		   struct metrics *metrics)
@@ -1087,6 +1102,7 @@ credential_ctx_new(struct event_base *base, struct http *http, struct renew *ren
 	ctx->base = base;
 	ctx->http = http;
 	ctx->renew = renew;
+	renew_set_gate(renew, credential_gate, ctx);
 	return ctx;
 }
 
@@ -1108,6 +1124,26 @@ credential_cmp(const void *a, const void *b)
 	const struct credential *const *x = a, *const *y = b;
 
 	return strcmp((*x)->conf->name, (*y)->conf->name);
+}
+
+/* The index of name in v (n of them, sorted by name), or -1. */
+static ssize_t
+credential_find(struct credential *const *v, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(name, v[mid]->conf->name);
+
+		if (r == 0)
+			return (ssize_t)mid;
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
 }
 
 void
@@ -1132,6 +1168,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 	struct credential **old = ctx->creds;
 	size_t nold = ctx->n, added = 0, changed = 0, kept = 0, removed = 0;
 	int64_t now = timeutil_mono_ms();
+	bool *taken = xcalloc(nold > 0 ? nold : 1, sizeof(*taken)); /* old is sorted */
 
 	ctx->creds = xcalloc(conf->ncreds, sizeof(*ctx->creds));
 	ctx->n = 0;
@@ -1139,12 +1176,11 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 	for (size_t i = 0; i < conf->ncreds; i++) {
 		const struct cred_conf *cc = conf->creds[i];
 		struct credential *c = NULL;
+		ssize_t j = credential_find(old, nold, cc->name);
 
-		for (size_t j = 0; j < nold && c == NULL; j++) {
-			if (old[j] != NULL && strcmp(old[j]->conf->name, cc->name) == 0) {
-				c = old[j];
-				old[j] = NULL;
-			}
+		if (j >= 0) {
+			c = old[j];
+			taken[j] = true;
 		}
 		if (c == NULL) {
 			c = credential_new(ctx, cc);
@@ -1199,7 +1235,7 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 		ctx->creds[ctx->n++] = c;
 	}
 	for (size_t j = 0; j < nold; j++) {
-		if (old[j] == NULL)
+		if (taken[j])
 			continue;
 		credential_log(old[j], LOG_NOTICE, NULL, 0, "removed");
 		old[j]->variants = variant_set_free(old[j]->variants, true);
@@ -1207,7 +1243,9 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 		credential_free(old[j]);
 		removed++;
 	}
+	free(taken);
 	free(old);
+	renew_open(ctx->renew); /* what was cancelled freed slots */
 	qsort(ctx->creds, ctx->n, sizeof(*ctx->creds), credential_cmp);
 	log_notice("configuration reloaded: %zu credentials (%zu added, %zu changed, %zu removed, "
 		   "%zu unchanged)", ctx->n, added, changed, removed, kept);
@@ -1231,20 +1269,9 @@ credential_ctx_refreshing(const struct credential_ctx *ctx)
 struct credential *
 credential_lookup(struct credential_ctx *ctx, const char *name)
 {
-	size_t lo = 0, hi = ctx->n;
+	ssize_t i = credential_find(ctx->creds, ctx->n, name);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = strcmp(name, ctx->creds[mid]->conf->name);
-
-		if (r == 0)
-			return ctx->creds[mid];
-		if (r < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return i >= 0 ? ctx->creds[i] : NULL;
 }
 
 size_t

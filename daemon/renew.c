@@ -20,6 +20,9 @@ struct renew {
 	size_t n;
 	size_t cap;
 	int64_t armed_for; /* due time the timer is set for, -1 if none */
+	bool (*gate)(void *arg);
+	void *gate_arg;
+	bool held; /* entries are due but the gate was closed: renew_open */
 };
 
 static void renew_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -110,9 +113,11 @@ renew_rearm(struct renew *r)
 		return;
 	/*
 	 * libevent's timers stand still while the machine sleeps, the queue's
-	 * clock does not: wake at least every RENEW_TICK_MS to catch up.
+	 * clock does not: wake at least every RENEW_TICK_MS to catch up.  Held
+	 * by the gate, what is due waits for renew_open (the tick only as a
+	 * safety net).
 	 */
-	delay = due - timeutil_mono_ms();
+	delay = r->held ? RENEW_TICK_MS : due - timeutil_mono_ms();
 	tv = timeutil_ms_to_tv(delay < RENEW_TICK_MS ? delay : RENEW_TICK_MS);
 	evtimer_add(r->timer, &tv);
 	r->armed_for = due;
@@ -193,13 +198,37 @@ renew_timer_cb(evutil_socket_t fd, short what, void *arg)
 	size_t budget = r->n;
 
 	r->armed_for = -1;
+	r->held = false;
 	while (r->n > 0 && budget-- > 0 && r->heap[0]->due_mono_ms <= now) {
 		struct renew_entry *e = r->heap[0];
 
+		if (r->gate != NULL && !r->gate(r->gate_arg)) {
+			r->held = true;
+			break;
+		}
 		renew_remove_at(r, 0);
 		e->fire(e);
 	}
 	renew_rearm(r);
+}
+
+void
+renew_set_gate(struct renew *r, bool (*gate)(void *arg), void *arg)
+{
+	r->gate = gate;
+	r->gate_arg = arg;
+}
+
+void
+renew_open(struct renew *r)
+{
+	struct timeval now = { 0, 0 };
+
+	if (!r->held)
+		return;
+	r->held = false;
+	evtimer_add(r->timer, &now);
+	r->armed_for = -1;
 }
 
 int64_t
@@ -218,16 +247,21 @@ renew_refresh_after(int64_t lifetime_ms, const struct span *refresh_before, int6
 	int64_t needed = renew_min_valid(min_valid_ms, lifetime_ms) + timeout_ms;
 	int64_t half = lifetime_ms / 2, at, jitter;
 
+	int64_t room;
+
 	if (left < needed)
 		left = needed;
 	at = lifetime_ms - left;
 	if (at < half)
 		at = half;
-	jitter = (int64_t)(((uint64_t)(lifetime_ms / 10) * rnd) >> 32);
-	at -= jitter;
-	if (at < half)
-		at = half;
-	return at;
+	/*
+	 * Within the room above half the lifetime: clamped afterwards, every
+	 * jitter past it would land on half itself, and thousands of tokens
+	 * of one lifetime, obtained together, would renew together forever.
+	 */
+	room = at - half < lifetime_ms / 10 ? at - half : lifetime_ms / 10;
+	jitter = (int64_t)(((uint64_t)room * rnd) >> 32);
+	return at - jitter;
 }
 
 int64_t

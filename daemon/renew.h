@@ -34,6 +34,14 @@ struct renew *renew_free(struct renew *r);
 void renew_set(struct renew *r, struct renew_entry *e, int64_t due_mono_ms);
 void renew_cancel(struct renew *r, struct renew_entry *e);
 size_t renew_queued(const struct renew *r);
+/*
+ * Due entries fire only while gate(arg) says yes: whatever they start
+ * (upstream requests) then waits in the queue, in the order it is due,
+ * rather than all at once downstream.  Once the gate has said no, nothing
+ * due fires until renew_open (or a safety tick).
+ */
+void renew_set_gate(struct renew *r, bool (*gate)(void *arg), void *arg);
+void renew_open(struct renew *r);
 /* Monotonic time of the next due entry, or -1 when none is queued. */
 int64_t renew_next_due(const struct renew *r);
 

@@ -89,6 +89,23 @@ test_refresh_never_before_half(void **state)
 }
 
 static void
+test_refresh_jitter_within_room(void **state)
+{
+	struct span sp = { .share = true, .permille = 330 };
+
+	/*
+	 * 60s with min_valid 15s and timeout 13s: renew at 32s, 2s above half.
+	 * The jitter spreads over those 2s, none piles up on half itself.
+	 */
+	assert_int_equal(renew_refresh_after(S(60), &sp, S(30), S(13), 0), S(32));
+	assert_in_range(renew_refresh_after(S(60), &sp, S(30), S(13), RND_MAX / 2), S(31) - 2,
+			S(31) + 2);
+	assert_in_range(renew_refresh_after(S(60), &sp, S(30), S(13), RND_MAX), S(30), S(30) + 2);
+	assert_in_range(renew_refresh_after(S(60), &sp, S(30), S(13), RND_MAX / 4), S(31) + 400,
+			S(31) + 600);
+}
+
+static void
 test_refresh_duration(void **state)
 {
 	struct span sp = { .share = false, .ms = S(300) };
@@ -260,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_refresh_spreads_many),
 		cmocka_unit_test(test_refresh_leaves_min_valid_plus_timeout),
 		cmocka_unit_test(test_refresh_never_before_half),
+		cmocka_unit_test(test_refresh_jitter_within_room),
 		cmocka_unit_test(test_refresh_duration),
 		cmocka_unit_test(test_backoff_doubles_with_cap),
 		cmocka_unit_test(test_backoff_full_jitter_spread),
