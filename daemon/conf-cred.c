@@ -659,6 +659,8 @@ cred_set_sink(struct cred_build *b, const struct cred_key *k, const char *key, c
 	}
 	free(b->cc->sink);
 	b->cc->sink = xstrdup(v);
+	b->cc->sink_file = b->file;
+	b->cc->sink_line = b->line;
 	return 0;
 }
 

@@ -65,7 +65,8 @@ enum conf_sect_id {
 
 struct conf_sections {
 	struct conf_section **v;
-	size_t n;
+	size_t n, cap;
+	void *by_name; /* tsearch(3) tree of the named ones, for duplicates */
 };
 
 struct conf_read_sect;
@@ -107,6 +108,8 @@ void conf_msgs_move(struct conf_msgs *m, struct conf_errors *out);
 /* conf-read.c: files and sections into the loader. */
 void conf_read_init(struct conf_loader *ld);
 void conf_read_clear(struct conf_loader *ld);
+/* Frees a section's keys and values once built (its place stays). */
+void conf_section_drop_keys(struct conf_section *sect);
 void conf_read_file(struct conf_loader *ld, const char *path);
 void conf_read_dir(struct conf_loader *ld, const char *path);
 void conf_read_string(struct conf_loader *ld, const char *name, const char *text);

@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 
 #include "cleanup.h"
 #include "conf-int.h"
+#include "log.h"
 #include "secret.h"
 #include "xmalloc.h"
 
@@ -80,14 +82,22 @@ conf_sect_list(void)
 	return list;
 }
 
-static void
-conf_section_clear(struct conf_section *sect)
+void
+conf_section_drop_keys(struct conf_section *sect)
 {
 	for (size_t i = 0; i < sect->n; i++) {
 		free(sect->v[i].key);
 		secret_free_str(sect->v[i].value);
 	}
 	free(sect->v);
+	sect->v = NULL;
+	sect->n = 0;
+}
+
+static void
+conf_section_clear(struct conf_section *sect)
+{
+	conf_section_drop_keys(sect);
 	free(sect->name);
 	memset(sect, 0, sizeof(*sect));
 }
@@ -101,18 +111,31 @@ conf_add_file(struct conf_loader *ld, const char *path, mode_t mode)
 	return (unsigned)ld->nfiles++;
 }
 
+static int
+conf_section_cmp(const void *a, const void *b)
+{
+	const struct conf_section *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
 /* A new section of kind t at the current line, where keys now go. */
 static void
 conf_section_add(struct conf_loader *ld, const struct conf_read_sect *t, const char *name)
 {
 	struct conf_sections *l = &ld->sects[t->id];
 
-	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	if (l->n == l->cap) {
+		l->cap = l->cap * 2 + 8;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
 	ld->sect = xcalloc(1, sizeof(*ld->sect));
 	ld->sect->name = name != NULL ? xstrdup(name) : NULL;
 	ld->sect->file = ld->file;
 	ld->sect->line = ld->lineno;
 	l->v[l->n++] = ld->sect;
+	if (name != NULL && tsearch(ld->sect, &l->by_name, conf_section_cmp) == NULL)
+		log_fatal("out of memory");
 	ld->kind = t;
 }
 
@@ -141,10 +164,13 @@ conf_section_labelled(struct conf_loader *ld, const struct conf_read_sect *t, ch
 			   label, CONF_NAME_MAX);
 		return;
 	}
-	for (size_t i = 0; i < l->n; i++) {
-		if (strcmp(l->v[i]->name, label) == 0) {
+	{
+		struct conf_section key = { .name = label }, *const *found;
+
+		found = tfind(&key, &l->by_name, conf_section_cmp);
+		if (found != NULL) {
 			_cleanup_free_ char *where =
-				conf_place(ld, l->v[i]->file, l->v[i]->line, ld->file);
+				conf_place(ld, (*found)->file, (*found)->line, ld->file);
 
 			conf_error(ld, ld->file, ld->lineno, "%s \"%s\": already defined at %s",
 				   t->name, label, where);
@@ -528,6 +554,12 @@ conf_read_init(struct conf_loader *ld)
 }
 
 /* Frees what ld holds, wiping the values and the line buffer. */
+/* The tree only points to sections: they are freed on their own. */
+static void
+conf_section_forget(void *sect)
+{
+}
+
 void
 conf_read_clear(struct conf_loader *ld)
 {
@@ -535,6 +567,7 @@ conf_read_clear(struct conf_loader *ld)
 		free(ld->files[i].path);
 	free(ld->files);
 	for (size_t k = 0; k < CONF_SECT_COUNT; k++) {
+		tdestroy(ld->sects[k].by_name, conf_section_forget);
 		for (size_t i = 0; i < ld->sects[k].n; i++) {
 			conf_section_clear(ld->sects[k].v[i]);
 			free(ld->sects[k].v[i]);

@@ -149,22 +149,17 @@ conf_section_where(const struct conf_section *sect, const char *key, unsigned *f
 static void
 conf_check_sinks(struct conf_loader *ld, const struct conf *conf)
 {
-	const struct conf_sections *creds = &ld->sects[CONF_SECT_CRED];
-
 	for (size_t i = 0; i < conf->ncreds; i++) {
 		if (conf->creds[i]->sink == NULL)
 			continue;
 		for (size_t j = 0; j < i; j++) {
+			const struct cred_conf *ci = conf->creds[i], *cj = conf->creds[j];
 			_cleanup_free_ char *where = NULL;
-			unsigned fi, li, fj, lj;
 
-			if (conf->creds[j]->sink == NULL ||
-			    !conf_same_sink(conf->creds[i]->sink, conf->creds[j]->sink))
+			if (cj->sink == NULL || !conf_same_sink(ci->sink, cj->sink))
 				continue;
-			conf_section_where(creds->v[i], "sink", &fi, &li);
-			conf_section_where(creds->v[j], "sink", &fj, &lj);
-			where = conf_place(ld, fj, lj, fi);
-			conf_error(ld, fi, li,
+			where = conf_place(ld, cj->sink_file, cj->sink_line, ci->sink_file);
+			conf_error(ld, ci->sink_file, ci->sink_line,
 				   "sink: %s is also the sink of credential \"%s\" (at %s)",
 				   conf->creds[i]->sink, conf->creds[j]->name, where);
 			break;
@@ -173,6 +168,14 @@ conf_check_sinks(struct conf_loader *ld, const struct conf *conf)
 }
 
 /* Builds the conf from what was read and hands over the messages. */
+static int
+conf_cred_cmp(const void *a, const void *b)
+{
+	const struct cred_conf *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
 static int
 conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 	   struct conf_errors *errs, struct conf_errors *warnings)
@@ -186,8 +189,14 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 	conf->path = xstrdup(path);
 	conf_daemon_build(ld, daemon->n > 0 ? daemon->v[0] : NULL, &conf->daemon);
 	conf->creds = xcalloc(creds->n, sizeof(*conf->creds));
-	for (size_t i = 0; i < creds->n; i++)
+	for (size_t i = 0; i < creds->n; i++) {
 		conf->creds[conf->ncreds++] = conf_cred_build(ld, creds->v[i]);
+		/* With thousands, a reload holds the file twice over otherwise. */
+		conf_section_drop_keys(creds->v[i]);
+	}
+	conf->by_name = xcalloc(conf->ncreds, sizeof(*conf->by_name));
+	memcpy(conf->by_name, conf->creds, conf->ncreds * sizeof(*conf->by_name));
+	qsort(conf->by_name, conf->ncreds, sizeof(*conf->by_name), conf_cred_cmp);
 	conf->proxies = xcalloc(proxies->n, sizeof(*conf->proxies));
 	for (size_t i = 0; i < proxies->n; i++)
 		conf->proxies[conf->nproxies++] =
@@ -238,6 +247,7 @@ conf_free(struct conf *conf)
 	for (size_t i = 0; i < conf->ncreds; i++)
 		conf_cred_free(conf->creds[i]);
 	free(conf->creds);
+	free(conf->by_name);
 	for (size_t i = 0; i < conf->nproxies; i++)
 		conf_proxy_free(conf->proxies[i]);
 	free(conf->proxies);
@@ -261,9 +271,19 @@ conf_errors_clear(struct conf_errors *errs)
 const struct cred_conf *
 conf_find(const struct conf *conf, const char *name)
 {
-	for (size_t i = 0; i < conf->ncreds; i++)
-		if (strcmp(conf->creds[i]->name, name) == 0)
-			return conf->creds[i];
+	size_t lo = 0, hi = conf->ncreds;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(name, conf->by_name[mid]->name);
+
+		if (r == 0)
+			return conf->by_name[mid];
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return NULL;
 }
 

@@ -113,6 +113,7 @@ struct cred_conf {
 
 	bool persist;		/* keep the token in state_dir */
 	char *sink;		/* NULL: none */
+	unsigned sink_file, sink_line; /* where sink was set, for messages */
 	mode_t sink_mode;	/* default 0600 */
 	bool sink_owner_set;
 	uid_t sink_uid;		/* (uid_t)-1: unchanged */
@@ -195,8 +196,9 @@ struct proxy_conf {
 struct conf {
 	char *path; /* the main file as given */
 	struct daemon_conf daemon;
-	struct cred_conf **creds;
+	struct cred_conf **creds; /* in the order of the files */
 	size_t ncreds;
+	struct cred_conf **by_name; /* the same, sorted by name: conf_find */
 	struct proxy_conf **proxies;
 	size_t nproxies;
 };
