@@ -185,6 +185,7 @@ check: deps
 	$(MAKE) asan
 	./tests/run-tests build
 	TB_BUILD=build SOAK_SECONDS=45 SOAK_CREDS=50 prove --exec '' tests/soak/soak.sh
+	TB_BUILD=build SCALE_SECONDS=60 SCALE_CREDS=1000 prove --exec '' tests/scale/scale.sh
 	./tests/run-tests build/asan
 	$(MAKE) fuzz-smoke
 	./tests/run-tests --system build
@@ -197,6 +198,14 @@ SOAK_CREDS ?= 200
 soak:
 	$(MAKE) $(if $(findstring asan,$(BUILD)),asan,all)
 	TB_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CREDS=$(SOAK_CREDS) ./tests/soak/soak.sh
+
+# Scale (tests/scale/scale.sh): SCALE_CREDS credentials with 60 s tokens
+# for SCALE_SECONDS; counts asserted, timings reported.
+SCALE_SECONDS ?= 300
+SCALE_CREDS ?= 10000
+scale:
+	$(MAKE) all
+	TB_BUILD=build SCALE_SECONDS=$(SCALE_SECONDS) SCALE_CREDS=$(SCALE_CREDS) ./tests/scale/scale.sh
 
 demo: deps
 	$(MAKE) all
@@ -212,4 +221,4 @@ clean:
 include install.mk
 include tests/fuzz/fuzz.mk
 
-.PHONY: all unit bench deps oidc-deps asan check soak demo clean install uninstall
+.PHONY: all unit bench deps oidc-deps asan check soak scale demo clean install uninstall
