@@ -84,11 +84,15 @@ struct listen_conn {
 	struct evhttp_connection *evcon;
 	int fd;
 	bool hello; /* no request yet: the short idle limit applies */
+	bool busy;  /* a request is being handled */
 	/*
-	 * Its next request must have come whole by then (evhttp's timeouts
-	 * only limit silence, which a byte now and then defeats): armed at
-	 * the admission and after each answer, stopped while one is handled.
+	 * Its next request must have come whole by deadline_ms (evhttp's
+	 * timeouts only limit silence, which a byte now and then defeats):
+	 * set at the admission and after each answer.  The timer is armed once
+	 * and looks when it fires: moving it for every request of a busy
+	 * keep-alive connection would cost more than the request.
 	 */
+	int64_t deadline_ms;
 	struct event *deadline;
 	/* A hold (listen_hold): a request waits on this connection. */
 	void (*gone_cb)(void *arg);
@@ -299,7 +303,15 @@ static void
 listen_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listen_conn *conn = arg;
+	int64_t left = conn->busy ? conn->ls->o.client_timeout_ms :
+				    conn->deadline_ms - timeutil_mono_ms();
 
+	if (left > 0) {
+		struct timeval tv = timeutil_ms_to_tv(left);
+
+		evtimer_add(conn->deadline, &tv);
+		return;
+	}
 	log_debug("%s: uid %u sent no whole request in time: closed", conn->ls->o.what,
 		  (unsigned)conn->peer.uid);
 	evhttp_connection_free(conn->evcon);
@@ -599,6 +611,7 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 	struct evhttp_connection *evcon;
 	struct listen_conn *conn;
 	struct timeval tv;
+	int64_t hello_ms;
 	const char *why;
 	int fd;
 
@@ -645,12 +658,13 @@ listen_admit_one(struct listen *ls, struct bufferevent *bev, struct evhttp_conne
 	ls->clients++;
 	listen_uid_count(ls, conn->peer.uid, 1);
 	conn->hello = true;
-	tv = timeutil_ms_to_tv(ls->o.client_timeout_ms < LISTEN_HELLO_TIMEOUT_MS
-				   ? ls->o.client_timeout_ms
-				   : LISTEN_HELLO_TIMEOUT_MS);
+	hello_ms = ls->o.client_timeout_ms < LISTEN_HELLO_TIMEOUT_MS ? ls->o.client_timeout_ms
+								    : LISTEN_HELLO_TIMEOUT_MS;
+	tv = timeutil_ms_to_tv(hello_ms);
 	evhttp_connection_set_timeout_tv(evcon, &tv);
 	if ((conn->deadline = evtimer_new(ls->base, listen_deadline_cb, conn)) == NULL)
 		log_fatal("out of memory");
+	conn->deadline_ms = timeutil_mono_ms() + hello_ms;
 	evtimer_add(conn->deadline, &tv);
 	evhttp_connection_set_closecb(evcon, listen_conn_close_cb, conn);
 }
@@ -724,7 +738,7 @@ listen_conn_of(struct listen *ls, struct evhttp_request *req)
 		listen_admit_pending(ls, evcon);
 	if ((conn = listen_conn_find(ls, req)) == NULL)
 		return NULL;
-	evtimer_del(conn->deadline);
+	conn->busy = true;
 	if (conn->hello) {
 		struct timeval tv = timeutil_ms_to_tv(ls->o.client_timeout_ms);
 
@@ -738,10 +752,11 @@ void
 listen_request_done(struct listen *ls, struct evhttp_request *req)
 {
 	struct listen_conn *conn = listen_conn_find(ls, req);
-	struct timeval tv = timeutil_ms_to_tv(ls->o.client_timeout_ms);
 
-	if (conn != NULL)
-		evtimer_add(conn->deadline, &tv);
+	if (conn != NULL) {
+		conn->busy = false;
+		conn->deadline_ms = timeutil_mono_ms() + ls->o.client_timeout_ms;
+	}
 }
 
 static void
