@@ -110,6 +110,41 @@ api_unavailable(struct evhttp_request *req, struct credential *c, const char *wh
 	free(msg);
 }
 
+static void
+api_memo_free(void *data)
+{
+	reply_body_unref(data);
+}
+
+/* The token answer's members. */
+static void
+api_gen_token(yajl_gen g, const struct credential *c, const struct token *t, int64_t expires_in)
+{
+	reply_gen_kv_str(g, "name", credential_name(c));
+	reply_gen_str(g, "access_token");
+	yajl_gen_string(g, (const unsigned char *)t->access_token->data, t->access_token->len);
+	reply_gen_kv_str(g, "token_type", t->token_type);
+	reply_gen_kv_int(g, "expires_at", t->expires_wall_ms / 1000);
+	reply_gen_kv_int(g, "expires_in", expires_in);
+	if (t->scope != NULL)
+		reply_gen_kv_str(g, "scope", t->scope);
+}
+
+/* The JSON answer for t with this expires_in, rendered into o (taken). */
+static struct reply_body *
+api_render_token(const struct credential *c, const struct token *t, int64_t expires_in,
+		 struct secbuf *o)
+{
+	yajl_gen g = reply_gen_new(o);
+
+	yajl_gen_map_open(g);
+	api_gen_token(g, c, t, expires_in);
+	yajl_gen_map_close(g);
+	yajl_gen_free(g);
+	secbuf_add(o, "\n", 1);
+	return reply_body_new(o);
+}
+
 /*
  * The token answer: JSON, or the bare token for Accept: text/plain.  ar,
  * when not NULL, is a POST .../renew: its JSON answer also says whether the
@@ -129,16 +164,28 @@ api_send_token(struct evhttp_request *req, struct credential *c, const struct to
 		reply_send(req, 200, "text/plain; charset=utf-8", o);
 		return;
 	}
+	/*
+	 * A plain GET's answer changes only with expires_in: it is rendered
+	 * once for each of its values and kept with the token, shared by the
+	 * answers in flight.
+	 */
+	if ((ar == NULL || !ar->renew) && t->memo != NULL) {
+		int64_t expires_in = (t->expires_wall_ms - now) / 1000;
+
+		if (t->memo->data == NULL || t->memo->key != expires_in) {
+			reply_body_unref(t->memo->data);
+			t->memo->data = api_render_token(c, t, expires_in, o);
+			t->memo->key = expires_in;
+			t->memo->free = api_memo_free;
+		} else {
+			free(o);
+		}
+		reply_send_body(req, 200, "application/json", t->memo->data);
+		return;
+	}
 	g = reply_gen_new(o);
 	yajl_gen_map_open(g);
-	reply_gen_kv_str(g, "name", credential_name(c));
-	reply_gen_str(g, "access_token");
-	yajl_gen_string(g, (const unsigned char *)t->access_token->data, t->access_token->len);
-	reply_gen_kv_str(g, "token_type", t->token_type);
-	reply_gen_kv_int(g, "expires_at", t->expires_wall_ms / 1000);
-	reply_gen_kv_int(g, "expires_in", (t->expires_wall_ms - now) / 1000);
-	if (t->scope != NULL)
-		reply_gen_kv_str(g, "scope", t->scope);
+	api_gen_token(g, c, t, (t->expires_wall_ms - now) / 1000);
 	if (ar != NULL && ar->renew) {
 		struct credential_info info;
 

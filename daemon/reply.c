@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "reply.h"
+#include "secret.h"
 #include "xmalloc.h"
 
 /* evbuffer's cleanup for a sent body: responses carry tokens. */
@@ -58,34 +59,88 @@ reply_gen_kv_int(yajl_gen g, const char *k, long long v)
 	yajl_gen_integer(g, v);
 }
 
+struct reply_body {
+	unsigned refs;
+	struct secret *data; /* kept: with the secrets, not on the heap */
+};
+
+struct reply_body *
+reply_body_new(struct secbuf *o)
+{
+	struct reply_body *b = xcalloc(1, sizeof(*b));
+
+	b->refs = 1;
+	b->data = secret_new(o->data != NULL ? o->data : "", o->len);
+	secbuf_clear(o);
+	free(o);
+	return b;
+}
+
+void
+reply_body_unref(struct reply_body *b)
+{
+	if (b == NULL || --b->refs > 0)
+		return;
+	secret_free(b->data);
+	free(b);
+}
+
+static void
+reply_body_cleanup_cb(const void *data, size_t len, void *arg)
+{
+	reply_body_unref(arg);
+}
+
+/* The status line's reason phrase of the codes the daemon sends. */
+static const char *
+reply_reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Content Too Large";
+	case 421: return "Misdirected Request";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+/* Sends data as the body; cleanup(arg) once it is out (or dropped). */
+static void
+reply_send_ref(struct evhttp_request *req, int code, const char *content_type, const char *data,
+	       size_t len, evbuffer_ref_cleanup_cb cleanup, void *arg)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (buf == NULL || evbuffer_add_reference(buf, data, len, cleanup, arg) < 0)
+		log_fatal("out of memory");
+	evhttp_send_reply(req, code, reply_reason(code), buf);
+	evbuffer_free(buf);
+}
+
+void
+reply_send_body(struct evhttp_request *req, int code, const char *content_type,
+		struct reply_body *b)
+{
+	b->refs++;
+	reply_send_ref(req, code, content_type, b->data->data, b->data->len, reply_body_cleanup_cb,
+		       b);
+}
+
 /* Sends o as the body with status code; takes o (wiped when sent). */
 void
 reply_send(struct evhttp_request *req, int code, const char *content_type, struct secbuf *o)
 {
-	struct evbuffer *buf = evbuffer_new();
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	const char *reason;
-
-	switch (code) {
-	case 200: reason = "OK"; break;
-	case 400: reason = "Bad Request"; break;
-	case 403: reason = "Forbidden"; break;
-	case 404: reason = "Not Found"; break;
-	case 405: reason = "Method Not Allowed"; break;
-	case 413: reason = "Content Too Large"; break;
-	case 421: reason = "Misdirected Request"; break;
-	case 501: reason = "Not Implemented"; break;
-	case 502: reason = "Bad Gateway"; break;
-	case 503: reason = "Service Unavailable"; break;
-	case 504: reason = "Gateway Timeout"; break;
-	default: reason = "Error"; break;
-	}
-	evhttp_add_header(h, "Content-Type", content_type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	if (buf == NULL || evbuffer_add_reference(buf, o->data, o->len, reply_out_cleanup_cb, o) < 0)
-		log_fatal("out of memory");
-	evhttp_send_reply(req, code, reason, buf);
-	evbuffer_free(buf);
+	reply_send_ref(req, code, content_type, o->data, o->len, reply_out_cleanup_cb, o);
 }
 
 void

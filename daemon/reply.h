@@ -24,6 +24,17 @@ void reply_gen_kv_int(yajl_gen g, const char *k, long long v);
 
 /* Sends o (taken: wiped and freed once sent) as the body with code. */
 void reply_send(struct evhttp_request *req, int code, const char *content_type, struct secbuf *o);
+
+/*
+ * A rendered body that several answers send: each holds a reference until
+ * it is out, and the last one wipes it.  reply_body_new takes o's bytes
+ * (and frees o) and holds the first reference.
+ */
+struct reply_body;
+struct reply_body *reply_body_new(struct secbuf *o);
+void reply_body_unref(struct reply_body *b); /* takes NULL */
+void reply_send_body(struct evhttp_request *req, int code, const char *content_type,
+		     struct reply_body *b);
 /* Frees g, ends o with a newline and sends it as JSON. */
 void reply_send_json(struct evhttp_request *req, int code, yajl_gen g, struct secbuf *o);
 

@@ -16,6 +16,7 @@ token_new(struct secret *access_token, const char *token_type, const char *scope
 	t->access_token = access_token;
 	t->token_type = xstrdup(token_type != NULL && token_type[0] != '\0' ? token_type : "Bearer");
 	t->scope = scope != NULL ? xstrdup(scope) : NULL;
+	t->memo = xcalloc(1, sizeof(*t->memo));
 	digest_fingerprint(access_token->data, access_token->len, t->fingerprint);
 	return t;
 }
@@ -25,6 +26,9 @@ token_free(struct token *t)
 {
 	if (t == NULL)
 		return NULL;
+	if (t->memo != NULL && t->memo->free != NULL)
+		t->memo->free(t->memo->data);
+	free(t->memo);
 	secret_free(t->access_token);
 	free(t->token_type);
 	free(t->scope);

@@ -24,6 +24,17 @@ enum scope_separator {
 	SCOPE_SEP_COMMA,
 };
 
+/*
+ * What a user of a token derived from it and keeps beside it (the socket
+ * API's rendered answer, api.c), valid while key holds; free(data) when
+ * the token goes.
+ */
+struct token_memo {
+	void *data;
+	int64_t key;
+	void (*free)(void *data);
+};
+
 struct token {
 	struct secret *access_token;
 	char *token_type;	  /* never NULL: "Bearer" when the server gave none */
@@ -34,6 +45,7 @@ struct token {
 	int64_t obtained_mono_ms; /* expires_mono_ms - lifetime_ms */
 	uint64_t generation;	  /* counts a credential's tokens: newer is larger */
 	char fingerprint[7];	  /* first 6 hex of SHA-256 of the value: safe to log */
+	struct token_memo *memo;  /* never NULL from token_new */
 };
 
 /*

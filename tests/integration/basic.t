@@ -3,7 +3,7 @@
 # answers every documented request with the documented code.
 . "$(dirname "$0")/lib.sh"
 
-plan 28
+plan 30
 idp_start --lifetime 3600
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(cred basic "scope = read write")
@@ -25,6 +25,17 @@ exp_at=$(printf '%s' "$body" | json_field expires_at)
 now=$(date +%s)
 cmp_ok $((exp_at - now)) -ge 3500 "expires_at is unix seconds of the expiry"
 is "$(idp /stats | json_field auth)" basic "client_secret_basic authenticates with HTTP Basic"
+
+# The answer is made once for each value of expires_in: a second later it
+# counts down, and a renewed token is what the next GET has.
+a1=$(api /v1/tokens/basic | json_field expires_in)
+sleep 1.1
+a2=$(api /v1/tokens/basic | json_field expires_in)
+cmp_ok "$a2" -lt "$a1" "a second later expires_in has counted down ($a1, then $a2)"
+new=$(api /v1/tokens/basic/renew -X POST | json_field access_token)
+[ -n "$new" ] && [ "$new" != "$tok" ] && [ "$(api /v1/tokens/basic | json_field access_token)" = "$new" ]
+ok $? "after a renewal GET answers the new token at once"
+tok=$new
 
 text=$(api /v1/tokens/basic -H 'Accept: text/plain')
 [ "$text" = "$tok" ]
