@@ -31,7 +31,10 @@ tb_once = $(eval $(1) := $$(call tb_pkg,$(2),$(3)))$($(1))
 
 PKG_CFLAGS   = $(call tb_once,PKG_CFLAGS,--cflags,$(PKGS))
 LIBS         = $(call tb_once,LIBS,--libs,$(PKGS))
-CLIENT_LIBS  = $(call tb_once,CLIENT_LIBS,--libs,$(CLIENT_PKGS))
+# tokenctl is started once per token by scripts: it takes yajl in (libyajl-dev's
+# libyajl_s.a) rather than have the dynamic loader find and map it every time.
+CLIENT_LIBS  = $(call tb_once,CLIENT_LIBS,--libs-only-L,$(CLIENT_PKGS)) -Wl,-Bstatic -lyajl_s \
+	       -Wl,-Bdynamic
 EVENT_LIBS   = $(call tb_once,EVENT_LIBS,--libs,libevent)
 FAKEIDP_LIBS = $(call tb_once,FAKEIDP_LIBS,--libs,libevent_openssl openssl)
 CMOCKA_LIBS  = $(call tb_once,CMOCKA_LIBS,--libs,cmocka)
