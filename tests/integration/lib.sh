@@ -445,7 +445,7 @@ fd_count() { # fd_count PID: its open descriptors
 
 metric() { # metric SERIES: the value of one series of /metrics (name and labels); 0 when absent
 	local v
-	v=$(api /metrics | grep -F "$1 " | head -n 1 | awk '{print $2}')
+	v=$(api /metrics | grep -v '^#' | grep -F "$1 " | head -n 1 | awk '{print $2}')
 	echo "${v:-0}"
 }
 
