@@ -397,7 +397,8 @@ main_run(struct main_ctx *m)
 	event_add(m->sigterm, NULL);
 	event_add(m->sigint, NULL);
 	event_add(m->sighup, NULL);
-	event_add(m->status, &tv);
+	if (sd_notifying(m->sd)) /* no wake-ups for a status line nobody reads */
+		event_add(m->status, &tv);
 
 	credential_ctx_load(m->creds, m->conf);
 	if (proxy_ctx_load(m->proxies, m->conf) > 0) {

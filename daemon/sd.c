@@ -22,6 +22,7 @@
 
 struct sd {
 	struct event *watchdog;
+	bool notifying; /* a service manager listens: $NOTIFY_SOCKET */
 };
 
 static void
@@ -36,6 +37,7 @@ sd_new(struct event_base *base)
 	struct sd *sd = xcalloc(1, sizeof(*sd));
 	uint64_t usec = 0;
 
+	sd->notifying = getenv("NOTIFY_SOCKET") != NULL;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		struct timeval tv = timeutil_ms_to_tv((int64_t)(usec / 2000));
 
@@ -47,6 +49,12 @@ sd_new(struct event_base *base)
 		sd_notify(0, "WATCHDOG=1");
 	}
 	return sd;
+}
+
+bool
+sd_notifying(const struct sd *sd)
+{
+	return sd->notifying;
 }
 
 struct sd *

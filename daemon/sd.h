@@ -22,6 +22,8 @@ struct sd *sd_free(struct sd *sd);
 
 void sd_ready(struct sd *sd, const char *status);
 void sd_status(struct sd *sd, const char *status);
+/* Whether anyone reads STATUS= (else it need not be kept up to date). */
+bool sd_notifying(const struct sd *sd);
 /* RELOADING=1 with MONOTONIC_USEC=, as systemd's reload protocol wants. */
 void sd_reloading(struct sd *sd);
 void sd_stopping(struct sd *sd);
