@@ -228,7 +228,7 @@ on_client() { # on_client CMD ARGS...: on CLIENT_CPU (not for background jobs)
 # one_run SERVER POINT: a loadgen run; appends its requests/s to
 # DIR/SERVER.POINT and prints a line on it.
 one_run() {
-	local srv=$1 pt=$2 out res c0 c1 s0 s1 t0 t1 others bad
+	local srv=$1 pt=$2 out res c0 c1 s0 s1 t0 t1 others busy bad
 	local -a args
 	read -r -a args <<<"${POINT_ARGS[$pt]}"
 	c0=$(proc_ticks "${SRV_PID[$srv]}")
@@ -254,11 +254,16 @@ one_run() {
 		-v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" \
 		'BEGIN { o = (s - d) / hz - l; if (o < 0) o = 0
 			printf "%.0f", (t1 > t0) ? o / (t1 - t0) * 100 : 0 }')
+	# the server's and loadgen's CPU time, in % of one CPU
+	busy=$(awk -v d=$((c1 - c0)) -v l="$(field cpu_s "$res")" -v hz="$CLK_TCK" \
+		-v e="$(field elapsed_s "$res")" \
+		'BEGIN { if (e > 0) printf "%3.0f%%/%3.0f%%", d / hz / e * 100, l / e * 100 }')
 	bad=$(($(field errors "$res") + $(field non2xx "$res")))
 	field rps "$res" >>"$DIR/$srv.$pt"
-	printf '#   %-12s %-5s %10s req/s  p50 %8s us  p99 %8s us  others %3s%%%s\n' \
+	printf '#   %-12s %-5s %10s req/s  p50 %8s us  p99 %8s us  cpu %s  others %3s%%%s\n' \
 		"$srv" "$pt" "$(field rps "$res")" "$(field p50_us "$res")" "$(field p99_us "$res")" \
-		"$others" "$([ "$bad" -gt 0 ] && echo "  $bad FAILED ($(field codes "$res"))")"
+		"$busy" "$others" \
+		"$([ "$bad" -gt 0 ] && echo "  $bad FAILED ($(field codes "$res"))")"
 	[ "$bad" -gt 0 ] && FAILED=1
 }
 
@@ -268,6 +273,7 @@ thousands() { printf '%s' "$1" | awk '{ n = sprintf("%.0f", $1); s = ""
 	print n s }'; }
 
 echo "## 1. requests/s, GET /v1/tokens/$NAME (loadgen -d $DURATION)"
+echo "# (cpu: the server's/loadgen's CPU time, in % of one CPU; others: everything else's)"
 for srv in "${SERVERS[@]}"; do # warm-up, not counted
 	on_client "$LOADGEN" -s "${SRV_SOCK[$srv]}" -c 16 -k -n 20000 "/v1/tokens/$NAME" >/dev/null
 done
