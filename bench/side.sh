@@ -335,6 +335,11 @@ else
 				$1 == c { printf "| `%s` | %.0f | %.0f | %.2f |\n", l, $2 * 1e6, $3 * 1e6,
 					(t > 0) ? $2 / t : 0 }' "$DIR/hyperfine.csv"
 		done
+		if [ "$OIDC" = 1 ]; then
+			echo
+			echo "(the issuer saw $(grep -c '^grant.success' "$DIR/oidc/provider.log")" \
+				"token request(s) from oidc-agent in all: the rest came from its cache)"
+		fi
 	fi
 fi
 echo
