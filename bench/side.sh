@@ -268,7 +268,7 @@ one_run() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
-thousands() { printf '%s' "$1" | awk '{ n = sprintf("%.0f", $1); s = ""
+thousands() { printf '%s' "$1" | awk '!/^[0-9.]+$/ { print; next } { n = sprintf("%.0f", $1); s = ""
 	while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) }
 	print n s }'; }
 
