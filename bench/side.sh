@@ -179,10 +179,21 @@ oidc_setup() {
 	return 0
 }
 
+# oidc_stop: what oidc_setup started, when the rest did not work out.
+oidc_stop() {
+	local pid
+	for pid in "$AGENT_PID" "$OIDC_PID"; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	AGENT_PID=
+	OIDC_PID=
+}
+
 if oidc_setup; then
 	OIDC=1
 else
 	OIDC=0
+	oidc_stop
 fi
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
