@@ -147,7 +147,19 @@ $(UPSTREAM): bench/upstream.c Makefile
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $<
 -include $(UPSTREAM).d
 
-bench: $(LOADGEN) $(UPSTREAM)
+# The ceilings bench/side.sh sets beside the daemon: a bare epoll server (no
+# libraries) and a bare evhttp one that makes its JSON with yajl.
+CEIL_EPOLL = $(BUILD)/bench/ceil-epoll
+CEIL_EVHTTP = $(BUILD)/bench/ceil-evhttp
+$(CEIL_EPOLL): bench/ceil-epoll.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $<
+$(CEIL_EVHTTP): bench/ceil-evhttp.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< $(EVENT_LIBS) $(CLIENT_LIBS)
+-include $(CEIL_EPOLL).d $(CEIL_EVHTTP).d
+
+bench: $(LOADGEN) $(UPSTREAM) $(CEIL_EPOLL) $(CEIL_EVHTTP)
 
 # Installs what is missing from Debian's packages (root), or says how to.
 deps:
