@@ -40,6 +40,7 @@ LIBS         = $(call tb_once,LIBS,--libs,$(PKGS))
 CLIENT_STATIC ?= -static-pie
 CLIENT_LIBS  = $(call tb_once,CLIENT_LIBS,--libs-only-L,$(CLIENT_PKGS)) -l:libyajl_s.a
 EVENT_LIBS   = $(call tb_once,EVENT_LIBS,--libs,libevent)
+YAJL_LIBS    = $(call tb_once,YAJL_LIBS,--libs,yajl)
 FAKEIDP_LIBS = $(call tb_once,FAKEIDP_LIBS,--libs,libevent_openssl openssl)
 CMOCKA_LIBS  = $(call tb_once,CMOCKA_LIBS,--libs,cmocka)
 
@@ -156,7 +157,7 @@ $(CEIL_EPOLL): bench/ceil-epoll.c Makefile
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $<
 $(CEIL_EVHTTP): bench/ceil-evhttp.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< $(EVENT_LIBS) $(CLIENT_LIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< $(EVENT_LIBS) $(YAJL_LIBS)
 -include $(CEIL_EPOLL).d $(CEIL_EVHTTP).d
 
 bench: $(LOADGEN) $(UPSTREAM) $(CEIL_EPOLL) $(CEIL_EVHTTP)
