@@ -118,6 +118,28 @@ cred_set_base_url(struct cred_build *b, const struct cred_key *k, const char *ke
 	return 0;
 }
 
+/*
+ * The string defaults every credential starts with, shared rather than
+ * copied: with thousands of credentials, and two configurations at once
+ * during a reload, the copies add up.  Never written to; cred_str_free
+ * leaves them alone.
+ */
+static char cred_default_grant_type[] = "client_credentials";
+static char cred_default_token_path[] = "/access_token";
+static char cred_default_expires_in_path[] = "/expires_in";
+static char cred_default_token_type_path[] = "/token_type";
+static char cred_default_reauth_param[] = "";
+static char cred_default_api_version[] = "v1.2";
+
+static void
+cred_str_free(char *s)
+{
+	if (s != cred_default_grant_type && s != cred_default_token_path &&
+	    s != cred_default_expires_in_path && s != cred_default_token_type_path &&
+	    s != cred_default_reauth_param && s != cred_default_api_version)
+		free(s);
+}
+
 /* A non-empty string (client_id, username). */
 static int
 cred_set_string(struct cred_build *b, const struct cred_key *k, const char *key,
@@ -129,7 +151,7 @@ cred_set_string(struct cred_build *b, const struct cred_key *k, const char *key,
 		*cause = xstrdup("must not be empty");
 		return -EINVAL;
 	}
-	free(*field);
+	cred_str_free(*field);
 	*field = xstrdup(v);
 	return 0;
 }
@@ -141,7 +163,7 @@ cred_set_text(struct cred_build *b, const struct cred_key *k, const char *key,
 {
 	char **field = CC_FIELD(b, k, char *);
 
-	free(*field);
+	cred_str_free(*field);
 	*field = xstrdup(v);
 	return 0;
 }
@@ -230,7 +252,7 @@ cred_set_path(struct cred_build *b, const struct cred_key *k, const char *key,
 {
 	char **field = CC_FIELD(b, k, char *);
 
-	free(*field);
+	cred_str_free(*field);
 	*field = xstrdup(v);
 	return 0;
 }
@@ -292,7 +314,7 @@ cred_set_api_version(struct cred_build *b, const struct cred_key *k, const char 
 		*cause = xasprintf("invalid version \"%s\" (use letters, digits, . _ -)", v);
 		return -EINVAL;
 	}
-	free(b->cc->api_version);
+	cred_str_free(b->cc->api_version);
 	b->cc->api_version = xstrdup(v);
 	return 0;
 }
@@ -840,18 +862,18 @@ cred_defaults(struct cred_conf *cc)
 {
 	cc->profile = profile_find("oauth2");
 	cc->auth_method = AUTH_CLIENT_SECRET_BASIC;
-	cc->grant_type = xstrdup("client_credentials");
+	cc->grant_type = cred_default_grant_type;
 	cc->scope_separator = SCOPE_SEP_SPACE;
 	cc->response_format = RESPONSE_FORMAT_AUTO;
-	cc->token_path = xstrdup("/access_token");
-	cc->expires_in_path = xstrdup("/expires_in");
-	cc->token_type_path = xstrdup("/token_type");
+	cc->token_path = cred_default_token_path;
+	cc->expires_in_path = cred_default_expires_in_path;
+	cc->token_type_path = cred_default_token_type_path;
 	cc->default_lifetime_ms = 10 * 60 * 1000;
 	cc->refresh_before.share = true;
 	cc->refresh_before.permille = 330;
 	cc->min_valid_ms = 30 * 1000;
-	cc->reauth_token_param = xstrdup("");
-	cc->api_version = xstrdup("v1.2");
+	cc->reauth_token_param = cred_default_reauth_param;
+	cc->api_version = cred_default_api_version;
 	cc->timeout_ms = 15 * 1000;
 	cc->connect_timeout_ms = 5 * 1000;
 	cc->backoff_min_ms = 1000;
@@ -889,10 +911,9 @@ conf_cred_free(struct cred_conf *cc)
 	if (cc == NULL)
 		return NULL;
 	free(cc->name);
-	free(cc->file);
 	free(cc->token_url);
 	free(cc->base_url);
-	free(cc->grant_type);
+	cred_str_free(cc->grant_type);
 	free(cc->client_id);
 	secret_free(cc->client_secret);
 	free(cc->username);
@@ -901,12 +922,12 @@ conf_cred_free(struct cred_conf *cc)
 	conf_pairs_clear(&cc->params);
 	conf_pairs_clear(&cc->query);
 	conf_pairs_clear(&cc->headers);
-	free(cc->token_path);
-	free(cc->expires_in_path);
-	free(cc->token_type_path);
+	cred_str_free(cc->token_path);
+	cred_str_free(cc->expires_in_path);
+	cred_str_free(cc->token_type_path);
 	free(cc->expires_at_path);
-	free(cc->reauth_token_param);
-	free(cc->api_version);
+	cred_str_free(cc->reauth_token_param);
+	cred_str_free(cc->api_version);
 	free(cc->ca_file);
 	free(cc->client_cert);
 	free(cc->client_key);
@@ -984,7 +1005,7 @@ conf_cred_build(struct conf_loader *ld, struct conf_section *sect)
 	b.sect = sect;
 	b.cc = cc;
 	cc->name = xstrdup(sect->name);
-	cc->file = xstrdup(ld->files[sect->file].path);
+	cc->file = ld->files[sect->file].path; /* conf_build hands the paths to the conf */
 	cc->line = sect->line;
 	cred_defaults(cc);
 

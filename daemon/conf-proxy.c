@@ -513,7 +513,6 @@ conf_proxy_free(struct proxy_conf *pc)
 	if (pc == NULL)
 		return NULL;
 	free(pc->name);
-	free(pc->file);
 	free(pc->listen);
 	free(pc->listen_host);
 	free(pc->credential);
@@ -627,7 +626,7 @@ conf_proxy_build(struct conf_loader *ld, const struct conf_section *sect,
 	b.sect = sect;
 	b.pc = pc;
 	pc->name = xstrdup(sect->name);
-	pc->file = xstrdup(ld->files[sect->file].path);
+	pc->file = ld->files[sect->file].path; /* conf_build hands the paths to the conf */
 	pc->line = sect->line;
 	proxy_defaults(pc, dc);
 	for (size_t i = 0; i < sect->n; i++) {

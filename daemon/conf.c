@@ -206,6 +206,11 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 	r = ld->errs.n > 0 ? -EINVAL : 0;
 	conf_msgs_move(&ld->errs, errs);
 	conf_msgs_move(&ld->warns, warnings);
+	conf->files = xcalloc(ld->nfiles > 0 ? ld->nfiles : 1, sizeof(*conf->files));
+	for (size_t i = 0; i < ld->nfiles; i++) {
+		conf->files[conf->nfiles++] = ld->files[i].path;
+		ld->files[i].path = NULL;
+	}
 	conf_read_clear(ld);
 	if (r < 0) {
 		conf_free(conf);
@@ -248,6 +253,9 @@ conf_free(struct conf *conf)
 		conf_cred_free(conf->creds[i]);
 	free(conf->creds);
 	free(conf->by_name);
+	for (size_t i = 0; i < conf->nfiles; i++)
+		free(conf->files[i]);
+	free(conf->files);
 	for (size_t i = 0; i < conf->nproxies; i++)
 		conf_proxy_free(conf->proxies[i]);
 	free(conf->proxies);

@@ -31,7 +31,7 @@ struct conf_ids {
 
 struct cred_conf {
 	char *name;
-	char *file; /* where the section starts, for messages */
+	const char *file; /* where the section starts, for messages (conf's files) */
 	unsigned line;
 
 	const struct profile *profile;
@@ -151,7 +151,7 @@ enum proxy_inject {
 /* A [proxy "NAME"]: a local listener that forwards with the token added. */
 struct proxy_conf {
 	char *name;
-	char *file; /* where the section starts, for messages */
+	const char *file; /* where the section starts, for messages (conf's files) */
 	unsigned line;
 
 	char *listen;	    /* as written: "127.0.0.1:8081", "[::1]:8081" or a path */
@@ -199,6 +199,8 @@ struct conf {
 	struct cred_conf **creds; /* in the order of the files */
 	size_t ncreds;
 	struct cred_conf **by_name; /* the same, sorted by name: conf_find */
+	char **files; /* the paths read, which the credentials' file points to */
+	size_t nfiles;
 	struct proxy_conf **proxies;
 	size_t nproxies;
 };
