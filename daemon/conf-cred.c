@@ -1004,7 +1004,8 @@ conf_cred_build(struct conf_loader *ld, struct conf_section *sect)
 	b.ld = ld;
 	b.sect = sect;
 	b.cc = cc;
-	cc->name = xstrdup(sect->name);
+	cc->name = sect->name; /* taken: the section goes once built */
+	sect->name = NULL;
 	cc->file = ld->files[sect->file].path; /* conf_build hands the paths to the conf */
 	cc->line = sect->line;
 	cred_defaults(cc);

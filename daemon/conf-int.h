@@ -108,8 +108,10 @@ void conf_msgs_move(struct conf_msgs *m, struct conf_errors *out);
 /* conf-read.c: files and sections into the loader. */
 void conf_read_init(struct conf_loader *ld);
 void conf_read_clear(struct conf_loader *ld);
-/* Frees a section's keys and values once built (its place stays). */
-void conf_section_drop_keys(struct conf_section *sect);
+/* Frees a section; takes NULL. */
+void conf_section_free(struct conf_section *sect);
+/* Every file is read: what only the reading needed (the names' trees) goes. */
+void conf_read_parsed(struct conf_loader *ld);
 void conf_read_file(struct conf_loader *ld, const char *path);
 void conf_read_dir(struct conf_loader *ld, const char *path);
 void conf_read_string(struct conf_loader *ld, const char *name, const char *text);

@@ -82,22 +82,14 @@ conf_sect_list(void)
 	return list;
 }
 
-void
-conf_section_drop_keys(struct conf_section *sect)
+static void
+conf_section_clear(struct conf_section *sect)
 {
 	for (size_t i = 0; i < sect->n; i++) {
 		free(sect->v[i].key);
 		secret_free_str(sect->v[i].value);
 	}
 	free(sect->v);
-	sect->v = NULL;
-	sect->n = 0;
-}
-
-static void
-conf_section_clear(struct conf_section *sect)
-{
-	conf_section_drop_keys(sect);
 	free(sect->name);
 	memset(sect, 0, sizeof(*sect));
 }
@@ -553,7 +545,6 @@ conf_read_init(struct conf_loader *ld)
 	ld->buf = xmalloc(ld->bufsize);
 }
 
-/* Frees what ld holds, wiping the values and the line buffer. */
 /* The tree only points to sections: they are freed on their own. */
 static void
 conf_section_forget(void *sect)
@@ -561,17 +552,35 @@ conf_section_forget(void *sect)
 }
 
 void
+conf_read_parsed(struct conf_loader *ld)
+{
+	for (size_t k = 0; k < CONF_SECT_COUNT; k++) {
+		if (ld->sects[k].by_name != NULL)
+			tdestroy(ld->sects[k].by_name, conf_section_forget);
+		ld->sects[k].by_name = NULL;
+	}
+}
+
+void
+conf_section_free(struct conf_section *sect)
+{
+	if (sect == NULL)
+		return;
+	conf_section_clear(sect);
+	free(sect);
+}
+
+/* Frees what ld holds, wiping the values and the line buffer. */
+void
 conf_read_clear(struct conf_loader *ld)
 {
 	for (size_t i = 0; i < ld->nfiles; i++)
 		free(ld->files[i].path);
 	free(ld->files);
+	conf_read_parsed(ld);
 	for (size_t k = 0; k < CONF_SECT_COUNT; k++) {
-		tdestroy(ld->sects[k].by_name, conf_section_forget);
-		for (size_t i = 0; i < ld->sects[k].n; i++) {
-			conf_section_clear(ld->sects[k].v[i]);
-			free(ld->sects[k].v[i]);
-		}
+		for (size_t i = 0; i < ld->sects[k].n; i++)
+			conf_section_free(ld->sects[k].v[i]);
 		free(ld->sects[k].v);
 	}
 	secret_free_buf(ld->buf, ld->bufsize);

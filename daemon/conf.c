@@ -181,7 +181,7 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 	   struct conf_errors *errs, struct conf_errors *warnings)
 {
 	const struct conf_sections *daemon = &ld->sects[CONF_SECT_DAEMON];
-	const struct conf_sections *creds = &ld->sects[CONF_SECT_CRED];
+	struct conf_sections *creds = &ld->sects[CONF_SECT_CRED];
 	const struct conf_sections *proxies = &ld->sects[CONF_SECT_PROXY];
 	struct conf *conf = xcalloc(1, sizeof(*conf));
 	int r;
@@ -189,10 +189,15 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 	conf->path = xstrdup(path);
 	conf_daemon_build(ld, daemon->n > 0 ? daemon->v[0] : NULL, &conf->daemon);
 	conf->creds = xcalloc(creds->n, sizeof(*conf->creds));
+	conf_read_parsed(ld);
 	for (size_t i = 0; i < creds->n; i++) {
 		conf->creds[conf->ncreds++] = conf_cred_build(ld, creds->v[i]);
-		/* With thousands, a reload holds the file twice over otherwise. */
-		conf_section_drop_keys(creds->v[i]);
+		/*
+		 * Built, its section (the lines as read) goes: with thousands,
+		 * a reload would hold the file twice over otherwise.
+		 */
+		conf_section_free(creds->v[i]);
+		creds->v[i] = NULL;
 	}
 	conf->by_name = xcalloc(conf->ncreds, sizeof(*conf->by_name));
 	memcpy(conf->by_name, conf->creds, conf->ncreds * sizeof(*conf->by_name));

@@ -122,6 +122,7 @@ t=$(curl -s -o "$T_DIR/metrics.txt" -w '%{time_total}' --unix-socket "$SOCK" htt
 echo "# GET /metrics: $t s, $(wc -c <"$T_DIR/metrics.txt") bytes"
 
 # A reload with one credential changed: that one renews, no other.
+hwm_start=$(proc_kb "$TBD_PID" VmHWM)
 before=$(metric_sum tokenbroker_renewals_total 's00007"')
 write_scale_conf 7
 kill -HUP "$TBD_PID"
@@ -139,8 +140,8 @@ is "$notices" 1 "and it alone had its settings changed"
 rss_run=$(awk '$3 > m { m = $3 } END { print m + 0 }' "$T_DIR/samples")
 cmp_ok "$rss_run" -lt "$RSS_MAX_KB" \
 	"RSS while renewing under $((RSS_MAX_KB / 1024)) MiB (at most $rss_run kB)"
-echo "# peak RSS (VmHWM, the start and the reload included): $(proc_kb "$TBD_PID" VmHWM) kB;" \
-	"at the end $(proc_kb "$TBD_PID" VmRSS) kB"
+echo "# peak RSS (VmHWM): $hwm_start kB before the reload, $(proc_kb "$TBD_PID" VmHWM) kB" \
+	"with it; at the end $(proc_kb "$TBD_PID" VmRSS) kB"
 
 if [ -n "${SCALE_KEEP:-}" ]; then
 	mkdir -p "$SCALE_KEEP"
