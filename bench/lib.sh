@@ -1,9 +1,15 @@
 # shellcheck shell=bash
-# bench/lib.sh: what bench/run.sh and bench/proxy.sh share.  Sourced, not
-# run; uses the caller's ROOT (the source tree), DIR (its temporary
-# directory), SOCK (the daemon's socket), TBD, FAKEIDP and PIN.  What it
-# sets is for its callers:
+# bench/lib.sh: what bench/run.sh, bench/proxy.sh and bench/side.sh share.
+# Sourced, not run; uses the caller's ROOT (the source tree), DIR (its
+# temporary directory), SOCK (the daemon's socket) and PIN.  What it sets
+# (BUILD, TBD, FAKEIDP, LOADGEN unless given) is for its callers:
 # shellcheck disable=SC2034
+
+# The binaries every script runs (each may be given in the environment).
+BUILD=${BUILD:-$ROOT/build}
+TBD=${TBD:-$BUILD/tokenbrokerd}
+FAKEIDP=${FAKEIDP:-$BUILD/tests/fakeidp}
+LOADGEN=${LOADGEN:-$BUILD/bench/loadgen}
 
 # bench_need BINARY...: exits unless they are all built, and the tools
 # the scripts use are there.

@@ -44,11 +44,6 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-TBD=${TBD:-$BUILD/tokenbrokerd}
-FAKEIDP=${FAKEIDP:-$BUILD/tests/fakeidp}
-LOADGEN=${LOADGEN:-$BUILD/bench/loadgen}
-UPSTREAM=${UPSTREAM:-$BUILD/bench/upstream}
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-2}
 CLIENTS=${BENCH_CLIENTS:-16}
@@ -61,6 +56,7 @@ DISTURBED=0
 
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+UPSTREAM=${UPSTREAM:-$BUILD/bench/upstream}
 bench_need "$TBD" "$FAKEIDP" "$LOADGEN" "$UPSTREAM"
 
 find_nginx() {

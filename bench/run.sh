@@ -29,10 +29,6 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-TBD=${TBD:-$BUILD/tokenbrokerd}
-FAKEIDP=${FAKEIDP:-$BUILD/tests/fakeidp}
-LOADGEN=${LOADGEN:-$BUILD/bench/loadgen}
 RUNS=${BENCH_RUNS:-5}
 DURATION=${BENCH_DURATION:-2}
 PIN=${BENCH_PIN:-auto}

@@ -42,13 +42,6 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-TBD=${TBD:-$BUILD/tokenbrokerd}
-FAKEIDP=${FAKEIDP:-$BUILD/tests/fakeidp}
-LOADGEN=${LOADGEN:-$BUILD/bench/loadgen}
-TOKENCTL=${TOKENCTL:-$BUILD/tokenctl}
-CEIL_EPOLL=${CEIL_EPOLL:-$BUILD/bench/ceil-epoll}
-CEIL_EVHTTP=${CEIL_EVHTTP:-$BUILD/bench/ceil-evhttp}
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-2}
 PIN=${BENCH_PIN:-auto}
@@ -57,6 +50,9 @@ NAME=bench # the credential, and the oidc-agent account
 
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+TOKENCTL=${TOKENCTL:-$BUILD/tokenctl}
+CEIL_EPOLL=${CEIL_EPOLL:-$BUILD/bench/ceil-epoll}
+CEIL_EVHTTP=${CEIL_EVHTTP:-$BUILD/bench/ceil-evhttp}
 bench_need "$TBD" "$FAKEIDP" "$LOADGEN" "$TOKENCTL" "$CEIL_EPOLL" "$CEIL_EVHTTP"
 
 DIR=$(mktemp -d /tmp/tokenbroker-side.XXXXXX) || exit 1
