@@ -904,11 +904,14 @@ conf_pairs_clear(struct request_pairs *pairs)
 	pairs->n = 0;
 }
 
-/* Frees cc and what it holds, wiping the secrets; returns NULL. */
+/*
+ * Drops a configuration's hold on cc; the last frees it and what it holds,
+ * wiping the secrets.  Returns NULL.
+ */
 struct cred_conf *
 conf_cred_free(struct cred_conf *cc)
 {
-	if (cc == NULL)
+	if (cc == NULL || --cc->refs > 0)
 		return NULL;
 	free(cc->name);
 	free(cc->token_url);
@@ -1004,10 +1007,9 @@ conf_cred_build(struct conf_loader *ld, struct conf_section *sect)
 	b.ld = ld;
 	b.sect = sect;
 	b.cc = cc;
+	cc->refs = 1;
 	cc->name = sect->name; /* taken: the section goes once built */
 	sect->name = NULL;
-	cc->file = ld->files[sect->file].path; /* conf_build hands the paths to the conf */
-	cc->line = sect->line;
 	cred_defaults(cc);
 
 	for (size_t i = 0; i < sect->n; i++) {

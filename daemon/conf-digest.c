@@ -9,6 +9,7 @@
  * in as its tag, a NUL, a presence byte and a 64-bit length before its
  * bytes, so no two settings feed the same stream.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,64 @@ conf_digest_cred(struct cred_conf *cc)
 	conf_digest_str(md, "client_assertion_file", cc->client_assertion_file);
 	conf_digest_pubkey(md, cc->assertion_key);
 	conf_digest_end(md, cc->digest);
+}
+
+static bool
+conf_ids_same(const struct conf_ids *a, const struct conf_ids *b)
+{
+	return a->any == b->any && a->n == b->n &&
+	       (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
+}
+
+/* NULL-terminated lists of words, or NULL. */
+static bool
+conf_words_same(char *const *a, char *const *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	for (; *a != NULL && *b != NULL; a++, b++) {
+		if (strcmp(*a, *b) != 0)
+			return false;
+	}
+	return *a == NULL && *b == NULL;
+}
+
+static bool
+conf_str_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/*
+ * Whether a and b are the same in every setting: the digest covers what
+ * shapes the token request, and the rest is compared here.  Every field of
+ * struct cred_conf is in one or the other; the size check below fails the
+ * build when a field is added, so that it is put in one of them.
+ */
+#if defined(__x86_64__) && defined(__LP64__)
+#define CONF_CRED_SIZE 704
+_Static_assert(sizeof(struct cred_conf) == CONF_CRED_SIZE,
+	       "a field was added to struct cred_conf: put it in conf_digest_cred or "
+	       "conf_cred_same, then update CONF_CRED_SIZE");
+#endif
+
+bool
+conf_cred_same(const struct cred_conf *a, const struct cred_conf *b)
+{
+	return strcmp(a->name, b->name) == 0 && strcmp(a->digest, b->digest) == 0 &&
+	       a->refresh_token_mtime_ns == b->refresh_token_mtime_ns &&
+	       conf_ids_same(&a->allow_users, &b->allow_users) &&
+	       conf_ids_same(&a->allow_groups, &b->allow_groups) &&
+	       conf_words_same(a->allow_units, b->allow_units) && a->lazy == b->lazy &&
+	       conf_words_same(a->allow_scopes, b->allow_scopes) &&
+	       conf_words_same(a->allow_audiences, b->allow_audiences) &&
+	       conf_words_same(a->allow_resources, b->allow_resources) &&
+	       a->max_variants == b->max_variants && a->variant_idle_ms == b->variant_idle_ms &&
+	       a->persist == b->persist && conf_str_same(a->sink, b->sink) &&
+	       a->sink_file == b->sink_file && a->sink_line == b->sink_line &&
+	       a->sink_mode == b->sink_mode && a->sink_owner_set == b->sink_owner_set &&
+	       a->sink_uid == b->sink_uid && a->sink_gid == b->sink_gid &&
+	       a->sink_format == b->sink_format;
 }
 
 /*

@@ -295,6 +295,7 @@ struct proxy_conf *conf_proxy_free(struct proxy_conf *pc);
 
 /* conf-digest.c */
 void conf_digest_cred(struct cred_conf *cc);
+bool conf_cred_same(const struct cred_conf *a, const struct cred_conf *b);
 void conf_digest_proxy_listen(struct proxy_conf *pc);
 
 #endif

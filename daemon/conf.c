@@ -176,9 +176,30 @@ conf_cred_cmp(const void *a, const void *b)
 	return strcmp((*x)->name, (*y)->name);
 }
 
+/*
+ * running's credential of cc's name when cc, just built, is the same in
+ * every setting (where its sink was set included: the checks across
+ * credentials name that place); else NULL.
+ */
+static struct cred_conf *
+conf_running_same(const struct conf_loader *ld, const struct conf *running,
+		  const struct cred_conf *cc)
+{
+	struct cred_conf *was;
+
+	if (running == NULL || (was = (struct cred_conf *)conf_find(running, cc->name)) == NULL)
+		return NULL;
+	if (!conf_cred_same(was, cc))
+		return NULL;
+	if (cc->sink != NULL && (was->sink_file >= running->nfiles ||
+				 strcmp(running->files[was->sink_file], ld->files[cc->sink_file].path) != 0))
+		return NULL;
+	return was;
+}
+
 static int
-conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
-	   struct conf_errors *errs, struct conf_errors *warnings)
+conf_build(struct conf_loader *ld, const char *path, const struct conf *running,
+	   struct conf **ret_conf, struct conf_errors *errs, struct conf_errors *warnings)
 {
 	const struct conf_sections *daemon = &ld->sects[CONF_SECT_DAEMON];
 	struct conf_sections *creds = &ld->sects[CONF_SECT_CRED];
@@ -191,7 +212,18 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 	conf->creds = xcalloc(creds->n, sizeof(*conf->creds));
 	conf_read_parsed(ld);
 	for (size_t i = 0; i < creds->n; i++) {
-		conf->creds[conf->ncreds++] = conf_cred_build(ld, creds->v[i]);
+		struct cred_conf *cc = conf_cred_build(ld, creds->v[i]), *was;
+
+		/*
+		 * Unchanged, it is the running one: with thousands, a reload
+		 * would hold every credential twice over otherwise.
+		 */
+		if ((was = conf_running_same(ld, running, cc)) != NULL) {
+			conf_cred_free(cc);
+			was->refs++;
+			cc = was;
+		}
+		conf->creds[conf->ncreds++] = cc;
 		/*
 		 * Built, its section (the lines as read) goes: with thousands,
 		 * a reload would hold the file twice over otherwise.
@@ -226,15 +258,22 @@ conf_build(struct conf_loader *ld, const char *path, struct conf **ret_conf,
 }
 
 int
-conf_load(const char *path, struct conf **ret_conf, struct conf_errors *errs,
-	  struct conf_errors *warnings)
+conf_reload(const char *path, const struct conf *running, struct conf **ret_conf,
+	    struct conf_errors *errs, struct conf_errors *warnings)
 {
 	struct conf_loader ld;
 
 	conf_read_init(&ld);
 	conf_read_file(&ld, path);
 	conf_read_dir(&ld, path);
-	return conf_build(&ld, path, ret_conf, errs, warnings);
+	return conf_build(&ld, path, running, ret_conf, errs, warnings);
+}
+
+int
+conf_load(const char *path, struct conf **ret_conf, struct conf_errors *errs,
+	  struct conf_errors *warnings)
+{
+	return conf_reload(path, NULL, ret_conf, errs, warnings);
 }
 
 int
@@ -245,7 +284,7 @@ conf_load_string(const char *name, const char *text, struct conf **ret_conf,
 
 	conf_read_init(&ld);
 	conf_read_string(&ld, name, text);
-	return conf_build(&ld, name, ret_conf, errs, warnings);
+	return conf_build(&ld, name, NULL, ret_conf, errs, warnings);
 }
 
 struct conf *

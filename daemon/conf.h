@@ -31,9 +31,11 @@ struct conf_ids {
 
 struct cred_conf {
 	char *name;
-	const char *file; /* where the section starts, for messages (conf's files) */
-	unsigned line;
-
+	/*
+	 * The configurations that hold it: a reload shares a credential whose
+	 * settings did not change with the running configuration (conf_load).
+	 */
+	unsigned refs;
 	const struct profile *profile;
 	char *token_url;
 	char *base_url;
@@ -199,7 +201,7 @@ struct conf {
 	struct cred_conf **creds; /* in the order of the files */
 	size_t ncreds;
 	struct cred_conf **by_name; /* the same, sorted by name: conf_find */
-	char **files; /* the paths read, which the credentials' file points to */
+	char **files; /* the paths read, which the proxies' file points to */
 	size_t nfiles;
 	struct proxy_conf **proxies;
 	size_t nproxies;
@@ -219,6 +221,13 @@ struct conf_errors {
  */
 int conf_load(const char *path, struct conf **ret_conf, struct conf_errors *errs,
 	      struct conf_errors *warnings);
+/*
+ * conf_load for a reload beside running: a credential whose settings are
+ * all as they were (conf_cred_same) is running's, shared rather than held
+ * twice; conf_free drops it when the last configuration that holds it goes.
+ */
+int conf_reload(const char *path, const struct conf *running, struct conf **ret_conf,
+		struct conf_errors *errs, struct conf_errors *warnings);
 /* Parses one file's text, for tests: name is used in messages. */
 int conf_load_string(const char *name, const char *text, struct conf **ret_conf,
 		     struct conf_errors *errs, struct conf_errors *warnings);

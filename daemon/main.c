@@ -100,13 +100,14 @@ main_trim(void)
 	malloc_trim(MAIN_HEAP_KEEP);
 }
 
+/* The configuration in path (beside running, on a reload), or NULL. */
 static struct conf *
-main_load_conf(const char *path, bool plain)
+main_load_conf(const char *path, const struct conf *running, bool plain)
 {
 	struct conf_errors errs = { 0 }, warns = { 0 };
 	struct conf *conf = NULL;
 
-	if (conf_load(path, &conf, &errs, &warns) < 0) {
+	if (conf_reload(path, running, &conf, &errs, &warns) < 0) {
 		for (size_t i = 0; i < errs.n; i++) {
 			if (plain)
 				fprintf(stderr, "%s\n", errs.v[i]);
@@ -220,7 +221,7 @@ main_hup_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_notice("received SIGHUP, reloading %s", m->path);
 	sd_reloading(m->sd);
-	if ((conf = main_load_conf(m->path, false)) == NULL) {
+	if ((conf = main_load_conf(m->path, old, false)) == NULL) {
 		log_err("reload failed: keeping the running configuration");
 	} else {
 		if (strcmp(old->daemon.state_dir, conf->daemon.state_dir) != 0)
@@ -508,13 +509,14 @@ main(int argc, char **argv)
 		log_warn("cannot set memory aside for secrets: they use the ordinary heap");
 	assertion_init();
 	main_arena_baseline = secret_arena_used();
-	if ((m.conf = main_load_conf(path, check)) == NULL)
+	if ((m.conf = main_load_conf(path, NULL, check)) == NULL)
 		return main_done(1);
 	log_set_level(level >= 0 ? level : m.conf->daemon.log_level);
 	m.path = path;
 	m.level_forced = level >= 0;
 	if (check) {
-		printf("%s: configuration is valid (%zu credentials)\n", path, m.conf->ncreds);
+		printf("%s: configuration is valid (%zu credential%s)\n", path, m.conf->ncreds,
+		       m.conf->ncreds == 1 ? "" : "s");
 		conf_free(m.conf);
 		return main_done(0);
 	}

@@ -15,7 +15,7 @@ $(cred good "scope = a b")
 EOF_CONF
 check "$T_DIR/ok.conf"
 is $? 0 "a valid configuration: exit 0"
-like "$out" "valid" "and says so"
+is "$out" "$T_DIR/ok.conf: configuration is valid (1 credential)" "and says so, counting"
 
 write_conf "$T_DIR/bad.conf" <<EOF_CONF
 $(cred one "colour = blue")

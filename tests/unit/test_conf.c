@@ -205,8 +205,8 @@ test_defaults(void **state)
 	assert_non_null(cc);
 	assert_null(conf_find(l.conf, "other"));
 	assert_string_equal(cc->name, "api");
-	assert_string_equal(cc->file, "t.conf");
-	assert_int_equal(cc->line, 1);
+	assert_int_equal(l.conf->nfiles, 1);
+	assert_string_equal(l.conf->files[0], "t.conf");
 	assert_string_equal(cc->profile->name, "oauth2");
 	assert_string_equal(cc->token_url, "https://idp.example.com/token");
 	assert_null(cc->base_url);
@@ -1562,7 +1562,7 @@ test_inline_secret_mode(void **state)
 	assert_int_equal(l.r, 0);
 	assert_int_equal(l.errs.n, 0);
 	assert_string_equal(l.conf->path, path);
-	assert_string_equal(l.conf->creds[0]->file, path);
+	assert_string_equal(l.conf->files[0], path);
 	loaded_clear(&l);
 
 	/* No secret in it: 0644 is fine. */
@@ -1609,8 +1609,9 @@ test_conf_d(void **state)
 	assert_int_equal(l.conf->ncreds, 3);
 	assert_string_equal(l.conf->creds[0]->name, "api");
 	assert_string_equal(l.conf->creds[1]->name, "a");
-	assert_string_equal(l.conf->creds[1]->file, a);
-	assert_int_equal(l.conf->creds[1]->line, 1);
+	assert_int_equal(l.conf->nfiles, 3);
+	assert_string_equal(l.conf->files[1], a); /* conf.d in name order */
+	assert_string_equal(l.conf->files[2], b);
 	assert_string_equal(l.conf->creds[2]->name, "b");
 	assert_int_equal(l.conf->daemon.log_level, LOG_DEBUG);
 	assert_int_equal(l.conf->daemon.max_clients, 5);
@@ -1991,6 +1992,86 @@ test_client_assertion(void **state)
 	loaded_clear(&l);
 }
 
+/*
+ * A reload shares with the running configuration each credential whose
+ * settings are all as they were, and builds anew the ones that changed in
+ * anything: how the token is asked for, who may have it, its sink and
+ * where that is set.
+ */
+static void
+test_reload_shares(void **state)
+{
+	_cleanup_free_ char *path = test_path("shared.conf");
+	struct conf *running = NULL, *next = NULL;
+	struct conf_errors errs = { 0 };
+	static const char base[] = "[credential \"same\"]\ntoken_url = https://a.example.com/t\n"
+				   "auth_method = none\n\n";
+	static const char *const changed[] = {
+		"scope = x\n",
+		"allow_users = 0\n",
+		"lazy = yes\n",
+		"allow_scopes = a b\n",
+		"max_variants = 3\n",
+		"sink = ", /* and the path below */
+		"\nsink = ",   /* the same, a line further down */
+		"persist = yes\n",
+	};
+	_cleanup_free_ char *sink = xasprintf("%s/sink\n", test_dir);
+	char *text;
+
+	for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
+		const char *at = strstr(changed[i], "sink") != NULL ? sink : "";
+
+		text = xasprintf("%s[credential \"other\"]\ntoken_url = https://b.example.com/t\n"
+				 "auth_method = none\n%s%s",
+				 base, i == 6 ? changed[5] : "", i == 6 ? sink : "");
+		write_file(path, 0600, text);
+		free(text);
+		assert_int_equal(conf_load(path, &running, &errs, NULL), 0);
+		assert_int_equal(running->creds[0]->refs, 1);
+
+		text = xasprintf("%s[credential \"other\"]\ntoken_url = https://b.example.com/t\n"
+				 "auth_method = none\n%s%s",
+				 base, changed[i], at);
+		write_file(path, 0600, text);
+		free(text);
+		if (conf_reload(path, running, &next, &errs, NULL) != 0) {
+			print_list("error", &errs);
+			fail_msg("%s did not load", changed[i]);
+		}
+		/* "same" is running's; "other" was built anew. */
+		assert_ptr_equal(next->creds[0], running->creds[0]);
+		assert_int_equal(next->creds[0]->refs, 2);
+		assert_ptr_not_equal(next->creds[1], running->creds[1]);
+		assert_ptr_equal(conf_find(next, "same"), running->creds[0]);
+		/* The running one goes first, as at a reload. */
+		running = conf_free(running);
+		assert_int_equal(next->creds[0]->refs, 1);
+		assert_string_equal(next->creds[0]->token_url, "https://a.example.com/t");
+		next = conf_free(next);
+	}
+
+	/* Nothing changed: both shared; a failed reload drops its holds. */
+	text = xasprintf("%s[credential \"other\"]\ntoken_url = https://b.example.com/t\n"
+			 "auth_method = none\n", base);
+	write_file(path, 0600, text);
+	assert_int_equal(conf_load(path, &running, &errs, NULL), 0);
+	assert_int_equal(conf_reload(path, running, &next, &errs, NULL), 0);
+	assert_ptr_equal(next->creds[0], running->creds[0]);
+	assert_ptr_equal(next->creds[1], running->creds[1]);
+	next = conf_free(next);
+	free(text);
+	text = xasprintf("%s[credential \"bad\"]\ntoken_url = ftp://b.example.com/t\n", base);
+	write_file(path, 0600, text);
+	free(text);
+	assert_int_equal(conf_reload(path, running, &next, &errs, NULL), -EINVAL);
+	assert_null(next);
+	assert_int_equal(running->creds[0]->refs, 1);
+	assert_string_equal(running->creds[0]->name, "same");
+	conf_errors_clear(&errs);
+	conf_free(running);
+}
+
 int
 main(void)
 {
@@ -2030,6 +2111,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_private_key_jwt, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_client_assertion, setup_dir, teardown_dir),
 		cmocka_unit_test(test_json_body_utf8),
+		cmocka_unit_test_setup_teardown(test_reload_shares, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
