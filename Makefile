@@ -9,11 +9,13 @@ CLIENT_PKGS  = yajl
 
 # Debian 12 packages that provide the above, plus what the tests use
 # (systemd-container: systemd-nspawn, for tests/system/; clang and
-# libclang-rt-14-dev, whose libclang_rt.fuzzer is libFuzzer: tests/fuzz/).
+# libclang-rt-14-dev, whose libclang_rt.fuzzer is libFuzzer: tests/fuzz/;
+# debhelper and lintian: make deb and its test).
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libssl-dev \
 	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
-	mandoc man-db systemd-container nginx clang libclang-rt-14-dev
+	mandoc man-db systemd-container nginx clang libclang-rt-14-dev \
+	debhelper lintian
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror
@@ -47,7 +49,7 @@ CMOCKA_LIBS  = $(call tb_once,CMOCKA_LIBS,--libs,cmocka)
 # Each tree sees its own headers and common's, and common only its own:
 # TREE_INC is set per object below.  -MMD -MP: each object's .d lists the
 # headers it includes, so a header change rebuilds just those objects.
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE $(TREE_INC) $(PKG_CFLAGS)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -D_GNU_SOURCE $(TREE_INC) $(PKG_CFLAGS)
 DEPFLAGS   = -MMD -MP
 
 COMMON_SRC = $(wildcard common/*.c)
@@ -109,22 +111,22 @@ $(BUILD)/libdaemon.a: $(DAEMON_LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/tokenbrokerd: $(BUILD)/daemon/main.o $(BUILD)/libdaemon.a $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tokenctl: $(CLIENT_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) $(CLIENT_STATIC) -o $@ $^ $(CLIENT_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(CLIENT_STATIC) -o $@ $^ $(CLIENT_LIBS)
 
 $(BUILD)/tests/fakeidp: $(FAKEIDP_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(FAKEIDP_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(FAKEIDP_LIBS)
 
 $(BUILD)/tests/fakeapi: $(FAKEAPI_OBJ) $(FAKEAPI_SHARED_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/faultsrv: $(FAULTSRV_OBJ) $(FAKEAPI_SHARED_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/notifylisten: $(NOTIFYLISTEN_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # test_credential moves the clocks: the daemon's calls to them are wrapped.
 TEST_LDFLAGS_credential = -Wl,--wrap=timeutil_mono_ms -Wl,--wrap=timeutil_wall_ms
@@ -227,6 +229,33 @@ scale:
 	$(MAKE) all
 	TB_BUILD=build SCALE_SECONDS=$(SCALE_SECONDS) SCALE_CREDS=$(SCALE_CREDS) ./tests/scale/scale.sh
 
+# A Debian package: dpkg-buildpackage on a copy of the sources in
+# $(BUILD)/deb (so that the tree stays clean and dpkg-buildpackage's
+# results, written beside the source directory, stay inside $(BUILD));
+# leaves tokenbroker_VERSION_ARCH.deb and its -dbgsym in $(BUILD).
+# DEB_VERSION=V builds it as version V (a newer build, for an upgrade).
+DEB_VERSION ?=
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || { \
+		echo "make deb: needs dpkg-dev and debhelper; run 'make deps' (as root)" >&2; exit 1; }
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/tokenbroker
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./tests/oidc/node_modules \
+		--exclude=./tokenbrokerd --exclude=./tokenctl --exclude='./$(BUILD)' . | \
+		tar -xf - -C $(BUILD)/deb/tokenbroker
+	@if [ -n "$(DEB_VERSION)" ]; then \
+		cd $(BUILD)/deb/tokenbroker && \
+		{ printf 'tokenbroker (%s) unstable; urgency=medium\n\n  * Rebuilt as %s.\n\n' \
+			"$(DEB_VERSION)" "$(DEB_VERSION)"; \
+		  printf ' -- tokenbroker developers <tokenbroker@example.org>  %s\n\n' \
+			"$$(date -R)"; cat debian/changelog; } >debian/changelog.new && \
+		mv debian/changelog.new debian/changelog; \
+	fi
+	cd $(BUILD)/deb/tokenbroker && \
+		DEB_BUILD_OPTIONS="nocheck parallel=$$(nproc)" dpkg-buildpackage -us -uc -b
+	mv $(BUILD)/deb/*.deb $(BUILD)/
+	@ls $(BUILD)/*.deb
+
 demo: deps
 	$(MAKE) all
 	./tests/demo.sh
@@ -241,4 +270,4 @@ clean:
 include install.mk
 include tests/fuzz/fuzz.mk
 
-.PHONY: all unit bench deps oidc-deps asan check soak scale demo clean install uninstall
+.PHONY: all unit bench deps oidc-deps asan check soak scale deb demo clean install uninstall

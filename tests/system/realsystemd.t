@@ -9,86 +9,18 @@
 # systemctl and journalctl inside.  Needs root, overlayfs and systemd-nspawn;
 # skips without them.  Runs from the repository root, with TB_BUILD.
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/container.sh"
 
-skip() { echo "1..0 # SKIP $*"; exit 0; }
-
-[ "$(id -u)" = 0 ] || skip "needs root to boot a container"
-for c in systemd-nspawn nsenter setpriv mountpoint; do
-	command -v "$c" >/dev/null || skip "no $c (apt-get install systemd-container util-linux)"
-done
-[ -x /lib/systemd/systemd ] || skip "no systemd to boot"
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
-	skip "no overlayfs in this kernel"
+ct_need
 [ -x "$TBD" ] && [ -x "$TBCTL" ] && [ -x "$FAKEIDP" ] || skip "nothing built in $TB_BUILD"
 
-# A make that runs this test (make check) must not hand its flags down.
-unset MAKEFLAGS MFLAGS MAKELEVEL
-
-MNT=$T_DIR/mnt
-ROOT=$MNT/root
-NSPAWN_PID=
-CT=
-MACHINE=tbtest-$$
 SECRET=rsd-secret-$RANDOM$RANDOM$RANDOM
 SOCKET=/run/tokenbroker/tokenbroker.sock
 PORT=18080
 PROXY_PORT=18081
 T_START=$(date +%s)
 
-in_ct() { nsenter -t "$CT" -a "$@"; }
-# as USER CMD...: run CMD inside as USER with that user's groups.
-as() {
-	local u=$1
-	shift
-	in_ct setpriv --reuid="$u" --regid="$u" --init-groups "$@"
-}
-prop() { in_ct systemctl show -p "$1" --value "${2:-tokenbrokerd.service}"; }
-
-rsd_cleanup() {
-	local i
-	if [ -n "$CT" ] && [ "$T_FAILED" -ne 0 ] && kill -0 "$CT" 2>/dev/null; then
-		echo "# journal of tokenbrokerd (last 30 lines):"
-		in_ct journalctl --no-pager -n 60 -u tokenbrokerd -u tokenbrokerd.socket 2>&1 |
-			sed 's/^/#   /'
-	fi
-	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-		# SIGTERM to nspawn is an orderly shutdown of the container.
-		kill -TERM "$NSPAWN_PID"
-		for i in $(seq 100); do
-			kill -0 "$NSPAWN_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$NSPAWN_PID" 2>/dev/null
-		[ -n "$CT" ] && kill -KILL "$CT" 2>/dev/null
-		wait "$NSPAWN_PID" 2>/dev/null
-	fi
-	for m in "$ROOT" "$MNT"; do
-		if mountpoint -q "$m"; then
-			umount "$m" 2>/dev/null || umount -l "$m"
-		fi
-	done
-	if mountpoint -q "$MNT"; then
-		echo "# $MNT is still mounted; leaving $T_DIR"
-		return
-	fi
-	t_cleanup
-}
-trap rsd_cleanup EXIT
-trap "exit 1" INT TERM HUP
-
-# The overlay's upper layer must not be on an overlay itself: a tmpfs of its
-# own, whatever /tmp is.
-mkdir -p "$MNT"
-mount -t tmpfs -o mode=0700,size=1g tokenbroker-test "$MNT" || skip "cannot mount a tmpfs"
-mkdir "$MNT/upper" "$MNT/work" "$ROOT"
-mount -t overlay overlay -o "lowerdir=/,upperdir=$MNT/upper,workdir=$MNT/work" "$ROOT" ||
-	skip "cannot mount an overlay of /"
-
-# A tokenbroker the machine itself may have installed is not in the way.
-rm -rf "$ROOT/etc/tokenbroker" "$ROOT"/etc/systemd/system/tokenbrokerd.* \
-	"$ROOT"/etc/systemd/system/*/tokenbrokerd.*
-getent -s files passwd tokenbroker >/dev/null && userdel -R "$ROOT" tokenbroker 2>/dev/null
-getent -s files group tokenbroker >/dev/null && groupdel -R "$ROOT" tokenbroker 2>/dev/null
+ct_mount
 
 # --- as a package installs it, before the boot (reported once it is
 # known that this machine can boot a container at all) ---
@@ -165,31 +97,7 @@ sed -e "s/^ListenStream=.*/ListenStream=127.0.0.1:$PROXY_PORT/" \
 systemctl --root="$ROOT" enable tokenbroker-proxy-rp.socket >>"$T_DIR/enable.log" 2>&1
 
 # --- boot ---
-systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --machine="$MACHINE" \
-	--private-network --console=passive </dev/null >"$T_DIR/nspawn.log" 2>&1 &
-NSPAWN_PID=$!
-# The container's PID 1: nspawn's child that is pid 1 in its own PID
-# namespace (NSpid ends in 1).  nspawn forks an intermediate child first,
-# which exits: taking any child could catch that one.
-ct_init() {
-	local p
-	for p in $(ps --ppid "$NSPAWN_PID" -o pid= 2>/dev/null); do
-		[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ] &&
-			echo "$p" && return 0
-	done
-	return 1
-}
-CT=
-for _ in $(seq 200); do
-	CT=$(ct_init) && break
-	CT=
-	kill -0 "$NSPAWN_PID" 2>/dev/null || break
-	sleep 0.05
-done
-if [ -z "$CT" ]; then
-	sed 's/^/# /' "$T_DIR/nspawn.log"
-	skip "systemd-nspawn cannot boot a container here"
-fi
+ct_boot
 
 plan 44
 is "$install_st" 0 "make install DESTDIR=ROOT PREFIX=/usr into the overlay"
@@ -197,22 +105,9 @@ is "$install_st" 0 "make install DESTDIR=ROOT PREFIX=/usr into the overlay"
 is "$conf_owner" "root:root 640" \
 	"the configuration is installed root:root 0640, as a package build leaves it"
 is "$enable_st" 0 "systemctl enable tokenbrokerd.service tokenbrokerd.socket"
-# Until the boot is done (or not): polls, for a first answer may take the
-# manager a moment to be reachable at all.
-state=
-for _ in $(seq 90); do
-	state=$(timeout 90 nsenter -t "$CT" -a systemctl is-system-running --wait 2>/dev/null)
-	case "$state" in running | degraded | maintenance | stopping) break ;; esac
-	kill -0 "$CT" 2>/dev/null || break
-	sleep 0.2
-done
+state=$(ct_running)
 like "$state" '^(running|degraded)$' "the container boots (system state: $state)"
-[ "$state" = degraded ] && in_ct systemctl --failed --no-legend --no-pager | sed 's/^/#   /'
-if ! kill -0 "$CT" 2>/dev/null; then
-	sed 's/^/# /' "$T_DIR/nspawn.log" | tail -n 20
-	echo "Bail out! the container stopped"
-	exit 1
-fi
+ct_bail_if_gone "$state"
 
 # --- what the boot did, as for a package ---
 like "$(in_ct getent passwd tokenbroker)" '^tokenbroker:' "the boot created user tokenbroker (sysusers.d)"
