@@ -12,22 +12,7 @@ if ! command -v fish >/dev/null; then
 fi
 
 plan 23
-# fish finds the completion as an installed one: by its file name, in a
-# directory of $fish_complete_path (before fish's own, for exec's command).
-mkdir "$T_DIR/fish"
-cp contrib/tokenctl.fish "$T_DIR/fish/tokenctl.fish"
-BUILD_ABS=$(cd "$TB_BUILD" && pwd)
-export PATH=$BUILD_ABS:$PATH
-
-# fcomplete LINE: what fish offers for LINE, the cursor at its end; the
-# words without their descriptions, sorted, on one line.  Whatever fish
-# says on stderr goes to $T_DIR/fish.err.
-fcomplete() {
-	fish --no-config -c '
-		set fish_complete_path $argv[1] $__fish_data_dir/completions
-		complete -C -- $argv[2]' "$T_DIR/fish" "$1" 2>>"$T_DIR/fish.err" |
-		cut -f1 | LC_ALL=C sort -u | tr '\n' ' ' | sed 's/ $//'
-}
+. "$(dirname "$0")/completion.sh"
 
 fish --no-config -n contrib/tokenctl.fish
 ok $? "the completion file parses (fish -n)"

@@ -13,25 +13,7 @@ if ! command -v zsh >/dev/null; then
 fi
 
 plan 24
-# zsh finds the completion as an installed one: _tokenctl in $fpath.
-mkdir "$T_DIR/zsh"
-cp contrib/tokenctl.zsh-completion "$T_DIR/zsh/_tokenctl"
-BUILD_ABS=$(cd "$TB_BUILD" && pwd)
-export PATH=$BUILD_ABS:$PATH
-HARNESS=$(dirname "$0")/complete.zsh
-ZN=0
-
-# zcomplete LINE...: completes each LINE in one zsh; zgot N is then what was
-# offered for the N-th, sorted, on one line.  zsh's stderr goes to
-# $T_DIR/zsh.err.
-zcomplete() {
-	ZN=$((ZN + 1))
-	mkdir "$T_DIR/z$ZN"
-	zsh -f "$HARNESS" "$T_DIR/zsh" "$T_DIR/z$ZN" "$@" 2>>"$T_DIR/zsh.err"
-}
-zgot() {
-	LC_ALL=C sort -u "$T_DIR/z$ZN/$1" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'
-}
+. "$(dirname "$0")/completion.sh"
 
 zsh -n contrib/tokenctl.zsh-completion
 ok $? "the completion file parses (zsh -n)"

@@ -6,24 +6,11 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 26
-COMPLETION=$PWD/contrib/tokenctl.bash-completion
+. "$(dirname "$0")/completion.sh"
 CTL=$TB_BUILD/tokenctl
 case $CTL in /*) ;; *) CTL=$PWD/$CTL ;; esac
 
-# complete WORDS...: COMPREPLY for the last word, sorted, on one line.
-complete_line() {
-	bash --norc --noprofile -c '
-		. "$1" || exit 1
-		shift
-		COMP_WORDS=("$@")
-		COMP_CWORD=$(($# - 1))
-		COMP_LINE="$*"
-		_tokenctl
-		printf "%s\n" "${COMPREPLY[@]}" | LC_ALL=C sort -u | tr "\n" " " | sed "s/ $//"
-	' complete "$COMPLETION" "$@"
-}
-
-bash --norc --noprofile -c '. "$1" && complete -p tokenctl' x "$COMPLETION" >/dev/null 2>&1
+bash --norc --noprofile -c '. "$1" && complete -p tokenctl' x "$COMP_BASH" >/dev/null 2>&1
 ok $? "the completion file loads in plain bash and registers for tokenctl"
 
 is "$(complete_line tokenctl '')" "exec git-credential header help proxies renew status token" "all commands"
