@@ -24,6 +24,7 @@
 #       and uninstall leaves it in place)
 #   $(EXAMPLESDIR)/*.conf (conf/examples/)                       0644
 #   $(EXAMPLESDIR)/tokenbroker-proxy-example.socket              0644
+#   $(DOCDIR)/fleet.md, $(DOCDIR)/fleet/*.yaml (doc/)             0644
 #   $(MANDIR)/man1/tokenctl.1, man5/tokenbroker.conf.5, man8/tokenbrokerd.8
 #   $(BASHCOMPLETIONDIR)/tokenctl                                0644
 #   $(ZSHCOMPLETIONDIR)/_tokenctl                                0644
@@ -70,6 +71,7 @@ TB_CONFDIR   = $(SYSCONFDIR)/tokenbroker
 TB_EXAMPLES  = $(sort $(wildcard conf/examples/*.conf))
 TB_MANPAGES  = man/tokenctl.1 man/tokenbroker.conf.5 man/tokenbrokerd.8
 TB_UNITS     = tokenbrokerd.service tokenbrokerd.socket
+TB_FLEET     = $(sort $(wildcard doc/fleet/*.yaml))
 
 install:
 	@for f in $(BUILD)/tokenbrokerd $(BUILD)/tokenctl; do \
@@ -100,6 +102,9 @@ install:
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(EXAMPLESDIR)"
 	$(INSTALL) -m 0644 $(TB_EXAMPLES) "$(DESTDIR)$(EXAMPLESDIR)/"
 	$(INSTALL) -m 0644 systemd/tokenbroker-proxy-example.socket "$(DESTDIR)$(EXAMPLESDIR)/"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(DOCDIR)/fleet"
+	$(INSTALL) -m 0644 doc/fleet.md "$(DESTDIR)$(DOCDIR)/fleet.md"
+	$(INSTALL) -m 0644 $(TB_FLEET) "$(DESTDIR)$(DOCDIR)/fleet/"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(TB_CONFDIR)"
 	@conf="$(DESTDIR)$(TB_CONFDIR)/tokenbroker.conf"; \
 	if [ -e "$$conf" ]; then \
@@ -131,7 +136,8 @@ uninstall:
 		"$(DESTDIR)$(FISHCOMPLETIONDIR)/tokenctl.fish"
 	rm -f $(TB_EXAMPLES:conf/examples/%="$(DESTDIR)$(EXAMPLESDIR)/%")
 	rm -f "$(DESTDIR)$(EXAMPLESDIR)/tokenbroker-proxy-example.socket"
-	@rmdir "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
+	rm -f "$(DESTDIR)$(DOCDIR)/fleet.md" $(TB_FLEET:doc/fleet/%="$(DESTDIR)$(DOCDIR)/fleet/%")
+	@rmdir "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)/fleet" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
 
 .PHONY: install uninstall
 

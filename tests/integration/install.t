@@ -5,7 +5,7 @@
 # but the configuration.
 . "$(dirname "$0")/lib.sh"
 
-plan 34
+plan 35
 ROOT=$PWD
 # A make that runs this test (make check) must not hand its flags down.
 unset MAKEFLAGS MFLAGS MAKELEVEL
@@ -41,6 +41,7 @@ is "$st" 0 "make install DESTDIR=... PREFIX=/usr succeeds"
 [ "$st" = 0 ] || show_log
 
 examples=$(cd conf/examples && ls *.conf | sed 's|^|usr/share/doc/tokenbroker/examples/|')
+fleet=$(cd doc/fleet && ls *.yaml | sed 's|^|usr/share/doc/tokenbroker/fleet/|')
 expected=$(LC_ALL=C sort <<EOF_TREE
 etc/tokenbroker/tokenbroker.conf
 usr/bin/tokenctl
@@ -56,13 +57,18 @@ usr/share/man/man1/tokenctl.1
 usr/share/man/man5/tokenbroker.conf.5
 usr/share/man/man8/tokenbrokerd.8
 usr/share/doc/tokenbroker/examples/tokenbroker-proxy-example.socket
+usr/share/doc/tokenbroker/fleet.md
 $examples
+$fleet
 EOF_TREE
 )
 got=$(tree "$DEST")
 is "$got" "$expected" "install puts exactly the expected files in place"
 [ "$got" = "$expected" ] || diff <(echo "$expected") <(echo "$got") | sed 's/^/#   /'
 cmp_ok "$(echo "$examples" | wc -l)" -ge 4 "an example for each profile is installed"
+diff -r doc/fleet "$DEST/usr/share/doc/tokenbroker/fleet" >/dev/null &&
+	cmp -s doc/fleet.md "$DEST/usr/share/doc/tokenbroker/fleet.md"
+ok $? "the fleet document and its manifests are installed as they are"
 
 is "$(mode "$DEST/usr/sbin/tokenbrokerd") $(mode "$DEST/usr/bin/tokenctl")" "755 755" \
 	"the programs are mode 0755"
@@ -75,8 +81,9 @@ ok $? "the configuration is conf/tokenbroker.conf"
 modes=$(cd "$DEST" && stat -c %a usr/share/man/man*/* usr/lib/systemd/system/* \
 	usr/lib/sysusers.d/* usr/lib/tmpfiles.d/* usr/share/bash-completion/completions/* \
 	usr/share/zsh/vendor-completions/* usr/share/fish/vendor_completions.d/* \
-	usr/share/doc/tokenbroker/examples/* | sort -u | tr '\n' ' ')
-is "$modes" "644 " "man pages, units, snippets, completions and examples are mode 0644"
+	usr/share/doc/tokenbroker/examples/* usr/share/doc/tokenbroker/fleet.md \
+	usr/share/doc/tokenbroker/fleet/* | sort -u | tr '\n' ' ')
+is "$modes" "644 " "man pages, units, snippets, completions, examples and documents are mode 0644"
 dirmodes=$(cd "$DEST" && find . -type d -exec stat -c %a {} + | sort -u | tr '\n' ' ')
 is "$dirmodes" "755 " "the directories made are mode 0755"
 
