@@ -5,10 +5,12 @@
 #
 # Every directory below may be overridden on the command line.  DESTDIR is
 # prepended to every path (staging for a package); PREFIX is the prefix the
-# programs will run from.  The unit, sysusers.d, tmpfiles.d and bash
+# programs will run from.  The unit, sysusers.d, tmpfiles.d, bash and fish
 # completion directories come from pkg-config as absolute paths (a PREFIX
 # does not move them), with a fallback under PREFIX when pkg-config does not
-# know systemd or bash-completion.
+# know systemd, bash-completion or fish.  zsh has no pkg-config file: its
+# completion goes to the vendor directory under DATADIR, which zsh as
+# Debian builds it has in its $fpath for PREFIX=/usr.
 #
 # What goes where (PREFIX=/usr/local, the default):
 #   $(SBINDIR)/tokenbrokerd, $(BINDIR)/tokenctl               0755
@@ -22,8 +24,11 @@
 #       and uninstall leaves it in place)
 #   $(EXAMPLESDIR)/*.conf (conf/examples/)                       0644
 #   $(EXAMPLESDIR)/tokenbroker-proxy-example.socket              0644
+#   $(DOCDIR)/fleet.md, $(DOCDIR)/fleet/*.yaml (doc/)             0644
 #   $(MANDIR)/man1/tokenctl.1, man5/tokenbroker.conf.5, man8/tokenbrokerd.8
 #   $(BASHCOMPLETIONDIR)/tokenctl                                0644
+#   $(ZSHCOMPLETIONDIR)/_tokenctl                                0644
+#   $(FISHCOMPLETIONDIR)/tokenctl.fish                           0644
 #
 # The daemon reads /etc/tokenbroker/tokenbroker.conf unless told otherwise
 # with -c; SYSCONFDIR other than /etc is for staging only.
@@ -57,6 +62,8 @@ SYSTEMDUNITDIR    ?= $(or $(call TB_PKGVAR,systemd,systemdsystemunitdir),$(PREFI
 SYSUSERSDIR       ?= $(or $(call TB_PKGVAR,systemd,sysusersdir),$(PREFIX)/lib/sysusers.d)
 TMPFILESDIR       ?= $(or $(call TB_PKGVAR,systemd,tmpfilesdir),$(PREFIX)/lib/tmpfiles.d)
 BASHCOMPLETIONDIR ?= $(or $(call TB_PKGVAR,bash-completion,completionsdir),$(DATADIR)/bash-completion/completions)
+ZSHCOMPLETIONDIR  ?= $(DATADIR)/zsh/vendor-completions
+FISHCOMPLETIONDIR ?= $(or $(call TB_PKGVAR,fish,completionsdir),$(DATADIR)/fish/vendor_completions.d)
 
 INSTALL ?= install
 
@@ -64,6 +71,7 @@ TB_CONFDIR   = $(SYSCONFDIR)/tokenbroker
 TB_EXAMPLES  = $(sort $(wildcard conf/examples/*.conf))
 TB_MANPAGES  = man/tokenctl.1 man/tokenbroker.conf.5 man/tokenbrokerd.8
 TB_UNITS     = tokenbrokerd.service tokenbrokerd.socket
+TB_FLEET     = $(sort $(wildcard doc/fleet/*.yaml))
 
 install:
 	@for f in $(BUILD)/tokenbrokerd $(BUILD)/tokenctl; do \
@@ -88,9 +96,15 @@ install:
 	$(INSTALL) -m 0644 man/tokenbrokerd.8 "$(DESTDIR)$(MANDIR)/man8/tokenbrokerd.8"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(BASHCOMPLETIONDIR)"
 	$(INSTALL) -m 0644 contrib/tokenctl.bash-completion "$(DESTDIR)$(BASHCOMPLETIONDIR)/tokenctl"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(ZSHCOMPLETIONDIR)" "$(DESTDIR)$(FISHCOMPLETIONDIR)"
+	$(INSTALL) -m 0644 contrib/tokenctl.zsh-completion "$(DESTDIR)$(ZSHCOMPLETIONDIR)/_tokenctl"
+	$(INSTALL) -m 0644 contrib/tokenctl.fish "$(DESTDIR)$(FISHCOMPLETIONDIR)/tokenctl.fish"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(EXAMPLESDIR)"
 	$(INSTALL) -m 0644 $(TB_EXAMPLES) "$(DESTDIR)$(EXAMPLESDIR)/"
 	$(INSTALL) -m 0644 systemd/tokenbroker-proxy-example.socket "$(DESTDIR)$(EXAMPLESDIR)/"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(DOCDIR)/fleet"
+	$(INSTALL) -m 0644 doc/fleet.md "$(DESTDIR)$(DOCDIR)/fleet.md"
+	$(INSTALL) -m 0644 $(TB_FLEET) "$(DESTDIR)$(DOCDIR)/fleet/"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(TB_CONFDIR)"
 	@conf="$(DESTDIR)$(TB_CONFDIR)/tokenbroker.conf"; \
 	if [ -e "$$conf" ]; then \
@@ -118,10 +132,12 @@ uninstall:
 	rm -f "$(DESTDIR)$(SYSUSERSDIR)/tokenbroker.conf" "$(DESTDIR)$(TMPFILESDIR)/tokenbroker.conf"
 	rm -f "$(DESTDIR)$(MANDIR)/man1/tokenctl.1" "$(DESTDIR)$(MANDIR)/man5/tokenbroker.conf.5" \
 		"$(DESTDIR)$(MANDIR)/man8/tokenbrokerd.8"
-	rm -f "$(DESTDIR)$(BASHCOMPLETIONDIR)/tokenctl"
+	rm -f "$(DESTDIR)$(BASHCOMPLETIONDIR)/tokenctl" "$(DESTDIR)$(ZSHCOMPLETIONDIR)/_tokenctl" \
+		"$(DESTDIR)$(FISHCOMPLETIONDIR)/tokenctl.fish"
 	rm -f $(TB_EXAMPLES:conf/examples/%="$(DESTDIR)$(EXAMPLESDIR)/%")
 	rm -f "$(DESTDIR)$(EXAMPLESDIR)/tokenbroker-proxy-example.socket"
-	@rmdir "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
+	rm -f "$(DESTDIR)$(DOCDIR)/fleet.md" $(TB_FLEET:doc/fleet/%="$(DESTDIR)$(DOCDIR)/fleet/%")
+	@rmdir "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)/fleet" "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
 
 .PHONY: install uninstall
 

@@ -5,28 +5,15 @@
 # bash-completion package.
 . "$(dirname "$0")/lib.sh"
 
-plan 22
-COMPLETION=$PWD/contrib/tokenctl.bash-completion
+plan 26
+. "$(dirname "$0")/completion.sh"
 CTL=$TB_BUILD/tokenctl
 case $CTL in /*) ;; *) CTL=$PWD/$CTL ;; esac
 
-# complete WORDS...: COMPREPLY for the last word, sorted, on one line.
-complete_line() {
-	bash --norc --noprofile -c '
-		. "$1" || exit 1
-		shift
-		COMP_WORDS=("$@")
-		COMP_CWORD=$(($# - 1))
-		COMP_LINE="$*"
-		_tokenctl
-		printf "%s\n" "${COMPREPLY[@]}" | LC_ALL=C sort -u | tr "\n" " " | sed "s/ $//"
-	' complete "$COMPLETION" "$@"
-}
-
-bash --norc --noprofile -c '. "$1" && complete -p tokenctl' x "$COMPLETION" >/dev/null 2>&1
+bash --norc --noprofile -c '. "$1" && complete -p tokenctl' x "$COMP_BASH" >/dev/null 2>&1
 ok $? "the completion file loads in plain bash and registers for tokenctl"
 
-is "$(complete_line tokenctl '')" "exec header help proxies renew status token" "all commands"
+is "$(complete_line tokenctl '')" "exec git-credential header help proxies renew status token" "all commands"
 is "$(complete_line tokenctl re)" "renew" "a command from its start"
 is "$(complete_line tokenctl -s /x.sock st)" "status" "a command after -s SOCKET"
 is "$(complete_line tokenctl token xibo --m)" "--min-valid" "an option of token"
@@ -41,6 +28,13 @@ is "$(complete_line tokenctl status --)" "--help --json --socket --timeout --ver
 	"status is offered only the options it takes"
 is "$(complete_line tokenctl proxies --)" "--help --json --socket --timeout --verbose --version" \
 	"and proxies too"
+is "$(complete_line tokenctl git-credential xibo get --)" \
+	"--help --socket --timeout --username --verbose --version" "git-credential's options"
+is "$(complete_line tokenctl token xibo --format '')" "exec-credential token" "the formats"
+is "$(complete_line tokenctl token xibo --format = e)" "exec-credential" \
+	"and after --format=, as bash splits it"
+is "$(complete_line tokenctl git-credential xibo '')" "erase get store" \
+	"git-credential's operations"
 like "$(complete_line tokenctl --)" "--env.*--json.*--min-valid.*--wait" \
 	"before a command every option is offered"
 is "$(complete_line tokenctl --ver)" "--verbose --version" "options match by prefix"
@@ -67,12 +61,7 @@ is "$(complete_line "$T_DIR/fakectl" token xibo '')" "" "no second name"
 is "$(complete_line "$T_DIR/fakectl" proxies '')" "" "proxies takes no name"
 
 # The real thing: the daemon with two lazy credentials (no upstream asked).
-IDP_URL=http://127.0.0.1:9
-write_conf "$T_DIR/tb.conf" <<EOF_CONF
-$(cred alpha "lazy = yes")
-$(cred beta.2 "lazy = yes")
-EOF_CONF
-tbd_start "$T_DIR/tb.conf"
+tbd_start_lazy alpha beta.2
 is "$(complete_line "$CTL" -s "$SOCK" header '')" "alpha beta.2" \
 	"names from a running daemon, on the socket given with -s"
 is "$(TOKENBROKER_SOCKET=$SOCK complete_line "$CTL" status b)" "beta.2" \

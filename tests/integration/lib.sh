@@ -153,6 +153,17 @@ tbd_start_conf() {
 	tbd_start "$@"
 }
 
+# tbd_start_lazy NAME...: the daemon with a lazy credential of each name,
+# none of them ever fetched (their token endpoint is a closed port), for
+# tests of what the daemon lists.
+tbd_start_lazy() {
+	local name
+	for name in "$@"; do
+		IDP_URL=http://127.0.0.1:9 cred "$name" "lazy = yes"
+	done | write_conf "$T_DIR/tb.conf"
+	tbd_start "$T_DIR/tb.conf"
+}
+
 # tbd_reload: SIGHUP, and wait (bounded) for the reload's two log lines.
 tbd_reload() {
 	local n

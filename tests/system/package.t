@@ -80,11 +80,13 @@ for f in ./usr/sbin/tokenbrokerd ./usr/bin/tokenctl ./lib/systemd/system/tokenbr
 	./lib/systemd/system/tokenbrokerd.socket ./usr/lib/sysusers.d/tokenbroker.conf \
 	./usr/lib/tmpfiles.d/tokenbroker.conf ./usr/share/man/man8/tokenbrokerd.8.gz \
 	./usr/share/man/man5/tokenbroker.conf.5.gz ./usr/share/man/man1/tokenctl.1.gz \
-	./usr/share/bash-completion/completions/tokenctl ./usr/share/doc/tokenbroker/README.md.gz \
+	./usr/share/bash-completion/completions/tokenctl ./usr/share/zsh/vendor-completions/_tokenctl \
+	./usr/share/fish/vendor_completions.d/tokenctl.fish ./usr/share/doc/tokenbroker/README.md.gz \
+	./usr/share/doc/tokenbroker/fleet.md ./usr/share/doc/tokenbroker/fleet/daemonset.yaml \
 	./usr/share/doc/tokenbroker/copyright ./usr/share/doc/tokenbroker/examples/xibo.conf; do
 	grep -q " $f\$" "$T_DIR/contents" || missing="$missing $f"
 done
-is "$missing" "" "it holds the programs, units, snippets, man pages, completion, docs, examples"
+is "$missing" "" "it holds the programs, units, snippets, man pages, completions, docs, examples"
 like "$(grep ' ./etc/tokenbroker/tokenbroker.conf$' "$T_DIR/contents")" '^-rw-r----- root/root ' \
 	"the configuration is root's, mode 0640"
 dpkg-deb --ctrl-tarfile "$DEB1" | tar -xOf - ./conffiles >"$T_DIR/conffiles" 2>/dev/null
