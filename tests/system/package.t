@@ -82,7 +82,7 @@ for f in ./usr/sbin/tokenbrokerd ./usr/bin/tokenctl ./lib/systemd/system/tokenbr
 	./usr/share/man/man5/tokenbroker.conf.5.gz ./usr/share/man/man1/tokenctl.1.gz \
 	./usr/share/bash-completion/completions/tokenctl ./usr/share/zsh/vendor-completions/_tokenctl \
 	./usr/share/fish/vendor_completions.d/tokenctl.fish ./usr/share/doc/tokenbroker/README.md.gz \
-	./usr/share/doc/tokenbroker/fleet.md ./usr/share/doc/tokenbroker/fleet/daemonset.yaml \
+	./usr/share/doc/tokenbroker/fleet.md.gz ./usr/share/doc/tokenbroker/fleet/daemonset.yaml \
 	./usr/share/doc/tokenbroker/copyright ./usr/share/doc/tokenbroker/examples/xibo.conf; do
 	grep -q " $f\$" "$T_DIR/contents" || missing="$missing $f"
 done
