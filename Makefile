@@ -9,11 +9,12 @@ CLIENT_PKGS  = yajl
 
 # Debian 12 packages that provide the above, plus what the tests use
 # (systemd-container: systemd-nspawn, for tests/system/; clang and
-# libclang-rt-14-dev, whose libclang_rt.fuzzer is libFuzzer: tests/fuzz/).
+# libclang-rt-14-dev, whose libclang_rt.fuzzer is libFuzzer: tests/fuzz/;
+# git and its http-backend: tokenctl-git.t).
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libssl-dev \
 	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
-	mandoc man-db systemd-container nginx clang libclang-rt-14-dev
+	mandoc man-db systemd-container nginx clang libclang-rt-14-dev git
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror
