@@ -14,12 +14,7 @@ command -v git >/dev/null || { echo "1..0 # SKIP no git (apt-get install git)"; 
 plan 30
 
 CTL=$PWD/$TBCTL
-idp_start --lifetime 3600
-write_conf "$T_DIR/tb.conf" <<EOF_CONF
-$(cred main)
-EOF_CONF
-tbd_start_conf "$T_DIR/tb.conf"
-export TOKENBROKER_SOCKET=$SOCK
+one_cred_start main
 
 # git sees only what this file sets: no system or user configuration, no
 # prompt, no askpass program.
