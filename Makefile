@@ -163,9 +163,16 @@ $(CEIL_EVHTTP): bench/ceil-evhttp.c Makefile
 
 bench: $(LOADGEN) $(UPSTREAM) $(CEIL_EPOLL) $(CEIL_EVHTTP)
 
+# kubectl for tests/integration/tokenctl-kubectl.t: Debian's
+# kubernetes-client, only where no kubectl is on PATH (one from elsewhere,
+# such as a cloud SDK's, would conflict with it in dpkg).
+DEB_KUBECTL = kubernetes-client
+
 # Installs what is missing from Debian's packages (root), or says how to.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@pkgs="$(DEB_PKGS)"; \
+	if ! command -v kubectl >/dev/null 2>&1; then pkgs="$$pkgs $(DEB_KUBECTL)"; fi; \
+	missing=""; for p in $$pkgs; do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
