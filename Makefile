@@ -133,6 +133,12 @@ TEST_LDFLAGS_credential = -Wl,--wrap=timeutil_mono_ms -Wl,--wrap=timeutil_wall_m
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libdaemon.a $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) $(TEST_LDFLAGS_$*) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
 
+# test_ctlcred tests tokenctl's pure part, client/ctlcred.c: it sees the
+# client's headers and links that one object, not the daemon.
+$(BUILD)/tests/unit/test_ctlcred.o: TREE_INC = -Icommon -Iclient
+$(BUILD)/tests/test_ctlcred: $(BUILD)/tests/unit/test_ctlcred.o $(BUILD)/client/ctlcred.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+
 unit: $(UNIT_BIN)
 
 # The load generator for bench/run.sh, and the hostile clients of the

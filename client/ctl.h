@@ -160,9 +160,10 @@ int ctlcred_exec_info_version(const char *info, const char **ret, char **cause);
 int ctlcred_rfc3339(int64_t t, char *buf, size_t size);
 /*
  * Appends the ExecCredential and a newline to out; expirationTimestamp
- * only when expires_at is a time ctlcred_rfc3339 takes.
+ * only when expires_at is a time ctlcred_rfc3339 takes.  0; -EINVAL when
+ * token is not UTF-8.
  */
-void ctlcred_exec_credential(struct secbuf *out, const char *api_version, const char *token,
+int ctlcred_exec_credential(struct secbuf *out, const char *api_version, const char *token,
     int64_t expires_at);
 /* Just past the blank line that ends git's request; SIZE_MAX when none. */
 size_t ctlcred_git_request_end(const char *text, size_t len);

@@ -60,8 +60,13 @@ ctlcmd_token(const struct ctl_args *args)
 	if (args->given & CTL_OPT_JSON) {
 		rc = ctlout_write(t.answer->body, t.answer->bodylen);
 	} else if (version != NULL) {
-		ctlcred_exec_credential(&out, version, t.token, ctlcall_token_expiry(&t));
-		rc = ctlcmd_write_secret(&out);
+		if (ctlcred_exec_credential(&out, version, t.token, ctlcall_token_expiry(&t)) < 0) {
+			secbuf_clear(&out);
+			ctlout_error("%s: the token is not UTF-8 and cannot go into JSON", args->name);
+			rc = EX_UNAVAILABLE;
+		} else {
+			rc = ctlcmd_write_secret(&out);
+		}
 	} else {
 		rc = ctlout_write(t.token, strlen(t.token));
 	}

@@ -110,49 +110,45 @@ ctlcred_rfc3339(int64_t t, char *buf, size_t size)
 	return 0;
 }
 
-static void
+static bool
 ctlcred_gen_str(yajl_gen g, const char *s)
 {
-	if (yajl_gen_string(g, (const unsigned char *)s, strlen(s)) != yajl_gen_status_ok)
-		log_fatal("cannot encode the ExecCredential");
+	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok;
 }
 
 /*
  * Appends to out an ExecCredential of api_version holding token, and its
  * expirationTimestamp when expires_at (unix seconds) is one RFC 3339 can
- * say; then a newline.
+ * say; then a newline.  0; -EINVAL when token is not UTF-8 (out then holds
+ * a part, which the caller wipes).
  */
-void
+int
 ctlcred_exec_credential(struct secbuf *out, const char *api_version, const char *token,
     int64_t expires_at)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	char stamp[CTLCRED_RFC3339_SIZE];
+	bool ok;
 
 	if (g == NULL)
 		log_fatal("out of memory");
 	/* Straight into out: yajl keeps no copy of its own. */
 	yajl_gen_config(g, yajl_gen_print_callback, secbuf_yajl_cb, out);
 	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-	if (yajl_gen_map_open(g) != yajl_gen_status_ok)
-		log_fatal("cannot encode the ExecCredential");
-	ctlcred_gen_str(g, "apiVersion");
-	ctlcred_gen_str(g, api_version);
-	ctlcred_gen_str(g, "kind");
-	ctlcred_gen_str(g, "ExecCredential");
-	ctlcred_gen_str(g, "status");
-	if (yajl_gen_map_open(g) != yajl_gen_status_ok)
-		log_fatal("cannot encode the ExecCredential");
-	ctlcred_gen_str(g, "token");
-	ctlcred_gen_str(g, token);
-	if (ctlcred_rfc3339(expires_at, stamp, sizeof(stamp)) == 0) {
-		ctlcred_gen_str(g, "expirationTimestamp");
-		ctlcred_gen_str(g, stamp);
-	}
-	if (yajl_gen_map_close(g) != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok)
-		log_fatal("cannot encode the ExecCredential");
+	ok = yajl_gen_map_open(g) == yajl_gen_status_ok && ctlcred_gen_str(g, "apiVersion") &&
+	    ctlcred_gen_str(g, api_version) && ctlcred_gen_str(g, "kind") &&
+	    ctlcred_gen_str(g, "ExecCredential") && ctlcred_gen_str(g, "status") &&
+	    yajl_gen_map_open(g) == yajl_gen_status_ok && ctlcred_gen_str(g, "token") &&
+	    ctlcred_gen_str(g, token);
+	if (ok && ctlcred_rfc3339(expires_at, stamp, sizeof(stamp)) == 0)
+		ok = ctlcred_gen_str(g, "expirationTimestamp") && ctlcred_gen_str(g, stamp);
+	ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok &&
+	    yajl_gen_map_close(g) == yajl_gen_status_ok;
 	yajl_gen_free(g);
+	if (!ok)
+		return -EINVAL;
 	secbuf_add(out, "\n", 1);
+	return 0;
 }
 
 /*
