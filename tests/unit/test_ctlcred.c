@@ -51,45 +51,41 @@ test_exec_info(void **state)
 	    CTLCRED_K8S_V1);
 }
 
+/* info is refused with a cause that holds want. */
+static void
+refused(const char *info, const char *want)
+{
+	char *cause;
+
+	assert_null(exec_info(info, &cause));
+	assert_non_null(strstr(cause, want));
+	/* Shown sanitized: no line break reaches the terminal. */
+	assert_null(strchr(cause, '\n'));
+	free(cause);
+}
+
 static void
 test_exec_info_refused(void **state)
 {
-	char *cause, *big;
+	char *big;
 
-	assert_null(exec_info("{\"apiVersion\":\"client.authentication.k8s.io/v1alpha1\"}", &cause));
-	assert_non_null(strstr(cause, "apiVersion 'client.authentication.k8s.io/v1alpha1'"));
-	assert_non_null(strstr(cause, "set the kubeconfig's exec apiVersion to "
-				      "client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1"));
-	free(cause);
+	refused("{\"apiVersion\":\"client.authentication.k8s.io/v1alpha1\"}",
+	    "apiVersion 'client.authentication.k8s.io/v1alpha1'");
+	refused("{\"apiVersion\":\"x\"}", "set the kubeconfig's exec apiVersion to "
+					  "client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1");
 	/* A prefix of a known version is not that version. */
-	assert_null(exec_info("{\"apiVersion\":\"client.authentication.k8s.io/v\"}", &cause));
-	free(cause);
-	/* Shown sanitized: no line break reaches the terminal. */
-	assert_null(exec_info("{\"apiVersion\":\"a\\nb\"}", &cause));
-	assert_null(strchr(cause, '\n'));
-	assert_non_null(strstr(cause, "'a?b'"));
-	free(cause);
-
-	assert_null(exec_info("{\"apiVersion\":", &cause));
-	assert_non_null(strstr(cause, "KUBERNETES_EXEC_INFO is not a JSON object"));
-	free(cause);
-	assert_null(exec_info("[\"client.authentication.k8s.io/v1\"]", &cause));
-	assert_non_null(strstr(cause, "KUBERNETES_EXEC_INFO is not a JSON object"));
-	free(cause);
-	assert_null(exec_info("{\"apiVersion\":1}", &cause));
-	assert_non_null(strstr(cause, "has no apiVersion string"));
-	free(cause);
-	assert_null(exec_info("{\"kind\":\"ExecCredential\"}", &cause));
-	assert_non_null(strstr(cause, "has no apiVersion string"));
-	free(cause);
+	refused("{\"apiVersion\":\"client.authentication.k8s.io/v\"}", "does not answer in");
+	refused("{\"apiVersion\":\"a\\nb\"}", "'a?b'");
+	refused("{\"apiVersion\":", "KUBERNETES_EXEC_INFO is not a JSON object");
+	refused("[\"client.authentication.k8s.io/v1\"]", "KUBERNETES_EXEC_INFO is not a JSON object");
+	refused("{\"apiVersion\":1}", "has no apiVersion string");
+	refused("{\"kind\":\"ExecCredential\"}", "has no apiVersion string");
 
 	big = malloc(CTLCRED_EXEC_INFO_MAX + 2);
 	assert_non_null(big);
 	memset(big, ' ', CTLCRED_EXEC_INFO_MAX + 1);
 	big[CTLCRED_EXEC_INFO_MAX + 1] = '\0';
-	assert_null(exec_info(big, &cause));
-	assert_non_null(strstr(cause, "longer than 65536 bytes"));
-	free(cause);
+	refused(big, "longer than 65536 bytes");
 	free(big);
 }
 
