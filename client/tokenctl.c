@@ -1,13 +1,14 @@
 /*
  * tokenctl: the command-line client of tokenbrokerd.  It asks the daemon over
- * its Unix socket and prints the token, a header line, a table of the
- * credentials or of the proxies, or runs a command with the token in its
- * environment.
+ * its Unix socket and prints the token (bare, or as a Kubernetes
+ * ExecCredential), a header line, a table of the credentials or of the
+ * proxies, answers git as its credential helper, or runs a command with the
+ * token in its environment.
  *
  * This file owns the command line: main, the options, the table of commands
  * and which options each takes, the help text and the usage errors.  The
  * commands are in ctlcmd.c, the requests in ctlcall.c, the output in
- * ctlout.c.  Exit statuses follow sysexits.h, except that a usage error is
+ * ctlout.c and, in other programs' shapes, ctlcred.c.  Exit statuses follow sysexits.h, except that a usage error is
  * 2 as the contract says.
  */
 #include <ctype.h>
