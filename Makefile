@@ -11,12 +11,13 @@ CLIENT_PKGS  = yajl
 # (systemd-container: systemd-nspawn, for tests/system/; clang and
 # libclang-rt-14-dev, whose libclang_rt.fuzzer is libFuzzer: tests/fuzz/;
 # debhelper and lintian: make deb and its test; zsh and fish, whose
-# completions of tokenctl are tested in those shells).
+# completions of tokenctl are tested in those shells; git and its
+# http-backend: tokenctl-git.t).
 DEB_PKGS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyajl-dev libxml2-dev libsystemd-dev libssl-dev \
 	libcmocka-dev curl openssl perl procps util-linux valgrind systemd \
 	mandoc man-db systemd-container nginx clang libclang-rt-14-dev \
-	debhelper lintian zsh fish
+	debhelper lintian zsh fish git
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -Werror
@@ -135,6 +136,12 @@ TEST_LDFLAGS_credential = -Wl,--wrap=timeutil_mono_ms -Wl,--wrap=timeutil_wall_m
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libdaemon.a $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) $(TEST_LDFLAGS_$*) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
 
+# test_ctlcred tests tokenctl's pure part, client/ctlcred.c: it sees the
+# client's headers and links that one object, not the daemon.
+$(BUILD)/tests/unit/test_ctlcred.o: TREE_INC = -Icommon -Iclient
+$(BUILD)/tests/test_ctlcred: $(BUILD)/tests/unit/test_ctlcred.o $(BUILD)/client/ctlcred.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+
 unit: $(UNIT_BIN)
 
 # The load generator for bench/run.sh, and the hostile clients of the
@@ -165,9 +172,16 @@ $(CEIL_EVHTTP): bench/ceil-evhttp.c Makefile
 
 bench: $(LOADGEN) $(UPSTREAM) $(CEIL_EPOLL) $(CEIL_EVHTTP)
 
+# kubectl for tests/integration/tokenctl-kubectl.t: Debian's
+# kubernetes-client, only where no kubectl is on PATH (one from elsewhere,
+# such as a cloud SDK's, would conflict with it in dpkg).
+DEB_KUBECTL = kubernetes-client
+
 # Installs what is missing from Debian's packages (root), or says how to.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@pkgs="$(DEB_PKGS)"; \
+	if ! command -v kubectl >/dev/null 2>&1; then pkgs="$$pkgs $(DEB_KUBECTL)"; fi; \
+	missing=""; for p in $$pkgs; do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

@@ -6,6 +6,8 @@
  *   ctlcmd.c    the commands: token, header, renew, exec, status, proxies
  *   ctlcall.c   one request to the daemon, its answer, its refusals
  *   ctlout.c    what is printed: errors, raw text, JSON, the tables
+ *   ctlcred.c   the shapes other programs take a token in: a Kubernetes
+ *               ExecCredential, git's credential-helper protocol
  *   ctlhttp.c   HTTP/1.1 over the Unix socket (its own header)
  */
 #ifndef TB_CTL_H
@@ -18,6 +20,7 @@
 
 #include "ctlhttp.h"
 #include "json.h"
+#include "secbuf.h"
 
 /* The contract's usage status; sysexits' EX_USAGE (64) is not used. */
 #define CTL_EX_USAGE 2
@@ -37,14 +40,22 @@
 #define CTL_OPT_SCOPE 0x200u
 #define CTL_OPT_AUDIENCE 0x400u
 #define CTL_OPT_RESOURCE 0x800u
+#define CTL_OPT_FORMAT 0x1000u
+#define CTL_OPT_USERNAME 0x2000u
 /* The highest bit of an option. */
-#define CTL_OPT_LAST CTL_OPT_RESOURCE
+#define CTL_OPT_LAST CTL_OPT_USERNAME
 /* What asks for a token variant instead of the credential's main token. */
 #define CTL_OPT_VARIANT (CTL_OPT_SCOPE | CTL_OPT_AUDIENCE | CTL_OPT_RESOURCE)
 /* Taken by every command. */
 #define CTL_OPT_GLOBAL (CTL_OPT_SOCKET | CTL_OPT_TIMEOUT | CTL_OPT_VERBOSE | CTL_OPT_HELP | CTL_OPT_VERSION)
 
 struct ctl_command;
+
+/* What token prints (--format). */
+enum ctl_format {
+	CTL_FORMAT_TOKEN,	    /* the bare token and a newline */
+	CTL_FORMAT_EXEC_CREDENTIAL, /* a Kubernetes ExecCredential */
+};
 
 /* The command line, parsed (tokenctl.c); read-only to everything else. */
 struct ctl_args {
@@ -56,9 +67,12 @@ struct ctl_args {
 	const char *scope;    /* a token variant's, as given; NULL: the configured one */
 	const char *audience;
 	const char *resource;
+	enum ctl_format format;
+	const char *username; /* git-credential's; NULL: CTL_GIT_USERNAME */
 	unsigned given; /* CTL_OPT_* seen */
 	const struct ctl_command *cmd;
 	const char *name;
+	const char *operation; /* git-credential: get, store, erase... */
 	char **exec_argv; /* exec: CMD ARGS..., NULL-terminated */
 	char *error;	  /* the first usage error found */
 };
@@ -73,6 +87,10 @@ int ctlcmd_status(const struct ctl_args *args);
 int ctlcmd_renew(const struct ctl_args *args);
 int ctlcmd_exec(const struct ctl_args *args);
 int ctlcmd_proxies(const struct ctl_args *args);
+int ctlcmd_git_credential(const struct ctl_args *args);
+
+/* The username git-credential answers unless --username says otherwise. */
+#define CTL_GIT_USERNAME "x-access-token"
 
 /* ctlcall.c: a token as answered; all pointers into the answer's JSON tree. */
 struct ctlcall_token {
@@ -97,6 +115,8 @@ struct json *ctlcall_json(const struct ctlhttp_answer *a);
  * status, the error printed.
  */
 int ctlcall_token(const struct ctl_args *args, bool renew, struct ctlcall_token *t);
+/* The token's expiry in unix seconds (expires_at, else now + expires_in); -1 unknown. */
+int64_t ctlcall_token_expiry(const struct ctlcall_token *t);
 /* Wipes and frees what *t holds; takes a cleared one. */
 void ctlcall_token_clear(struct ctlcall_token *t);
 
@@ -118,5 +138,45 @@ const char *ctlout_span(int64_t s, char *buf, size_t size);
 void ctlout_status_table(struct json *const *creds, size_t n);
 /* Prints the table of the proxy objects proxies[0..n-1] on stdout. */
 void ctlout_proxy_table(struct json *const *proxies, size_t n);
+
+/* ctlcred.c: the ExecCredential and git's credential-helper protocol. */
+#define CTLCRED_K8S_V1 "client.authentication.k8s.io/v1"
+#define CTLCRED_K8S_V1BETA1 "client.authentication.k8s.io/v1beta1"
+/* The most of $KUBERNETES_EXEC_INFO that is read (kubectl's is small). */
+#define CTLCRED_EXEC_INFO_MAX (64 * 1024)
+/* The most of git's request that is read. */
+#define CTLCRED_GIT_INPUT_MAX (64 * 1024)
+/* "9999-12-31T23:59:59Z" and its NUL. */
+#define CTLCRED_RFC3339_SIZE 21
+
+/*
+ * The ExecCredential apiVersion $KUBERNETES_EXEC_INFO's value info asks
+ * for (NULL or empty: v1).  0 and *ret (static); -EINVAL with *cause (the
+ * caller frees) when info is not JSON, has no apiVersion, or asks for one
+ * other than v1 and v1beta1.
+ */
+int ctlcred_exec_info_version(const char *info, const char **ret, char **cause);
+/* Unix seconds as "2026-12-01T23:59:59Z"; -ERANGE outside 1970..9999. */
+int ctlcred_rfc3339(int64_t t, char *buf, size_t size);
+/*
+ * Appends the ExecCredential and a newline to out; expirationTimestamp
+ * only when expires_at is a time ctlcred_rfc3339 takes.  0; -EINVAL when
+ * token is not UTF-8.
+ */
+int ctlcred_exec_credential(struct secbuf *out, const char *api_version, const char *token,
+    int64_t expires_at);
+/* Just past the blank line that ends git's request; SIZE_MAX when none. */
+size_t ctlcred_git_request_end(const char *text, size_t len);
+/*
+ * Checks git's request: key=value lines, keys not empty, no NUL.  0 or
+ * -EINVAL with *cause (the caller frees) naming the line, never quoting it.
+ */
+int ctlcred_git_request_check(const char *text, size_t len, char **cause);
+/*
+ * Appends the answer to git's get: username, password and, when
+ * expires_at >= 0, password_expiry_utc.
+ */
+void ctlcred_git_answer(struct secbuf *out, const char *username, const char *token,
+    int64_t expires_at);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "ctl.h"
@@ -155,6 +156,24 @@ ctlcall_request(const struct ctl_args *args, const char *method, const char *pat
 	}
 	*ret = a;
 	return 0;
+}
+
+/*
+ * The token's expiry in unix seconds: the answer's expires_at, exact, or
+ * else its expires_in from now (which aged on the way here); -1 when the
+ * answer gives neither.
+ */
+int64_t
+ctlcall_token_expiry(const struct ctlcall_token *t)
+{
+	int64_t v;
+
+	if (json_int64(json_get(t->root, "expires_at"), &v) == 0 && v >= 0)
+		return v;
+	if (json_int64(json_get(t->root, "expires_in"), &v) == 0 && v >= 0 &&
+	    v <= INT64_MAX - (int64_t)time(NULL))
+		return (int64_t)time(NULL) + v;
+	return -1;
 }
 
 void

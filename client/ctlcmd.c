@@ -1,7 +1,7 @@
 /*
  * ctlcmd: tokenctl's commands, each one request to the daemon (ctlcall.c)
- * and its answer printed (ctlout.c): token, header, renew, exec, status,
- * proxies.
+ * and its answer printed (ctlout.c, or in another program's shape by
+ * ctlcred.c): token, header, renew, exec, status, proxies, git-credential.
  * Each returns the exit status the contract gives its outcome.
  *
  * A token reaches stdout only through write(2) and leaves this process only
@@ -22,19 +22,54 @@
 #include "ctl.h"
 #include "ctlhttp.h"
 #include "json.h"
+#include "secbuf.h"
 
+/* Writes what b holds to stdout, then wipes it; 0 or EX_IOERR. */
+static int
+ctlcmd_write_secret(struct secbuf *b)
+{
+	int rc = ctlout_write(b->data, b->len);
+
+	secbuf_clear(b);
+	return rc;
+}
+
+/*
+ * The bare token, the daemon's JSON, or (--format exec-credential) a
+ * Kubernetes ExecCredential in the apiVersion $KUBERNETES_EXEC_INFO asks
+ * for, checked before the daemon is asked.
+ */
 int
 ctlcmd_token(const struct ctl_args *args)
 {
 	struct ctlcall_token t = { 0 };
+	const char *version = NULL;
+	struct secbuf out = { 0 };
 	int rc;
 
+	if (args->format == CTL_FORMAT_EXEC_CREDENTIAL) {
+		_cleanup_free_ char *cause = NULL;
+
+		if (ctlcred_exec_info_version(getenv("KUBERNETES_EXEC_INFO"), &version, &cause) < 0) {
+			ctlout_error("%s", cause);
+			return CTL_EX_USAGE;
+		}
+	}
 	if ((rc = ctlcall_token(args, false, &t)) != 0)
 		return rc;
-	if (args->given & CTL_OPT_JSON)
+	if (args->given & CTL_OPT_JSON) {
 		rc = ctlout_write(t.answer->body, t.answer->bodylen);
-	else
+	} else if (version != NULL) {
+		if (ctlcred_exec_credential(&out, version, t.token, ctlcall_token_expiry(&t)) < 0) {
+			secbuf_clear(&out);
+			ctlout_error("%s: the token is not UTF-8 and cannot go into JSON", args->name);
+			rc = EX_UNAVAILABLE;
+		} else {
+			rc = ctlcmd_write_secret(&out);
+		}
+	} else {
 		rc = ctlout_write(t.token, strlen(t.token));
+	}
 	ctlcall_token_clear(&t);
 	return rc;
 }
@@ -72,10 +107,9 @@ int
 ctlcmd_renew(const struct ctl_args *args)
 {
 	struct ctlcall_token t = { 0 };
-	int64_t at = 0, in = 0;
+	int64_t expiry, in;
 	const struct json *renewed;
 	bool not_renewed;
-	bool known;
 	int rc;
 
 	if ((rc = ctlcall_token(args, true, &t)) != 0)
@@ -94,20 +128,17 @@ ctlcmd_renew(const struct ctl_args *args)
 		ctlcall_token_clear(&t);
 		return EX_UNAVAILABLE;
 	}
-	/* The absolute expiry is exact; expires_in aged on the way here. */
-	if ((known = json_int64(json_get(t.root, "expires_at"), &at) == 0))
-		in = at - (int64_t)time(NULL);
-	else
-		known = json_int64(json_get(t.root, "expires_in"), &in) == 0;
+	expiry = ctlcall_token_expiry(&t);
+	in = expiry - (int64_t)time(NULL);
 	if (args->given & CTL_OPT_JSON) {
 		rc = ctlout_json(t.root, "access_token");
 		if (rc == 0 && not_renewed)
 			rc = EX_UNAVAILABLE;
-	} else if (known && in > 0) {
+	} else if (expiry >= 0 && in > 0) {
 		char span[32];
 
 		printf("%s: renewed, expires in %s\n", args->name, ctlout_span(in, span, sizeof(span)));
-	} else if (known) {
+	} else if (expiry >= 0) {
 		printf("%s: renewed, already expired\n", args->name);
 	} else {
 		printf("%s: renewed\n", args->name);
@@ -237,4 +268,81 @@ ctlcmd_proxies(const struct ctl_args *args)
 	json_free(root);
 	ctlhttp_answer_free(a);
 	return rc;
+}
+
+/*
+ * Reads git's request from stdin into in: up to the blank line that ends
+ * it, or the end of the input, at most CTLCRED_GIT_INPUT_MAX bytes.  0 and
+ * *ret_len (the request's length, blank line included); otherwise the exit
+ * status, the error printed.
+ */
+static int
+ctlcmd_git_read(struct secbuf *in, size_t *ret_len)
+{
+	size_t end = SIZE_MAX;
+
+	for (;;) {
+		size_t room;
+		ssize_t n;
+
+		if (in->len > CTLCRED_GIT_INPUT_MAX)
+			break;
+		secbuf_reserve(in, 4096);
+		/* One byte past the limit tells a request that is too long. */
+		room = in->cap - in->len - 1;
+		if (room > CTLCRED_GIT_INPUT_MAX + 1 - in->len)
+			room = CTLCRED_GIT_INPUT_MAX + 1 - in->len;
+		n = read(STDIN_FILENO, in->data + in->len, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ctlout_error("cannot read git's request on standard input: %s", strerror(errno));
+			return EX_IOERR;
+		}
+		in->len += (size_t)n;
+		in->data[in->len] = '\0';
+		end = ctlcred_git_request_end(in->data, in->len);
+		if (end != SIZE_MAX || n == 0)
+			break;
+	}
+	*ret_len = end != SIZE_MAX ? end : in->len;
+	if (*ret_len > CTLCRED_GIT_INPUT_MAX) {
+		ctlout_error("git's request on standard input is longer than %d bytes",
+		    CTLCRED_GIT_INPUT_MAX);
+		return CTL_EX_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * git's credential helper (gitcredentials(7)): reads the request on stdin
+ * whatever the operation; for get, answers username and password (the
+ * token).  store and erase have nothing to keep or forget: the daemon owns
+ * the token.  Any other operation is ignored, as the protocol asks, so
+ * that a newer git may add some.
+ */
+int
+ctlcmd_git_credential(const struct ctl_args *args)
+{
+	struct ctlcall_token t = { 0 };
+	struct secbuf in = { 0 }, out = { 0 };
+	_cleanup_free_ char *cause = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = ctlcmd_git_read(&in, &len);
+	if (rc == 0 && ctlcred_git_request_check(in.data, len, &cause) < 0) {
+		ctlout_error("git-credential: %s", cause);
+		rc = CTL_EX_USAGE;
+	}
+	/* store carries the password git used: gone before the daemon is asked. */
+	secbuf_clear(&in);
+	if (rc != 0 || strcmp(args->operation, "get") != 0)
+		return rc;
+	if ((rc = ctlcall_token(args, false, &t)) != 0)
+		return rc;
+	ctlcred_git_answer(&out, args->username != NULL ? args->username : CTL_GIT_USERNAME, t.token,
+	    ctlcall_token_expiry(&t));
+	ctlcall_token_clear(&t);
+	return ctlcmd_write_secret(&out);
 }

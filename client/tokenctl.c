@@ -1,13 +1,14 @@
 /*
  * tokenctl: the command-line client of tokenbrokerd.  It asks the daemon over
- * its Unix socket and prints the token, a header line, a table of the
- * credentials or of the proxies, or runs a command with the token in its
- * environment.
+ * its Unix socket and prints the token (bare, or as a Kubernetes
+ * ExecCredential), a header line, a table of the credentials or of the
+ * proxies, answers git as its credential helper, or runs a command with the
+ * token in its environment.
  *
  * This file owns the command line: main, the options, the table of commands
  * and which options each takes, the help text and the usage errors.  The
  * commands are in ctlcmd.c, the requests in ctlcall.c, the output in
- * ctlout.c.  Exit statuses follow sysexits.h, except that a usage error is
+ * ctlout.c and, in other programs' shapes, ctlcred.c.  Exit statuses follow sysexits.h, except that a usage error is
  * 2 as the contract says.
  */
 #include <ctype.h>
@@ -25,6 +26,7 @@
 #include "ctl.h"
 #include "duration.h"
 #include "log.h"
+#include "text.h"
 #include "tokenbroker.h"
 #include "xmalloc.h"
 
@@ -46,6 +48,8 @@ static const struct ctl_option ctl_options[] = {
 	{ "scope", 0, true, CTL_OPT_SCOPE },
 	{ "audience", 0, true, CTL_OPT_AUDIENCE },
 	{ "resource", 0, true, CTL_OPT_RESOURCE },
+	{ "format", 0, true, CTL_OPT_FORMAT },
+	{ "username", 0, true, CTL_OPT_USERNAME },
 	{ "timeout", 0, true, CTL_OPT_TIMEOUT },
 	{ "verbose", 0, false, CTL_OPT_VERBOSE },
 	{ "help", 'h', false, CTL_OPT_HELP },
@@ -62,22 +66,25 @@ struct ctl_command {
 	const char *name;
 	int (*run)(const struct ctl_args *);
 	enum ctl_name_use name_use;
+	bool operation; /* an operation word follows NAME (git-credential) */
 	unsigned options; /* CTL_OPT_* taken besides CTL_OPT_GLOBAL */
 };
 
 static int ctl_cmd_help(const struct ctl_args *);
 
 static const struct ctl_command ctl_commands[] = {
-	{ "token", ctlcmd_token, CTL_NAME_REQUIRED,
+	{ "token", ctlcmd_token, CTL_NAME_REQUIRED, false,
+	    CTL_OPT_JSON | CTL_OPT_MIN_VALID | CTL_OPT_WAIT | CTL_OPT_VARIANT | CTL_OPT_FORMAT },
+	{ "header", ctlcmd_header, CTL_NAME_REQUIRED, false,
 	    CTL_OPT_JSON | CTL_OPT_MIN_VALID | CTL_OPT_WAIT | CTL_OPT_VARIANT },
-	{ "header", ctlcmd_header, CTL_NAME_REQUIRED,
-	    CTL_OPT_JSON | CTL_OPT_MIN_VALID | CTL_OPT_WAIT | CTL_OPT_VARIANT },
-	{ "status", ctlcmd_status, CTL_NAME_OPTIONAL, CTL_OPT_JSON },
-	{ "renew", ctlcmd_renew, CTL_NAME_REQUIRED, CTL_OPT_JSON | CTL_OPT_VARIANT },
-	{ "exec", ctlcmd_exec, CTL_NAME_REQUIRED,
+	{ "status", ctlcmd_status, CTL_NAME_OPTIONAL, false, CTL_OPT_JSON },
+	{ "renew", ctlcmd_renew, CTL_NAME_REQUIRED, false, CTL_OPT_JSON | CTL_OPT_VARIANT },
+	{ "exec", ctlcmd_exec, CTL_NAME_REQUIRED, false,
 	    CTL_OPT_ENV | CTL_OPT_MIN_VALID | CTL_OPT_WAIT | CTL_OPT_VARIANT },
-	{ "proxies", ctlcmd_proxies, CTL_NAME_NONE, CTL_OPT_JSON },
-	{ "help", ctl_cmd_help, CTL_NAME_NONE, 0 },
+	{ "proxies", ctlcmd_proxies, CTL_NAME_NONE, false, CTL_OPT_JSON },
+	{ "git-credential", ctlcmd_git_credential, CTL_NAME_REQUIRED, true,
+	    CTL_OPT_USERNAME | CTL_OPT_MIN_VALID | CTL_OPT_WAIT | CTL_OPT_VARIANT },
+	{ "help", ctl_cmd_help, CTL_NAME_NONE, false, 0 },
 };
 
 static const char ctl_help_text[] =
@@ -86,8 +93,10 @@ static const char ctl_help_text[] =
     "Ask tokenbrokerd for an access token.\n"
     "\n"
     "commands:\n"
-    "  token NAME [--min-valid S] [--wait S] [VARIANT]\n"
-    "                     print the token of credential NAME and a newline\n"
+    "  token NAME [--min-valid S] [--wait S] [VARIANT] [--format F]\n"
+    "                     print the token of credential NAME and a newline;\n"
+    "                     --format exec-credential prints a Kubernetes\n"
+    "                     ExecCredential for a kubeconfig's exec entry\n"
     "  header NAME [--min-valid S] [--wait S] [VARIANT]\n"
     "                     print \"Authorization: Bearer TOKEN\", for\n"
     "                     curl -H \"$(tokenctl header NAME)\"\n"
@@ -101,6 +110,13 @@ static const char ctl_help_text[] =
     "                     the exit status is CMD's\n"
     "  proxies            show the proxies you may use: listener, upstream,\n"
     "                     credential, requests, retries, last status\n"
+    "  git-credential NAME get|store|erase [--username U] [--min-valid S]\n"
+    "       [--wait S] [VARIANT]\n"
+    "                     git's credential helper: for get, answers\n"
+    "                     username U (x-access-token) and the token as\n"
+    "                     password; store and erase do nothing.  Set with\n"
+    "                     git config credential.helper \\\n"
+    "                       \"!tokenctl git-credential NAME\"\n"
     "  help               show this text\n"
     "\n"
     "options (before or after the command):\n"
@@ -112,6 +128,8 @@ static const char ctl_help_text[] =
     "      --wait S       how long the daemon may wait for a renewal in\n"
     "                     flight when it has no good token (default 5)\n"
     "      --env VAR      exec: the variable that holds the token\n"
+    "      --format F     token: token (default) or exec-credential\n"
+    "      --username U   git-credential: the username to answer\n"
     "      --scope S      VARIANT: a token for these scopes (space-separated),\n"
     "      --audience A   for this audience, for this resource, instead of\n"
     "      --resource R   the configured ones, as the credential's allow_scopes,\n"
@@ -126,10 +144,15 @@ static const char ctl_help_text[] =
     "environment:\n"
     "  TOKENBROKER_SOCKET the socket when -s is not given\n"
     "                     (default " TOKENBROKER_SOCKET_DEFAULT ")\n"
+    "  KUBERNETES_EXEC_INFO\n"
+    "                     set by kubectl: --format exec-credential answers\n"
+    "                     in its apiVersion (v1 or v1beta1; v1 without it)\n"
     "\n"
     "exit status:\n"
     "   0  success (exec: the command's status)\n"
-    "   2  usage error, or a request the daemon refused as malformed\n"
+    "   2  usage error, a request the daemon refused as malformed,\n"
+    "      a KUBERNETES_EXEC_INFO that is malformed or asks for another\n"
+    "      apiVersion, or a malformed request from git\n"
     "  66  unknown credential\n"
     "  69  no token can be had now (upstream failing, or an answer\n"
     "      this client does not understand)\n"
@@ -252,6 +275,19 @@ ctl_apply_option(struct ctl_args *args, const struct ctl_option *o, const char *
 		else
 			args->resource = value;
 		break;
+	case CTL_OPT_FORMAT:
+		if (strcmp(value, "token") == 0)
+			args->format = CTL_FORMAT_TOKEN;
+		else if (strcmp(value, "exec-credential") == 0)
+			args->format = CTL_FORMAT_EXEC_CREDENTIAL;
+		else
+			ctl_usage(args, "bad value for --format: '%s' (token or exec-credential)", value);
+		break;
+	case CTL_OPT_USERNAME:
+		if (*value == '\0' || !text_printable(value, strlen(value)))
+			ctl_usage(args, "bad value for --username: it must be one line, not empty");
+		args->username = value;
+		break;
 	case CTL_OPT_VERBOSE:
 		log_set_level(LOG_DEBUG);
 		break;
@@ -339,6 +375,8 @@ ctl_parse_args(struct ctl_args *args, int argc, char **argv)
 				ctl_usage(args, "unknown command '%s'", a);
 		} else if (args->name == NULL && args->cmd != NULL && args->cmd->name_use != CTL_NAME_NONE) {
 			args->name = a;
+		} else if (args->operation == NULL && args->cmd != NULL && args->cmd->operation) {
+			args->operation = a;
 		} else if (args->cmd != NULL && args->cmd->run == ctlcmd_exec) {
 			args->exec_argv = &argv[i];
 			break;
@@ -363,6 +401,10 @@ ctl_parse_args(struct ctl_args *args, int argc, char **argv)
 		    TOKENBROKER_NAME_MAX);
 	if (args->cmd->run == ctlcmd_exec && args->exec_argv == NULL)
 		ctl_usage(args, "exec needs a command to run after NAME");
+	if (args->cmd->operation && args->name != NULL && args->operation == NULL)
+		ctl_usage(args, "%s needs an operation after NAME: get, store or erase", args->cmd->name);
+	if (args->format == CTL_FORMAT_EXEC_CREDENTIAL && (args->given & CTL_OPT_JSON))
+		ctl_usage(args, "--json and --format exec-credential do not go together");
 }
 
 static int

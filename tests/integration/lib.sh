@@ -398,6 +398,54 @@ px_code() { # px_code PATH [curl args...]: the status only
 	curl -s -m 30 -o /dev/null -w '%{http_code}' "$@" "http://127.0.0.1:$PX_PORT$path"
 }
 
+# nginx_start LISTEN-OPTIONS CERT KEY LOCATIONS: Debian's nginx in the
+# foreground on a free loopback port (NGINX_PORT), "listen 127.0.0.1:PORT
+# ssl LISTEN-OPTIONS" with the certificate CERT and its key KEY, and
+# LOCATIONS (nginx text) in the server block; stopped at exit.  Its files
+# are under $T_DIR/nginx.  The caller checks NGINX (the binary) exists.
+nginx_start() {
+	local opts=$1 cert=$2 key=$3 locations=$4
+	NGINX_PORT=$(free_port)
+	mkdir -p "$T_DIR/nginx"
+	cat >"$T_DIR/nginx/nginx.conf" <<EOF_NGINX
+user root;
+worker_processes 1;
+daemon off;
+pid $T_DIR/nginx/nginx.pid;
+error_log $T_DIR/nginx/error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $T_DIR/nginx/body;
+	proxy_temp_path $T_DIR/nginx/proxy;
+	fastcgi_temp_path $T_DIR/nginx/fastcgi;
+	uwsgi_temp_path $T_DIR/nginx/uwsgi;
+	scgi_temp_path $T_DIR/nginx/scgi;
+	server {
+		listen 127.0.0.1:$NGINX_PORT ssl $opts;
+		ssl_certificate $cert;
+		ssl_certificate_key $key;
+$locations
+	}
+}
+EOF_NGINX
+	"$NGINX" -c "$T_DIR/nginx/nginx.conf" >"$T_DIR/nginx/out.log" 2>&1 &
+	NGINX_PID=$!
+	trap 'kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; t_cleanup' EXIT
+	wait_for 50 port_open "$NGINX_PORT" || { echo "Bail out! nginx did not start"; exit 1; }
+}
+
+# one_cred_start NAME: fakeidp (tokens of an hour) and the daemon with
+# the one credential NAME; TOKENBROKER_SOCKET names its socket.
+one_cred_start() {
+	idp_start --lifetime 3600
+	write_conf "$T_DIR/tb.conf" <<EOF_CONF
+$(cred "$1")
+EOF_CONF
+	tbd_start_conf "$T_DIR/tb.conf"
+	export TOKENBROKER_SOCKET=$SOCK
+}
+
 # echo_header NAME: a header's value in fakeapi's /api/echo answer on
 # stdin (name matched without regard to case), empty when absent.
 echo_header() {

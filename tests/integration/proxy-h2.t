@@ -11,41 +11,16 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
 	-keyout "$T_DIR/key.pem" -out "$T_DIR/cert.pem" >/dev/null 2>&1 ||
 	{ echo "Bail out! cannot make a test certificate"; exit 1; }
 idp_start --lifetime 3600
-H2_PORT=$(free_port)
-PX_PORT=$(free_port "$H2_PORT")
-mkdir -p "$T_DIR/nginx"
 # The answer says which protocol the request came in and whether it had a
 # bearer token; a request without one is refused, as an API would.
-cat >"$T_DIR/nginx/nginx.conf" <<EOF_NGINX
-user root;
-worker_processes 1;
-daemon off;
-pid $T_DIR/nginx/nginx.pid;
-error_log $T_DIR/nginx/error.log;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $T_DIR/nginx/body;
-	proxy_temp_path $T_DIR/nginx/proxy;
-	fastcgi_temp_path $T_DIR/nginx/fastcgi;
-	uwsgi_temp_path $T_DIR/nginx/uwsgi;
-	scgi_temp_path $T_DIR/nginx/scgi;
-	server {
-		listen 127.0.0.1:$H2_PORT ssl http2;
-		ssl_certificate $T_DIR/cert.pem;
-		ssl_certificate_key $T_DIR/key.pem;
+nginx_start http2 "$T_DIR/cert.pem" "$T_DIR/key.pem" '
 		location / {
-			if (\$http_authorization !~ "^Bearer .") { return 401; }
+			if ($http_authorization !~ "^Bearer .") { return 401; }
 			default_type text/plain;
-			return 200 "\$server_protocol \$uri\n";
-		}
-	}
-}
-EOF_NGINX
-"$NGINX" -c "$T_DIR/nginx/nginx.conf" >"$T_DIR/nginx/out.log" 2>&1 &
-NGINX_PID=$!
-trap 'kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; t_cleanup' EXIT
-wait_for 50 port_open "$H2_PORT"
+			return 200 "$server_protocol $uri\n";
+		}'
+H2_PORT=$NGINX_PORT
+PX_PORT=$(free_port "$H2_PORT")
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(cred main)
 [proxy "h2"]

@@ -81,7 +81,7 @@ make_dead_socket() {
 		chmod(oct($ARGV[1]), $ARGV[0]) or die "chmod: $!\n"' "$1" "$2"
 }
 
-PLAN=35
+PLAN=43
 echo "1..$PLAN"
 
 if [ ! -x "$TOKENCTL" ]; then
@@ -106,6 +106,14 @@ expect 2 "--wait with a bad duration is refused" token xibo --wait soon
 expect 2 "--json with exec is refused" exec xibo --json -- true
 expect 2 "exec without a command is a usage error" exec xibo
 expect 2 "exec --env with a bad variable name is refused" exec xibo --env 1X -- true
+expect 2 "an unknown --format is refused" token xibo --format yaml
+check "the message names the formats" contains "$err" "(token or exec-credential)"
+expect 2 "--format is for token only" header xibo --format exec-credential
+expect 2 "--json with --format exec-credential is refused" token xibo --json --format exec-credential
+expect 2 "git-credential without an operation is a usage error" git-credential xibo
+check "the message names the operations" contains "$err" "get, store or erase"
+expect 2 "--username is for git-credential only" token xibo --username u
+expect 2 "--json with git-credential is refused" git-credential xibo get --json
 
 # Credential names: [A-Za-z0-9._-]{1,64}, checked before anything is sent.
 expect 2 "a name with a slash is refused" token ../etc
@@ -120,7 +128,8 @@ expect 0 "--help exits 0" --help
 help_is_complete() {
 	local word
 	for word in "token NAME" "header NAME" "status" "renew NAME" "exec NAME" \
-		"--socket" "--json" "--min-valid" "--env" "TOKENBROKER_SOCKET" \
+		"git-credential NAME get|store|erase" "--format F" "--username U" \
+		"--socket" "--json" "--min-valid" "--env" "TOKENBROKER_SOCKET" "KUBERNETES_EXEC_INFO" \
 		" 2 " "66" "69" "75" "77"; do
 		contains "$out" "$word" || return 1
 	done
