@@ -84,7 +84,7 @@ function __tokenctl_takes
         case exec
             contains -- $argv[1] env min-valid wait scope audience resource
         case git-credential
-            contains -- $argv[1] username
+            contains -- $argv[1] username min-valid wait scope audience resource
         case ''
             return 0
         case '*'

@@ -27,7 +27,7 @@ is "$(fcomplete 'tokenctl token xibo -')" \
 is "$(fcomplete 'tokenctl status -')" "--help --json --socket --timeout --verbose --version -h -s" \
 	"status is offered only the options it takes"
 is "$(fcomplete 'tokenctl git-credential xibo get --')" \
-	"--help --socket --timeout --username --verbose --version" "git-credential's options"
+	"--audience --help --min-valid --resource --scope --socket --timeout --username --verbose --version --wait" "git-credential's options"
 is "$(fcomplete 'tokenctl header xibo --scope read --a')" "--audience" \
 	"after --scope S the next option"
 is "$(fcomplete 'tokenctl token xibo --format ')" "exec-credential token" "the formats"

@@ -28,7 +28,7 @@ done
 # and options the contract adds, written beside the completions); while this
 # tokenctl does not know one it is left out of the comparison, and said so.
 # Once tokenctl knows it, it is checked like any other.
-AHEAD="git-credential --format --username"
+AHEAD=""
 
 NONE=$T_DIR/none.sock
 help=$(tokenctl --help)

@@ -33,7 +33,7 @@ is "$(zgot 5)" \
 	"token's options"
 is "$(zgot 6)" "--help --json --socket --timeout --verbose --version -h -s" \
 	"status is offered only the options it takes"
-is "$(zgot 7)" "--help --socket --timeout --username --verbose --version" \
+is "$(zgot 7)" "--audience --help --min-valid --resource --scope --socket --timeout --username --verbose --version --wait" \
 	"git-credential's options"
 is "$(zgot 8)" "--audience" "after --scope S the next option"
 is "$(zgot 9)" "exec-credential token" "the formats"

@@ -29,7 +29,7 @@ is "$(complete_line tokenctl status --)" "--help --json --socket --timeout --ver
 is "$(complete_line tokenctl proxies --)" "--help --json --socket --timeout --verbose --version" \
 	"and proxies too"
 is "$(complete_line tokenctl git-credential xibo get --)" \
-	"--help --socket --timeout --username --verbose --version" "git-credential's options"
+	"--audience --help --min-valid --resource --scope --socket --timeout --username --verbose --version --wait" "git-credential's options"
 is "$(complete_line tokenctl token xibo --format '')" "exec-credential token" "the formats"
 is "$(complete_line tokenctl token xibo --format = e)" "exec-credential" \
 	"and after --format=, as bash splits it"
