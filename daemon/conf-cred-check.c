@@ -65,13 +65,24 @@ cred_check_token_url(struct cred_build *b)
 	char *url, *cause = NULL;
 	unsigned file, line;
 
-	if (cc->token_url != NULL || b->key_failed[CK_TOKEN_URL] || b->key_failed[CK_BASE_URL] ||
+	if (cc->issuer != NULL && cc->token_url != NULL) {
+		cred_where(b, CK_ISSUER, &file, &line);
+		conf_warning(b->ld, file, line, "issuer: not used, token_url is given");
+	}
+	if (cc->issuer != NULL && p->token_path != NULL) {
+		cred_where(b, CK_ISSUER, &file, &line);
+		conf_error(b->ld, file, line, "issuer: profile %s builds its token_url from "
+			   "base_url; issuer is for profile oauth2", p->name);
+		return;
+	}
+	if (cc->token_url != NULL || cc->issuer != NULL || b->key_failed[CK_TOKEN_URL] ||
+	    b->key_failed[CK_ISSUER] || b->key_failed[CK_BASE_URL] ||
 	    b->key_failed[CK_API_VERSION])
 		return;
 	if (p->token_path == NULL || base == NULL) {
 		conf_error(b->ld, b->sect->file, b->sect->line,
-			   "credential \"%s\": token_url (or base_url with a profile) is required",
-			   cc->name);
+			   "credential \"%s\": token_url, issuer (or base_url with a profile) "
+			   "is required", cc->name);
 		return;
 	}
 	url = cred_join_url(base, p->token_path, cc->api_version);

@@ -104,6 +104,21 @@ cred_set_token_url(struct cred_build *b, const struct cred_key *k, const char *k
 }
 
 static int
+cred_set_issuer(struct cred_build *b, const struct cred_key *k, const char *key, const char *v,
+		char **cause)
+{
+	if (conf_value_url(v, true, cause) < 0)
+		return -EINVAL;
+	if (strchr(v, '?') != NULL || strchr(v, '#') != NULL) {
+		*cause = xstrdup("an issuer has no query or fragment (RFC 8414 section 2)");
+		return -EINVAL;
+	}
+	free(b->cc->issuer);
+	b->cc->issuer = xstrdup(v);
+	return 0;
+}
+
+static int
 cred_set_base_url(struct cred_build *b, const struct cred_key *k, const char *key,
 		  const char *v, char **cause)
 {
@@ -723,6 +738,7 @@ cred_set_sink_owner(struct cred_build *b, const struct cred_key *k, const char *
 const struct cred_key conf_cred_keys[CK_COUNT] = {
 	CK(CK_PROFILE, "profile", cred_set_profile),
 	CK(CK_TOKEN_URL, "token_url", cred_set_token_url),
+	CK(CK_ISSUER, "issuer", cred_set_issuer),
 	CK(CK_BASE_URL, "base_url", cred_set_base_url),
 	CK(CK_AUTH_METHOD, "auth_method", cred_set_enum, .off = CK_OFF(auth_method),
 	   .names = auth_method_names),
@@ -915,6 +931,7 @@ conf_cred_free(struct cred_conf *cc)
 		return NULL;
 	free(cc->name);
 	free(cc->token_url);
+	free(cc->issuer);
 	free(cc->base_url);
 	cred_str_free(cc->grant_type);
 	free(cc->client_id);

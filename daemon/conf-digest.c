@@ -122,6 +122,7 @@ conf_digest_cred(struct cred_conf *cc)
 
 	conf_digest_str(md, "profile", cc->profile->name);
 	conf_digest_str(md, "token_url", cc->token_url);
+	conf_digest_str(md, "issuer", cc->issuer);
 	conf_digest_str(md, "base_url", cc->base_url);
 	conf_digest_int(md, "auth_method", cc->auth_method);
 	conf_digest_str(md, "grant_type", cc->grant_type);
@@ -211,7 +212,7 @@ conf_str_same(const char *a, const char *b)
  * build when a field is added, so that it is put in one of them.
  */
 #if defined(__x86_64__) && defined(__LP64__)
-#define CONF_CRED_SIZE 704
+#define CONF_CRED_SIZE 712
 _Static_assert(sizeof(struct cred_conf) == CONF_CRED_SIZE,
 	       "a field was added to struct cred_conf: put it in conf_digest_cred or "
 	       "conf_cred_same, then update CONF_CRED_SIZE");
@@ -307,6 +308,9 @@ conf_token_fingerprint(const struct cred_conf *cc, char out[65])
 		conf_digest_str(ctx, "client_assertion_file", cc->client_assertion_file);
 	if (cc->assertion_audience != NULL)
 		conf_digest_str(ctx, "assertion_audience", cc->assertion_audience);
+	/* Where the token endpoint is found: only when set, as above. */
+	if (cc->issuer != NULL)
+		conf_digest_str(ctx, "issuer", cc->issuer);
 	/* What the token is for: only when set, as above. */
 	if (cc->audience != NULL)
 		conf_digest_str(ctx, "audience", cc->audience);

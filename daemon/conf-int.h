@@ -176,6 +176,7 @@ void conf_daemon_clear(struct daemon_conf *dc);
 enum cred_key_id {
 	CK_PROFILE,
 	CK_TOKEN_URL,
+	CK_ISSUER,
 	CK_BASE_URL,
 	CK_AUTH_METHOD,
 	CK_GRANT_TYPE,

@@ -368,6 +368,12 @@ conf_ids_allow(const struct conf_ids *users, const struct conf_ids *groups, uid_
 	return false;
 }
 
+int
+conf_url_check(const char *url, char **cause)
+{
+	return conf_value_url(url, true, cause);
+}
+
 bool
 conf_name_valid(const char *name)
 {
@@ -438,6 +444,15 @@ conf_request_opts(const struct cred_conf *cc, struct request_opts *ret)
 		},
 		.client_assertion_file = cc->client_assertion_file,
 	};
+}
+
+void
+conf_request_opts_url(const struct cred_conf *cc, const char *url, struct request_opts *ret)
+{
+	conf_request_opts(cc, ret);
+	ret->token_url = url;
+	if (cc->assertion_audience == NULL)
+		ret->assertion.audience = url;
 }
 
 void

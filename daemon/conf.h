@@ -37,7 +37,8 @@ struct cred_conf {
 	 */
 	unsigned refs;
 	const struct profile *profile;
-	char *token_url;
+	char *token_url; /* NULL: from the issuer's discovery document */
+	char *issuer;	 /* or NULL */
 	char *base_url;
 	enum auth_method auth_method;
 	char *grant_type;
@@ -232,6 +233,8 @@ int conf_reload(const char *path, const struct conf *running, struct conf **ret_
 int conf_load_string(const char *name, const char *text, struct conf **ret_conf,
 		     struct conf_errors *errs, struct conf_errors *warnings);
 struct conf *conf_free(struct conf *conf);
+/* 0 when url would do for token_url, else -EINVAL and *cause (caller frees). */
+int conf_url_check(const char *url, char **cause);
 void conf_errors_clear(struct conf_errors *errs);
 
 const struct cred_conf *conf_find(const struct conf *conf, const char *name);
@@ -254,6 +257,8 @@ void conf_token_fingerprint(const struct cred_conf *cc, char out[65]);
  * parts (the lifetime's query parameter) are resolved here.
  */
 void conf_request_opts(const struct cred_conf *cc, struct request_opts *ret);
+/* The same with url, a discovered token endpoint, for the token_url. */
+void conf_request_opts_url(const struct cred_conf *cc, const char *url, struct request_opts *ret);
 void conf_http_opts(const struct cred_conf *cc, struct http_opts *ret);
 void conf_response_opts(const struct cred_conf *cc, struct response_opts *ret);
 void conf_sink_opts(const struct cred_conf *cc, struct sink_opts *ret);

@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "credential-int.h"
+#include "discovery.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -70,6 +71,9 @@ struct credential {
 	bool settings_changed;		 /* reloaded while its refresh was in flight */
 	struct variant *variant;      /* a variant's token (variant.c); NULL: the main one */
 	struct variant_set *variants; /* the main token's variants, or NULL */
+	/* issuer: the token endpoint its discovery document named, or NULL */
+	char *token_url;
+	unsigned discovery_doc; /* the document asked for (transfer in flight) */
 };
 
 struct credential_ctx {
@@ -656,6 +660,14 @@ credential_http_done_cb(struct http_result *res, void *arg)
 	c->transfer = NULL;
 	renew_open(c->ctx->renew);
 	metrics_count_upstream(c->ctx->metrics, res->duration_ms);
+	if (res->status == 404 && c->token_url != NULL) {
+		/* The issuer may have moved it: ask the issuer again next time. */
+		credential_log(c, LOG_NOTICE, NULL, res->status,
+			       "the token endpoint %s answered 404: it is looked up again "
+			       "at the next attempt", c->token_url);
+		free(c->token_url);
+		c->token_url = NULL;
+	}
 	if (res->error != NULL || res->body_too_large) {
 		credential_refresh_end(c);
 		if (credential_refresh_stale(c))
@@ -711,6 +723,73 @@ credential_http_done_cb(struct http_result *res, void *arg)
 	response_free(tr);
 }
 
+static void credential_discover(struct credential *c, unsigned doc);
+
+/*
+ * A discovery document came, or did not: with the token endpoint it names,
+ * the attempt goes on to the token request; else the next document, or the
+ * attempt fails.
+ */
+static void
+credential_discovery_done_cb(struct http_result *res, void *arg)
+{
+	struct credential *c = arg;
+	char *url = NULL, *cause = NULL, *msg;
+
+	c->transfer = NULL;
+	renew_open(c->ctx->renew);
+	metrics_count_upstream(c->ctx->metrics, res->duration_ms);
+	if (res->error == NULL && res->status == 200 && !res->body_too_large &&
+	    discovery_parse(res->body->data, res->body->len, c->conf->issuer,
+			    c->conf->auth_method == AUTH_TLS_CLIENT_AUTH, &url, &cause) == 0) {
+		credential_log(c, LOG_INFO, NULL, 0, "token endpoint %s, from %s", url, res->url);
+		c->token_url = url;
+		credential_attempt(c);
+		return;
+	}
+	/* Not there (or not allowed): the other kind of document may be. */
+	if (res->error == NULL && res->status >= 400 && res->status < 500 &&
+	    c->discovery_doc + 1 < DISCOVERY_NDOCS) {
+		credential_discover(c, c->discovery_doc + 1);
+		return;
+	}
+	if (cause != NULL)
+		msg = xasprintf("discovery: %s: %s", res->url, cause);
+	else if (res->error != NULL)
+		msg = xasprintf("discovery: %s: %s", res->url, res->error);
+	else if (res->body_too_large)
+		msg = xasprintf("discovery: %s: the document is too large", res->url);
+	else
+		msg = xasprintf("discovery: %s: HTTP %ld%s", res->url, res->status,
+				res->status >= 400 && res->status < 500 ?
+					" (and at the other well-known path too): check issuer" : "");
+	credential_failed(c, res->status, NULL, msg,
+			  cause != NULL || (res->status >= 400 && res->status < 500) ?
+				  FAIL_ADVISED : FAIL_TRANSIENT,
+			  res->retry_after);
+	free(msg);
+	free(cause);
+}
+
+/* Asks for the issuer's discovery document number doc. */
+static void
+credential_discover(struct credential *c, unsigned doc)
+{
+	char *url = discovery_url(c->conf->issuer, doc), *cause = NULL;
+	struct http_opts ho;
+
+	c->discovery_doc = doc;
+	credential_log(c, LOG_DEBUG, NULL, 0, "asking %s for the token endpoint", url);
+	conf_http_opts(c->conf, &ho);
+	c->transfer = http_start(c->ctx->http, &ho, discovery_request(url),
+				 credential_discovery_done_cb, c, &cause);
+	free(url);
+	if (c->transfer == NULL) {
+		credential_failed(c, 0, NULL, cause, FAIL_TRANSIENT, NULL);
+		free(cause);
+	}
+}
+
 /* Starts an attempt unless one is in flight. */
 static void
 credential_attempt(struct credential *c)
@@ -731,7 +810,14 @@ credential_attempt(struct credential *c)
 	c->attempt_mono_ms = timeutil_mono_ms();
 	if (c->token != NULL)
 		current = c->token->access_token;
-	conf_request_opts(c->conf, &qo);
+	if (c->conf->token_url == NULL && c->token_url == NULL) {
+		credential_discover(c, 0);
+		return;
+	}
+	if (c->token_url != NULL)
+		conf_request_opts_url(c->conf, c->token_url, &qo);
+	else
+		conf_request_opts(c->conf, &qo);
 	if (c->variant != NULL)
 		variant_request_opts(c->variant, &qo);
 	if (credential_refresh_grant(c) && credential_refresh_begin(c, &rt, &cause) < 0) {
@@ -1010,6 +1096,7 @@ credential_free(struct credential *c)
 	free(c->last_error);
 	free(c->upstream_error);
 	free(c->sink_error);
+	free(c->token_url);
 	free(c);
 	return NULL;
 }
@@ -1181,6 +1268,9 @@ credential_ctx_reload(struct credential_ctx *ctx, const struct conf *conf)
 		if (j >= 0) {
 			c = old[j];
 			taken[j] = true;
+			/* The issuer's document is asked for again after a reload. */
+			free(c->token_url);
+			c->token_url = NULL;
 		}
 		if (c == NULL) {
 			c = credential_new(ctx, cc);

@@ -16,11 +16,13 @@
 #include <event2/event.h>
 
 #include "diag.h"
+#include "discovery.h"
 #include "http.h"
 #include "profile.h"
 #include "request.h"
 #include "response.h"
 #include "store.h"
+#include "text.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -31,7 +33,140 @@ struct diag {
 	int status;
 	struct event_base *base;
 	bool refresh_from_state; /* the refresh token spent came from state_dir */
+	long status_seen;	 /* the token endpoint's HTTP status, 0 for none */
 };
+
+/* A discovery document's GET, as it ended. */
+struct diag_got {
+	struct event_base *base;
+	long status;
+	char *error;
+	char *body;
+	size_t len;
+};
+
+static void
+diag_got_cb(struct http_result *res, void *arg)
+{
+	struct diag_got *g = arg;
+
+	event_base_loopbreak(g->base);
+	g->status = res->status;
+	g->error = res->error != NULL ? xstrdup(res->error) :
+		   res->body_too_large ? xstrdup("the document is too large") : NULL;
+	g->body = xmalloc(res->body->len + 1);
+	memcpy(g->body, res->body->data, res->body->len);
+	g->body[res->body->len] = '\0';
+	g->len = res->body->len;
+}
+
+/* GETs url, shows how it went; false when no document came. */
+static bool
+diag_get(struct diag *d, struct http *h, const struct http_opts *ho, const char *url,
+	 struct diag_got *g)
+{
+	char *cause = NULL;
+
+	memset(g, 0, sizeof(*g));
+	g->base = d->base;
+	if (http_start(h, ho, discovery_request(url), diag_got_cb, g, &cause) == NULL) {
+		fprintf(d->out, "discovery:    %s: %s\n", url, cause);
+		free(cause);
+		return false;
+	}
+	event_base_dispatch(d->base);
+	if (g->error != NULL)
+		fprintf(d->out, "discovery:    %s: %s%s\n", url, g->status != 0 ? "then " : "",
+			g->error);
+	else
+		fprintf(d->out, "discovery:    %s: HTTP %ld\n", url, g->status);
+	return g->error == NULL && g->status == 200;
+}
+
+static void
+diag_got_clear(struct diag_got *g)
+{
+	free(g->error);
+	free(g->body);
+}
+
+/*
+ * The token endpoint the issuer's discovery document names (caller frees),
+ * each document tried shown; NULL when none did.
+ */
+static char *
+diag_discover(struct diag *d, struct http *h, const struct http_opts *ho)
+{
+	const struct cred_conf *cc = d->cc;
+	char *doc, *url = NULL, *cause = NULL;
+	struct diag_got g;
+
+	fprintf(d->out, "issuer:       %s\n", cc->issuer);
+	for (unsigned i = 0; url == NULL && (doc = discovery_url(cc->issuer, i)) != NULL; i++) {
+		bool got = diag_get(d, h, ho, doc, &g);
+
+		if (got && discovery_parse(g.body, g.len, cc->issuer,
+					   cc->auth_method == AUTH_TLS_CLIENT_AUTH, &url, &cause) < 0) {
+			fprintf(d->out, "result:       failed: %s\n", cause);
+			free(cause);
+			diag_got_clear(&g);
+			free(doc);
+			return NULL;
+		}
+		/* A 4xx: the other kind of document may be there. */
+		bool next = !got && g.error == NULL && g.status >= 400 && g.status < 500;
+
+		diag_got_clear(&g);
+		free(doc);
+		if (url == NULL && !next)
+			break;
+	}
+	if (url == NULL) {
+		fprintf(d->out, "result:       failed: no discovery document for this issuer\n");
+		fprintf(d->out, "hint:         check issuer (the URL the server names as its "
+				"issuer), or give token_url\n");
+		return NULL;
+	}
+	fprintf(d->out, "token endpoint: %s (the document's issuer matches)\n", url);
+	return url;
+}
+
+/*
+ * The token endpoint answered 404: a discovery document at token_url's
+ * origin, if there is one, names the right one.
+ */
+static void
+diag_origin_hint(struct diag *d, struct http *h, const struct http_opts *ho)
+{
+	const char *u = d->cc->token_url, *authority = strstr(u, "://");
+	const char *end = authority != NULL ? strchr(authority + 3, '/') : NULL;
+	char *origin = end != NULL ? xstrndup(u, (size_t)(end - u)) : xstrdup(u), *doc;
+	struct diag_got g;
+
+	for (unsigned i = 0; (doc = discovery_url(origin, i)) != NULL; i++) {
+		char *url = NULL, *cause = NULL, *issuer = NULL;
+
+		if (diag_get(d, h, ho, doc, &g) && (issuer = discovery_issuer(g.body, g.len)) &&
+		    discovery_parse(g.body, g.len, issuer, d->cc->auth_method == AUTH_TLS_CLIENT_AUTH,
+				    &url, &cause) == 0) {
+			char *su = text_sanitize(url, strlen(url), 200);
+			char *si = text_sanitize(issuer, strlen(issuer), 200);
+
+			fprintf(d->out, "hint:         %s publishes its token endpoint: %s; set "
+					"token_url = %s, or issuer = %s instead of token_url\n",
+				origin, su, su, si);
+			free(su);
+			free(si);
+			i = DISCOVERY_NDOCS;
+		}
+		free(url);
+		free(cause);
+		free(issuer);
+		diag_got_clear(&g);
+		free(doc);
+	}
+	free(origin);
+}
 
 static bool
 diag_refresh_grant(const struct cred_conf *cc)
@@ -192,6 +327,7 @@ diag_done_cb(struct http_result *res, void *arg)
 	char life[32];
 
 	event_base_loopbreak(d->base);
+	d->status_seen = res->status;
 	fprintf(d->out, "time:         %lldms\n", (long long)res->duration_ms);
 	if (res->error != NULL && res->status == 0) {
 		fprintf(d->out, "result:       no answer: %s\n", res->error);
@@ -343,9 +479,9 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 	struct diag d = { .cc = cc, .out = out, .status = EX_UNAVAILABLE };
 	struct request_opts qo;
 	struct http_opts ho;
-	struct http *h;
+	struct http *h = NULL;
 	struct secret *rt = NULL;
-	char *cause = NULL;
+	char *cause = NULL, *url = NULL;
 	int lock = -1, r;
 
 	d.state_dir = conf->daemon.state_dir;
@@ -353,11 +489,23 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 		fprintf(stderr, "tokenbrokerd: no credential \"%s\" in the configuration\n", name);
 		return EX_NOINPUT;
 	}
-	conf_request_opts(cc, &qo);
+	conf_http_opts(cc, &ho);
+	if ((d.base = event_base_new()) == NULL || (h = http_new(d.base, 1)) == NULL) {
+		fprintf(out, "result:       cannot start: out of resources\n");
+		goto out;
+	}
+	fprintf(out, "credential:   %s\n", cc->name);
+	if (cc->token_url == NULL && cc->issuer != NULL) {
+		if ((url = diag_discover(&d, h, &ho)) == NULL)
+			goto out;
+		conf_request_opts_url(cc, url, &qo);
+	} else {
+		conf_request_opts(cc, &qo);
+	}
 	if (diag_refresh_grant(cc)) {
 		lock = diag_refresh_begin(&d, &rt);
 		if (lock < 0)
-			return EX_UNAVAILABLE;
+			goto out;
 		qo.refresh_token = rt;
 	}
 	r = request_build(&qo, NULL, &req, &cause);
@@ -365,11 +513,8 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 	if (r < 0) {
 		fprintf(out, "result:       cannot build the request: %s\n", cause);
 		free(cause);
-		if (lock >= 0)
-			close(lock);
-		return EX_UNAVAILABLE;
+		goto out;
 	}
-	fprintf(out, "credential:   %s\n", cc->name);
 	fprintf(out, "request:      POST %s\n", req->url);
 	fprintf(out, "auth:         %s\n", req->auth_desc ? req->auth_desc : "?");
 	diag_assertion(cc, req, out);
@@ -381,17 +526,16 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 	}
 	if (!cc->tls_verify)
 		fprintf(out, "warning:      tls_verify = no: the server is not authenticated\n");
-	d.base = event_base_new();
-	h = http_new(d.base, 1);
-	conf_http_opts(cc, &ho);
-	if (d.base == NULL || h == NULL ||
-	    http_start(h, &ho, req, diag_done_cb, &d, &cause) == NULL) {
-		fprintf(out, "result:       cannot start the request: %s\n",
-			cause ? cause : "out of resources");
+	if (http_start(h, &ho, req, diag_done_cb, &d, &cause) == NULL) {
+		fprintf(out, "result:       cannot start the request: %s\n", cause);
 		free(cause);
 	} else {
 		event_base_dispatch(d.base);
+		if (d.status_seen == 404 && cc->token_url != NULL)
+			diag_origin_hint(&d, h, &ho);
 	}
+out:
+	free(url);
 	http_free(h);
 	if (d.base != NULL)
 		event_base_free(d.base);

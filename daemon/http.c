@@ -596,7 +596,7 @@ http_build_headers(struct http_transfer *t, char **cause)
 			goto oom;
 		t->headers = l;
 	}
-	if (!has_ct) {
+	if (!has_ct && !req->get) {
 		l = curl_slist_append(t->headers,
 				      "Content-Type: application/x-www-form-urlencoded");
 		if (l == NULL)
@@ -668,9 +668,13 @@ http_setup(struct http_transfer *t, const struct http_opts *o, char **cause)
 	HTTP_SETOPT(t, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	HTTP_SETOPT(t, CURLOPT_FOLLOWLOCATION, 0L);
 	HTTP_SETOPT(t, CURLOPT_URL, req->url);
-	/* not COPYPOSTFIELDS: the request's wiped body stays the only copy */
-	HTTP_SETOPT(t, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body->len);
-	HTTP_SETOPT(t, CURLOPT_POSTFIELDS, req->body->data);
+	if (req->get) {
+		HTTP_SETOPT(t, CURLOPT_HTTPGET, 1L);
+	} else {
+		/* not COPYPOSTFIELDS: the request's wiped body stays the only copy */
+		HTTP_SETOPT(t, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body->len);
+		HTTP_SETOPT(t, CURLOPT_POSTFIELDS, req->body->data);
+	}
 	HTTP_SETOPT(t, CURLOPT_HTTPHEADER, t->headers);
 	HTTP_SETOPT(t, CURLOPT_USERAGENT, HTTP_USER_AGENT);
 	HTTP_SETOPT(t, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);

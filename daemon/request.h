@@ -89,6 +89,7 @@ struct request_assertion {
 };
 
 struct token_request {
+	bool get;		     /* a GET (discovery.c's), not the token request's POST */
 	char *url;		     /* token_url plus query.* (and requested lifetime) */
 	char **headers;		     /* "Name: value", no secrets */
 	size_t nheaders;

@@ -163,6 +163,7 @@ struct stats {
 	unsigned long long refresh_ok;		/* and answered with a token */
 	unsigned long long refresh_reuses;	/* consumed refresh tokens presented */
 	unsigned long long entity_fetches;	/* GET /entity */
+	unsigned long long discovery_fetches;	/* GET of the discovery document */
 	unsigned int inflight;		/* a gauge: reset leaves it */
 	unsigned int max_concurrent;
 	struct last_request last;
@@ -248,6 +249,9 @@ struct fakeidp {
 	size_t jtis_next;
 	size_t jtis_count;
 	bool client_ca;			/* TLS asks for a client certificate */
+	char *issuer;			/* --issuer: publish a discovery document */
+	char *doc_issuer;		/* --doc-issuer: the issuer it names */
+	bool discovery_oauth;		/* RFC 8414's well-known path, not OIDC's */
 	struct refresh refresh;
 };
 
@@ -314,6 +318,9 @@ char *form_raw_get(const char *s, size_t len, const char *name);
 
 
 /* json.c */
+/* discovery.c: serves --issuer's discovery document at path; false when not it. */
+bool discovery_route(struct fakeidp *fk, struct evhttp_request *req, const char *path);
+
 yajl_gen json_new(void);
 void json_string(yajl_gen g, const char *v);
 void json_str(yajl_gen g, const char *key, const char *v);

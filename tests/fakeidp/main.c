@@ -34,6 +34,12 @@
  *   --token-path  where the token endpoint lives (default /token; in the
  *                 xibo and xvid dialects their own path); may be given
  *                 several times; replaces the default; not with oracle-sbc
+ *   --issuer      publish a discovery document for this issuer (its
+ *                 endpoints at the issuer's origin: give this server's
+ *                 address, or /PATH for this server's origin and PATH,
+ *                 "/" for none): --discovery oidc (the default) or oauth (RFC
+ *                 8414's well-known path); --doc-issuer names another
+ *                 issuer in it, a mix-up (see discovery.c)
  *   --tls-cert, --tls-key   PEM files: serve HTTPS instead of HTTP
  *   --plain-port-file   with TLS only: also listen for plain HTTP on a
  *                 second ephemeral loopback port, written to FILE like
@@ -92,6 +98,7 @@
  *       lineage holding the oracle-sbc configuration lock, 0 when free),
  *       "max_concurrent" (most token requests in flight at once), "held"
  *       (in flight now), "entity_fetches" (GET /entity since reset),
+ *       "discovery_fetches" (of the discovery document since reset),
  *       "flap", "dialect","xibo_version","reauth_param","mode",
  *       "method","path","client_id","params" (body fields),"headers"} about
  *       the last token request; null before the first.  Secrets and tokens
@@ -316,6 +323,8 @@ request_cb(struct evhttp_request *req, void *arg)
 	}
 	if (fk->dialect == DIALECT_SBC && sbc_route(fk, req, path))
 		return;
+	if (discovery_route(fk, req, path))
+		return;
 	dialect_not_found(fk, req);
 }
 
@@ -430,6 +439,7 @@ usage(FILE *f, int status)
 	    "               [--client-id ID] [--client-secret SECRET]\n"
 	    "               [--client-secret-file FILE] [--lifetime SECONDS]\n"
 	    "               [--grant-type TYPE] [--token-path PATH]...\n"
+	    "               [--issuer URL [--discovery oidc|oauth] [--doc-issuer S]]\n"
 	    "               [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]\n"
 	    "                [--client-ca PEM]]\n"
 	    "               [--client-public-key PEM] [--assertion-audience AUD]\n"
@@ -458,6 +468,7 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		OPT_CLIENT_SECRET_FILE, OPT_LIFETIME, OPT_GRANT_TYPE, OPT_TOKEN_PATH,
 		OPT_TLS_CERT, OPT_TLS_KEY, OPT_QUIET, OPT_HELP, OPT_DIALECT, OPT_PLAIN_PORT_FILE,
 		OPT_CLIENT_CA, OPT_CLIENT_PUBLIC_KEY, OPT_ASSERTION_AUDIENCE, OPT_REFRESH_TOKEN,
+		OPT_ISSUER, OPT_DOC_ISSUER, OPT_DISCOVERY,
 		OPT_REFRESH_TOKEN_FILE,
 	};
 	static const struct option longopts[] = {
@@ -470,6 +481,9 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		{ "lifetime", required_argument, NULL, OPT_LIFETIME },
 		{ "grant-type", required_argument, NULL, OPT_GRANT_TYPE },
 		{ "token-path", required_argument, NULL, OPT_TOKEN_PATH },
+		{ "issuer", required_argument, NULL, OPT_ISSUER },
+		{ "doc-issuer", required_argument, NULL, OPT_DOC_ISSUER },
+		{ "discovery", required_argument, NULL, OPT_DISCOVERY },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -534,6 +548,21 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 				usage(stderr, 2);
 			}
 			fk->token_paths[fk->n_token_paths++] = xstrdup(optarg);
+			break;
+		case OPT_ISSUER:
+			free(fk->issuer);
+			fk->issuer = xstrdup(optarg);
+			break;
+		case OPT_DOC_ISSUER:
+			free(fk->doc_issuer);
+			fk->doc_issuer = xstrdup(optarg);
+			break;
+		case OPT_DISCOVERY:
+			if (strcmp(optarg, "oidc") != 0 && strcmp(optarg, "oauth") != 0) {
+				fprintf(stderr, "fakeidp: --discovery oidc or oauth, not %s\n", optarg);
+				usage(stderr, 2);
+			}
+			fk->discovery_oauth = strcmp(optarg, "oauth") == 0;
 			break;
 		case OPT_TLS_CERT:
 			o->tls_cert = optarg;
@@ -658,6 +687,14 @@ main(int argc, char **argv)
 	}
 
 	port = serve_bind(fk.http, addr, o.port);
+	/* --issuer /PATH: this server's own origin, then PATH ("/": none). */
+	if (fk.issuer != NULL && fk.issuer[0] == '/') {
+		char *issuer = xasprintf("%s://%s:%u%s", fk.ssl != NULL ? "https" : "http", addr,
+		    port, strcmp(fk.issuer, "/") == 0 ? "" : fk.issuer);
+
+		free(fk.issuer);
+		fk.issuer = issuer;
+	}
 	if (o.plain_port_file != NULL) {
 		fk.plain = server_new(&fk, plain_request_cb);
 		plain_port = serve_bind(fk.plain, addr, 0);

@@ -144,6 +144,7 @@ stats_reset(struct stats *s)
 	s->requests = s->issued = s->failed = s->reauths = s->assertions = 0;
 	s->refresh_requests = s->refresh_ok = s->refresh_reuses = 0;
 	s->entity_fetches = 0;
+	s->discovery_fetches = 0;
 	s->max_concurrent = s->inflight;
 }
 
@@ -218,6 +219,7 @@ stats_handle(struct fakeidp *fk, struct evhttp_request *req)
 	json_int(g, "max_concurrent", s->max_concurrent);
 	json_int(g, "held", (long long)fk->n_holds);
 	json_int(g, "entity_fetches", (long long)s->entity_fetches);
+	json_int(g, "discovery_fetches", (long long)s->discovery_fetches);
 	json_int(g, "flap", fk->cur.flap);
 	json_str(g, "dialect", dialect_name(fk->dialect));
 	json_int(g, "xibo_version", fk->cur.xibo_version);

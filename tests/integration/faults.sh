@@ -46,11 +46,8 @@ fault_stat() { # fault_stat NAME FIELD: a number from faultsrv NAME's /stats
 fcred() {
 	local name=$1 url=$2
 	shift 2
-	printf '[credential "%s"]\ntoken_url = %s\nclient_id = it-client\nclient_secret = %s\n' \
-		"$name" "$url" "$IDP_SECRET"
-	printf 'min_valid = 2s\nbackoff_min = 1s\nbackoff_max = 2s\nconnect_timeout = 1s\ntimeout = 2s\n'
-	for kv in "$@"; do printf '%s\n' "$kv"; done
-	printf '\n'
+	cred_at "$name" token_url "$url" "min_valid = 2s" "backoff_min = 1s" "backoff_max = 2s" \
+		"connect_timeout = 1s" "timeout = 2s" "$@"
 }
 FAULT_MIN_VALID=2
 

@@ -111,14 +111,28 @@ write_conf() {
 	chmod 600 "$1"
 }
 
+# section KIND NAME [key = value lines...]: an INI section [KIND "NAME"].
+section() {
+	printf '[%s "%s"]\n' "$1" "$2"
+	shift 2
+	for kv in "$@"; do printf '%s\n' "$kv"; done
+	printf '\n'
+}
+
+# cred_at NAME KEY URL [extra key = value lines...]: a credential section
+# for fakeidp's client whose KEY (token_url, issuer) is URL.
+cred_at() {
+	local name=$1 key=$2 url=$3
+	shift 3
+	section credential "$name" "$key = $url" "client_id = it-client" \
+		"client_secret = $IDP_SECRET" "$@"
+}
+
 # cred NAME [extra key = value lines...]: a credential section for fakeidp.
 cred() {
 	local name=$1
 	shift
-	printf '[credential "%s"]\ntoken_url = %s/token\nclient_id = it-client\nclient_secret = %s\n' \
-		"$name" "$IDP_URL" "$IDP_SECRET"
-	for kv in "$@"; do printf '%s\n' "$kv"; done
-	printf '\n'
+	cred_at "$name" token_url "$IDP_URL/token" "$@"
 }
 
 # Starts tokenbrokerd with the given config and waits for its socket.
@@ -363,10 +377,8 @@ port_open() { # port_open PORT: something accepts connections there
 proxy_conf() {
 	local name=$1 listen=$2 credential=$3
 	shift 3
-	printf '[proxy "%s"]\nlisten = %s\ncredential = %s\nupstream = %s/api\n' \
-		"$name" "$listen" "$credential" "$API_URL"
-	for kv in "$@"; do printf '%s\n' "$kv"; done
-	printf '\n'
+	section proxy "$name" "listen = $listen" "credential = $credential" \
+		"upstream = $API_URL/api" "$@"
 }
 
 # proxy_start NAME [extra key = value lines...]: fakeidp, fakeapi and the

@@ -69,6 +69,12 @@ write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(oidc_cred basic basic "client_secret_file = $T_DIR/secret")
 $(oidc_cred post post "client_secret_file = $T_DIR/secret" "auth_method = client_secret_post")
 $(oidc_cred res basic "client_secret_file = $T_DIR/secret" "resource = https://api.example.com/")
+[credential "disc"]
+issuer = $ISSUER
+client_id = basic
+client_secret_file = $T_DIR/secret
+scope = read
+
 [credential "mtls"]
 token_url = https://127.0.0.1:$TLS_PORT/token
 client_id = mtls
@@ -103,9 +109,14 @@ active() {
 	oidc_introspect "basic:$SECRET" "$tok"
 }
 
-if [ "$jwt" = yes ]; then plan 12; else plan 7; fi
+if [ "$jwt" = yes ]; then plan 14; else plan 9; fi
 is "$(active basic)" "true basic read" "client_secret_basic: oidc-provider issued the token and calls it active"
 is "$(active post)" "true post read" "client_secret_post: the same"
+is "$(active disc)" "true basic read" \
+	"issuer alone: the token endpoint from oidc-provider's discovery document"
+like "$(grep 'credential disc: token endpoint' "$T_DIR/daemon.log")" \
+	"token endpoint $ISSUER/token, from $ISSUER/.well-known/openid-configuration" \
+	"the one it publishes at /.well-known/openid-configuration"
 is "$(active mtls)" "true mtls read" "tls_client_auth: over HTTPS, the client certificate authenticates"
 tok=$("$TBCTL" -s "$SOCK" token res --wait 10 2>/dev/null)
 like "$(curl -s -m 10 -u "basic:$SECRET" --data-urlencode "token=$tok" "$ISSUER/token/introspection")" \

@@ -892,8 +892,8 @@ test_token_url(void **state)
 		    "t.conf:9: token_url: must be an http:// or https:// URL",
 		    "t.conf:12: token_url: user:password in the URL is not allowed (use auth_method)",
 		    "t.conf:15: token_url: https:// is required unless the host is loopback",
-		    "t.conf:16: credential \"f\": token_url (or base_url with a profile) is required",
-		    "t.conf:18: credential \"g\": token_url (or base_url with a profile) is required",
+		    "t.conf:16: credential \"f\": token_url, issuer (or base_url with a profile) is required",
+		    "t.conf:18: credential \"g\": token_url, issuer (or base_url with a profile) is required",
 		    NULL);
 	loaded_clear(&l);
 }
@@ -2072,6 +2072,56 @@ test_reload_shares(void **state)
 	conf_free(running);
 }
 
+/*
+ * issuer instead of token_url: taken alone (the token endpoint comes from
+ * its discovery document), in the digest and the persisted fingerprint;
+ * beside token_url it is not used, and said so; not for a profile that
+ * builds its URL; a URL as token_url's, with no query.
+ */
+static void
+test_issuer(void **state)
+{
+	struct loaded l, m;
+	char fp1[65], fp2[65];
+
+	assert_loads(&l, "[credential \"d\"]\nissuer = https://login.example.com/realms/prod\n"
+			 "client_id = a\nclient_secret = b\n");
+	assert_string_equal(l.conf->creds[0]->issuer, "https://login.example.com/realms/prod");
+	assert_null(l.conf->creds[0]->token_url);
+	assert_loads(&m, "[credential \"d\"]\nissuer = https://login.example.com/realms/test\n"
+			 "client_id = a\nclient_secret = b\n");
+	assert_string_not_equal(l.conf->creds[0]->digest, m.conf->creds[0]->digest);
+	conf_token_fingerprint(l.conf->creds[0], fp1);
+	conf_token_fingerprint(m.conf->creds[0], fp2);
+	assert_string_not_equal(fp1, fp2);
+	loaded_clear(&l);
+	loaded_clear(&m);
+
+	load_text(&l, "[credential \"d\"]\nissuer = https://a.example\n"
+		      "token_url = https://a.example/t\nclient_id = a\nclient_secret = b\n");
+	assert_int_equal(l.r, 0);
+	assert_msgs(&l.warns, "t.conf:2: issuer: not used, token_url is given", NULL);
+	loaded_clear(&l);
+
+	load_text(&l, "[credential \"x\"]\nprofile = xibo\nbase_url = https://cms.example\n"
+		      "issuer = https://a.example\nclient_id = a\nclient_secret = b\n");
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs, "t.conf:4: issuer: profile xibo builds its token_url from base_url; "
+			     "issuer is for profile oauth2", NULL);
+	loaded_clear(&l);
+
+	load_text(&l, "[credential \"h\"]\nissuer = http://login.example.com\n"
+		      "client_id = a\nclient_secret = b\n"
+		      "[credential \"q\"]\nissuer = https://login.example.com/?tenant=1\n"
+		      "client_id = a\nclient_secret = b\n");
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs,
+		    "t.conf:2: issuer: https:// is required unless the host is loopback",
+		    "t.conf:6: issuer: an issuer has no query or fragment (RFC 8414 section 2)",
+		    NULL);
+	loaded_clear(&l);
+}
+
 int
 main(void)
 {
@@ -2112,6 +2162,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_client_assertion, setup_dir, teardown_dir),
 		cmocka_unit_test(test_json_body_utf8),
 		cmocka_unit_test_setup_teardown(test_reload_shares, setup_dir, teardown_dir),
+		cmocka_unit_test(test_issuer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
