@@ -73,7 +73,6 @@ discovery_route(struct fakeidp *fk, struct evhttp_request *req, const char *path
 		yajl_gen_map_close(g);
 		free(url);
 	}
-	http_header(req, "Content-Type", "application/json");
-	http_send(req, 200, json_finish(g));
+	http_json(req, 200, json_finish(g));
 	return true;
 }

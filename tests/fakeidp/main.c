@@ -727,6 +727,8 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < fk.n_token_paths; i++)
 		free(fk.token_paths[i]);
 	free(fk.client_id);
+	free(fk.issuer);
+	free(fk.doc_issuer);
 	secret_free(fk.client_secret);
 	assertion_clear(&fk);
 	refresh_clear(&fk);
