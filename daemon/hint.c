@@ -139,9 +139,6 @@ static const struct hint_row hint_rows[] = {
 	{ "redirect", HTTP_FAIL_NONE, 300, 399, NULL, NULL, 0, HC_LOCATION,
 	  "the server redirects to {location}; redirects are not followed (they would carry "
 	  "the secret): put that URL in token_url" },
-	{ "redirect-no-location", HTTP_FAIL_NONE, 300, 399, NULL, NULL, 0, HC_ANY,
-	  "the server answered {status}, a redirect without a Location: put the final URL in "
-	  "token_url" },
 	{ "upgrade-required", HTTP_FAIL_NONE, 426, 426, NULL, NULL, 0, HC_ANY,
 	  "the server requires HTTPS: use an https:// URL" },
 	{ "rate-limited", HTTP_FAIL_NONE, 429, 429, NULL, NULL, 0, HC_ANY,

@@ -21,13 +21,15 @@ END=$(date -u -d '+2 days' +%Y%m%d%H%M%SZ)
 		cert_make expired ca "$SAN" 20200101000000Z 20200102000000Z expired &&
 		cert_make future ca "$SAN" 20990101000000Z 20990102000000Z future &&
 		cert_make mismatch ca DNS:cms.example.org "$START" "$END" &&
-		cert_make client otherca DNS:client "$START" "$END" client
+		cert_make client otherca DNS:client "$START" "$END" client &&
+		cert_make purpose ca "$SAN
+extendedKeyUsage = clientAuth" "$START" "$END" purpose
 } || { echo "Bail out! cannot make the test certificates"; exit 1; }
 chmod 600 "$T_DIR"/*.key
 
 # --- the servers -----------------------------------------------------------
 idp_start
-for c in untrusted expired future mismatch; do
+for c in untrusted expired future mismatch purpose; do
 	idp_start_named "$c" --tls-cert "$T_DIR/$c.pem" --tls-key "$T_DIR/$c.key"
 done
 idp_start_named TLS --tls-cert "$T_DIR/good.pem" --tls-key "$T_DIR/good.key" \
@@ -62,6 +64,7 @@ $(fcred tls-name-mismatch "https://127.0.0.1:$mismatch_PORT/token" "$ca")
 $(fcred tls-client-cert-refused "https://127.0.0.1:$MTLS_PORT/token" "$ca" \
 	"client_cert = $T_DIR/client.pem" "client_key = $T_DIR/client.key")
 $(fcred tls-client-cert-wanted "https://127.0.0.1:$MTLS_PORT/token" "$ca")
+$(fcred tls-cert "https://127.0.0.1:$purpose_PORT/token" "$ca")
 $(fcred tls "https://127.0.0.1:$TLS_PORT/token" "ca_file = $T_DIR/index.txt")
 $(fcred refresh-token-refused "$IDP_URL/token" "grant_type = refresh_token" \
 	"refresh_token_file = $T_DIR/rt")
@@ -98,6 +101,26 @@ $(fcred rate-limited "$IDP_URL/token")
 $(fcred unsupported-grant-type "$IDP_URL/token" "grant_type = authorization_code")
 $(fcred unauthorized-client "$IDP_URL/token")
 $(fcred invalid-scope "$IDP_URL/token" "scope = everything")
+[credential "assertion-refused"]
+token_url = $IDP_URL/token
+client_id = it-client
+auth_method = private_key_jwt
+client_key = $T_DIR/client.key
+
+[credential "assertion-file-refused"]
+token_url = $IDP_URL/token
+client_id = it-client
+auth_method = client_assertion
+client_assertion_file = $T_DIR/assertion
+
+[credential "client-cert-refused"]
+token_url = $TLS_URL/token
+client_id = it-client
+auth_method = tls_client_auth
+client_cert = $T_DIR/client.pem
+client_key = $T_DIR/client.key
+$ca
+
 [credential "basic-refused"]
 profile = oracle-sbc
 base_url = $SBC_URL
@@ -153,6 +176,7 @@ hint() {
 	out=$DIAG_OUT
 	[ -n "${3:-}" ] && idp "/control?reset=1" >/dev/null
 	h=$(printf '%s\n' "$out" | grep '^hint:')
+	TESTED="$TESTED $name"
 	echo "# $name: ${h:-(no hint)}"
 	if [ "$DIAG_ST" -ne 69 ] || [ "$(printf '%s\n' "$h" | grep -c .)" -ne 1 ]; then
 		ok 1 "$name: --test exits 69 with one hint"
@@ -162,6 +186,7 @@ hint() {
 	like "$h" "$re" "$name: the hint says what to change"
 }
 
+TESTED=
 # --- the network ------------------------------------------------------------
 hint tls-plain-http "answered in plain HTTP on port $IDP_PORT: use http:// \(loopback only\) or the server's TLS port"
 hint dns "host name cms\.invalid does not resolve \(looked up by hosts: .* in /etc/nsswitch\.conf; .* in /etc/resolv\.conf\): check the host in token_url"
@@ -180,6 +205,7 @@ hint tls-not-yet-valid "certificate \(CN=future\) is valid only from 2099-01-01 
 hint tls-name-mismatch "certificate is for DNS:cms\.example\.org, not 127\.0\.0\.1: use one of those names in token_url"
 hint tls-client-cert-refused "server refused the client certificate \(.*alert.*\): check client_cert and client_key"
 hint tls-client-cert-wanted "server ended the handshake \(.*alert.*\): it may want a client certificate; set client_cert"
+hint tls-cert "certificate \(CN=purpose, issued by CN=tokenbroker-test-ca\) failed verification \(unsuitable certificate purpose\): check ca_file"
 hint tls "TLS handshake failed \(.*\): check ca_file"
 
 # --- the token endpoint's errors, by grant ----------------------------------
@@ -206,6 +232,9 @@ hint unauthorized-client "does not allow grant_type client_credentials to this c
 hint invalid-scope "check scope \(and scope_separator\)" "fail=400&fail_error=invalid_scope"
 
 # --- the client refused, by auth_method -----------------------------------
+hint assertion-refused "refused the assertion: check that it knows the public key of client_key"
+hint assertion-file-refused "refused the assertion from client_assertion_file: check its issuer"
+hint client-cert-refused "refused the client certificate: check client_cert, client_key and client_id"
 hint basic-refused "refused username or password \(sent with HTTP Basic\)"
 hint secret-refused "check client_id and the secret first \(auth_method client_secret_post is what profile xibo sends\)"
 hint secret-refused-basic "check client_id and the secret first \(auth_method client_secret_basic is what profile oauth2 sends\); only if they are right, try auth_method = client_secret_post"
@@ -217,6 +246,16 @@ hint server-error-retry "server failed \(503, Retry-After 5\): a fault on its si
 hint server-error "server failed \(500\): a fault on its side" "fail=500"
 hint web-page "serves a web page \(a login page\?\), not a token endpoint: check token_url" "mode=html"
 hint no-token "no token where expected: check response_format and token_path" "mode=no_token"
+
+# The table, its tests and the man page name the same causes.
+rows=$(sed -n 's/^	{ "\([a-z0-9-]*\)", HTTP_FAIL_.*/\1/p' daemon/hint.c | sort)
+man=$(sed -n '/^\.Sh CAUSES AND HINTS/,/^\.Sh /s/^\.It Sy \([a-z0-9-]*\)$/\1/p' man/tokenbrokerd.8 | sort)
+tested=$(printf '%s\n' $TESTED | sort -u)
+cmp_ok "$(printf '%s\n' "$rows" | grep -c .)" -ge 40 "hint.c has its rows ($(printf '%s\n' "$rows" | grep -c .))"
+is "$(comm -23 <(printf '%s\n' "$rows") <(printf '%s\n' "$tested") | tr '\n' ' ')" "" \
+	"every row of the table has a fixture and a test here"
+is "$(printf '%s\n' "$rows" | tr '\n' ' ')" "$(printf '%s\n' "$man" | tr '\n' ' ')" \
+	"tokenbrokerd(8) lists exactly the table's causes"
 
 # The product's four everyday mistakes: each answer is one line to act on.
 ALL_OUT=$(cat "$T_DIR/all.out")
