@@ -18,9 +18,23 @@
 #include <openssl/x509v3.h>
 
 #include "peercert.h"
+#include "text.h"
 #include "xmalloc.h"
 
+#define PEERCERT_NAME_MAX 256 /* bytes of one DNS name shown */
+
 static int peercert_index = -1;
+
+/* len bytes that need not end in a NUL (a BIO's, an ASN1_STRING's) as a string. */
+static char *
+peercert_dup(const void *p, size_t len)
+{
+	char *s = xmalloc(len + 1);
+
+	memcpy(s, p, len);
+	s[len] = '\0';
+	return s;
+}
 
 /* A name as one line, RFC 2253 ("CN=localhost,O=Example"); caller frees. */
 static char *
@@ -34,7 +48,7 @@ peercert_name(const X509_NAME *name)
 		return NULL;
 	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
 		len = BIO_get_mem_data(b, &data);
-		s = xstrndup(data, (size_t)(len > 0 ? len : 0));
+		s = peercert_dup(data, (size_t)(len > 0 ? len : 0));
 	}
 	BIO_free(b);
 	return s;
@@ -64,8 +78,13 @@ peercert_alt_names(X509 *cert)
 		char ip[INET6_ADDRSTRLEN], *item = NULL, *l;
 
 		if (g->type == GEN_DNS) {
-			item = xasprintf("DNS:%.*s", ASN1_STRING_length(g->d.dNSName),
-					 (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+			/* the server's words, to a terminal: no control characters */
+			char *dns = text_sanitize((const char *)ASN1_STRING_get0_data(g->d.dNSName),
+						  (size_t)ASN1_STRING_length(g->d.dNSName),
+						  PEERCERT_NAME_MAX);
+
+			item = xasprintf("DNS:%s", dns);
+			free(dns);
 		} else if (g->type == GEN_IPADD) {
 			int len = ASN1_STRING_length(g->d.iPAddress);
 			const unsigned char *a = ASN1_STRING_get0_data(g->d.iPAddress);
