@@ -4,7 +4,7 @@ PREFIX      ?= /usr/local
 DESTDIR     ?=
 CC          ?= cc
 BUILD       ?= build
-PKGS         = libevent libcurl yajl libxml-2.0 libsystemd libcrypto
+PKGS         = libevent libcurl yajl libxml-2.0 libsystemd libcrypto libssl
 CLIENT_PKGS  = yajl
 
 # Debian 12 packages that provide the above, plus what the tests use

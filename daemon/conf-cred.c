@@ -1052,6 +1052,13 @@ conf_cred_build(struct conf_loader *ld, struct conf_section *sect)
 		if (id >= 0 && id != CK_PROFILE)
 			cred_apply(&b, id, e->key, e->value, e->file, e->line, false);
 	}
+	/* a misspelt key was reported as such: not also as missing */
+	for (size_t i = 0; i < sect->nmeant; i++) {
+		int id = cred_key_find(sect->meant[i]);
+
+		if (id >= 0 && b.key_line[id] == 0)
+			b.key_failed[id] = true;
+	}
 	/*
 	 * With an unknown profile, or a line that could not be read (a key
 	 * may be missing), the checks below would only add noise.

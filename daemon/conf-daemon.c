@@ -146,6 +146,12 @@ conf_daemon_key_known(const char *name)
 	return daemon_key_find(name) != NULL;
 }
 
+const char *
+conf_daemon_key_name(size_t i)
+{
+	return i < ELEMENTSOF(daemon_keys) ? daemon_keys[i].name : NULL;
+}
+
 static void
 daemon_defaults(struct daemon_conf *dc)
 {

@@ -53,6 +53,12 @@ struct conf_section {
 	struct conf_entry *v;
 	size_t n;
 	bool broken; /* a line in it could not be read: skip the checks across keys */
+	/*
+	 * Known keys that an unknown key of this section was probably meant to
+	 * be ("did you mean"): their absence is not reported a second time.
+	 */
+	char **meant;
+	size_t nmeant;
 };
 
 /* The kinds of section, indexing conf_loader.sects; see conf-read.c's table. */
@@ -165,9 +171,16 @@ bool conf_value_json_pointer_ok(const char *p);
 bool conf_value_header_name_ok(const char *s);
 bool conf_value_header_value_ok(const char *s);
 bool conf_value_name_ok(const char *name);
+/*
+ * "; did you mean NAME?" for the one of names (NULL-terminated) that word
+ * is probably a slip of, else ""; the caller frees.
+ */
+char *conf_value_did_you_mean(const char *word, const char *const *names);
 
 /* conf-daemon.c: [daemon]. */
 bool conf_daemon_key_known(const char *name);
+/* The i-th key [daemon] takes, or NULL past the last (for suggestions). */
+const char *conf_daemon_key_name(size_t i);
 void conf_daemon_build(struct conf_loader *ld, const struct conf_section *sect,
 		       struct daemon_conf *dc);
 void conf_daemon_clear(struct daemon_conf *dc);
@@ -288,6 +301,8 @@ void conf_cred_check_all(struct cred_build *b);
  * two listeners are one).  sects are conf->proxies' sections, in order.
  */
 bool conf_proxy_key_known(const char *name);
+/* The i-th key [proxy] takes, or NULL past the last (for suggestions). */
+const char *conf_proxy_key_name(size_t i);
 struct proxy_conf *conf_proxy_build(struct conf_loader *ld, const struct conf_section *sect,
 				    const struct daemon_conf *dc);
 void conf_proxy_check_conf(struct conf_loader *ld, const struct conf_sections *sects,

@@ -485,6 +485,12 @@ conf_proxy_key_known(const char *name)
 	return proxy_key_find(name) >= 0;
 }
 
+const char *
+conf_proxy_key_name(size_t i)
+{
+	return i < PK_COUNT ? proxy_keys[i].name : NULL;
+}
+
 /* The defaults; a Unix listener's mode and group are [daemon]'s. */
 static void
 proxy_defaults(struct proxy_conf *pc, const struct daemon_conf *dc)
@@ -575,7 +581,7 @@ proxy_check_keys(struct proxy_build *b)
 	unsigned file, line;
 
 	for (size_t i = 0; i < ELEMENTSOF(required); i++)
-		if (b->key_line[required[i]] == 0)
+		if (b->key_line[required[i]] == 0 && !b->key_failed[required[i]])
 			conf_error(b->ld, b->sect->file, b->sect->line,
 				   "proxy \"%s\": %s is required", pc->name,
 				   proxy_keys[required[i]].name);
@@ -634,6 +640,13 @@ conf_proxy_build(struct conf_loader *ld, const struct conf_section *sect,
 
 		if (id >= 0)
 			proxy_apply(&b, id, &sect->v[i]);
+	}
+	/* a misspelt key was reported as such: not also as missing */
+	for (size_t i = 0; i < sect->nmeant; i++) {
+		int id = proxy_key_find(sect->meant[i]);
+
+		if (id >= 0 && b.key_line[id] == 0)
+			b.key_failed[id] = true;
 	}
 	if (!sect->broken)
 		proxy_check_keys(&b);

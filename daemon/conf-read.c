@@ -37,6 +37,7 @@
 #include "conf-int.h"
 #include "log.h"
 #include "secret.h"
+#include "spell.h"
 #include "xmalloc.h"
 
 #define CONF_LINE_BUF 4096 /* getline's first buffer: see conf_next_line */
@@ -54,13 +55,22 @@ struct conf_read_sect {
 	enum conf_sect_id id;
 	bool labelled;
 	bool (*key_known)(const char *key);
+	const char *(*key_name)(size_t i); /* NULL past the last: for "did you mean" */
 };
 
+static const char *
+conf_read_cred_key_name(size_t i)
+{
+	return i < CK_COUNT ? conf_cred_keys[i].name : NULL;
+}
+
 static const struct conf_read_sect conf_read_sects[] = {
-	{ "daemon", CONF_SECT_DAEMON, false, conf_daemon_key_known },
-	{ "credential", CONF_SECT_CRED, true, conf_cred_key_known },
-	{ "proxy", CONF_SECT_PROXY, true, conf_proxy_key_known },
+	{ "daemon", CONF_SECT_DAEMON, false, conf_daemon_key_known, conf_daemon_key_name },
+	{ "credential", CONF_SECT_CRED, true, conf_cred_key_known, conf_read_cred_key_name },
+	{ "proxy", CONF_SECT_PROXY, true, conf_proxy_key_known, conf_proxy_key_name },
 };
+
+#define CONF_KEYS_MAX 128 /* keys of one kind of section, for suggestions */
 
 /* "[daemon], [credential "NAME"] or [proxy "NAME"]", for messages; the caller frees. */
 static char *
@@ -91,6 +101,9 @@ conf_section_clear(struct conf_section *sect)
 	}
 	free(sect->v);
 	free(sect->name);
+	for (size_t i = 0; i < sect->nmeant; i++)
+		free(sect->meant[i]);
+	free(sect->meant);
 	memset(sect, 0, sizeof(*sect));
 }
 
@@ -173,6 +186,50 @@ conf_section_labelled(struct conf_loader *ld, const struct conf_read_sect *t, ch
 }
 
 /*
+ * "; did you mean [credential "x"]?" when the first word of a section
+ * header's inside is a slip of a kind's name, else ""; the caller frees.
+ */
+static char *
+conf_sect_nearest(const char *inner)
+{
+	const char *names[ELEMENTSOF(conf_read_sects)], *best;
+	size_t n = strcspn(inner, " \t\"");
+	_cleanup_free_ char *word = xstrndup(inner, n);
+
+	for (size_t i = 0; i < ELEMENTSOF(conf_read_sects); i++)
+		names[i] = conf_read_sects[i].name;
+	best = spell_nearest(word, names, ELEMENTSOF(names));
+	if (best == NULL)
+		return xstrdup("");
+	return xasprintf("; did you mean [%s%s]?", best, inner + n);
+}
+
+/*
+ * The known key of kind t that name is probably a slip of, else NULL; the
+ * caller frees.  A NAME after a prefix ("parm.x") stays as it is
+ * ("param.x").
+ */
+static char *
+conf_key_nearest(const struct conf_read_sect *t, const char *name)
+{
+	const char *names[CONF_KEYS_MAX], *k, *best;
+	const char *dot = strchr(name, '.');
+	_cleanup_free_ char *head = dot != NULL ? xstrndup(name, (size_t)(dot - name) + 1) : NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; n < CONF_KEYS_MAX && (k = t->key_name(i)) != NULL; i++) {
+		bool prefix = k[0] != '\0' && k[strlen(k) - 1] == '.';
+
+		if (prefix == (dot != NULL))
+			names[n++] = k;
+	}
+	best = spell_nearest(dot != NULL ? head : name, names, n);
+	if (best == NULL)
+		return NULL;
+	return dot != NULL ? xasprintf("%s%s", best, dot + 1) : xstrdup(best);
+}
+
+/*
  * s is a whole trimmed "[...]" line; sets the section keys now go to, or
  * none after a bad header (its keys are skipped, not reported again).
  */
@@ -223,7 +280,12 @@ conf_section_line(struct conf_loader *ld, char *s)
 		}
 	}
 	list = conf_sect_list();
-	conf_error(ld, ld->file, ld->lineno, "unknown section [%s] (use %s)", inner, list);
+	{
+		_cleanup_free_ char *mean = conf_sect_nearest(inner);
+
+		conf_error(ld, ld->file, ld->lineno, "unknown section [%s] (use %s)%s", inner, list,
+			   mean);
+	}
 }
 
 /* Header keys compare without case (HTTP does); all others exactly. */
@@ -315,6 +377,17 @@ conf_key_line(struct conf_loader *ld, char *s)
 			hint = xasprintf(" (it belongs in %s[%s])", o->labelled ? "a " : "",
 					 o->name);
 			break;
+		}
+		if (*hint == '\0') {
+			char *mean = conf_key_nearest(t, name);
+
+			if (mean != NULL) {
+				free(hint);
+				hint = xasprintf("; did you mean %s?", mean);
+				sect->meant = xreallocarray(sect->meant, sect->nmeant + 1,
+							    sizeof(*sect->meant));
+				sect->meant[sect->nmeant++] = mean;
+			}
 		}
 		here = t->labelled ? xasprintf("[%s \"%s\"]", t->name, sect->name) :
 				     xasprintf("[%s]", t->name);

@@ -32,6 +32,7 @@
 #include "conf-int.h"
 #include "safedir.h"
 #include "secret.h"
+#include "spell.h"
 #include "xmalloc.h"
 
 #define CONF_SECRET_FILE_MAX (64 * 1024)
@@ -140,8 +141,30 @@ conf_value_enum(const char *v, const char *const *names, int *ret, char **cause)
 		free(list);
 		list = l;
 	}
-	*cause = xasprintf("unknown value \"%s\" (use %s)", v, list);
+	{
+		_cleanup_free_ char *mean = conf_value_did_you_mean(v, names);
+
+		*cause = xasprintf("unknown value \"%s\" (use %s)%s", v, list, mean);
+	}
 	return -EINVAL;
+}
+
+char *
+conf_value_did_you_mean(const char *word, const char *const *names)
+{
+	size_t n = 0;
+	const char *best;
+
+	while (names[n] != NULL)
+		n++;
+	best = spell_nearest(word, names, n);
+	/*
+	 * A short value one letter off is more often another thing than a
+	 * slip (HS256 is no RS256): only a difference of case counts there.
+	 */
+	if (best != NULL && strlen(word) < 6 && strcasecmp(word, best) != 0)
+		best = NULL;
+	return best != NULL ? xasprintf("; did you mean %s?", best) : xstrdup("");
 }
 
 /* A decimal number from min to max (at most nine digits, no sign). */
@@ -152,7 +175,8 @@ conf_value_uint(const char *v, unsigned long min, unsigned long max, unsigned *r
 	unsigned long n;
 
 	if (!conf_all_digits(v) || strlen(v) > 9) {
-		*cause = xasprintf("invalid number \"%s\" (use %lu to %lu)", v, min, max);
+		*cause = xasprintf("invalid number \"%s\" (use a whole number from %lu to %lu)",
+				   v, min, max);
 		return -EINVAL;
 	}
 	n = strtoul(v, NULL, 10);

@@ -17,6 +17,7 @@
 
 #include "diag.h"
 #include "discovery.h"
+#include "hint.h"
 #include "http.h"
 #include "profile.h"
 #include "request.h"
@@ -182,115 +183,18 @@ static const char *const diag_sources[] = {
 };
 
 /*
- * The hint for a refused client that proves itself without a secret;
- * false for the other auth_methods.
- */
-static bool
-diag_assertion_hint(const struct cred_conf *cc, FILE *out)
-{
-	switch (cc->auth_method) {
-	case AUTH_PRIVATE_KEY_JWT:
-		fprintf(out, "hint:         the server refused the assertion: check that it knows "
-			     "the public key of client_key (and assertion_kid), client_id, "
-			     "assertion_audience (default token_url) and assertion_alg, and the "
-			     "clocks\n");
-		return true;
-	case AUTH_CLIENT_ASSERTION:
-		fprintf(out, "hint:         the server refused the assertion from "
-			     "client_assertion_file: check its issuer, audience and expiry (an "
-			     "assertion may be accepted only once)\n");
-		return true;
-	case AUTH_TLS_CLIENT_AUTH:
-		fprintf(out, "hint:         the server refused the client certificate: check "
-			     "client_cert, client_key and client_id (and that token_url is the "
-			     "server's mutual-TLS endpoint)\n");
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* The token endpoint a profile builds from base_url, for hints. */
-static char *
-diag_profile_url(const struct cred_conf *cc)
-{
-	const char *base = cc->base_url != NULL ? cc->base_url : cc->profile->default_base_url;
-
-	if (cc->profile->token_path == NULL || base == NULL)
-		return NULL;
-	return xasprintf("%s%s", base, cc->profile->token_path);
-}
-
-/*
- * A hint for a failure, where one is known: what the person should change.
- * status is 0 when no HTTP answer came; error is the upstream's code.
+ * The hint for a failure, where the table of causes (hint.c) has one:
+ * what the person should change.  error is the upstream's code.
  */
 static void
 diag_hint(const struct cred_conf *cc, const struct http_result *res, const char *error, FILE *out)
 {
-	const char *ct = res->content_type != NULL ? res->content_type : "";
-	bool basic = cc->auth_method == AUTH_CLIENT_SECRET_BASIC || cc->auth_method == AUTH_BASIC;
+	const struct hint_case c = { .cc = cc, .res = res, .error = error, .url = res->url };
+	char *text = hint_for(&c, NULL);
 
-	if (res->status == 0 && res->error != NULL) {
-		if (strstr(res->error, "certificate") != NULL || strstr(res->error, "SSL") != NULL)
-			fprintf(out, "hint:         the TLS handshake failed: check ca_file (the "
-				     "server's CA), client_cert/client_key, or the host name\n");
-		else if (strstr(res->error, "onnect") != NULL)
-			fprintf(out, "hint:         nothing answers at that address: check the "
-				     "host and port of token_url\n");
-		else if (strstr(res->error, "no answer") != NULL)
-			fprintf(out, "hint:         the server accepted the connection but did not "
-				     "answer in time: check timeout, or the server\n");
-		return;
-	}
-	if (error != NULL && strcmp(error, "invalid_grant") == 0 && diag_refresh_grant(cc)) {
-		fprintf(out, "hint:         the refresh token was refused: it was revoked, has "
-			     "expired, or was spent already (a server that sees one used twice "
-			     "revokes them all); get a new one, put it in %s and reload\n",
-			cc->refresh_token_file);
-		return;
-	}
-	if (res->status == 404 && strcmp(cc->profile->name, "xibo") == 0) {
-		const char *base = cc->base_url != NULL ? cc->base_url : "{base_url}";
-
-		fprintf(out, "hint:         Xibo 1.8+ token endpoint is %s/api/authorize/access_token; "
-			     "the 1.7 API is not supported: base_url is the CMS root\n", base);
-	} else if (res->status == 404) {
-		char *url = diag_profile_url(cc);
-
-		fprintf(out, "hint:         there is no token endpoint at this URL: check %s\n",
-			url != NULL ? "base_url (the service root; the profile adds the path)"
-				    : "token_url");
-		free(url);
-	} else if (res->status == 426) {
-		fprintf(out, "hint:         the server requires HTTPS: use an https:// URL\n");
-	} else if (error != NULL && strcmp(error, "unsupported_grant_type") == 0) {
-		fprintf(out, "hint:         the server does not accept grant_type = %s: check "
-			     "grant_type (or the profile)\n", cc->grant_type);
-	} else if (error != NULL && strcmp(error, "invalid_scope") == 0) {
-		fprintf(out, "hint:         check scope (and scope_separator)\n");
-	} else if (res->status == 401 && basic) {
-		fprintf(out, "hint:         the server refused the credentials sent with HTTP Basic: "
-			     "check client_id and the secret, and auth_method (this server may "
-			     "want client_secret_post)\n");
-	} else if ((res->status == 400 || res->status == 401) && diag_assertion_hint(cc, out)) {
-		/* said */
-	} else if (res->status == 401 || (error != NULL && strcmp(error, "invalid_client") == 0)) {
-		fprintf(out, "hint:         the server refused the client: check client_id and the "
-			     "secret, and auth_method (this server may want client_secret_basic)\n");
-	} else if (res->status == 405) {
-		fprintf(out, "hint:         the URL does not take POST: it is probably not the token "
-			     "endpoint; check token_url\n");
-	} else if (res->status >= 300 && res->status < 400) {
-		fprintf(out, "hint:         redirects are not followed (they would carry the secret): "
-			     "put the final URL in token_url\n");
-	} else if (strstr(ct, "text/html") != NULL) {
-		fprintf(out, "hint:         the URL serves a web page, not a token endpoint: check "
-			     "token_url\n");
-	} else if (res->status >= 200 && res->status < 300) {
-		fprintf(out, "hint:         the answer has no token where expected: check "
-			     "response_format and token_path (now %s)\n", cc->token_path);
-	}
+	if (text != NULL)
+		fprintf(out, "hint:         %s\n", text);
+	free(text);
 }
 
 /*
@@ -490,6 +394,7 @@ diag_run(const struct conf *conf, const char *name, FILE *out)
 		return EX_NOINPUT;
 	}
 	conf_http_opts(cc, &ho);
+	ho.diagnose = true;
 	if ((d.base = event_base_new()) == NULL || (h = http_new(d.base, 1)) == NULL) {
 		fprintf(out, "result:       cannot start: out of resources\n");
 		goto out;

@@ -74,6 +74,7 @@ struct http_transfer {
 	struct secbuf body; /* as it arrives, at most TOKEN_BODY_MAX bytes */
 	bool body_too_large;
 	char *retry_after;
+	struct peercert cert; /* with http_opts.diagnose */
 
 	struct http_stream *stream; /* NULL for a token request */
 };
@@ -198,6 +199,7 @@ http_transfer_free(struct http_transfer *t)
 	request_free(t->req);
 	secbuf_clear(&t->body);
 	free(t->retry_after);
+	peercert_clear(&t->cert);
 	explicit_bzero(t, sizeof(*t));
 	free(t);
 }
@@ -261,6 +263,52 @@ http_error_text(struct http_transfer *t, CURLcode code)
 }
 
 /*
+ * Which kind of failure a transfer's code and curl's words are.  TLS
+ * failures are told apart by OpenSSL's reason text, which libcurl passes
+ * on: it keeps no other account of them.
+ */
+static enum http_failure
+http_failure_of(const struct http_transfer *t, CURLcode code, const char *text)
+{
+	if (code != CURLE_OK && strstr(text, "CONNECT tunnel failed") != NULL)
+		return HTTP_FAIL_PROXY;
+	switch (code) {
+	case CURLE_OK:
+		return HTTP_FAIL_NONE;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return HTTP_FAIL_RESOLVE;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return HTTP_FAIL_RESOLVE_PROXY;
+	case CURLE_COULDNT_CONNECT:
+		return HTTP_FAIL_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return strncmp(text, "no connection", 13) == 0 ? HTTP_FAIL_CONNECT_TIMEOUT :
+								HTTP_FAIL_TIMEOUT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		if (strstr(text, "name") != NULL && t->cert.problem == PEERCERT_OK)
+			return HTTP_FAIL_TLS_NAME;
+		return HTTP_FAIL_TLS_CERT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+		if (strstr(text, "wrong version number") != NULL)
+			return HTTP_FAIL_TLS_PLAIN;
+		if (strstr(text, "alert") != NULL)
+			return HTTP_FAIL_TLS_ALERT;
+		if (t->cert.problem != PEERCERT_OK)
+			return HTTP_FAIL_TLS_CERT;
+		if (code == CURLE_SSL_CONNECT_ERROR || code == CURLE_SSL_CERTPROBLEM)
+			return HTTP_FAIL_TLS;
+		return HTTP_FAIL_OTHER;
+	case CURLE_SSL_CACERT_BADFILE:
+		return HTTP_FAIL_TLS;
+	default:
+		return HTTP_FAIL_OTHER;
+	}
+}
+
+/*
  * Completes t: builds the result, takes t out of the multi handle or queue,
  * calls the callback, then frees the transfer and the result.  failure, when
  * not NULL, replaces curl's account of what went wrong.
@@ -303,6 +351,15 @@ http_finish(struct http_transfer *t, CURLcode code, const char *failure)
 		res.error = xstrdup(failure);
 	else if (code != CURLE_OK || t->body_too_large)
 		res.error = http_error_text(t, code);
+	if (res.error != NULL && !t->body_too_large)
+		res.failure = http_failure_of(t, code, res.error);
+	if (res.status >= 300 && res.status < 400) {
+		char *loc = NULL;
+
+		(void)curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
+		res.redirect_url = loc != NULL ? xstrdup(loc) : NULL;
+	}
+	peercert_move(&res.cert, &t->cert);
 	res.url = t->req->url;
 
 	http_detach(t);
@@ -312,6 +369,8 @@ http_finish(struct http_transfer *t, CURLcode code, const char *failure)
 	free(res.retry_after);
 	secret_free(res.body);
 	free(res.error);
+	free(res.redirect_url);
+	peercert_clear(&res.cert);
 	http_transfer_free(t);
 }
 
@@ -632,6 +691,15 @@ oom:
 		}                                                            \
 	} while (0)
 
+/* CURLOPT_SSL_CTX_FUNCTION, for --test: the server's certificate is recorded. */
+static CURLcode
+http_ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *arg)
+{
+	struct http_transfer *t = arg;
+
+	return peercert_watch(ssl_ctx, &t->cert) == 0 ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+}
+
 /* How the upstream is reached: connecting, the proxy, TLS. */
 static int
 http_setup_peer(struct http_transfer *t, const struct http_opts *o, char **cause)
@@ -649,6 +717,10 @@ http_setup_peer(struct http_transfer *t, const struct http_opts *o, char **cause
 		HTTP_SETOPT(t, CURLOPT_SSLCERT, o->client_cert);
 	if (o->client_key != NULL)
 		HTTP_SETOPT(t, CURLOPT_SSLKEY, o->client_key);
+	if (o->diagnose) {
+		HTTP_SETOPT(t, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx_cb);
+		HTTP_SETOPT(t, CURLOPT_SSL_CTX_DATA, t);
+	}
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "peercert.h"
 #include "request.h"
 #include "secret.h"
 
@@ -27,6 +28,24 @@ struct http_opts {
 	const char *client_cert;    /* NULL: no client certificate */
 	const char *client_key;
 	bool tls_verify;
+	bool diagnose;		    /* record the server's certificate (--test) */
+};
+
+/* How a transfer that got no HTTP answer failed, for hints. */
+enum http_failure {
+	HTTP_FAIL_NONE,		/* an answer came (or the body was too large) */
+	HTTP_FAIL_RESOLVE,	/* the host name does not resolve */
+	HTTP_FAIL_RESOLVE_PROXY,/* the proxy's host name does not resolve */
+	HTTP_FAIL_CONNECT,	/* refused, or no route (to the proxy, when one is set) */
+	HTTP_FAIL_CONNECT_TIMEOUT,
+	HTTP_FAIL_TIMEOUT,	/* connected, no answer in time */
+	HTTP_FAIL_PROXY,	/* the proxy would not open a tunnel */
+	HTTP_FAIL_TLS_PLAIN,	/* TLS asked, the server spoke plain HTTP */
+	HTTP_FAIL_TLS_ALERT,	/* the server ended the handshake with an alert */
+	HTTP_FAIL_TLS_NAME,	/* the certificate is not for the host asked */
+	HTTP_FAIL_TLS_CERT,	/* the certificate failed verification (see cert) */
+	HTTP_FAIL_TLS,		/* another TLS failure */
+	HTTP_FAIL_OTHER,
 };
 
 struct http_result {
@@ -35,6 +54,9 @@ struct http_result {
 	char *retry_after;    /* the raw Retry-After header, or NULL */
 	struct secret *body;  /* never NULL; wiped on free */
 	char *error;	      /* transport failure ("connection refused ..."), or NULL */
+	enum http_failure failure;
+	char *redirect_url;   /* a 3xx's Location, made absolute, or NULL */
+	struct peercert cert; /* with http_opts.diagnose: the server's certificate */
 	bool body_too_large;  /* the body passed TOKEN_BODY_MAX and was cut */
 	int64_t duration_ms;
 	const char *url;      /* as requested, valid during the callback */

@@ -48,7 +48,8 @@ control_behaviour_free(struct behaviour *b)
 	free(b->token_type);
 	free(b->grant_type);
 	free(b->reauth_param);
-	b->token_type = b->grant_type = b->reauth_param = NULL;
+	free(b->fail_error);
+	b->token_type = b->grant_type = b->reauth_param = b->fail_error = NULL;
 }
 
 void
@@ -59,6 +60,7 @@ control_behaviour_copy(struct behaviour *dst, const struct behaviour *src)
 	dst->token_type = xstrdup(src->token_type);
 	dst->grant_type = xstrdup(src->grant_type);
 	dst->reauth_param = util_strdup_or_null(src->reauth_param);
+	dst->fail_error = util_strdup_or_null(src->fail_error);
 }
 
 /*
@@ -103,6 +105,7 @@ enum ctl {
 	CTL_REFRESH_REVOKE,
 	CTL_REFRESH_TOKEN,
 	CTL_FLAP,
+	CTL_FAIL_ERROR,
 	CTL_N
 };
 
@@ -133,6 +136,7 @@ static const struct ctl_key {
 	[CTL_REFRESH_REVOKE] = { "refresh_revoke", CTL_BOOL, 0 },
 	[CTL_REFRESH_TOKEN] = { "refresh_token", CTL_STRING, 0 },
 	[CTL_FLAP] = { "flap", CTL_INT, LLONG_MAX },
+	[CTL_FAIL_ERROR] = { "fail_error", CTL_NAME, 0 },
 };
 
 /* A /control request, checked whole before anything applies. */
@@ -243,6 +247,11 @@ control_apply(struct fakeidp *fk, const struct control *c)
 	}
 	if (c->given[CTL_ROTATE])
 		b->rotate = c->num[CTL_ROTATE];
+	if (c->given[CTL_FAIL_ERROR]) {
+		free(b->fail_error);
+		b->fail_error = *c->str[CTL_FAIL_ERROR] != '\0' ?
+		    xstrdup(c->str[CTL_FAIL_ERROR]) : NULL;
+	}
 	if (c->given[CTL_INVALID_GRANT])
 		b->invalid_grant = c->num[CTL_INVALID_GRANT];
 	if (c->given[CTL_FLAP]) {

@@ -89,6 +89,7 @@ struct behaviour {
 	bool require_auth;
 	int xibo_version;		/* 2 or 3 */
 	char *reauth_param;		/* NULL: the dialect's default place */
+	char *fail_error;		/* injected failures' error code; NULL: by status */
 	bool rotate;			/* a refresh hands out a new refresh token */
 	long long invalid_grant;	/* refreshes still to refuse as invalid_grant */
 	long long flap;			/* 0: off; else N answers, N failures, again */

@@ -110,6 +110,8 @@
  *         fail=STATUS      answer every token request with STATUS (300-599)
  *                          and an error body in the dialect's envelope;
  *                          fail=0 ends it
+ *         fail_error=CODE  the error code of injected failures (e.g.
+ *                          invalid_grant); empty: the one for the status
  *         fail_count=N     only the next N requests fail (status 503 unless
  *                          fail= says otherwise), then normal again
  *         retry_after=N    Retry-After: N on failures; 0 removes it

@@ -536,7 +536,7 @@ token_handle(struct fakeidp *fk, struct evhttp_request *req)
 		if (status >= 300 && status < 400)
 			http_header(req, "Location", fk->token_paths[0]);
 		body = dialect_error_body(fk, req, &(struct err){ .status = status,
-		    .code = http_oauth_error(status),
+		    .code = fk->cur.fail_error != NULL ? fk->cur.fail_error : http_oauth_error(status),
 		    .text = fk->dialect == DIALECT_XVID ? NULL : "failure injected by fakeidp" });
 	} else if (fk->cur.mode == MODE_SILENT) {
 		token_req_clear(&tr);

@@ -29,6 +29,25 @@ faultsrv_start() {
 	printf -v "${name}_CTL" '%s' "http://127.0.0.1:$ctl"
 }
 
+# Test certificates, made with openssl ca, as only it sets a validity in
+# the past; P-256 keys, quick to make.  A file "index.txt" in T_DIR must
+# exist (empty) before the first cert_make.
+tls_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+ca_make() { # ca_make NAME: NAME.pem and NAME.key in T_DIR, subject CN=tokenbroker-test-NAME
+	tls_key "$T_DIR/$1.key" &&
+		openssl req -x509 -new -key "$T_DIR/$1.key" -days 2 -subj "/CN=tokenbroker-test-$1" \
+			-out "$T_DIR/$1.pem" 2>/dev/null
+}
+cert_make() { # cert_make NAME CA SAN START END [CN]: NAME.pem, NAME.key, signed by CA (CN localhost)
+	tls_key "$T_DIR/$1.key" &&
+		openssl req -new -key "$T_DIR/$1.key" -subj "/CN=${6:-localhost}" -out "$T_DIR/$1.csr" 2>/dev/null &&
+		printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nrand_serial = yes\nunique_subject = no\n[p]\ncommonName = supplied\n[e]\nsubjectAltName = %s\n' \
+			"$T_DIR" "$T_DIR" "$3" >"$T_DIR/$1.cnf" &&
+		openssl ca -batch -config "$T_DIR/$1.cnf" -policy p -md sha256 -extensions e -notext \
+			-cert "$T_DIR/$2.pem" -keyfile "$T_DIR/$2.key" -in "$T_DIR/$1.csr" -out "$T_DIR/$1.pem" \
+			-startdate "$4" -enddate "$5" >/dev/null 2>&1
+}
+
 fault() { # fault NAME QUERY: faultsrv NAME's /control; false unless it took it
 	local ctl="${1}_CTL"
 	curl -s -m 5 "${!ctl}/control?$2" | grep -q '"ok": *true'

@@ -366,7 +366,7 @@ test_daemon_errors(void **state)
 			 "t.conf:2: socket_mode: invalid mode \"1777\" (use octal, at most 0777, "
 			 "e.g. 0660)");
 	assert_one_error("[daemon]\nmax_clients = many\n",
-			 "t.conf:2: max_clients: invalid number \"many\" (use 1 to 1000000)");
+			 "t.conf:2: max_clients: invalid number \"many\" (use a whole number from 1 to 1000000)");
 	assert_one_error("[daemon]\nmetrics_allow = nosuchuser\n",
 			 "t.conf:2: metrics_allow: unknown user \"nosuchuser\"");
 	assert_one_error("[daemon]\nlog_access = sometimes\n",
@@ -645,6 +645,57 @@ test_variants(void **state)
 	loaded_clear(&l);
 }
 
+/*
+ * A slip of a key, a section or a value is answered with the name meant,
+ * and what the slip left out is not reported a second time.
+ */
+static void
+test_did_you_mean(void **state)
+{
+	struct loaded l;
+
+	load_text(&l, "[daemon]\n"
+		      "log_levle = debug\n"
+		      "[credentials \"b\"]\n"
+		      "[credential \"api\"]\n"
+		      "token_url = https://idp.example.com/token\n"
+		      "client_id = app\n"
+		      "client_secert_file = /etc/secret\n"
+		      "parm.x = 1\n"
+		      "colour = blue\n"
+		      "[credential \"tok\"]\n"
+		      "tokn_url = https://idp.example.com/token\n"
+		      "client_id = app\n"
+		      "client_secret = s\n"
+		      "auth_method = client_secret_psot\n");
+	assert_int_equal(l.r, -EINVAL);
+	assert_msgs(&l.errs, "t.conf:2: log_levle: unknown key in [daemon]; did you mean log_level?",
+		    "t.conf:3: unknown section [credentials \"b\"] (use [daemon], [credential "
+		    "\"NAME\"] or [proxy \"NAME\"]); did you mean [credential \"b\"]?",
+		    "t.conf:7: client_secert_file: unknown key in [credential \"api\"]; did you "
+		    "mean client_secret_file?",
+		    "t.conf:8: parm.x: unknown key in [credential \"api\"]; did you mean param.x?",
+		    "t.conf:9: colour: unknown key in [credential \"api\"]",
+		    "t.conf:11: tokn_url: unknown key in [credential \"tok\"]; did you mean "
+		    "token_url?",
+		    "t.conf:14: auth_method: unknown value \"client_secret_psot\" (use "
+		    "client_secret_basic, client_secret_post, basic, none, private_key_jwt, "
+		    "client_assertion, tls_client_auth); did you mean client_secret_post?",
+		    NULL);
+	loaded_clear(&l);
+
+	/* a key left out without a slip is still missing */
+	load_text(&l, "[credential \"api\"]\n"
+		      "token_url = https://idp.example.com/token\n"
+		      "client_id = app\n"
+		      "colour = blue\n");
+	assert_msgs(&l.errs,
+		    "t.conf:1: client_secret: required by auth_method client_secret_basic (give "
+		    "client_secret or client_secret_file)",
+		    "t.conf:4: colour: unknown key in [credential \"api\"]", NULL);
+	loaded_clear(&l);
+}
+
 static void
 test_sections(void **state)
 {
@@ -673,7 +724,8 @@ test_sections(void **state)
 		    "t.conf:6: credential \"" NAME65 "\": "
 		    "invalid name (use 1 to 64 of A-Z a-z 0-9 . _ -)",
 		    "t.conf:11: client_id: already set at line 9",
-		    "t.conf:12: clientsecret: unknown key in [credential \"api\"]",
+		    "t.conf:12: clientsecret: unknown key in [credential \"api\"]; "
+		    "did you mean client_secret?",
 		    "t.conf:13: socket: unknown key in [credential \"api\"] (it belongs in [daemon])",
 		    "t.conf:14: credential \"api\": already defined at line 7", NULL);
 	loaded_clear(&l);
@@ -2137,6 +2189,7 @@ main(void)
 		cmocka_unit_test(test_audience_resource),
 		cmocka_unit_test(test_variants),
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_did_you_mean),
 		cmocka_unit_test(test_credential_values),
 		cmocka_unit_test(test_credential_errors),
 		cmocka_unit_test(test_token_url),

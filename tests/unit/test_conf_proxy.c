@@ -885,7 +885,13 @@ test_unknown_keys(void **state)
 		"t.conf:4: listen: unknown key in [credential \"billing\"] (it belongs in a "
 		"[proxy])");
 	refused("[prox \"p\"]\n", "t.conf:1: unknown section [prox \"p\"] (use [daemon], "
-				  "[credential \"NAME\"] or [proxy \"NAME\"])");
+				  "[credential \"NAME\"] or [proxy \"NAME\"]); did you mean "
+				  "[proxy \"p\"]?");
+	/* a misspelt listen is said once: not also "listen is required" */
+	refused("[proxy \"p\"]\nlistn = 127.0.0.1:9\ncredential = p\nupstream = http://127.0.0.1/\n"
+		"[credential \"p\"]\ntoken_url = https://idp.example.com/t\nclient_id = a\n"
+		"client_secret = b\n",
+		"t.conf:2: listn: unknown key in [proxy \"p\"]; did you mean listen?");
 	refused_key("listen = 127.0.0.1:2\n", "listen: already set at line 5");
 }
 

@@ -122,7 +122,7 @@ test_enum(void **state)
 	assert_int_equal(i, 0);
 	/* Exact, with case. */
 	assert_refused(conf_value_enum("JSON", names, &i, &cause), &cause,
-		       "unknown value \"JSON\" (use auto, json, xml)");
+		       "unknown value \"JSON\" (use auto, json, xml); did you mean json?");
 	assert_int_equal(i, 0);
 }
 
@@ -141,11 +141,11 @@ test_uint(void **state)
 	assert_refused(conf_value_uint("1025", 1, 1024, &n, &cause), &cause,
 		       "1025 is out of range (use 1 to 1024)");
 	assert_refused(conf_value_uint("-1", 1, 1024, &n, &cause), &cause,
-		       "invalid number \"-1\" (use 1 to 1024)");
+		       "invalid number \"-1\" (use a whole number from 1 to 1024)");
 	assert_refused(conf_value_uint("12k", 1, 1024, &n, &cause), &cause,
-		       "invalid number \"12k\" (use 1 to 1024)");
+		       "invalid number \"12k\" (use a whole number from 1 to 1024)");
 	assert_refused(conf_value_uint("1234567890", 1, 1024, &n, &cause), &cause,
-		       "invalid number \"1234567890\" (use 1 to 1024)");
+		       "invalid number \"1234567890\" (use a whole number from 1 to 1024)");
 	assert_int_equal(n, 1024);
 }
 
