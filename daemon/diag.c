@@ -37,9 +37,14 @@ struct diag {
 	long status_seen;	 /* the token endpoint's HTTP status, 0 for none */
 };
 
+static void diag_hint(const struct cred_conf *cc, const struct http_result *res,
+		      const char *error, FILE *out);
+
 /* A discovery document's GET, as it ended. */
 struct diag_got {
 	struct event_base *base;
+	const struct cred_conf *cc;
+	FILE *out;
 	long status;
 	char *error;
 	char *body;
@@ -59,6 +64,11 @@ diag_got_cb(struct http_result *res, void *arg)
 	memcpy(g->body, res->body->data, res->body->len);
 	g->body[res->body->len] = '\0';
 	g->len = res->body->len;
+	/* No answer: the table says why, as for the token endpoint. */
+	if (res->error != NULL && res->status == 0) {
+		fprintf(g->out, "discovery:    %s: %s\n", res->url, res->error);
+		diag_hint(g->cc, res, NULL, g->out);
+	}
 }
 
 /* GETs url, shows how it went; false when no document came. */
@@ -70,16 +80,17 @@ diag_get(struct diag *d, struct http *h, const struct http_opts *ho, const char 
 
 	memset(g, 0, sizeof(*g));
 	g->base = d->base;
+	g->cc = d->cc;
+	g->out = d->out;
 	if (http_start(h, ho, discovery_request(url), diag_got_cb, g, &cause) == NULL) {
 		fprintf(d->out, "discovery:    %s: %s\n", url, cause);
 		free(cause);
 		return false;
 	}
 	event_base_dispatch(d->base);
-	if (g->error != NULL)
-		fprintf(d->out, "discovery:    %s: %s%s\n", url, g->status != 0 ? "then " : "",
-			g->error);
-	else
+	if (g->error != NULL && g->status != 0)
+		fprintf(d->out, "discovery:    %s: HTTP %ld, then %s\n", url, g->status, g->error);
+	else if (g->error == NULL)
 		fprintf(d->out, "discovery:    %s: HTTP %ld\n", url, g->status);
 	return g->error == NULL && g->status == 200;
 }
@@ -103,6 +114,8 @@ diag_discover(struct diag *d, struct http *h, const struct http_opts *ho)
 	struct diag_got g;
 
 	fprintf(d->out, "issuer:       %s\n", cc->issuer);
+	bool missing = false; /* every document asked for was a 4xx */
+
 	for (unsigned i = 0; url == NULL && (doc = discovery_url(cc->issuer, i)) != NULL; i++) {
 		bool got = diag_get(d, h, ho, doc, &g);
 
@@ -115,17 +128,21 @@ diag_discover(struct diag *d, struct http *h, const struct http_opts *ho)
 			return NULL;
 		}
 		/* A 4xx: the other kind of document may be there. */
-		bool next = !got && g.error == NULL && g.status >= 400 && g.status < 500;
-
+		missing = !got && g.error == NULL && g.status >= 400 && g.status < 500;
 		diag_got_clear(&g);
 		free(doc);
-		if (url == NULL && !next)
+		if (url == NULL && !missing)
 			break;
 	}
-	if (url == NULL) {
+	if (url == NULL && missing) {
 		fprintf(d->out, "result:       failed: no discovery document for this issuer\n");
 		fprintf(d->out, "hint:         check issuer (the URL the server names as its "
 				"issuer), or give token_url\n");
+		return NULL;
+	}
+	if (url == NULL) {
+		fprintf(d->out, "result:       failed: the discovery document could not be "
+				"fetched\n");
 		return NULL;
 	}
 	fprintf(d->out, "token endpoint: %s (the document's issuer matches)\n", url);

@@ -367,7 +367,8 @@ hint_value(const struct hint_case *c, const struct hint_vars *v, const char *nam
 		{ "port", v->port },
 		{ "proxy_host", v->proxy_host },
 		{ "proxy_port", v->proxy_port },
-		{ "url_key", via_base ? "base_url" : "token_url" },
+		{ "url_key", via_base ? "base_url" : cc->token_url == NULL && cc->issuer != NULL ?
+						      "issuer" : "token_url" },
 		{ "lookup", v->lookup },
 		{ "reason", v->reason },
 		{ "connect_timeout", v->connect_timeout },

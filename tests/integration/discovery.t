@@ -6,7 +6,7 @@
 # --test shows the document and what it found.
 . "$(dirname "$0")/lib.sh"
 
-plan 25
+plan 28
 idp_start_named OIDC --issuer /tenant --discovery oidc
 idp_start_named OAUTH --issuer /realms/prod --discovery oauth
 idp_start_named MIXUP --issuer / --doc-issuer https://other.example
@@ -23,6 +23,7 @@ $(discovered oidc "$OIDC_URL/tenant")
 $(discovered rfc "$OAUTH_URL/realms/prod")
 $(discovered mixup "$MIXUP_URL")
 $(discovered none "$NONE_URL/nothing")
+$(discovered down "http://127.0.0.1:$(free_port)/realm" "lazy = yes")
 [credential "wrongpath"]
 token_url = $ORIGIN_URL/oauth/token
 client_id = it-client
@@ -96,6 +97,15 @@ like "$out" "token endpoint: $OAUTH_URL/token \\(the document's issuer matches\\
 	"and the endpoint it names"
 out=$("$TBD" -c "$T_DIR/tb.conf" --test mixup 2>&1)
 like "$out" "is issuer \"https://other.example\"'s" "--test of a mix-up says whose document it is"
+
+out=$("$TBD" -c "$T_DIR/tb.conf" --test none 2>&1)
+like "$out" "result: +failed: no discovery document for this issuer" \
+	"--test where none is published: says so"
+like "$out" "hint: +check issuer \\(the URL the server names as its issuer\\), or give token_url" \
+	"and to check issuer"
+out=$("$TBD" -c "$T_DIR/tb.conf" --test down 2>&1)
+like "$out" "hint: +nothing listens on 127.0.0.1:[0-9]+: check the host and port in issuer" \
+	"--test of an issuer where nothing listens: the table's hint, naming issuer"
 
 # A token_url that is a 404, on a server that publishes its endpoints.
 out=$("$TBD" -c "$T_DIR/tb.conf" --test wrongpath 2>&1)
