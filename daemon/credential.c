@@ -1131,6 +1131,9 @@ credential_variant_reconf(struct credential *vc, const struct cred_conf *cc)
 		(void)store_remove(vc->ctx->conf->daemon.state_dir, name);
 	}
 	vc->conf = cc;
+	/* As for its credential: the issuer's document is asked for again. */
+	free(vc->token_url);
+	vc->token_url = NULL;
 	if (credential_token(vc, 0) != NULL)
 		credential_publish(vc);
 }

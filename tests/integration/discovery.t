@@ -6,7 +6,7 @@
 # --test shows the document and what it found.
 . "$(dirname "$0")/lib.sh"
 
-plan 28
+plan 32
 idp_start_named OIDC --issuer /tenant --discovery oidc
 idp_start_named OAUTH --issuer /realms/prod --discovery oauth
 idp_start_named MIXUP --issuer / --doc-issuer https://other.example
@@ -19,7 +19,7 @@ discovered() { # discovered NAME ISSUER [extra...]: a credential with issuer alo
 	cred_at "$name" issuer "$issuer" "backoff_min = 1s" "backoff_max = 2s" "$@"
 }
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
-$(discovered oidc "$OIDC_URL/tenant")
+$(discovered oidc "$OIDC_URL/tenant" "allow_scopes = write")
 $(discovered rfc "$OAUTH_URL/realms/prod")
 $(discovered mixup "$MIXUP_URL")
 $(discovered none "$NONE_URL/nothing")
@@ -65,12 +65,18 @@ like "$(cred_field none last_error)" \
 	"discovery: $NONE_URL/.well-known/oauth-authorization-server/nothing: HTTP 404 .*check issuer" \
 	"no document at either path: the error names the last one tried and says check issuer"
 
+# A variant (another scope) is a token of its own: it asks the document too.
+is "$(api_code '/v1/tokens/oidc?scope=write&wait=10')" 200 "a variant's token"
+is "$(idp_stat_at OIDC discovery_fetches)" 2 "the variant asked the document for itself"
+
 # --- after a reload, the document is asked for again ---
 before=$(idp_stat_at OIDC discovery_fetches)
 tbd_reload
 is "$(api_code /v1/tokens/oidc/renew -X POST)" 200 "a renewal after the reload"
 is "$(idp_stat_at OIDC discovery_fetches)" $((before + 1)) "asked the document again first"
-is "$(idp_stat_at OIDC requests)" 2 "then the token endpoint"
+is "$(idp_stat_at OIDC requests)" 3 "then the token endpoint"
+is "$(api_code '/v1/tokens/oidc/renew?scope=write' -X POST)" 200 "the variant's renewal"
+is "$(idp_stat_at OIDC discovery_fetches)" $((before + 2)) "asked the document again too"
 
 # --- a 404 at the token endpoint: looked up again ---
 before=$(idp_stat_at OIDC discovery_fetches)
