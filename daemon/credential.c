@@ -654,6 +654,7 @@ credential_http_done_cb(struct http_result *res, void *arg)
 	struct credential *c = arg;
 	struct token_response *tr = NULL;
 	struct response_error err = { 0 };
+	bool moved = false; /* a discovered endpoint that is gone: not for good */
 	char *msg = NULL;
 	int r;
 
@@ -667,6 +668,7 @@ credential_http_done_cb(struct http_result *res, void *arg)
 			       "at the next attempt", c->token_url);
 		free(c->token_url);
 		c->token_url = NULL;
+		moved = true;
 	}
 	if (res->error != NULL || res->body_too_large) {
 		credential_refresh_end(c);
@@ -700,9 +702,9 @@ credential_http_done_cb(struct http_result *res, void *arg)
 					  msg != NULL		  ? msg :
 					  err.message != NULL ? err.message :
 								"invalid response",
-					  msg != NULL	    ? FAIL_ADVISED :
-					  err.permanent ? FAIL_PERMANENT :
-							  FAIL_TRANSIENT,
+					  msg != NULL			? FAIL_ADVISED :
+					  err.permanent && !moved ? FAIL_PERMANENT :
+								    FAIL_TRANSIENT,
 					  res->retry_after);
 		free(msg);
 		response_error_clear(&err);
@@ -735,21 +737,26 @@ credential_discovery_done_cb(struct http_result *res, void *arg)
 {
 	struct credential *c = arg;
 	char *url = NULL, *cause = NULL, *msg;
+	int r = -ENOENT;
 
 	c->transfer = NULL;
 	renew_open(c->ctx->renew);
 	metrics_count_upstream(c->ctx->metrics, res->duration_ms);
 	if (res->error == NULL && res->status == 200 && !res->body_too_large &&
-	    discovery_parse(res->body->data, res->body->len, c->conf->issuer,
-			    c->conf->auth_method == AUTH_TLS_CLIENT_AUTH, &url, &cause) == 0) {
+	    (r = discovery_parse(res->body->data, res->body->len, c->conf->issuer,
+				 c->conf->auth_method == AUTH_TLS_CLIENT_AUTH, &url, &cause)) == 0) {
 		credential_log(c, LOG_INFO, NULL, 0, "token endpoint %s, from %s", url, res->url);
 		c->token_url = url;
-		credential_attempt(c);
+		if (c->ctx->stopping)
+			credential_failed(c, 0, NULL, "stopping", FAIL_TRANSIENT, NULL);
+		else
+			credential_attempt(c);
 		return;
 	}
-	/* Not there (or not allowed): the other kind of document may be. */
-	if (res->error == NULL && res->status >= 400 && res->status < 500 &&
+	/* Not there (or not allowed, or a page): the other kind of document may be. */
+	if (res->error == NULL && ((res->status >= 400 && res->status < 500) || r == -EBADMSG) &&
 	    c->discovery_doc + 1 < DISCOVERY_NDOCS) {
+		free(cause);
 		credential_discover(c, c->discovery_doc + 1);
 		return;
 	}

@@ -118,17 +118,24 @@ diag_discover(struct diag *d, struct http *h, const struct http_opts *ho)
 
 	for (unsigned i = 0; url == NULL && (doc = discovery_url(cc->issuer, i)) != NULL; i++) {
 		bool got = diag_get(d, h, ho, doc, &g);
+		int r = got ? discovery_parse(g.body, g.len, cc->issuer,
+					      cc->auth_method == AUTH_TLS_CLIENT_AUTH, &url, &cause) :
+			      -ENOENT;
 
-		if (got && discovery_parse(g.body, g.len, cc->issuer,
-					   cc->auth_method == AUTH_TLS_CLIENT_AUTH, &url, &cause) < 0) {
-			fprintf(d->out, "result:       failed: %s\n", cause);
+		if (r < 0 && cause != NULL) {
+			fprintf(d->out, "discovery:    %s\n", cause);
 			free(cause);
+			cause = NULL;
+		}
+		if (r < 0 && r != -EBADMSG && r != -ENOENT) {
+			fprintf(d->out, "result:       failed: the document was refused\n");
 			diag_got_clear(&g);
 			free(doc);
 			return NULL;
 		}
-		/* A 4xx: the other kind of document may be there. */
-		missing = !got && g.error == NULL && g.status >= 400 && g.status < 500;
+		/* A 4xx, or a page: the other kind of document may be there. */
+		missing = r == -EBADMSG ||
+			  (!got && g.error == NULL && g.status >= 400 && g.status < 500);
 		diag_got_clear(&g);
 		free(doc);
 		if (url == NULL && !missing)

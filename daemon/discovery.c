@@ -66,12 +66,12 @@ discovery_parse(const char *body, size_t len, const char *issuer, bool mtls, cha
 
 	if (json_parse(body, len, &doc, &why) < 0) {
 		*cause = xasprintf("not a discovery document: %s", why);
-		return -EINVAL;
+		return -EBADMSG;
 	}
 	if (doc->type != JSON_OBJECT) {
 		*cause = xstrdup("not a discovery document: not a JSON object");
 		json_free(doc);
-		return -EINVAL;
+		return -EBADMSG;
 	}
 	said = json_get_string(doc, "issuer");
 	if (said == NULL || strcmp(said, issuer) != 0) {

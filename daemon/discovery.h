@@ -25,10 +25,11 @@ struct token_request *discovery_request(const char *url);
 /*
  * What a discovery document says: 0 and *ret_url (caller frees), the token
  * endpoint (with mtls, mtls_endpoint_aliases' when there is one, as RFC
- * 8705 section 5 says), or -EINVAL with *cause (caller frees) when the body
- * is not such a document, its issuer is not exactly issuer (the mix-up
- * defence of RFC 8414 section 3.3), or the endpoint is not a URL the
- * configuration would take for token_url.
+ * 8705 section 5 says); else *cause (caller frees) and -EBADMSG when the
+ * body is no JSON object (a web page that answers every path: the other
+ * document may be there), or -EINVAL when its issuer is not exactly issuer
+ * (the mix-up defence of RFC 8414 section 3.3), it names no endpoint, or
+ * the endpoint is not a URL the configuration would take for token_url.
  */
 int discovery_parse(const char *body, size_t len, const char *issuer, bool mtls,
 		    char **ret_url, char **cause);

@@ -33,6 +33,7 @@
 #include "http.h"
 #include "token.h"
 #include "secbuf.h"
+#include "text.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -332,8 +333,9 @@ http_finish(struct http_transfer *t, CURLcode code, const char *failure)
 		(void)curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
 		res.duration_ms = timeutil_mono_ms() - t->started_ms;
 	}
+	/* What the server says goes to logs and terminals: as text. */
 	if (ct != NULL)
-		res.content_type = xstrdup(ct);
+		res.content_type = text_sanitize(ct, strlen(ct), 200);
 	res.retry_after = t->retry_after;
 	t->retry_after = NULL;
 
@@ -357,7 +359,7 @@ http_finish(struct http_transfer *t, CURLcode code, const char *failure)
 		char *loc = NULL;
 
 		(void)curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
-		res.redirect_url = loc != NULL ? xstrdup(loc) : NULL;
+		res.redirect_url = loc != NULL ? text_sanitize(loc, strlen(loc), 200) : NULL;
 	}
 	peercert_move(&res.cert, &t->cert);
 	res.url = t->req->url;
@@ -624,7 +626,7 @@ http_header_cb(char *line, size_t size, size_t nitems, void *arg)
 	t->retry_after = NULL;
 	if (n > start && n - start <= HTTP_RETRY_AFTER_MAX &&
 	    memchr(line + start, '\0', n - start) == NULL)
-		t->retry_after = xstrndup(line + start, n - start);
+		t->retry_after = text_sanitize(line + start, n - start, HTTP_RETRY_AFTER_MAX);
 	return size * nitems;
 }
 
@@ -720,6 +722,13 @@ http_setup_peer(struct http_transfer *t, const struct http_opts *o, char **cause
 	if (o->diagnose) {
 		HTTP_SETOPT(t, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx_cb);
 		HTTP_SETOPT(t, CURLOPT_SSL_CTX_DATA, t);
+		/*
+		 * A connection of its own: the context of a kept one would still
+		 * point at a transfer that is gone (a renegotiation would write
+		 * there), and each request's certificate is recorded.
+		 */
+		HTTP_SETOPT(t, CURLOPT_FRESH_CONNECT, 1L);
+		HTTP_SETOPT(t, CURLOPT_FORBID_REUSE, 1L);
 	}
 	return 0;
 }

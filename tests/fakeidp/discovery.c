@@ -6,7 +6,8 @@
  * --discovery oauth.  It names the first token path as token_endpoint and,
  * with a second one, that as mtls_endpoint_aliases.token_endpoint; its
  * issuer is --doc-issuer when given (a mix-up), else --issuer.  Each fetch
- * counts ("discovery_fetches" in /stats).
+ * counts ("discovery_fetches" in /stats).  With --discovery-page, the OIDC
+ * path answers 200 with a web page, as a site that answers every path does.
  */
 
 #include <string.h>
@@ -47,6 +48,18 @@ discovery_route(struct fakeidp *fk, struct evhttp_request *req, const char *path
 	if (fk->issuer == NULL)
 		return false;
 	ilen = discovery_issuer_path(fk->issuer, &ipath);
+	want = xasprintf("%.*s%s", (int)ilen, ipath, WELL_KNOWN_OIDC);
+	match = fk->discovery_page && strcmp(path, want) == 0;
+	free(want);
+	if (match) {
+		struct evbuffer *b = http_buffer_new();
+
+		evbuffer_add_printf(b, "<!DOCTYPE html>\n<html><body>Sign in</body></html>\n");
+		http_header(req, "Content-Type", "text/html; charset=UTF-8");
+		http_send(req, 200, b);
+		evbuffer_free(b);
+		return true;
+	}
 	if (fk->discovery_oauth)
 		want = xasprintf("%s%.*s", WELL_KNOWN_OAUTH, (int)ilen, ipath);
 	else

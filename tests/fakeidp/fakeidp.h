@@ -253,6 +253,7 @@ struct fakeidp {
 	char *issuer;			/* --issuer: publish a discovery document */
 	char *doc_issuer;		/* --doc-issuer: the issuer it names */
 	bool discovery_oauth;		/* RFC 8414's well-known path, not OIDC's */
+	bool discovery_page;		/* the OIDC path answers 200, a web page */
 	struct refresh refresh;
 };
 

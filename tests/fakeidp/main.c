@@ -39,7 +39,8 @@
  *                 address, or /PATH for this server's origin and PATH,
  *                 "/" for none): --discovery oidc (the default) or oauth (RFC
  *                 8414's well-known path); --doc-issuer names another
- *                 issuer in it, a mix-up (see discovery.c)
+ *                 issuer in it, a mix-up; --discovery-page has OIDC's path
+ *                 answer 200 with a web page (see discovery.c)
  *   --tls-cert, --tls-key   PEM files: serve HTTPS instead of HTTP
  *   --plain-port-file   with TLS only: also listen for plain HTTP on a
  *                 second ephemeral loopback port, written to FILE like
@@ -441,7 +442,8 @@ usage(FILE *f, int status)
 	    "               [--client-id ID] [--client-secret SECRET]\n"
 	    "               [--client-secret-file FILE] [--lifetime SECONDS]\n"
 	    "               [--grant-type TYPE] [--token-path PATH]...\n"
-	    "               [--issuer URL [--discovery oidc|oauth] [--doc-issuer S]]\n"
+	    "               [--issuer URL [--discovery oidc|oauth] [--doc-issuer S]\n"
+	    "                [--discovery-page]]\n"
 	    "               [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]\n"
 	    "                [--client-ca PEM]]\n"
 	    "               [--client-public-key PEM] [--assertion-audience AUD]\n"
@@ -470,7 +472,7 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		OPT_CLIENT_SECRET_FILE, OPT_LIFETIME, OPT_GRANT_TYPE, OPT_TOKEN_PATH,
 		OPT_TLS_CERT, OPT_TLS_KEY, OPT_QUIET, OPT_HELP, OPT_DIALECT, OPT_PLAIN_PORT_FILE,
 		OPT_CLIENT_CA, OPT_CLIENT_PUBLIC_KEY, OPT_ASSERTION_AUDIENCE, OPT_REFRESH_TOKEN,
-		OPT_ISSUER, OPT_DOC_ISSUER, OPT_DISCOVERY,
+		OPT_ISSUER, OPT_DOC_ISSUER, OPT_DISCOVERY, OPT_DISCOVERY_PAGE,
 		OPT_REFRESH_TOKEN_FILE,
 	};
 	static const struct option longopts[] = {
@@ -486,6 +488,7 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 		{ "issuer", required_argument, NULL, OPT_ISSUER },
 		{ "doc-issuer", required_argument, NULL, OPT_DOC_ISSUER },
 		{ "discovery", required_argument, NULL, OPT_DISCOVERY },
+		{ "discovery-page", no_argument, NULL, OPT_DISCOVERY_PAGE },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -565,6 +568,9 @@ options_parse(int argc, char **argv, struct fakeidp *fk, struct options *o)
 				usage(stderr, 2);
 			}
 			fk->discovery_oauth = strcmp(optarg, "oauth") == 0;
+			break;
+		case OPT_DISCOVERY_PAGE:
+			fk->discovery_page = true;
 			break;
 		case OPT_TLS_CERT:
 			o->tls_cert = optarg;

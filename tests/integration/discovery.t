@@ -6,9 +6,10 @@
 # --test shows the document and what it found.
 . "$(dirname "$0")/lib.sh"
 
-plan 32
+plan 34
 idp_start_named OIDC --issuer /tenant --discovery oidc
 idp_start_named OAUTH --issuer /realms/prod --discovery oauth
+idp_start_named PAGE --issuer /app --discovery oauth --discovery-page
 idp_start_named MIXUP --issuer / --doc-issuer https://other.example
 idp_start_named NONE
 idp_start_named ORIGIN --issuer /
@@ -21,6 +22,7 @@ discovered() { # discovered NAME ISSUER [extra...]: a credential with issuer alo
 write_conf "$T_DIR/tb.conf" <<EOF_CONF
 $(discovered oidc "$OIDC_URL/tenant" "allow_scopes = write")
 $(discovered rfc "$OAUTH_URL/realms/prod")
+$(discovered page "$PAGE_URL/app")
 $(discovered mixup "$MIXUP_URL")
 $(discovered none "$NONE_URL/nothing")
 $(discovered down "http://127.0.0.1:$(free_port)/realm" "lazy = yes")
@@ -50,6 +52,11 @@ is "$(idp_at OAUTH "/introspect?token=$tok" | json_field active)" true \
 is "$(idp_stat_at OAUTH discovery_fetches)" 1 \
 	"found at /.well-known/oauth-authorization-server/realms/prod"
 is "$(idp_stat_at OAUTH requests)" 1 "one token request"
+
+# --- a site that answers every path with a page: the other document ---
+tok=$(api '/v1/tokens/page?wait=10' -H 'Accept: text/plain')
+is "$(idp_at PAGE "/introspect?token=$tok" | json_field active)" true \
+	"a web page (200) at the OpenID Connect path: the RFC 8414 document is asked for next"
 
 # --- a mix-up: the document is another issuer's ---
 wait_until 50 '[ -n "$(cred_field mixup last_error)" ]'
@@ -83,6 +90,8 @@ before=$(idp_stat_at OIDC discovery_fetches)
 idp_at OIDC '/control?fail=404' >/dev/null
 api_code /v1/tokens/oidc/renew -X POST >/dev/null
 like "$(cred_field oidc last_error)" "HTTP 404" "the token endpoint answers 404 (the token held is still served)"
+unlike "$(cred_field oidc last_error)" "will not fix itself" \
+	"not a failure for good: the endpoint is looked up again"
 idp_at OIDC '/control?fail=0' >/dev/null
 wait_until 50 '[ "$(idp_stat_at OIDC discovery_fetches)" -gt "$before" ]'
 is "$(idp_stat_at OIDC discovery_fetches)" $((before + 1)) \

@@ -69,6 +69,10 @@ like() { # like GOT REGEX DESCRIPTION
 	if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3"; echo "#   got:      '$1'"; echo "#   expected to match: '$2'"; fi
 }
 
+unlike() { # unlike GOT REGEX DESCRIPTION
+	if printf '%s' "$1" | grep -Eq -- "$2"; then ok 1 "$3"; echo "#   got:      '$1'"; echo "#   expected not to match: '$2'"; else ok 0 "$3"; fi
+}
+
 cmp_ok() { # cmp_ok A OP B DESCRIPTION   (numeric: -lt -le -eq -ge -gt -ne)
 	if [ "$1" "$2" "$3" ] 2>/dev/null; then ok 0 "$4"; else ok 1 "$4"; echo "#   '$1' $2 '$3' is false"; fi
 }

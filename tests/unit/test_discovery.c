@@ -74,16 +74,22 @@ parse(const char *doc, const char *issuer, bool mtls, char **url, char **cause)
 }
 
 static void
-assert_refused(const char *doc, const char *issuer, const char *cause_has)
+assert_refused_with(int want, const char *doc, const char *issuer, const char *cause_has)
 {
 	char *url, *cause;
 
-	assert_int_equal(parse(doc, issuer, false, &url, &cause), -EINVAL);
+	assert_int_equal(parse(doc, issuer, false, &url, &cause), want);
 	assert_null(url);
 	assert_non_null(cause);
 	if (strstr(cause, cause_has) == NULL)
 		fail_msg("\"%s\" does not say \"%s\"", cause, cause_has);
 	free(cause);
+}
+
+static void
+assert_refused(const char *doc, const char *issuer, const char *cause_has)
+{
+	assert_refused_with(-EINVAL, doc, issuer, cause_has);
 }
 
 static void
@@ -131,8 +137,10 @@ test_parse_refused(void **state)
 	assert_refused("{\"issuer\":\"https://a.example\","
 		       "\"token_endpoint\":\"http://a.example/t\"}",
 		       "https://a.example", "https:// is required");
-	assert_refused("<html>login</html>", "https://a.example", "not a discovery document");
-	assert_refused("[1,2]", "https://a.example", "not a JSON object");
+	/* No document at all (a page that answers every path): -EBADMSG. */
+	assert_refused_with(-EBADMSG, "<html>login</html>", "https://a.example",
+			    "not a discovery document");
+	assert_refused_with(-EBADMSG, "[1,2]", "https://a.example", "not a JSON object");
 	/* What the server says is shown as text, never as control bytes. */
 	assert_refused("{\"issuer\":\"https://a\\u001b[31m\",\"token_endpoint\":\"https://a/t\"}",
 		       "https://a.example", "https://a?[31m");
