@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "epoll.h"
 #include "http1.h"
 
 #define CE_HEAD_MAX 8192 /* a request's line and headers */
@@ -43,8 +43,7 @@
 #define CE_TOKEN "fk_0123456789abcdef0123456789abcdef"
 
 struct ce_conn {
-	int fd;
-	uint32_t events;      /* what epoll watches now */
+	struct ep_conn ep;    /* its fd, what epoll watches */
 	const char *out;      /* the answer being written, or NULL */
 	size_t outlen, outoff;
 	bool close_after;     /* once the answer is out */
@@ -57,30 +56,6 @@ struct ce_conn {
 static char *ce_keep, *ce_close;
 static size_t ce_keep_len, ce_close_len;
 static unsigned ce_nconns;
-static volatile sig_atomic_t ce_stop;
-
-static void
-ce_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-ce_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ceil-epoll: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void
-ce_stop_cb(int sig)
-{
-	(void)sig;
-	ce_stop = 1;
-}
 
 /*
  * The answer tokenbrokerd gives to GET /v1/tokens/NAME with a cached token,
@@ -96,19 +71,19 @@ ce_answer_new(const char *name, bool close_after, size_t *ret_len)
 
 	if (gmtime_r(&now, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
-		ce_die("cannot format the date");
+		ep_die("cannot format the date");
 	blen = snprintf(body, sizeof(body),
 			"{\"name\":\"%s\",\"access_token\":\"" CE_TOKEN "\",\"token_type\":\"Bearer\","
 			"\"expires_at\":%lld,\"expires_in\":3599}\n",
 			name, (long long)now + 3600);
 	if (blen < 0 || (size_t)blen >= sizeof(body))
-		ce_die("the name is too long");
+		ep_die("the name is too long");
 	alen = asprintf(&a,
 			"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 			"Cache-Control: no-store\r\nDate: %s\r\nContent-Length: %d\r\n%s\r\n%s",
 			date, blen, close_after ? "Connection: close\r\n" : "", body);
 	if (alen < 0)
-		ce_die("out of memory");
+		ep_die("out of memory");
 	*ret_len = (size_t)alen;
 	return a;
 }
@@ -116,23 +91,9 @@ ce_answer_new(const char *name, bool close_after, size_t *ret_len)
 static void
 ce_conn_free(int ep, struct ce_conn *c)
 {
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	ep_close(ep, &c->ep);
 	free(c);
 	ce_nconns--;
-}
-
-/* Watches c for events: EPOLLIN while reading, EPOLLOUT while blocked writing. */
-static void
-ce_conn_watch(int ep, struct ce_conn *c, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = c };
-
-	if (c->events == events)
-		return;
-	if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-		ce_die("epoll_ctl: %s", strerror(errno));
-	c->events = events;
 }
 
 /*
@@ -171,7 +132,7 @@ static int
 ce_write(struct ce_conn *c)
 {
 	while (c->outoff < c->outlen) {
-		ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		ssize_t w = send(c->ep.fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -201,7 +162,7 @@ ce_conn_run(int ep, struct ce_conn *c)
 			if (r < 0)
 				return false;
 			if (r == 0) {
-				ce_conn_watch(ep, c, EPOLLOUT);
+				ep_watch(ep, &c->ep, EPOLLOUT);
 				return true;
 			}
 			if (c->close_after)
@@ -222,7 +183,7 @@ ce_conn_run(int ep, struct ce_conn *c)
 		memmove(c->in, c->in + hlen, c->inlen - hlen);
 		c->inlen -= hlen;
 	}
-	ce_conn_watch(ep, c, EPOLLIN);
+	ep_watch(ep, &c->ep, EPOLLIN);
 	return true;
 }
 
@@ -231,7 +192,7 @@ static bool
 ce_conn_read(struct ce_conn *c)
 {
 	while (c->inlen < sizeof(c->in)) {
-		ssize_t n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+		ssize_t n = read(c->ep.fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 
 		if (n > 0) {
 			c->inlen += (size_t)n;
@@ -249,33 +210,22 @@ ce_conn_read(struct ce_conn *c)
 static void
 ce_accept(int ep, int lfd)
 {
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct epoll_event ev = { .events = EPOLLIN };
+	int fd;
+
+	while ((fd = ep_accept(lfd)) >= 0) {
 		struct ce_conn *c;
 
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			/* EMFILE and the like: the backlog waits for a close */
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				fprintf(stderr, "ceil-epoll: accept: %s\n", strerror(errno));
-			return;
-		}
 		if (ce_nconns >= CE_CONNS_MAX) {
 			close(fd);
 			continue;
 		}
 		if ((c = malloc(sizeof(*c))) == NULL)
-			ce_die("out of memory");
-		c->fd = fd;
-		c->events = EPOLLIN;
+			ep_die("out of memory");
+		c->ep.fd = fd;
 		c->out = NULL;
 		c->outlen = c->outoff = c->inlen = 0;
 		c->close_after = c->eof = false;
-		ev.data.ptr = c;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-			ce_die("epoll_ctl: %s", strerror(errno));
+		ep_add(ep, &c->ep);
 		ce_nconns++;
 	}
 }
@@ -289,15 +239,15 @@ ce_listen(const char *path)
 	int fd, r;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		ce_die("socket path too long: %s", path);
+		ep_die("socket path too long: %s", path);
 	strcpy(sa.sun_path, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-		ce_die("socket: %s", strerror(errno));
+		ep_die("socket: %s", strerror(errno));
 	old = umask(0177);
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (r < 0 || listen(fd, 1024) < 0)
-		ce_die("cannot listen on %s: %s", path, strerror(errno));
+		ep_die("cannot listen on %s: %s", path, strerror(errno));
 	return fd;
 }
 
@@ -311,10 +261,10 @@ int
 main(int argc, char **argv)
 {
 	struct epoll_event events[CE_EVENTS], lev = { .events = EPOLLIN, .data.ptr = NULL };
-	struct sigaction sig = { .sa_handler = ce_stop_cb }; /* no SA_RESTART: epoll_wait stops */
 	const char *path = NULL, *name = "bench";
 	int ch, lfd, ep;
 
+	ep_prog = "ceil-epoll";
 	while ((ch = getopt(argc, argv, "hn:s:")) != -1) {
 		switch (ch) {
 		case 'n':
@@ -337,26 +287,24 @@ main(int argc, char **argv)
 	}
 	for (const char *p = name; *p != '\0'; p++)
 		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-			ce_die("-n: a name that would need escaping in JSON: %s", name);
+			ep_die("-n: a name that would need escaping in JSON: %s", name);
 	ce_keep = ce_answer_new(name, false, &ce_keep_len);
 	ce_close = ce_answer_new(name, true, &ce_close_len);
-	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGTERM, &sig, NULL);
-	sigaction(SIGINT, &sig, NULL);
+	ep_signals();
 
 	lfd = ce_listen(path);
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		ce_die("epoll_create1: %s", strerror(errno));
+		ep_die("epoll_create1: %s", strerror(errno));
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0)
-		ce_die("epoll_ctl: %s", strerror(errno));
+		ep_die("epoll_ctl: %s", strerror(errno));
 
-	while (!ce_stop) {
+	while (!ep_stop) {
 		int n = epoll_wait(ep, events, CE_EVENTS, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			ce_die("epoll_wait: %s", strerror(errno));
+			ep_die("epoll_wait: %s", strerror(errno));
 		}
 		for (int i = 0; i < n; i++) {
 			struct ce_conn *c = events[i].data.ptr;

@@ -26,7 +26,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +38,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "epoll.h"
 #include "http1.h"
 
 #define UP_SMALL 1024
@@ -49,8 +49,7 @@
 #define UP_EVENTS 256
 
 struct up_conn {
-	int fd;
-	uint32_t events; /* what epoll watches now */
+	struct ep_conn ep; /* its fd, what epoll watches */
 	char in[UP_HEAD_MAX];
 	size_t inlen;
 	uint64_t discard; /* request body bytes still to drop */
@@ -66,51 +65,13 @@ struct up_conn {
 
 static char up_body[UP_CHUNK];
 static unsigned up_nconns;
-static volatile sig_atomic_t up_stop;
-
-static void
-up_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-up_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("upstream: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void
-up_stop_cb(int sig)
-{
-	(void)sig;
-	up_stop = 1;
-}
 
 static void
 up_conn_free(int ep, struct up_conn *c)
 {
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	ep_close(ep, &c->ep);
 	free(c);
 	up_nconns--;
-}
-
-/* Watches for events on c: EPOLLIN while reading, EPOLLOUT while blocked writing. */
-static void
-up_conn_watch(int ep, struct up_conn *c, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = c };
-
-	if (c->events == events)
-		return;
-	if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-		up_die("epoll_ctl: %s", strerror(errno));
-	c->events = events;
 }
 
 /* Sets up the answer: status line, headers, a body of len bytes (none for HEAD). */
@@ -259,7 +220,7 @@ up_write(struct up_conn *c)
 			iov[n].iov_base = up_body + off;
 			iov[n++].iov_len = len;
 		}
-		w = writev(c->fd, iov, n);
+		w = writev(c->ep.fd, iov, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -298,7 +259,7 @@ up_conn_run(int ep, struct up_conn *c)
 			if (r < 0)
 				return false;
 			if (r == 0) {
-				up_conn_watch(ep, c, EPOLLOUT);
+				ep_watch(ep, &c->ep, EPOLLOUT);
 				return true;
 			}
 			if (c->close_after)
@@ -335,7 +296,7 @@ up_conn_run(int ep, struct up_conn *c)
 			c->inlen -= hlen;
 		}
 	}
-	up_conn_watch(ep, c, EPOLLIN);
+	ep_watch(ep, &c->ep, EPOLLIN);
 	return true;
 }
 
@@ -348,7 +309,7 @@ up_conn_read(struct up_conn *c)
 
 		if (c->inlen == sizeof(c->in))
 			return true;
-		n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+		n = read(c->ep.fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 		if (n > 0) {
 			c->inlen += (size_t)n;
 			continue;
@@ -364,31 +325,20 @@ up_conn_read(struct up_conn *c)
 static void
 up_accept(int ep, int lfd)
 {
-	for (;;) {
-		int one = 1, fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct epoll_event ev;
+	int fd, one = 1;
+
+	while ((fd = ep_accept(lfd)) >= 0) {
 		struct up_conn *c;
 
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				fprintf(stderr, "upstream: accept: %s\n", strerror(errno));
-			return;
-		}
 		if (up_nconns >= UP_CONNS_MAX) {
 			close(fd);
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if ((c = calloc(1, sizeof(*c))) == NULL)
-			up_die("out of memory");
-		c->fd = fd;
-		c->events = EPOLLIN;
-		ev.events = EPOLLIN;
-		ev.data.ptr = c;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-			up_die("epoll_ctl: %s", strerror(errno));
+			ep_die("out of memory");
+		c->ep.fd = fd;
+		ep_add(ep, &c->ep);
 		up_nconns++;
 	}
 }
@@ -401,16 +351,16 @@ up_port_file(const char *path, unsigned port)
 	int fd, n;
 
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-		up_die("out of memory");
+		ep_die("out of memory");
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		up_die("cannot write port file %s: %s", path, strerror(errno));
+		ep_die("cannot write port file %s: %s", path, strerror(errno));
 	n = snprintf(line, sizeof(line), "%u\n", port);
 	if (fchmod(fd, 0644) < 0 || write(fd, line, (size_t)n) != n || close(fd) < 0 ||
 	    rename(tmp, path) < 0) {
 		int e = errno;
 
 		unlink(tmp);
-		up_die("cannot write port file %s: %s", path, strerror(e));
+		ep_die("cannot write port file %s: %s", path, strerror(e));
 	}
 	free(tmp);
 }
@@ -438,12 +388,12 @@ main(int argc, char **argv)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t salen = sizeof(sa);
 	struct epoll_event events[UP_EVENTS], lev = { .events = EPOLLIN };
-	struct sigaction sig = { .sa_handler = up_stop_cb };
 	const char *port_file = NULL;
 	unsigned long port = 0;
 	bool quiet = false;
 	int ch, lfd, ep, one = 1;
 
+	ep_prog = "upstream";
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		char *end;
 
@@ -476,36 +426,34 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(up_body); i++)
 		up_body[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[i % 36];
-	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGTERM, &sig, NULL);
-	sigaction(SIGINT, &sig, NULL);
+	ep_signals();
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons((uint16_t)port);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
-		up_die("socket: %s", strerror(errno));
+		ep_die("socket: %s", strerror(errno));
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1024) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0)
-		up_die("cannot listen on 127.0.0.1:%lu: %s", port, strerror(errno));
+		ep_die("cannot listen on 127.0.0.1:%lu: %s", port, strerror(errno));
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		up_die("epoll_create1: %s", strerror(errno));
+		ep_die("epoll_create1: %s", strerror(errno));
 	lev.data.ptr = NULL;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0)
-		up_die("epoll_ctl: %s", strerror(errno));
+		ep_die("epoll_ctl: %s", strerror(errno));
 	if (port_file != NULL)
 		up_port_file(port_file, ntohs(sa.sin_port));
 	if (!quiet)
 		fprintf(stderr, "upstream: listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
 
-	while (!up_stop) {
+	while (!ep_stop) {
 		int n = epoll_wait(ep, events, UP_EVENTS, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			up_die("epoll_wait: %s", strerror(errno));
+			ep_die("epoll_wait: %s", strerror(errno));
 		}
 		for (int i = 0; i < n; i++) {
 			struct up_conn *c = events[i].data.ptr;

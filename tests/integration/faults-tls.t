@@ -22,10 +22,7 @@ declare -A CAUSE=(
 
 # Two CAs ($T_DIR/ca.pem is the one the daemon trusts, and idp_at too), and
 # their certificates (faults.sh: ca_make, cert_make).
-: >"$T_DIR/index.txt"
-SAN=DNS:localhost,IP:127.0.0.1
-START=$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)
-END=$(date -u -d '+2 days' +%Y%m%d%H%M%SZ)
+cert_begin
 {
 	ca_make ca && ca_make otherca &&
 		cert_make good ca "$SAN" "$START" "$END" &&

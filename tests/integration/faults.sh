@@ -29,9 +29,17 @@ faultsrv_start() {
 	printf -v "${name}_CTL" '%s' "http://127.0.0.1:$ctl"
 }
 
+# cert_begin: what cert_make needs first: the CAs' index, and the usual
+# names (SAN) and validity (START to END, a day back to two ahead).
+cert_begin() {
+	: >"$T_DIR/index.txt"
+	SAN=DNS:localhost,IP:127.0.0.1
+	START=$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)
+	END=$(date -u -d '+2 days' +%Y%m%d%H%M%SZ)
+}
+
 # Test certificates, made with openssl ca, as only it sets a validity in
-# the past; P-256 keys, quick to make.  A file "index.txt" in T_DIR must
-# exist (empty) before the first cert_make.
+# the past; P-256 keys, quick to make.  cert_begin first (the CAs' index).
 tls_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 ca_make() { # ca_make NAME: NAME.pem and NAME.key in T_DIR, subject CN=tokenbroker-test-NAME
 	tls_key "$T_DIR/$1.key" &&

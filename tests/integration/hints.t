@@ -10,10 +10,7 @@
 . "$(dirname "$0")/faults.sh"
 
 # --- certificates: two CAs, and servers' certificates of each kind ------
-: >"$T_DIR/index.txt"
-SAN=DNS:localhost,IP:127.0.0.1
-START=$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)
-END=$(date -u -d '+2 days' +%Y%m%d%H%M%SZ)
+cert_begin
 {
 	ca_make ca && ca_make otherca &&
 		cert_make good ca "$SAN" "$START" "$END" &&
